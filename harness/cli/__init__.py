@@ -1,0 +1,60 @@
+"""Command-line entry point. Holds no logic: each sub-command module parses arguments and calls the library."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from harness import __version__
+from harness.errors import HarnessError
+
+# One module per sub-command, each exposing ``register(subparsers)`` which sets ``func`` on its parser.
+COMMAND_MODULES = (
+    "data_cmd",
+    "space_cmd",
+    "score_cmd",
+    "run_cmd",
+    "export_cmd",
+    "correlate_cmd",
+    "compare_cmd",
+    "agnostic_cmd",
+    "report_cmd",
+    "search_cmd",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="nasi-harness",
+        description="Score, correlate and compare training-free NAS proxies on NAS-Bench-201 / NATS-Bench.",
+    )
+    parser.add_argument("--version", action="version", version=f"nasi-harness {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(f"harness.cli.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"harness.cli.{name}":
+                continue  # sub-command not installed in this build
+            raise
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except (HarnessError, ValueError, FileNotFoundError) as exc:
+        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        print(f"nasi-harness: error: {message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("nasi-harness: interrupted", file=sys.stderr)
+        return 130

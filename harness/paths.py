@@ -1,0 +1,56 @@
+"""Where the harness looks for user-supplied data (benchmark files, ground truth, datasets).
+
+One rule for every module: an explicit ``--data DIR`` wins, then ``NASI_HARNESS_DATA``, then
+``$TORCH_HOME`` and ``~/.torch`` (where the official NAS-Bench APIs put their files by default).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+ENV_VAR = "NASI_HARNESS_DATA"
+
+
+def data_roots(explicit: str | os.PathLike | None = None) -> list[Path]:
+    """Candidate data roots, most specific first; only existing directories are returned."""
+    candidates: list[Path] = []
+    if explicit:
+        candidates.append(Path(explicit))
+    elif os.environ.get(ENV_VAR):
+        candidates.append(Path(os.environ[ENV_VAR]))
+    else:
+        if os.environ.get("TORCH_HOME"):
+            candidates.append(Path(os.environ["TORCH_HOME"]))
+        candidates.append(Path.home() / ".torch")
+    return [p.expanduser() for p in candidates if p.expanduser().is_dir()]
+
+
+def describe_roots(explicit: str | os.PathLike | None = None) -> str:
+    """Human-readable description of where data is looked for (for error messages)."""
+    if explicit:
+        return f"--data {explicit}"
+    if os.environ.get(ENV_VAR):
+        return f"${ENV_VAR}={os.environ[ENV_VAR]}"
+    torch_home = os.environ.get("TORCH_HOME")
+    where = f"$TORCH_HOME={torch_home} and ~/.torch" if torch_home else "~/.torch"
+    return f"{where} (set --data DIR or ${ENV_VAR} to point elsewhere)"
+
+
+def find(relative: str, explicit: str | os.PathLike | None = None) -> Path | None:
+    """First existing ``root/relative`` over the data roots, or None."""
+    for root in data_roots(explicit):
+        path = root / relative
+        if path.exists():
+            return path
+    return None
+
+
+def cache_dir() -> Path:
+    """Directory for derived, re-creatable files (ground-truth extracts). ``NASI_HARNESS_CACHE`` overrides."""
+    base = os.environ.get("NASI_HARNESS_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME", str(Path.home() / ".cache")), "nasi-harness"
+    )
+    path = Path(base)
+    path.mkdir(parents=True, exist_ok=True)
+    return path

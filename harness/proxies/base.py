@@ -1,0 +1,118 @@
+"""The proxy interface and registry.
+
+A proxy is a function ``fn(net, inputs, targets, ctx) -> float`` registered with metadata. The scoring
+engine builds the network (default PyTorch init, ``train()`` mode), hands every proxy the same initial
+weights (a deep copy when the proxy declares ``mutates_net``), puts BN in the declared mode, and turns
+NaN/inf or exceptions into status records: a proxy just returns its signed score or raises.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal
+
+import torch
+from torch import nn
+
+from harness.spaces.base import Cost
+
+ProxyFn = Callable[[nn.Module, torch.Tensor, torch.Tensor, "ProxyContext"], float]
+
+
+@dataclass
+class ProxyContext:
+    """What a proxy may need besides the network and the batch.
+
+    ``micro_batch``: when set, split forward/backward passes into chunks of at most this many samples
+    and accumulate so that the result equals the whole-batch result (the engine sets it after an
+    out-of-memory error, for proxies declaring ``splittable``).
+    """
+
+    num_classes: int
+    cost: Cost | None = None
+    micro_batch: int | None = None
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class ProxySpec:
+    name: str
+    fn: ProxyFn
+    needs_labels: bool
+    needs_real_data: bool
+    higher_is_better: bool
+    bn_mode: Literal["train", "eval"]
+    mutates_net: bool
+    prunable: bool
+    splittable: bool
+    description: str
+
+    def __call__(self, net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, ctx: ProxyContext) -> float:
+        return self.fn(net, inputs, targets, ctx)
+
+
+_REGISTRY: dict[str, ProxySpec] = {}
+
+
+def register_proxy(
+    name: str,
+    *,
+    needs_labels: bool,
+    needs_real_data: bool = False,
+    higher_is_better: bool = True,
+    bn_mode: Literal["train", "eval"] = "train",
+    mutates_net: bool = False,
+    prunable: bool = False,
+    splittable: bool = False,
+    description: str = "",
+) -> Callable[[ProxyFn], ProxyFn]:
+    """Register ``fn`` as proxy ``name``.
+
+    ``prunable``: the score only depends on the output and gradients, so edges that cannot reach the cell
+    output may be skipped (see ``harness.spaces.cell.live_edges``). ``mutates_net``: the proxy changes
+    weights or buffers in place, so it must get its own copy of the network.
+    """
+
+    def decorator(fn: ProxyFn) -> ProxyFn:
+        if name in _REGISTRY:
+            raise ValueError(f"proxy {name!r} registered twice")
+        _REGISTRY[name] = ProxySpec(
+            name=name,
+            fn=fn,
+            needs_labels=needs_labels,
+            needs_real_data=needs_real_data,
+            higher_is_better=higher_is_better,
+            bn_mode=bn_mode,
+            mutates_net=mutates_net,
+            prunable=prunable,
+            splittable=splittable,
+            description=description or (fn.__doc__ or "").strip().splitlines()[0] if fn.__doc__ else description,
+        )
+        return fn
+
+    return decorator
+
+
+def proxy_names() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+def get_proxy(name: str) -> ProxySpec:
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise ValueError(f"unknown proxy {name!r}; expected one of {', '.join(proxy_names())}") from None
+
+
+def parse_proxy_list(text: str) -> list[str]:
+    """``"nasi,snip"`` -> validated names; ``"all"`` -> every registered proxy."""
+    if text.strip() == "all":
+        return proxy_names()
+    names = [t.strip() for t in text.split(",") if t.strip()]
+    if not names:
+        raise ValueError(f"empty proxy list; expected names from {', '.join(proxy_names())} or 'all'")
+    for n in names:
+        get_proxy(n)
+    return names

@@ -1,0 +1,106 @@
+"""Cell genotypes of the NAS-Bench-201 topology space: parsing, validation, canonical form, liveness.
+
+A genotype is a tuple of three nodes; node ``i`` (1..3) is a tuple of ``(op, source)`` pairs, one per
+earlier node. The arch string is ``|op~0|+|op~0|op~1|+|op~0|op~1|op~2|``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from harness.spaces.ops import OP_NAMES
+
+Genotype = tuple[tuple[tuple[str, int], ...], ...]
+
+ARCH_FORM = "|op~0|+|op~0|op~1|+|op~0|op~1|op~2| with op in {" + ", ".join(OP_NAMES) + "}"
+NUM_NODES = 4  # input node 0 + three computed nodes; node 3 is the cell output
+
+
+def parse_arch(arch: str) -> Genotype:
+    """Parse and validate an arch string; ``ValueError`` with a one-line reason otherwise."""
+    if not isinstance(arch, str):
+        raise ValueError(f"arch must be a string, got {type(arch).__name__}; expected {ARCH_FORM}")
+    text = arch.strip()
+    nodes_txt = text.split("+")
+    if len(nodes_txt) != NUM_NODES - 1:
+        raise ValueError(f"malformed arch string {arch!r}: {len(nodes_txt)} nodes, expected 3 ({ARCH_FORM})")
+    nodes = []
+    for node_id, node_txt in enumerate(nodes_txt, start=1):
+        if not (node_txt.startswith("|") and node_txt.endswith("|")) or len(node_txt) < 2:
+            raise ValueError(
+                f"malformed arch string {arch!r}: node {node_id} must be wrapped in '|'; expected {ARCH_FORM}"
+            )
+        edges_txt = node_txt[1:-1].split("|")
+        if len(edges_txt) != node_id:
+            raise ValueError(
+                f"malformed arch string {arch!r}: node {node_id} has {len(edges_txt)} edges, "
+                f"expected {node_id} ({ARCH_FORM})"
+            )
+        edges = []
+        for source, edge_txt in enumerate(edges_txt):
+            op, sep, src = edge_txt.partition("~")
+            if not sep or src != str(source):
+                raise ValueError(
+                    f"malformed arch string {arch!r}: edge {edge_txt!r} of node {node_id} "
+                    f"should read 'op~{source}' ({ARCH_FORM})"
+                )
+            if op not in OP_NAMES:
+                raise ValueError(
+                    f"unknown operation {op!r} in arch string {arch!r}; expected one of {', '.join(OP_NAMES)}"
+                )
+            edges.append((op, source))
+        nodes.append(tuple(edges))
+    return tuple(nodes)
+
+
+def format_arch(genotype: Sequence[Sequence[tuple[str, int]]]) -> str:
+    return "+".join("|" + "|".join(f"{op}~{src}" for op, src in node) + "|" for node in genotype)
+
+
+def live_edges(genotype: Genotype) -> list[list[bool]]:
+    """Per node, per incoming edge: does the edge lie on a path from the cell input to the cell output?
+
+    Edges off every such path change neither the output nor any gradient (their parameters get zero
+    gradient, and at default init a zero branch adds exactly zero), so scorers may skip computing them.
+    """
+    from_input = [True, False, False, False]  # nodes with a non-zero path from the input
+    for node_id, node in enumerate(genotype, start=1):
+        from_input[node_id] = any(op != "none" and from_input[src] for op, src in node)
+    to_output = [False, False, False, True]  # nodes with a non-zero path to the output
+    for node_id in (3, 2, 1):
+        if not to_output[node_id]:
+            continue
+        for op, src in genotype[node_id - 1]:
+            if op != "none":
+                to_output[src] = True
+    return [
+        [op != "none" and from_input[src] and to_output[node_id] for op, src in node]
+        for node_id, node in enumerate(genotype, start=1)
+    ]
+
+
+def is_degenerate(genotype: Genotype) -> bool:
+    """True when no path joins the cell input to its output: the whole network then ignores its input."""
+    return not any(any(node) for node in live_edges(genotype))
+
+
+def canonical_form(genotype: Genotype) -> str:
+    """NAS-Bench-201's isomorphism key (its ``UniqueString``): equal keys mean the same function.
+
+    Node 0 is ``0``. Each edge contributes a term: ``#`` for ``none`` or a source that is exactly
+    ``#``; the source's whole string for ``skip_connect``; ``(source)@op`` otherwise. A node is its
+    terms sorted as strings and joined by ``+``; the key is the output node's string. This is the
+    benchmark's own (syntactic) convention, so the partition matches the published 6,466 classes.
+    """
+    nodes = ["0"]
+    for node in genotype:
+        terms = []
+        for op, src in node:
+            if op == "none" or nodes[src] == "#":
+                terms.append("#")
+            elif op == "skip_connect":
+                terms.append(nodes[src])
+            else:
+                terms.append(f"({nodes[src]})@{op}")
+        nodes.append("+".join(sorted(terms)))
+    return nodes[-1]

@@ -1,0 +1,86 @@
+"""PyTorch networks of the two spaces, module for module as the benchmarks trained them.
+
+Both return logits from ``forward``; ``forward_features`` returns the map before global pooling (what
+feature-map proxies such as Zen-NAS read).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from harness.spaces.cell import Genotype, live_edges
+from harness.spaces.ops import ResidualReduction, make_op
+
+
+class Cell(nn.Module):
+    """A DAG cell: node i = sum over earlier nodes j of op_ij(node j). Edges from node 0 map c_in->c_out."""
+
+    def __init__(self, genotype: Genotype, c_in: int, c_out: int, prune: bool = False) -> None:
+        super().__init__()
+        self.genotype = genotype
+        self.edges = nn.ModuleList()
+        self.wiring: list[list[tuple[int, int]]] = []  # per node: (edge module index, source node)
+        live = live_edges(genotype)
+        for node_id, node in enumerate(genotype, start=1):
+            wires = []
+            for edge_id, (op, src) in enumerate(node):
+                module = make_op(op, c_in if src == 0 else c_out, c_out)
+                # Pruned edges keep their module (same parameters, same init RNG stream) but are skipped.
+                if not prune or live[node_id - 1][edge_id]:
+                    wires.append((len(self.edges), src))
+                self.edges.append(module)
+            self.wiring.append(wires)
+        self.c_out = c_out
+        self.out_channels = c_out
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        nodes = [x]
+        for wires in self.wiring:
+            if wires:
+                total = self.edges[wires[0][0]](nodes[wires[0][1]])
+                for module_id, src in wires[1:]:
+                    total = total + self.edges[module_id](nodes[src])
+            else:  # every edge pruned: the node is exactly zero
+                shape = list(x.shape)
+                shape[1] = self.c_out
+                total = x.new_zeros(shape)
+            nodes.append(total)
+        return nodes[-1]
+
+
+class CellNetwork(nn.Module):
+    """Stem, stages of cells separated by residual reductions, BN-ReLU, global pooling, classifier.
+
+    ``channels`` lists the width of every layer: NB201 uses [C]*N + [2C] + [2C]*N + [4C] + [4C]*N with
+    C=16, N=5; the NATS size space uses five free widths (N=1).
+    """
+
+    def __init__(self, genotype: Genotype, channels: Sequence[int], num_classes: int, prune: bool = False) -> None:
+        super().__init__()
+        if len(channels) % 3 != 2:
+            raise ValueError(f"invalid number of layers {len(channels)}: expected 3N+2")
+        n = len(channels) // 3
+        reductions = [False] * n + [True] + [False] * n + [True] + [False] * n
+        self.stem = nn.Sequential(nn.Conv2d(3, channels[0], 3, padding=1, bias=False), nn.BatchNorm2d(channels[0]))
+        c_prev = channels[0]
+        self.cells = nn.ModuleList()
+        for c_curr, reduction in zip(channels, reductions):
+            block = ResidualReduction(c_prev, c_curr) if reduction else Cell(genotype, c_prev, c_curr, prune)
+            self.cells.append(block)
+            c_prev = c_curr
+        self.lastact = nn.Sequential(nn.BatchNorm2d(c_prev), nn.ReLU(inplace=True))
+        self.global_pooling = nn.AdaptiveAvgPool2d(1)
+        self.classifier = nn.Linear(c_prev, num_classes)
+        self.feature_channels = c_prev
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.stem(x)
+        for block in self.cells:
+            x = block(x)
+        return self.lastact(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.global_pooling(self.forward_features(x)).flatten(1))
