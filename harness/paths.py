@@ -7,6 +7,7 @@ One rule for every module: an explicit ``--data DIR`` wins, then ``NASI_HARNESS_
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 ENV_VAR = "NASI_HARNESS_DATA"
@@ -54,3 +55,15 @@ def cache_dir() -> Path:
     path = Path(base)
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+@dataclass(frozen=True)
+class SourceStatus:
+    """One line of ``nasi-harness data check``: a file or dataset the harness can use, and whether it was found."""
+
+    kind: str  # "benchmark", "ground-truth", "dataset"
+    name: str
+    found: bool
+    path: str | None
+    detail: str  # what was found (version, split) or what was looked for where
+    how_to_obtain: str
