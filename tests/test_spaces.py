@@ -151,9 +151,17 @@ def test_unknown_space():
         get_space("darts")
 
 
-def test_pruned_network_matches_full_network():
+@pytest.mark.parametrize(
+    "cell",
+    [
+        "|nor_conv_3x3~0|+|nor_conv_1x1~0|none~1|+|none~0|none~1|nor_conv_3x3~2|",  # node1 is a dead end
+        "|none~0|+|nor_conv_1x1~0|nor_conv_3x3~1|+|avg_pool_3x3~0|skip_connect~1|nor_conv_3x3~2|",  # conv on zero
+        "|none~0|+|none~0|avg_pool_3x3~1|+|nor_conv_1x1~0|skip_connect~1|skip_connect~2|",  # pool on zero
+        "|nor_conv_3x3~0|+|none~0|nor_conv_3x3~1|+|none~0|none~1|none~2|",  # degenerate
+    ],
+)
+def test_pruned_network_matches_full_network(cell):
     sp = get_space("nb201")
-    cell = "|nor_conv_3x3~0|+|nor_conv_1x1~0|none~1|+|none~0|none~1|nor_conv_3x3~2|"  # node1 dead end
     torch.manual_seed(3)
     full = sp.build(cell)
     torch.manual_seed(3)

@@ -57,31 +57,38 @@ def format_arch(genotype: Sequence[Sequence[tuple[str, int]]]) -> str:
     return "+".join("|" + "|".join(f"{op}~{src}" for op, src in node) + "|" for node in genotype)
 
 
-def live_edges(genotype: Genotype) -> list[list[bool]]:
-    """Per node, per incoming edge: does the edge lie on a path from the cell input to the cell output?
+PARAMETER_FREE_OPS = ("none", "skip_connect", "avg_pool_3x3")
 
-    Edges off every such path change neither the output nor any gradient (their parameters get zero
-    gradient, and at default init a zero branch adds exactly zero), so scorers may skip computing them.
+
+def live_edges(genotype: Genotype) -> list[list[bool]]:
+    """Per node, per incoming edge: can the edge change the output or any gradient?
+
+    An edge is dead when it is ``none``, when its node has no non-``none`` path to the cell output (its
+    parameters then get zero gradient and it adds nothing), or when a parameter-free op reads a node that
+    is identically zero. A convolution reading a zero node stays live: train-mode BN turns its zero input
+    into BN's bias, whose gradient is non-zero. Skipping dead edges is therefore exact.
     """
-    from_input = [True, False, False, False]  # nodes with a non-zero path from the input
+    zero = [False, True, True, True]  # identically zero with no parameter dependence
+    contributes: list[list[bool]] = []
     for node_id, node in enumerate(genotype, start=1):
-        from_input[node_id] = any(op != "none" and from_input[src] for op, src in node)
-    to_output = [False, False, False, True]  # nodes with a non-zero path to the output
+        row = [op != "none" and (not zero[src] or op not in PARAMETER_FREE_OPS) for op, src in node]
+        contributes.append(row)
+        zero[node_id] = not any(row)
+    to_output = [False, False, False, True]
     for node_id in (3, 2, 1):
-        if not to_output[node_id]:
-            continue
-        for op, src in genotype[node_id - 1]:
-            if op != "none":
-                to_output[src] = True
-    return [
-        [op != "none" and from_input[src] and to_output[node_id] for op, src in node]
-        for node_id, node in enumerate(genotype, start=1)
-    ]
+        if to_output[node_id]:
+            for op, src in genotype[node_id - 1]:
+                if op != "none":
+                    to_output[src] = True
+    return [[c and to_output[node_id] for c in row] for node_id, row in enumerate(contributes, start=1)]
 
 
 def is_degenerate(genotype: Genotype) -> bool:
-    """True when no path joins the cell input to its output: the whole network then ignores its input."""
-    return not any(any(node) for node in live_edges(genotype))
+    """True when no path of non-``none`` edges joins the cell input to its output: the network ignores its input."""
+    from_input = [True, False, False, False]
+    for node_id, node in enumerate(genotype, start=1):
+        from_input[node_id] = any(op != "none" and from_input[src] for op, src in node)
+    return not from_input[3]
 
 
 def canonical_form(genotype: Genotype) -> str:

@@ -16,29 +16,35 @@ from harness.spaces.ops import ResidualReduction, make_op
 
 
 class Cell(nn.Module):
-    """A DAG cell: node i = sum over earlier nodes j of op_ij(node j). Edges from node 0 map c_in->c_out."""
+    """A DAG cell: node i = sum over earlier nodes j of op_ij(node j). Edges from node 0 map c_in->c_out.
+
+    Every edge keeps its module (same parameters, same init RNG stream); with ``prune`` on, edges that
+    cannot affect the output (``live_edges``) are skipped, which is exact for outputs and gradients.
+    """
 
     def __init__(self, genotype: Genotype, c_in: int, c_out: int, prune: bool = False) -> None:
         super().__init__()
         self.genotype = genotype
         self.edges = nn.ModuleList()
-        self.wiring: list[list[tuple[int, int]]] = []  # per node: (edge module index, source node)
+        self.full_wiring: list[list[tuple[int, int]]] = []  # per node: (edge module index, source node)
+        self.live_wiring: list[list[tuple[int, int]]] = []
         live = live_edges(genotype)
         for node_id, node in enumerate(genotype, start=1):
-            wires = []
+            full, kept = [], []
             for edge_id, (op, src) in enumerate(node):
-                module = make_op(op, c_in if src == 0 else c_out, c_out)
-                # Pruned edges keep their module (same parameters, same init RNG stream) but are skipped.
-                if not prune or live[node_id - 1][edge_id]:
-                    wires.append((len(self.edges), src))
-                self.edges.append(module)
-            self.wiring.append(wires)
+                full.append((len(self.edges), src))
+                if live[node_id - 1][edge_id]:
+                    kept.append((len(self.edges), src))
+                self.edges.append(make_op(op, c_in if src == 0 else c_out, c_out))
+            self.full_wiring.append(full)
+            self.live_wiring.append(kept)
         self.c_out = c_out
         self.out_channels = c_out
+        self.prune = prune
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         nodes = [x]
-        for wires in self.wiring:
+        for wires in self.live_wiring if self.prune else self.full_wiring:
             if wires:
                 total = self.edges[wires[0][0]](nodes[wires[0][1]])
                 for module_id, src in wires[1:]:
@@ -75,6 +81,12 @@ class CellNetwork(nn.Module):
         self.global_pooling = nn.AdaptiveAvgPool2d(1)
         self.classifier = nn.Linear(c_prev, num_classes)
         self.feature_channels = c_prev
+
+    def set_prune(self, prune: bool) -> None:
+        """Skip (True) or compute (False) the cell edges that cannot affect the output."""
+        for block in self.cells:
+            if isinstance(block, Cell):
+                block.prune = prune
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         x = self.stem(x)

@@ -1,0 +1,94 @@
+"""Scoring throughput benchmark: median seconds per cell and peak memory, per proxy, on this device.
+
+Not a test: run it by hand and record the figure with the device it ran on.
+
+    python benchmarks/speed.py --proxies nasi --cells sample:200:0 --batch-size 64
+    python benchmarks/speed.py --proxies all --cells sample:20:0 --out results/speed/cpu.csv
+
+Scores are computed on a fixed NB201 sample with Gaussian data and random labels by default (timing does not
+depend on pixel values, and this runs without any dataset); pass --data real to use the dataset.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from harness.proxies import parse_proxy_list
+from harness.scoring import parse_cells, resolve_device, score_cells
+from harness.scoring.device import device_label
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--space", default="nb201")
+    parser.add_argument("--proxies", default="nasi")
+    parser.add_argument("--cells", default="sample:200:0")
+    parser.add_argument("--dataset", default="cifar10")
+    parser.add_argument("--data", dest="data_mode", default="gaussian")
+    parser.add_argument("--labels", default="random")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--warmup", type=int, default=3, help="cells scored first and not timed")
+    parser.add_argument("--out", type=Path, help="write the table as CSV here too")
+    args = parser.parse_args(argv)
+
+    device = resolve_device(args.device)
+    proxies = parse_proxy_list(args.proxies)
+    cells = parse_cells(args.cells, args.space)
+    warm = parse_cells(f"sample:{args.warmup}:999", args.space) if args.warmup else []
+    common = dict(dataset=args.dataset, data_mode=args.data_mode, label_mode=args.labels,
+                  batch_size=args.batch_size, device=args.device)  # fmt: skip
+    for _ in score_cells(args.space, warm, proxies, **common):
+        pass
+    seconds: dict[str, list[float]] = {p: [] for p in proxies}
+    peak: dict[str, float] = {p: 0.0 for p in proxies}
+    bad: dict[str, int] = {p: 0 for p in proxies}
+    t0 = time.perf_counter()
+    for r in score_cells(args.space, cells, proxies, **common):
+        seconds[r.proxy].append(r.seconds)
+        peak[r.proxy] = max(peak[r.proxy], r.peak_mem_mb or 0.0)
+        bad[r.proxy] += r.status not in ("ok", "degenerate")
+    wall = time.perf_counter() - t0
+
+    where = f"{device_label(device)}; {platform.processor() or platform.machine()}; torch {torch.__version__}; " \
+            f"{torch.get_num_threads()} threads"  # fmt: skip
+    mem_kind = "peak CUDA allocated" if device.type == "cuda" else "process max RSS"
+    print(f"# {args.space}, {len(cells)} cells ({args.cells}), batch {args.batch_size}, {args.dataset}, "
+          f"data={args.data_mode}, labels={args.labels}; {where}; wall {wall:.1f} s")  # fmt: skip
+    rows = []
+    for p in proxies:
+        s = seconds[p]
+        row = {
+            "proxy": p,
+            "cells": len(s),
+            "median_s": round(statistics.median(s), 5) if s else None,
+            "p90_s": round(sorted(s)[int(0.9 * (len(s) - 1))], 5) if s else None,
+            "peak_mem_mb": round(peak[p], 1),
+            "failed": bad[p],
+            "device": device_label(device),
+        }
+        rows.append(row)
+    print(f"{'proxy':<24}{'median s/cell':>14}{'p90 s':>10}{mem_kind + ' MB':>24}{'failed':>8}")
+    for r in rows:
+        print(f"{r['proxy']:<24}{r['median_s']:>14}{r['p90_s']:>10}{r['peak_mem_mb']:>24}{r['failed']:>8}")
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        with args.out.open("w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=list(rows[0]) + ["setup"])
+            writer.writeheader()
+            for r in rows:
+                writer.writerow({**r, "setup": where})
+        print(f"wrote {args.out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,57 @@
+"""``nasi-harness score``: score cells with proxies and write CSV rows (no database; see ``run`` for studies)."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+
+from harness.datasets import DATASETS
+from harness.proxies import parse_proxy_list
+from harness.scoring import RECORD_FIELDS, SPEC_FORM, parse_cells, score_cells
+from harness.scoring.progress import Progress
+from harness.spaces import space_names
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("score", help="score cells with proxies, CSV out")
+    parser.add_argument("space", choices=space_names())
+    parser.add_argument("--proxies", required=True, help="comma list of proxy names, or 'all'")
+    parser.add_argument("--cells", default="sample:20:0", help=f"cell SPEC: {SPEC_FORM} (default sample:20:0)")
+    parser.add_argument("--dataset", default="cifar10", choices=list(DATASETS))
+    parser.add_argument("--data", dest="data_mode", default="real", metavar="MODE",
+                        help="data mode: real, gaussian, uniform, repeat, other:<dataset>")  # fmt: skip
+    parser.add_argument("--labels", default="true", help="label mode: true, random, shuffled")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
+    parser.add_argument("--data-root", dest="data_root", help="data root (default $NASI_HARNESS_DATA, ~/.torch)")
+    parser.add_argument("--share-isomorphic", action="store_true", help="score one cell per isomorphism class")
+    parser.add_argument("--out", help="CSV file (default: stdout)")
+    parser.set_defaults(func=_score)
+
+
+def _score(args: argparse.Namespace) -> int:
+    from harness.data import validate_modes
+
+    proxies = parse_proxy_list(args.proxies)
+    validate_modes(args.data_mode, args.labels)
+    cells = parse_cells(args.cells, args.space)
+    records = score_cells(
+        args.space, cells, proxies, dataset=args.dataset, data_mode=args.data_mode, label_mode=args.labels,
+        batch_size=args.batch_size, seed=args.seed, device=args.device, data=args.data_root,
+        share_isomorphic=args.share_isomorphic,
+    )  # fmt: skip
+    out = open(args.out, "w", newline="") if args.out else sys.stdout  # noqa: SIM115
+    try:
+        writer = csv.DictWriter(out, fieldnames=RECORD_FIELDS)
+        writer.writeheader()
+        with Progress(total=len(cells) * len(proxies), desc="scoring") as progress:
+            for record in records:
+                writer.writerow(record.as_dict())
+                out.flush()
+                progress.update(1)
+    finally:
+        if args.out:
+            out.close()
+    return 0

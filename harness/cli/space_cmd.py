@@ -1,0 +1,97 @@
+"""``nasi-harness space show|table``: inspect cells of a search space."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+
+from harness.datasets import DATASETS
+from harness.errors import DataMissing
+from harness.spaces import get_space, space_names
+
+ACCURACY_DATASETS = ("cifar10", "cifar100", "ImageNet16-120")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("space", help="inspect a search space (cells, params/FLOPs, isomorphism)")
+    sub = parser.add_subparsers(dest="space_command", metavar="ACTION", required=True)
+    show = sub.add_parser("show", help="one cell: index, arch, canonical form, params/FLOPs, accuracy")
+    show.add_argument("space", choices=space_names())
+    show.add_argument("cell", help="official index or arch string")
+    show.add_argument("--dataset", default="cifar10", choices=list(DATASETS), help="for params/FLOPs")
+    show.add_argument("--data", help="data root for ground truth (default $NASI_HARNESS_DATA, ~/.torch)")
+    show.add_argument("--json", action="store_true", help="print JSON")
+    show.set_defaults(func=_show)
+    table = sub.add_parser("table", help="every cell in index order as CSV")
+    table.add_argument("space", choices=space_names())
+    table.add_argument("--dataset", default="cifar10", choices=list(DATASETS), help="for params/FLOPs")
+    table.add_argument("--out", help="CSV file (default: stdout)")
+    table.set_defaults(func=_table)
+
+
+def _accuracies(space: str, index: int, data: str | None) -> dict[str, float]:
+    """Test accuracy (200 epochs, seed-averaged) per dataset, where ground truth is found."""
+    try:
+        from harness.groundtruth import load_accuracy
+    except ImportError:
+        return {}
+    found = {}
+    for dataset in ACCURACY_DATASETS:
+        try:
+            series = load_accuracy(space, dataset, "test", 200, data=data)
+        except (DataMissing, ValueError):
+            continue
+        if index in series.index:
+            found[dataset] = round(float(series.loc[index]), 4)
+    return found
+
+
+def _show(args: argparse.Namespace) -> int:
+    sp = get_space(args.space)
+    index = sp.resolve(args.cell)
+    cost = sp.cost(index, args.dataset)
+    info = {
+        "index": index,
+        "arch": sp.arch(index),
+        "canonical": sp.canonical(index),
+        "degenerate": sp.is_degenerate(index),
+        "params_m": cost.params_m,
+        "flops_m": cost.flops_m,
+    }
+    accuracy = _accuracies(args.space, index, args.data)
+    if accuracy:
+        info["accuracy"] = accuracy
+    if args.json:
+        print(json.dumps(info))
+        return 0
+    for key, value in info.items():
+        if key == "accuracy":
+            value = ", ".join(f"{d} {a:.2f}" for d, a in value.items()) + "  (test, 200 epochs, seed-averaged)"
+        print(f"{key:>10}: {value}")
+    if not accuracy:
+        print("  accuracy: not found (run `nasi-harness data check` to see what ground truth is available)")
+    return 0
+
+
+def _table(args: argparse.Namespace) -> int:
+    sp = get_space(args.space)
+    with_iso = args.space == "nb201"
+    columns = ["index", "arch", "params_m", "flops_m"] + (["canonical", "degenerate"] if with_iso else [])
+    out = open(args.out, "w", newline="") if args.out else sys.stdout  # noqa: SIM115
+    try:
+        writer = csv.writer(out)
+        writer.writerow(columns)
+        for i in sp.indices():
+            cost = sp.cost(i, args.dataset)
+            row = [i, sp.arch(i), cost.params_m, cost.flops_m]
+            if with_iso:
+                row += [sp.canonical(i), sp.is_degenerate(i)]
+            writer.writerow(row)
+    finally:
+        if args.out:
+            out.close()
+    if args.out:
+        print(f"wrote {len(sp)} rows to {args.out}", file=sys.stderr)
+    return 0

@@ -1,0 +1,138 @@
+"""The scoring engine: cells x proxies -> records, one network per cell, one batch per call.
+
+Guarantees: every proxy of a cell starts from the same initial weights (``torch.manual_seed(seed)`` then
+``space.build``; the state is restored before each proxy, and proxies that mutate the network get a copy);
+every cell sees the same batch for a seed; a NaN/inf score, a degenerate cell or an exception becomes a
+record with a status; on CUDA an out-of-memory error is retried with micro-batches for proxies where the
+split is exact (``splittable``) before giving up with a status.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import math
+import os
+from collections.abc import Callable, Iterable, Iterator, Sequence
+
+import torch
+
+from harness.data import make_batch
+from harness.datasets import dataset_info
+from harness.proxies import ProxyContext, ProxySpec, get_proxy
+from harness.scoring.device import device_label, is_out_of_memory, measure, resolve_device
+from harness.scoring.records import DEGENERATE, NAN, OK, ScoreRecord
+from harness.spaces import get_space
+
+SkipFn = Callable[[int, str], bool]
+
+
+def _error_status(exc: BaseException) -> str:
+    message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"error: {type(exc).__name__}" + (f": {message[:200]}" if message else "")
+
+
+def _run_proxy(
+    spec: ProxySpec, net: torch.nn.Module, inputs: torch.Tensor, targets: torch.Tensor, ctx: ProxyContext
+) -> tuple[float | None, str]:
+    """Call one proxy; return (score, status). Retries with micro-batches on OOM where that is exact."""
+    micro_batches = [None]
+    if spec.splittable and inputs.device.type == "cuda":
+        size = inputs.shape[0] // 2
+        while size >= 1:
+            micro_batches.append(size)
+            size //= 2
+    for micro in micro_batches:
+        ctx.micro_batch = micro
+        try:
+            value = spec(net, inputs, targets, ctx)
+        except Exception as exc:  # noqa: BLE001 - every failure becomes a status, the run goes on
+            if is_out_of_memory(exc):
+                net.zero_grad(set_to_none=True)
+                if inputs.device.type == "cuda":
+                    torch.cuda.empty_cache()
+                continue
+            return None, _error_status(exc)
+        value = float(value)
+        if not math.isfinite(value):
+            return None, NAN
+        return value, OK
+    return None, f"error: out of memory at batch {inputs.shape[0]}" + (
+        " (micro-batches down to 1 also failed)" if spec.splittable and inputs.device.type == "cuda" else ""
+    )
+
+
+def score_cells(
+    space: str,
+    cells: Iterable[int | str],
+    proxies: Sequence[str],
+    *,
+    dataset: str = "cifar10",
+    data_mode: str = "real",
+    label_mode: str = "true",
+    batch_size: int = 64,
+    seed: int = 0,
+    device: str = "auto",
+    data: str | os.PathLike | None = None,
+    skip: SkipFn | None = None,
+    share_isomorphic: bool = False,
+) -> Iterator[ScoreRecord]:
+    """Score ``cells`` with ``proxies``; yield one record per (cell, proxy) as soon as it is computed.
+
+    ``skip(index, proxy)`` filters units already done (resuming). ``share_isomorphic`` copies the score of
+    the first cell of an isomorphism class to the others (exact up to the weight permutation).
+    Raises ``DataMissing`` before any work when the modes need a dataset that is absent.
+    """
+    sp = get_space(space)
+    specs = [get_proxy(p) for p in proxies]
+    if batch_size < 1:
+        raise ValueError(f"batch size must be >= 1, got {batch_size}")
+    dev = resolve_device(device)
+    label = device_label(dev)
+    info = dataset_info(dataset)
+    batch = make_batch(dataset, batch_size, data_mode, label_mode, seed, data)
+    inputs, targets = batch.inputs.to(dev), batch.targets.to(dev)
+    shared: dict[tuple[str, str], tuple[float | None, str]] = {}
+
+    for cell in cells:
+        index = sp.resolve(cell)
+        todo = [s for s in specs if skip is None or not skip(index, s.name)]
+        if not todo:
+            continue
+        arch = sp.arch(index)
+        degenerate = sp.is_degenerate(index)
+        canonical = sp.canonical(index) if share_isomorphic else ""
+        base = None
+        initial_state: dict[str, torch.Tensor] = {}
+        cost = sp.cost(index, dataset)
+
+        unit = functools.partial(ScoreRecord, index, arch)
+        fixed = (dataset, data_mode, label_mode, batch_size, seed)
+        for spec in todo:
+            if share_isomorphic and (canonical, spec.name) in shared:
+                score, status = shared[(canonical, spec.name)]
+                yield unit(spec.name, *fixed, score, status, 0.0, None, label)
+                continue
+            if base is None:  # build lazily: a fully-resumed cell costs nothing
+                torch.manual_seed(seed)
+                base = sp.build(index, dataset).to(dev)
+                initial_state = {k: v.clone() for k, v in base.state_dict().items()}
+            if spec.mutates_net:
+                net = copy.deepcopy(base)
+            else:
+                base.load_state_dict(initial_state)
+                base.zero_grad(set_to_none=True)
+                net = base
+            net.train(spec.bn_mode == "train")
+            if hasattr(net, "set_prune"):
+                net.set_prune(spec.prunable)
+            ctx = ProxyContext(num_classes=info.num_classes, cost=cost, device=dev, seed=seed)
+            with measure(dev) as m:
+                score, status = _run_proxy(spec, net, inputs, targets, ctx)
+            if degenerate and status == OK:
+                status = DEGENERATE
+            if share_isomorphic:
+                shared[(canonical, spec.name)] = (score, status)
+            yield unit(spec.name, *fixed, score, status, m.seconds, m.peak_mem_mb, label)
+            if spec.mutates_net:
+                del net

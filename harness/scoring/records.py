@@ -1,0 +1,52 @@
+"""The one record schema every scoring path produces (engine, CLI CSV, results database)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+RECORD_FIELDS = (
+    "index",
+    "arch",
+    "proxy",
+    "dataset",
+    "data",
+    "labels",
+    "batch_size",
+    "seed",
+    "score",
+    "status",
+    "seconds",
+    "peak_mem_mb",
+    "device",
+)
+
+# Statuses: "ok"; "degenerate" (the cell ignores its input; the score is kept when finite so analyses can
+# include or exclude such cells); "nan" (the proxy gave NaN/inf: no score); "error: <message>" (no score).
+OK = "ok"
+DEGENERATE = "degenerate"
+NAN = "nan"
+
+
+@dataclass
+class ScoreRecord:
+    index: int
+    arch: str
+    proxy: str
+    dataset: str
+    data: str
+    labels: str
+    batch_size: int
+    seed: int
+    score: float | None
+    status: str
+    seconds: float
+    peak_mem_mb: float | None
+    device: str
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    @property
+    def finished(self) -> bool:
+        """Errors may be retried by a rerun; every other status is final."""
+        return not self.status.startswith("error")
