@@ -34,3 +34,9 @@ def shared_data() -> Path:
 def _small_torch() -> None:
     """Keep tests deterministic and light on the 2-core CI machine."""
     torch.manual_seed(0)
+
+
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path_factory, monkeypatch) -> None:
+    """Ground-truth extracts go to a per-session temporary cache, never the user's ~/.cache."""
+    monkeypatch.setenv("NASI_HARNESS_CACHE", str(tmp_path_factory.getbasetemp() / "nasi-cache"))

@@ -1,0 +1,171 @@
+"""Ground truth from the CSV tables, argument checking, the missing-data error and ``describe_sources``."""
+
+from __future__ import annotations
+
+import time
+
+import pandas as pd
+import pytest
+
+from harness.errors import DataMissing
+from harness.groundtruth import GroundTruthMissing, describe_sources, load_accuracy, load_costs
+from harness.groundtruth.sources import CANDIDATES
+from harness.spaces import get_space
+
+
+@pytest.fixture(autouse=True)
+def _cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("NASI_HARNESS_CACHE", str(tmp_path / "cache"))
+
+
+@pytest.fixture
+def nb201_only(shared_data, tmp_path):
+    """A data root holding only the reference CSV tables (no NATS-Bench sample archives)."""
+    root = tmp_path / "root"
+    (root / "nb201").mkdir(parents=True)
+    for table in (shared_data / "nb201").glob("*.csv"):
+        (root / "nb201" / table.name).symlink_to(table)
+    return root
+
+
+# (dataset, split) -> (max accuracy, indices reaching it): the optima published with NAS-Bench-201.
+CHECKED = {
+    ("cifar10", "test"): (94.3733, [6111, 13714]),
+    ("cifar100", "test"): (73.5133, [9930]),
+    ("ImageNet16-120", "test"): (47.3111, [857]),
+    ("cifar10-valid", "valid"): (91.6067, [6111]),
+}
+
+
+@pytest.mark.parametrize("dataset,split", list(CHECKED))
+def test_checked_optima(nb201_only, dataset, split):
+    acc = load_accuracy("nb201", dataset, split, 200, data=nb201_only)
+    best, where = CHECKED[(dataset, split)]
+    assert len(acc) == 15625 and acc.index.name == "index" and acc.dtype == float
+    assert acc.index.tolist() == list(range(15625))
+    assert acc.name == f"{dataset}/{split}/200ep"
+    assert acc.max() == pytest.approx(best, abs=1e-4)
+    assert acc[acc > best - 1e-4].index.tolist() == where
+    prov = acc.attrs["provenance"]
+    assert (prov["dataset"], prov["split"], prov["epochs"]) == (dataset, split, 200)
+    assert prov["seeds"].startswith("averaged over") and prov["file"].endswith(".csv")
+    assert prov["cells"] == "15625 of 15625"
+
+
+def test_resnet_cell_and_split_meaning(nb201_only):
+    acc = load_accuracy("nb201", data=nb201_only)  # defaults: cifar10 test, 200 epochs, seed-averaged
+    assert acc[11472] == pytest.approx(93.91, abs=1e-3)
+    assert "train+valid" in acc.attrs["provenance"]["split_meaning"]
+
+
+def test_second_lookup_under_a_second(nb201_only):
+    load_accuracy("nb201", "cifar100", "test", 200, data=nb201_only)
+    start = time.perf_counter()
+    acc = load_accuracy("nb201", "cifar100", "test", 200, data=nb201_only)
+    assert time.perf_counter() - start < 1.0 and len(acc) == 15625
+
+
+def test_one_seed_table_needs_seed_avg_false(nb201_only):
+    with pytest.raises(GroundTruthMissing, match="one random seed per cell.*pass seed_avg=False"):
+        load_accuracy("nb201", "cifar100", "test", 12, data=nb201_only)
+    one = load_accuracy("nb201", "cifar100", "test", 12, data=nb201_only, seed_avg=False)
+    assert len(one) == 15625 and one.attrs["provenance"]["seeds"].startswith("one seed")
+    assert one.attrs["provenance"]["file"].endswith("tss_test_acc_12ep_200ep_oneseed.csv")
+    # The 200-epoch one-seed column is a different (noisier) quantity than the seed average.
+    avg = load_accuracy("nb201", "cifar100", "test", 200, data=nb201_only)
+    single = load_accuracy("nb201", "cifar100", "test", 200, data=nb201_only, seed_avg=False)
+    assert (avg - single).abs().max() > 0.5
+
+
+def _tiny_table(path, archs):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frame = pd.DataFrame(
+        {
+            "CIFAR10TestAccuracy200Epochs": [90.0, 91.5, 80.25][: len(archs)],
+            "CIFAR100TestAccuracy200Epochs": [60.0, 61.0, 62.0][: len(archs)],
+            "ImageNetTestAccuracy200Epochs": [30.0, 31.0, 32.0][: len(archs)],
+            "ArchitectureString": archs,
+        }
+    )
+    frame.to_csv(path, index=False)
+
+
+def test_partial_csv_table(tmp_path):
+    space = get_space("nb201")
+    _tiny_table(tmp_path / "nb201" / "tss_test_acc_200ep_seedavg.csv", [space.arch(i) for i in range(3)])
+    acc = load_accuracy("nb201", "cifar10", "test", 200, data=tmp_path)
+    assert acc.to_dict() == {0: 90.0, 1: 91.5, 2: 80.25}
+    assert acc.attrs["provenance"]["cells"] == "3 of 15625"
+
+
+def test_csv_in_another_order_is_refused(tmp_path):
+    space = get_space("nb201")
+    _tiny_table(tmp_path / "nb201" / "tss_test_acc_200ep_seedavg.csv", [space.arch(0), space.arch(2), space.arch(1)])
+    with pytest.raises(ValueError, match="row 1 .* not in the official NAS-Bench-201 order"):
+        load_accuracy("nb201", "cifar10", "test", 200, data=tmp_path)
+
+
+@pytest.mark.parametrize(
+    "kwargs,allowed",
+    [
+        ({"dataset": "cifar11"}, "cifar10-valid, cifar10, cifar100, ImageNet16-120"),
+        ({"dataset": "cifar10", "split": "valid"}, "train, test; use dataset='cifar10-valid'"),
+        ({"dataset": "cifar10-valid", "split": "valtest"}, "train, valid, test"),
+        ({"split": "val"}, "train, test"),
+        ({"epochs": 90}, "12, 200"),
+        ({"epochs": True}, "12, 200"),
+        ({"space": "nats-sss", "epochs": 200}, "1, 12, 90"),
+        ({"space": "nb101"}, "nb201, nats-sss"),
+        ({"source": "hub"}, "nats-bench, nas-bench-201, csv"),
+    ],
+)
+def test_bad_arguments_name_the_allowed_values(tmp_path, kwargs, allowed):
+    with pytest.raises(ValueError) as err:
+        load_accuracy(**kwargs, data=tmp_path)
+    assert allowed in str(err.value)
+    assert not isinstance(err.value, GroundTruthMissing)
+
+
+def test_missing_ground_truth_is_one_clear_line(tmp_path):
+    with pytest.raises(GroundTruthMissing) as err:
+        load_accuracy("nb201", "cifar100", "valid", 200, data=tmp_path)
+    message = str(err.value)
+    assert isinstance(err.value, DataMissing) and isinstance(err.value, FileNotFoundError)
+    assert "\n" not in message
+    assert "nb201 cifar100/valid/200ep" in message and f"--data {tmp_path}" in message
+    for name in ("NATS-tss-v1_0-3ffb9-simple", "NAS-Bench-201-v1_1-096897.pth", "nb201/tss_test_acc_200ep_seedavg.csv"):
+        assert name in message
+    assert "github.com/D-X-Y/NATS-Bench" in message and "github.com/D-X-Y/NAS-Bench-201" in message
+
+
+def test_missing_reports_what_was_found(nb201_only):
+    with pytest.raises(GroundTruthMissing, match="tss_test_acc_200ep_seedavg.csv has no cifar100/valid/200ep"):
+        load_accuracy("nb201", "cifar100", "valid", 200, data=nb201_only)
+    with pytest.raises(GroundTruthMissing, match=r"no ground truth for nats-sss .*NATS-sss-v1_0-50262-simple"):
+        load_accuracy("nats-sss", "cifar10", "test", 90, data=nb201_only)
+
+
+def test_data_that_is_not_a_directory(tmp_path):
+    with pytest.raises(GroundTruthMissing, match=r"\(not a directory\)"):
+        load_accuracy(data=tmp_path / "absent")
+
+
+def test_costs_need_an_official_file(nb201_only):
+    with pytest.raises(GroundTruthMissing, match="CSV tables hold no costs"):
+        load_costs("nb201", "cifar10", data=nb201_only)
+    with pytest.raises(ValueError, match="expected one of"):
+        load_costs("nb201", "mnist", data=nb201_only)
+
+
+def test_describe_sources(shared_data, tmp_path):
+    statuses = describe_sources(shared_data)
+    assert [s.name for s in statuses] == [c.relative for c in CANDIDATES]
+    by_name = {s.name: s for s in statuses}
+    assert all(s.kind == "ground-truth" and s.how_to_obtain for s in statuses)
+    assert by_name["nb201/tss_test_acc_200ep_seedavg.csv"].found
+    sample = by_name["NATS-tss-v1_0-3ffb9-simple"]
+    assert sample.found and "3 of 15625 cells" in sample.detail and "nats-bench-sample" in sample.path
+    absent = by_name["NAS-Bench-201-v1_1-096897.pth"]
+    assert not absent.found and absent.path is None and str(shared_data) in absent.detail
+    assert "NAS-Bench-201" in absent.how_to_obtain
+    assert not any(s.found for s in describe_sources(tmp_path))
