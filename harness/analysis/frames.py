@@ -1,0 +1,141 @@
+"""From a results frame (one row per cell x proxy x setting, as the store returns it) to score vectors.
+
+Every analysis reads the store through these helpers so that they all agree on what a usable score is
+(status "ok", or "degenerate" with a finite score), what a degenerate cell is (the status says so, or the
+search space does), which rows are duplicates (the last one wins), and in which direction a proxy points.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cache
+
+import numpy as np
+import pandas as pd
+
+REQUIRED = ("index", "proxy", "dataset", "data", "labels", "score", "status")
+DEFAULTS = {"space": "nb201", "batch_size": -1, "seed": -1}
+SETTING = ("space", "dataset", "data", "labels", "batch_size", "seed")  # one score vector per proxy within these
+REFERENCE_MODE = ("real", "true")  # the data/label mode a proxy is meant to be used with
+
+
+def prepare(results: pd.DataFrame) -> pd.DataFrame:
+    """Validated copy of a results frame: defaults for optional columns, one row per key, degenerate flags.
+
+    Adds ``usable`` (a finite score with status ok/degenerate) and ``degenerate`` (by status or by the space).
+    """
+    if not isinstance(results, pd.DataFrame):
+        raise ValueError(f"expected a results DataFrame, got {type(results).__name__}")
+    missing = [c for c in REQUIRED if c not in results.columns]
+    if missing:
+        raise ValueError(f"results lack column(s) {', '.join(missing)}; expected the store's columns")
+    frame = results.copy()
+    for column, default in DEFAULTS.items():
+        if column not in frame.columns:
+            frame[column] = default
+    if frame.empty:
+        frame["usable"] = pd.Series(dtype=bool)
+        frame["degenerate"] = pd.Series(dtype=bool)
+        return frame
+    frame["index"] = frame["index"].astype(int)
+    frame["score"] = pd.to_numeric(frame["score"], errors="coerce").astype(float)
+    frame["status"] = frame["status"].astype(str)
+    for column in ("space", "dataset", "data", "labels", "proxy"):
+        frame[column] = frame[column].astype(str)
+    frame = frame.drop_duplicates(subset=[*SETTING, "proxy", "index"], keep="last")
+    finite = np.isfinite(frame["score"].to_numpy())
+    frame["usable"] = finite & frame["status"].isin(["ok", "degenerate"]).to_numpy()
+    flagged = frame["status"].eq("degenerate").to_numpy()
+    frame["degenerate"] = flagged | _space_degenerate(frame)
+    return frame.reset_index(drop=True)
+
+
+def _space_degenerate(frame: pd.DataFrame) -> np.ndarray:
+    out = np.zeros(len(frame), dtype=bool)
+    for space, rows in frame.groupby("space", sort=False).groups.items():
+        flags = _degenerate_lookup(str(space))
+        if flags is not None:
+            indices = frame.loc[rows, "index"].to_numpy()
+            inside = (indices >= 0) & (indices < flags.size)
+            values = np.zeros(indices.size, dtype=bool)
+            values[inside] = flags[indices[inside]]
+            out[frame.index.get_indexer(rows)] = values
+    return out
+
+
+@cache
+def _degenerate_lookup(space: str) -> np.ndarray | None:
+    """Degenerate flag of every cell of a registered space (None for an unknown space: only statuses count)."""
+    from harness.spaces import get_space
+
+    try:
+        s = get_space(space)
+    except (ValueError, KeyError):
+        return None
+    return np.fromiter((s.is_degenerate(i) for i in range(len(s))), dtype=bool, count=len(s))
+
+
+@cache
+def higher_is_better(proxy: str) -> bool:
+    """The proxy's declared direction; names the registry does not know (ensembles) point up."""
+    try:
+        from harness.proxies import get_proxy
+
+        return bool(get_proxy(proxy).higher_is_better)
+    except (ValueError, ImportError):
+        return True
+
+
+def orientation(proxy: str) -> float:
+    return 1.0 if higher_is_better(proxy) else -1.0
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One scoring setting: the proxies of a setting are comparable cell by cell."""
+
+    space: str
+    dataset: str
+    data: str
+    labels: str
+    batch_size: int
+    seed: int
+
+    @property
+    def mode(self) -> tuple[str, str]:
+        return (self.data, self.labels)
+
+    def as_dict(self) -> dict:
+        return {k: getattr(self, k) for k in SETTING}
+
+
+def settings(frame: pd.DataFrame) -> Iterator[tuple[Setting, pd.DataFrame]]:
+    """Each scoring setting with its rows, in a stable order (reference mode first)."""
+    if frame.empty:
+        return
+    keyed = frame.assign(_ref=~(frame["data"].eq(REFERENCE_MODE[0]) & frame["labels"].eq(REFERENCE_MODE[1])))
+    for key, rows in keyed.groupby(["space", "dataset", "_ref", "data", "labels", "batch_size", "seed"], sort=True):
+        space, dataset, _, data, labels, batch_size, seed = key
+        yield (
+            Setting(str(space), str(dataset), str(data), str(labels), int(batch_size), int(seed)),
+            rows.drop(columns="_ref"),
+        )
+
+
+def score_table(rows: pd.DataFrame, *, exclude_degenerate: bool = False) -> pd.DataFrame:
+    """Cells x proxies of usable scores (NaN where a proxy has none) for the rows of one setting."""
+    use = rows[rows["usable"] & ~(rows["degenerate"] & exclude_degenerate)]
+    if use.empty:
+        return pd.DataFrame(dtype=float)
+    return use.pivot(index="index", columns="proxy", values="score").sort_index()
+
+
+def degenerate_cells(rows: pd.DataFrame) -> set[int]:
+    return set(rows.loc[rows["degenerate"], "index"].astype(int))
+
+
+def failure_counts(rows: pd.DataFrame) -> dict[str, int]:
+    """Per proxy, rows without a usable score (status nan, error, or a non-finite score)."""
+    failed = rows[~rows["usable"]]
+    return {str(k): int(v) for k, v in failed.groupby("proxy").size().items()}

@@ -1,0 +1,49 @@
+"""Reading scores for analysis: a results database, or a CSV/Parquet export of one (or of ``score --out``)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pandas as pd
+
+from harness.errors import HarnessError
+
+TEXT_COLUMNS = ("study", "space", "arch", "proxy", "dataset", "data", "labels", "status", "device")
+
+
+def load_scores(path: str | os.PathLike, study: str | None = None, space: str | None = None) -> pd.DataFrame:
+    """Results rows from ``path``: ``.csv``/``.parquet`` are read as tables, anything else as a results store.
+
+    ``study`` selects one study (an error naming the studies present if it has no rows); ``space`` fills the
+    space column of a table that lacks one (``score --out`` CSVs), default ``nb201``.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise HarnessError(f"no such results file: {path}")
+    suffix = path.suffix.lower()
+    if suffix in (".csv", ".parquet", ".pq"):
+        # text columns stay text: pandas would otherwise read the label mode "true" as a boolean
+        frame = pd.read_csv(path, dtype=dict.fromkeys(TEXT_COLUMNS, str)) if suffix == ".csv" else pd.read_parquet(path)
+        if "space" not in frame.columns:
+            frame["space"] = space or "nb201"
+        if study is not None:
+            if "study" not in frame.columns:
+                raise HarnessError(f"{path} has no study column; drop --study")
+            frame = _one_study(frame, study, path)
+        return frame
+    from harness.store import load_results
+
+    frame = load_results(path, study=study)
+    if study is not None and frame.empty:
+        everything = load_results(path)
+        _one_study(everything, study, path)
+    return frame
+
+
+def _one_study(frame: pd.DataFrame, study: str, path: Path) -> pd.DataFrame:
+    chosen = frame[frame["study"].astype(str) == study]
+    if chosen.empty:
+        present = sorted(set(frame["study"].astype(str))) if "study" in frame.columns else []
+        raise HarnessError(f"study {study!r} not found in {path}; present: {', '.join(present) or 'none'}")
+    return chosen

@@ -1,0 +1,232 @@
+"""Analysis frames as text: aligned tables for the terminal, Markdown and CSV for reports, JSON records.
+
+Each analysis has one *view*: the columns a reader needs, formatted (a value and its interval in one cell),
+grouped in blocks that share a setting and a target, so every printed table states what it was ranked
+against.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from harness.analysis.frames import SETTING
+
+
+def fmt(value: object, digits: int = 3) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, (bool, np.bool_)):
+        return "yes" if value else "no"
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    if isinstance(value, (float, np.floating)):
+        return "-" if not math.isfinite(value) else f"{value:.{digits}f}"
+    return str(value)
+
+
+def fmt_ci(value: float, ci: Sequence[float], digits: int = 3) -> str:
+    """'0.532 [0.511, 0.553]' (or just the value when the interval is undefined)."""
+    if ci is None or not all(isinstance(c, (int, float, np.floating)) and math.isfinite(c) for c in ci):
+        return fmt(value, digits)
+    return f"{fmt(value, digits)} [{fmt(ci[0], digits)}, {fmt(ci[1], digits)}]"
+
+
+def _direction(up: bool) -> str:
+    return "higher" if up else "lower"
+
+
+def _best_rank(value: float) -> str:
+    if not math.isfinite(value):
+        return "-"
+    return str(int(value)) if float(value).is_integer() else f"{value:.1f}"
+
+
+Column = tuple[str, Callable[[pd.Series], str]]
+
+
+def correlation_columns(frame: pd.DataFrame) -> list[Column]:
+    cols: list[Column] = [
+        ("proxy", lambda r: r["proxy"]),
+        ("better", lambda r: _direction(r["higher_is_better"])),
+        ("degenerate", lambda r: "incl." if r["degenerate_included"] else "excl."),
+        ("n", lambda r: fmt(r["n"])),
+        ("spearman [95% CI]", lambda r: fmt_ci(r["spearman"], r["spearman_ci"])),
+        ("kendall [95% CI]", lambda r: fmt_ci(r["kendall"], r["kendall_ci"])),
+        ("pearson [95% CI]", lambda r: fmt_ci(r["pearson"], r["pearson_ci"])),
+    ]
+    for name in frame.columns:
+        if name.startswith(("precision@", "kendall_top", "ndcg@")):
+            cols.append((name.replace("precision", "prec"), lambda r, c=name: fmt(r[c], 2)))
+        elif name.startswith("best_rank@"):
+            cols.append((name.replace("best_rank", "best"), lambda r, c=name: _best_rank(r[c])))
+    return cols
+
+
+def compare_columns(frame: pd.DataFrame) -> list[Column]:
+    return [
+        ("rank", lambda r: fmt(r["rank"])),
+        ("proxy", lambda r: r["proxy"]),
+        ("better", lambda r: _direction(r["higher_is_better"])),
+        ("n", lambda r: fmt(r["n"])),
+        ("spearman [95% CI]", lambda r: fmt_ci(r["spearman"], r["spearman_ci"])),
+        ("kendall [95% CI]", lambda r: fmt_ci(r["kendall"], r["kendall_ci"])),
+        ("oriented rho", lambda r: fmt(r["oriented_spearman"])),
+        ("best - this [paired 95% CI]", lambda r: "-" if r["rank"] == 1 else fmt_ci(r["delta_vs_best"], r["delta_ci"])),
+        *[(c.replace("precision", "prec").replace("best_rank", "best"), _metric(c)) for c in _SHOWN if c in frame],
+    ]
+
+
+_SHOWN = ("precision@10%", "ndcg@10", "best_rank@10")
+
+
+def _metric(column: str) -> Callable[[pd.Series], str]:
+    if column.startswith("best_rank"):
+        return lambda r: _best_rank(r[column])
+    return lambda r: fmt(r[column], 2)
+
+
+def agnostic_columns(frame: pd.DataFrame) -> list[Column]:
+    cols: list[Column] = [
+        ("proxy", lambda r: r["proxy"]),
+        ("mode", lambda r: f"{r['data']}/{r['labels']}"),
+        ("n", lambda r: fmt(r["n"])),
+        ("kendall [95% CI]", lambda r: fmt_ci(r["kendall"], r["kendall_ci"])),
+        ("spearman [95% CI]", lambda r: fmt_ci(r["spearman"], r["spearman_ci"])),
+        ("pearson [95% CI]", lambda r: fmt_ci(r["pearson"], r["pearson_ci"])),
+    ]
+    for name in frame.columns:
+        if name.startswith("overlap@"):
+            cols.append((name, lambda r, c=name: fmt(r[c], 2)))
+    if "spearman_acc_ref" in frame.columns and frame["spearman_acc_ref"].notna().any():
+        cols += [
+            ("rho acc (ref)", lambda r: fmt(r["spearman_acc_ref"])),
+            ("rho acc (swap)", lambda r: fmt(r["spearman_acc_swap"])),
+            ("swap - ref [95% CI]", lambda r: fmt_ci(r["delta_acc"], r["delta_acc_ci"])),
+        ]
+    cols.append(("verdict", lambda r: r["verdict_text"]))
+    return cols
+
+
+def render(frame: pd.DataFrame, columns: Sequence[Column]) -> pd.DataFrame:
+    """The formatted cells of a view, as strings."""
+    return pd.DataFrame([[f(row) for _, f in columns] for _, row in frame.iterrows()], columns=[h for h, _ in columns])
+
+
+def text_table(cells: pd.DataFrame) -> str:
+    """Aligned plain-text table (numbers right-aligned, words left-aligned)."""
+    headers = list(cells.columns)
+    body = cells.astype(str).to_numpy().tolist()
+    widths = [max([len(h), *(len(row[i]) for row in body)]) for i, h in enumerate(headers)]
+    numeric = [all(_numeric(row[i]) for row in body) and bool(body) for i in range(len(headers))]
+
+    def line(values: Sequence[str]) -> str:
+        return "  ".join(v.rjust(w) if num else v.ljust(w) for v, w, num in zip(values, widths, numeric)).rstrip()
+
+    return "\n".join([line(headers), line(["-" * w for w in widths]), *(line(r) for r in body)])
+
+
+def _numeric(text: str) -> bool:
+    head = text.split(" [")[0]
+    try:
+        float(head)
+    except ValueError:
+        return head == "-"
+    return True
+
+
+def markdown_table(cells: pd.DataFrame) -> str:
+    def esc(v: object) -> str:
+        return str(v).replace("|", "\\|")
+
+    headers = [esc(h) for h in cells.columns]
+    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    lines += ["| " + " | ".join(esc(v) for v in row) + " |" for row in cells.to_numpy().tolist()]
+    return "\n".join(lines)
+
+
+def blocks(frame: pd.DataFrame, keys: Sequence[str] = SETTING) -> list[tuple[str, pd.DataFrame]]:
+    """Rows split by setting (and target), each with a heading that names the setting and the target."""
+    if frame.empty:
+        return []
+    present = [k for k in keys if k in frame.columns]
+    group_keys = present + (["target"] if "target" in frame.columns else [])
+    out = []
+    for values, rows in frame.groupby(group_keys, sort=False, dropna=False):
+        info = dict(zip(group_keys, values if isinstance(values, tuple) else (values,)))
+        out.append((heading(info), rows))
+    return out
+
+
+def heading(info: dict) -> str:
+    parts = [str(info.get("space", "")), str(info.get("dataset", ""))]
+    if "data" in info and "labels" in info:
+        parts.append(f"data={info['data']} labels={info['labels']}")
+    if int(info.get("batch_size", -1)) >= 0:
+        parts.append(f"batch {info['batch_size']}")
+    if int(info.get("seed", -1)) >= 0:
+        parts.append(f"seed {info['seed']}")
+    text = " | ".join(p for p in parts if p)
+    if info.get("target"):
+        text += f"\ntarget: {info['target']}"
+    return text
+
+
+def render_text(frame: pd.DataFrame, columns: Callable[[pd.DataFrame], list[Column]], notes: Sequence[str] = ()) -> str:
+    """Every block of an analysis as heading + aligned table, then the notes."""
+    parts = []
+    for title, rows in blocks(frame):
+        parts.append(f"{title}\n{text_table(render(rows, columns(frame)))}")
+    lines = [f"note: {n}" for n in notes if n]
+    return "\n\n".join(parts) + ("\n\n" + "\n".join(lines) if lines else "") + "\n"
+
+
+def render_markdown(
+    frame: pd.DataFrame, columns: Callable[[pd.DataFrame], list[Column]], level: int = 3, notes: Sequence[str] = ()
+) -> str:
+    parts = []
+    for title, rows in blocks(frame):
+        first, *rest = title.split("\n")
+        parts.append(f"{'#' * level} {first}\n" + "".join(f"\n*{r}*\n" for r in rest))
+        parts.append(markdown_table(render(rows, columns(frame))))
+    lines = [f"- {n}" for n in notes if n]
+    return "\n\n".join(parts) + ("\n\nNotes:\n\n" + "\n".join(lines) if lines else "") + "\n"
+
+
+def _plain(value: object) -> object:
+    if isinstance(value, tuple | list | np.ndarray):
+        return [_plain(v) for v in value]
+    if isinstance(value, (np.bool_, bool)):
+        return bool(value)
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return float(value) if math.isfinite(value) else None
+    return value
+
+
+def records(frame: pd.DataFrame) -> list[dict]:
+    """JSON-ready rows: intervals as two-element lists, NaN as null, numpy scalars as Python ones."""
+    return [{str(k): _plain(v) for k, v in row.items()} for row in frame.to_dict(orient="records")]
+
+
+def to_json(frame: pd.DataFrame) -> str:
+    return json.dumps(records(frame), indent=2)
+
+
+def to_csv(frame: pd.DataFrame) -> str:
+    """CSV with each interval split into ``<name>_lo`` / ``<name>_hi`` columns (spreadsheet-friendly)."""
+    flat = pd.DataFrame(index=frame.index)
+    for column in frame.columns:
+        values = frame[column]
+        if column.endswith("_ci"):
+            pairs = [tuple(v) if isinstance(v, tuple | list) else (np.nan, np.nan) for v in values]
+            flat[f"{column[:-3]}_lo"] = [p[0] for p in pairs]
+            flat[f"{column[:-3]}_hi"] = [p[1] for p in pairs]
+        else:
+            flat[column] = values
+    return flat.to_csv(index=False)

@@ -1,0 +1,80 @@
+"""``nasi-harness agnostic``: does a proxy's ranking survive random data or labels? A verdict per claim."""
+
+from __future__ import annotations
+
+import argparse
+
+from harness.analysis import options
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    from harness.analysis.agnostic import Thresholds
+
+    default = Thresholds()
+    parser = subparsers.add_parser(
+        "agnostic",
+        help="agreement of each proxy's scores under swapped data/labels with its reference scores, and a verdict",
+        description="Compare each proxy's scores under every swapped data/label mode with its scores under the "
+        "reference mode (real data, true labels) on the same cells: Kendall, Spearman and Pearson (NASI's "
+        "measure) with intervals, top-k overlap, and each mode's correlation with accuracy when ground truth "
+        "is found (it is optional here). The verdict is on Kendall tau's interval.",
+    )
+    options.add_store_arguments(parser)
+    options.add_target_arguments(parser)
+    parser.add_argument(
+        "--reference", default="real/true", metavar="DATA/LABELS", help="reference mode (default real/true)"
+    )
+    parser.add_argument(
+        "--holds",
+        type=float,
+        default=default.holds,
+        help=f"'holds' when tau's lower bound >= this (default {default.holds})",
+    )
+    parser.add_argument(
+        "--fails",
+        type=float,
+        default=default.fails,
+        help=f"'fails' when tau's upper bound < this (default {default.fails})",
+    )
+    parser.add_argument("--no-accuracy", action="store_true", help="skip the correlation with ground truth")
+    parser.add_argument("--exclude-degenerate", action="store_true", help="leave degenerate cells out")
+    options.add_bootstrap_arguments(parser)
+    options.add_output_arguments(parser)
+    parser.set_defaults(func=_agnostic)
+
+
+def _agnostic(args: argparse.Namespace) -> int:
+    from harness.analysis import Thresholds, agnosticism, tables
+    from harness.errors import HarnessError
+
+    data_mode, _, labels = args.reference.partition("/")
+    if not data_mode or not labels:
+        raise ValueError(f"--reference must be DATA/LABELS (e.g. real/true), got {args.reference!r}")
+    thresholds = Thresholds(holds=args.holds, fails=args.fails)
+    results = options.load_filtered(args)
+    table = agnosticism(
+        results,
+        None if args.no_accuracy else options.make_target(args),
+        reference=(data_mode, labels),
+        exclude_degenerate=args.exclude_degenerate,
+        thresholds=thresholds,
+        n_boot=args.bootstrap,
+        seed=args.seed,
+        level=args.level,
+    )
+    if table.empty:
+        modes = sorted({f"{d}/{lab}" for d, lab in zip(results["data"], results["labels"])})
+        raise HarnessError(
+            f"nothing to compare: modes stored are {', '.join(modes)}; agnosticism needs the reference "
+            f"{args.reference} and at least one swapped mode (score with e.g. --labels random or --data gaussian)"
+        )
+    notes = [*table.attrs.get("notes", []), table.attrs["thresholds"], table.attrs["bootstrap"]]
+    options.emit(
+        args,
+        table,
+        text=lambda: tables.render_text(table, tables.agnostic_columns, notes),
+        markdown=lambda: tables.render_markdown(table, tables.agnostic_columns, notes=notes),
+        as_json=lambda: tables.to_json(table),
+        as_csv=lambda: tables.to_csv(table),
+    )
+    return 0

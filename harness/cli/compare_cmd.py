@@ -1,0 +1,96 @@
+"""``nasi-harness compare``: proxies ranked side by side on the same cells, with paired intervals."""
+
+from __future__ import annotations
+
+import argparse
+
+from harness.analysis import options
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "compare",
+        help="rank proxies by oriented Spearman rho, paired-bootstrap intervals on differences, rank ensembles",
+        description="Compare proxies on the cells all of them scored. 'best - this' is the paired-bootstrap "
+        "difference of oriented rho from the best proxy (an interval containing 0: not distinguishable). "
+        "--ensemble a,b,c adds the rank aggregate sum(log(rank/N)) of those proxies as a proxy.",
+    )
+    options.add_store_arguments(parser)
+    options.add_target_arguments(parser)
+    parser.add_argument(
+        "--ensemble",
+        action="append",
+        default=[],
+        metavar="P1,P2[,...]",
+        help="add a rank-aggregation ensemble of these proxies (repeatable)",
+    )
+    parser.add_argument("--exclude-degenerate", action="store_true", help="leave degenerate cells out")
+    parser.add_argument("--pairwise", action="store_true", help="also print every pairwise difference")
+    options.add_bootstrap_arguments(parser)
+    options.add_output_arguments(parser)
+    parser.set_defaults(func=_compare)
+
+
+def _compare(args: argparse.Namespace) -> int:
+    import json
+
+    from harness.analysis import compare, tables
+
+    ensembles = [options.split_list(e) for e in args.ensemble]
+    for group in ensembles:
+        if len(group) < 2:
+            raise ValueError(f"--ensemble needs at least two proxies, got {','.join(group) or 'none'}")
+    wanted = options.split_list(args.proxies)
+    args.proxies = ",".join(dict.fromkeys([*wanted, *(p for g in ensembles for p in g)])) if wanted else None
+    results = options.load_filtered(args)
+    result = compare(
+        results,
+        options.make_target(args),
+        proxies=wanted or None,
+        ensembles=ensembles,
+        exclude_degenerate=args.exclude_degenerate,
+        n_boot=args.bootstrap,
+        seed=args.seed,
+        level=args.level,
+    )
+    ranking = result.ranking
+    notes = [*result.notes, ranking.attrs.get("bootstrap", ""), _NOTE]
+
+    def text() -> str:
+        out = tables.render_text(ranking, tables.compare_columns, notes)
+        if args.pairwise and not result.pairwise.empty:
+            out += "\npairwise differences of oriented rho (a - b) [paired 95% CI]\n"
+            out += tables.text_table(tables.render(result.pairwise, _PAIR_COLUMNS)) + "\n"
+        return out
+
+    options.emit(
+        args,
+        ranking,
+        text=text,
+        markdown=lambda: tables.render_markdown(ranking, tables.compare_columns, notes=notes),
+        as_json=lambda: json.dumps(
+            {"ranking": tables.records(ranking), "pairwise": tables.records(result.pairwise), "notes": notes}, indent=2
+        ),
+        as_csv=lambda: tables.to_csv(ranking),
+    )
+    return 0
+
+
+def _pair_columns() -> list:
+    from harness.analysis.tables import fmt, fmt_ci
+
+    return [
+        ("dataset", lambda r: f"{r['space']} {r['dataset']}"),
+        ("mode", lambda r: f"{r['data']}/{r['labels']}"),
+        ("a", lambda r: r["proxy_a"]),
+        ("b", lambda r: r["proxy_b"]),
+        ("n", lambda r: fmt(r["n"])),
+        ("a - b [95% CI]", lambda r: fmt_ci(r["delta"], r["delta_ci"])),
+    ]
+
+
+_PAIR_COLUMNS = _pair_columns()
+_NOTE = (
+    "ranked by oriented rho (rho, negated for lower-is-better proxies); all proxies of a setting on the same "
+    "cells; ensemble(...) = sum over its proxies of log(rank/N), rank N = best"
+)

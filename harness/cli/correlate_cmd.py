@@ -1,0 +1,56 @@
+"""``nasi-harness correlate``: each proxy's scores against ground-truth accuracy, with bootstrap intervals."""
+
+from __future__ import annotations
+
+import argparse
+
+from harness.analysis import options
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "correlate",
+        help="signed Spearman/Kendall/Pearson with 95%% intervals and top-k metrics, per proxy and mode",
+        description="Correlate stored proxy scores with benchmark accuracy. Degenerate cells are reported "
+        "both included and excluded unless --exclude-degenerate. Correlations are of the raw score; top-k "
+        "metrics rank by the oriented score (negated for lower-is-better proxies).",
+    )
+    options.add_store_arguments(parser)
+    options.add_target_arguments(parser)
+    parser.add_argument(
+        "--exclude-degenerate", action="store_true", help="report only the rows without degenerate cells"
+    )
+    options.add_bootstrap_arguments(parser)
+    options.add_output_arguments(parser)
+    parser.set_defaults(func=_correlate)
+
+
+def _correlate(args: argparse.Namespace) -> int:
+    from harness.analysis import correlate, tables
+
+    results = options.load_filtered(args)
+    table = correlate(
+        results,
+        options.make_target(args),
+        degenerate="excluded" if args.exclude_degenerate else "both",
+        n_boot=args.bootstrap,
+        seed=args.seed,
+        level=args.level,
+    )
+    notes = [*table.attrs.get("notes", []), table.attrs.get("bootstrap", ""), _DIRECTION_NOTE]
+    options.emit(
+        args,
+        table,
+        text=lambda: tables.render_text(table, tables.correlation_columns, notes),
+        markdown=lambda: tables.render_markdown(table, tables.correlation_columns, notes=notes),
+        as_json=lambda: tables.to_json(table),
+        as_csv=lambda: tables.to_csv(table),
+    )
+    return 0
+
+
+_DIRECTION_NOTE = (
+    "correlations are of the raw score (signed); prec/kendall_top/ndcg/best rank the cells by the oriented score "
+    "(higher = better, i.e. negated where 'better' is lower); best@k = expected best true rank among the "
+    "proxy's top k (1 = the best cell scored); ndcg gain = min-max normalised accuracy"
+)

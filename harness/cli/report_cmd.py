@@ -1,0 +1,56 @@
+"""``nasi-harness report``: every figure and table, regenerated from the results store (no scoring, no GPU)."""
+
+from __future__ import annotations
+
+import argparse
+
+from harness.analysis import options
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "report",
+        help="write report.md with figures (PNG + PDF) and tables (CSV + Markdown) from a results store",
+        description="Regenerate the analysis of a results store: score against accuracy per proxy, proxy x "
+        "dataset heatmaps, comparison with paired intervals, precision at top-k, agnosticism. Without "
+        "ground truth, the score-only parts are still written and the report says what is missing.",
+    )
+    parser.add_argument("store", metavar="STORE", help="results database (or a CSV/Parquet export of one)")
+    parser.add_argument("--out", required=True, metavar="DIR", help="output directory (created if needed)")
+    parser.add_argument("--study", help="report one study of the store (default: every row)")
+    options.add_target_arguments(parser)
+    parser.add_argument(
+        "--ensemble",
+        action="append",
+        default=[],
+        metavar="P1,P2[,...]",
+        help="add a rank-aggregation ensemble of these proxies to the comparison (repeatable)",
+    )
+    options.add_bootstrap_arguments(parser)
+    parser.set_defaults(func=_report)
+
+
+def _report(args: argparse.Namespace) -> int:
+    import time
+
+    from harness.report import build_report
+
+    ensembles = [options.split_list(e) for e in args.ensemble]
+    for group in ensembles:
+        if len(group) < 2:
+            raise ValueError(f"--ensemble needs at least two proxies, got {','.join(group) or 'none'}")
+    start = time.perf_counter()
+    path = build_report(
+        args.store,
+        args.out,
+        study=args.study,
+        data=args.data_root,
+        split=args.split,
+        epochs=args.epochs,
+        ensembles=ensembles,
+        n_boot=args.bootstrap,
+        seed=args.seed,
+        level=args.level,
+    )
+    print(f"wrote {path} in {time.perf_counter() - start:.1f} s")
+    return 0

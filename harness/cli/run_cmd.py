@@ -1,0 +1,48 @@
+"""``nasi-harness run STUDY.toml``: run a study's unfinished units into its results database, then report."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from harness.studies import BACKENDS
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("run", help="run a study file (resumable), store results, build the report")
+    parser.add_argument("study", help="study file (TOML), e.g. benchmarks/quickstart.toml")
+    parser.add_argument("--store", help="results database (default: the study's [output] store)")
+    parser.add_argument("--backend", default="local", choices=BACKENDS, help="where units run (default local)")
+    parser.add_argument("--workers", type=int, help="ray: concurrent tasks (default: one per GPU, else per CPU)")
+    parser.add_argument("--address", help="ray: address of a running cluster (default: start a local instance)")
+    parser.add_argument("--data", help="data root (default $NASI_HARNESS_DATA, then $TORCH_HOME, ~/.torch)")
+    parser.add_argument("--device", help="override the study's device: auto, cpu, cuda or cuda:N")
+    parser.add_argument("--no-report", action="store_true", help="score only; skip the analysis and report step")
+    parser.add_argument("--dry-run", action="store_true", help="validate and print the plan; run nothing")
+    parser.set_defaults(func=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from harness.store import ResultStore
+    from harness.studies import load_study, make_plan, run_study
+
+    study = load_study(args.study)
+    if args.dry_run:
+        store_path = Path(args.store) if args.store else study.store_path
+        done: set = set()
+        if store_path.is_file():
+            with ResultStore(store_path, readonly=True) as db:
+                done = db.done_keys(study.name, study.space)
+        plan = make_plan(study, done, args.device)
+        print(plan.describe())
+        for reason, n in plan.not_applicable.items():
+            print(f"would skip {n} units {reason}")
+        print(f"store: {store_path}")
+        return 0
+    summary = run_study(study, store=args.store, backend=args.backend, workers=args.workers, address=args.address,
+                        data=args.data, device=args.device, report=not args.no_report)  # fmt: skip
+    for line in summary.lines():
+        print(line)
+    if summary.interrupted:
+        return 130
+    return 1 if summary.by_status.get("error") else 0

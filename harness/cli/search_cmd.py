@@ -1,0 +1,130 @@
+"""``nasi-harness search {nasi,sample}``: run a search per seed, report the chosen cells' ground truth."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from harness.datasets import DATASETS
+from harness.search import ACCURACY_DATASETS, VARIANTS, SearchResult, parse_seeds, record, run_search, summarise
+
+_SHORT = {"cifar10": "C10", "cifar100": "C100", "ImageNet16-120": "IN16"}
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--space", default="nb201", help="search space (nb201)")
+    parser.add_argument("--dataset", default="cifar10", choices=list(DATASETS), help="data the search sees")
+    parser.add_argument("--seeds", default="0", help="seeds: A-B, a comma list, or one (default 0)")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--data-mode", default="real", help="real, gaussian, uniform, repeat, other:<dataset>")
+    parser.add_argument("--label-mode", default="true", help="true, random, shuffled")
+    parser.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
+    parser.add_argument("--data", help="data root (default $NASI_HARNESS_DATA, then $TORCH_HOME, ~/.torch)")
+    parser.add_argument("--no-accuracy", action="store_true", help="skip the ground-truth lookup")
+    parser.add_argument("--store", help="results database to record each run in (results.sqlite)")
+    parser.add_argument("--study", default="search", help="study name for --store (default 'search')")
+    out = parser.add_mutually_exclusive_group()
+    out.add_argument("--summary", action="store_true", help="print mean ± std over seeds")
+    out.add_argument("--json", action="store_true", help='print {"runs": [...], "summary": {...}} as JSON')
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("search", help="NASI search or sample-and-pick; ground truth of the chosen cell")
+    algorithms = parser.add_subparsers(dest="algorithm", metavar="ALGORITHM", required=True)
+
+    nasi = algorithms.add_parser("nasi", help="NASI: supernet, straight-through Gumbel, one aggregated step")
+    _common(nasi)
+    nasi.add_argument("--variant", default="fix", choices=VARIANTS, help="fix: nu fixed; ada: nu = running mean")
+    nasi.add_argument("--steps", type=int, default=100, help="T, sampled architectures (default 100; 4T = 400)")
+    nasi.add_argument("--mu", type=float, default=2.0, help="penalty coefficient (default 2)")
+    nasi.add_argument("--nu", type=float, help="constraint; fix: default the mean score of --nu-cells random cells; "
+                      "ada: initial value (default none)")  # fmt: skip
+    nasi.add_argument("--nu-cells", type=int, default=50, help="random cells for the fix nu estimate (default 50)")
+    nasi.add_argument("--tau", type=float, default=1.0, help="Gumbel-softmax temperature (default 1)")
+    nasi.add_argument("--cells-per-stage", type=int, default=5, help="supernet N (benchmark: 5; 1 = fast CPU mode)")
+    nasi.add_argument("--channels", type=int, default=16, help="supernet C (benchmark: 16)")
+    nasi.set_defaults(func=_search)
+
+    sample = algorithms.add_parser("sample", help="score N random cells, keep the best (NASWOT)")
+    _common(sample)
+    sample.add_argument("--n", type=int, default=100, help="cells to sample (default 100)")
+    sample.add_argument("--proxies", required=True, help="proxy, or a comma list for a rank-sum ensemble")
+    sample.set_defaults(func=_search)
+
+
+def _config(args: argparse.Namespace) -> dict:
+    common = {"batch_size": args.batch_size, "data_mode": args.data_mode, "label_mode": args.label_mode}
+    if args.algorithm == "nasi":
+        return {
+            **common, "variant": args.variant, "steps": args.steps, "mu": args.mu, "nu": args.nu,
+            "nu_cells": args.nu_cells, "tau": args.tau, "cells_per_stage": args.cells_per_stage,
+            "channels": args.channels,
+        }  # fmt: skip
+    return {**common, "n": args.n, "proxies": args.proxies}
+
+
+def _line(result: SearchResult) -> str:
+    accs = " ".join(
+        f"{_SHORT[name]} {'n/a' if result.accuracy.get(name) is None else format(result.accuracy[name], '.2f')}"
+        for name in ACCURACY_DATASETS
+    )
+    return f"seed {result.seed}: cell {result.index} {result.arch} | {accs} | {result.seconds:.1f} s on {result.device}"
+
+
+def _summary_lines(results: list[SearchResult]) -> list[str]:
+    summary = summarise(results)
+    lines = [f"{results[0].algorithm} on {results[0].dataset}, {len(results)} seed(s): test accuracy mean ± std"]
+    for name in ACCURACY_DATASETS:
+        s = summary[name]
+        value = "n/a" if s["mean"] is None else f"{s['mean']:.2f} ± {s['std']:.2f}"
+        lines.append(f"  {name:<15} {value}")
+    seconds = sum(r.seconds for r in results) / len(results)
+    lines.append(f"  mean wall time {seconds:.1f} s per search on {results[0].device}")
+    return lines
+
+
+def _search(args: argparse.Namespace) -> int:
+    from harness.data import validate_modes
+
+    seeds = parse_seeds(args.seeds)
+    config = _config(args)
+    validate_modes(args.data_mode, args.label_mode)
+    store = None
+    if args.store:
+        from harness.store import ResultStore
+
+        store = ResultStore(args.store)
+    results = []
+    try:
+        for seed in seeds:
+            result = run_search(
+                args.algorithm, args.space, args.dataset, seed, device=args.device, data=args.data,
+                accuracy=not args.no_accuracy, progress=_progress(args, seed), **config,
+            )  # fmt: skip
+            results.append(result)
+            if store is not None:
+                record(store, args.study, result)
+            if not args.json:
+                print(_line(result), file=sys.stderr if args.summary else sys.stdout, flush=True)
+    finally:
+        if store is not None:
+            store.close()
+    if args.json:
+        print(json.dumps({"runs": [r.run_dict() for r in results], "summary": summarise(results)}, indent=2))
+    elif args.summary:
+        print("\n".join(_summary_lines(results)))
+    return 0
+
+
+def _progress(args: argparse.Namespace, seed: int):  # noqa: ANN202 - a callback or None
+    """A stderr line every 10% of NASI's steps (searches take minutes on CPU)."""
+    if args.algorithm != "nasi":
+        return None
+    every = max(1, args.steps // 10)
+
+    def report(done: int, total: int) -> None:
+        if done % every == 0 or done == total:
+            print(f"nasi seed {seed}: step {done}/{total}", file=sys.stderr, flush=True)
+
+    return report

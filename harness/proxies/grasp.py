@@ -1,0 +1,68 @@
+"""grasp: gradient signal preservation (Wang et al., "Picking Winning Tickets Before Training by Preserving
+Gradient Flow", ICLR 2020) summed over the network, as NAS-Bench-Suite-Zero computed it."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from harness.proxies._grad import check_split, mean_ce_gradients, require_logits, weight_layers
+from harness.proxies.base import ProxyContext, register_proxy
+
+
+def _hessian_gradient(
+    net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, weights: list[torch.Tensor], ctx: ProxyContext
+) -> list[torch.Tensor]:
+    """H g for the mean-CE loss L, with g = ∂L/∂W detached and H the Hessian of L w.r.t. the weights."""
+    batch = inputs.shape[0]
+    slices = check_split(net, batch, ctx.micro_batch, "grasp")
+    hg: list[torch.Tensor | None] = [None] * len(weights)
+
+    def accumulate(loss: torch.Tensor, g_fixed: list[torch.Tensor] | None) -> None:
+        grads = torch.autograd.grad(loss, weights, create_graph=True, allow_unused=True)
+        fixed = [g.detach() if g is not None else None for g in grads] if g_fixed is None else g_fixed
+        terms = [(f * g).sum() for f, g in zip(fixed, grads) if g is not None and f is not None]
+        if not terms:
+            return
+        for j, h in enumerate(torch.autograd.grad(torch.stack(terms).sum(), weights, allow_unused=True)):
+            if h is not None:
+                hg[j] = h if hg[j] is None else hg[j] + h
+
+    if len(slices) == 1:  # one forward: the first-order gradient is the detached copy of the graph's own
+        accumulate(F.cross_entropy(require_logits(net(inputs)), targets), None)
+    else:
+        g_full = mean_ce_gradients(net, inputs, targets, weights, ctx.micro_batch, "grasp")
+        for part in slices:
+            loss = F.cross_entropy(require_logits(net(inputs[part])), targets[part], reduction="sum") / batch
+            accumulate(loss, g_full)
+    return [torch.zeros_like(w) if h is None else h for w, h in zip(weights, hg)]
+
+
+@register_proxy(
+    "grasp",
+    needs_labels=True,
+    needs_real_data=True,
+    higher_is_better=True,
+    bn_mode="train",
+    mutates_net=False,
+    prunable=True,
+    splittable=False,
+    description="Σ -W ⊙ (H g) over conv/linear weights (mean CE, train-mode BN)",
+)
+def grasp(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, ctx: ProxyContext) -> float:
+    """Score = Σ -W ⊙ (H g) over the weights W of every Conv/Linear layer, signed.
+
+    L = cross-entropy, mean over the batch (temperature T = 1); g = ∂L/∂W treated as a constant; H g =
+    ∂(gᵀ ∂L/∂W)/∂W, a Hessian-gradient product through the weights only. BN in train mode; default init; biases
+    and BN parameters are not differentiated. NASLib (``measures/grasp.py``) runs two identical forwards for g and
+    for H g; with the same batch and train-mode BN they are the same graph, so one forward with
+    ``create_graph`` gives the same number. The minus sign is NASLib's (it negates GraSP's pruning score
+    because accuracy correlated negatively with it). Prunable: dead edges have zero g and zero H g. Not
+    splittable with train-mode BN; with ``ctx.micro_batch`` and no batch statistics g is accumulated over the
+    slices first, then H g, which is exact.
+    """
+    weights = [m.weight for m in weight_layers(net)]
+    hg = _hessian_gradient(net, inputs, targets, weights, ctx)
+    with torch.no_grad():
+        return float(sum((-w * h).sum(dtype=torch.float64) for w, h in zip(weights, hg)))

@@ -1,0 +1,123 @@
+"""te_nas: TE-NAS (Chen, Gong & Wang, ICLR 2021, "Neural Architecture Search on ImageNet in Four GPU
+Hours: A Theoretically Inspired Perspective"; official code VITA-Group/TENAS).
+
+TE-NAS judges a network by two indicators: trainability, the condition number kappa of its empirical NTK
+(lower is better), and expressivity, its number of linear regions R (higher is better). It combines them
+by RANKS over the candidates (rank of kappa + rank of R), which no per-cell number can reproduce, so this
+module offers per-cell proxies and the set-level combination:
+
+- ``ntk_cond`` (``harness.proxies.ntk_cond``, TENAS's ``get_ntk_n`` in train mode, lower is better): kappa.
+  It is the TE-NAS trainability component and is reused here rather than registered a second time;
+- ``te_nas_linear_regions``: R;
+- ``te_nas``: the per-cell surrogate log R - log kappa (documented below);
+- ``rank_combine(frame)``: the true TE-NAS rank sum over a set of cells, from the two component scores.
+
+Setting followed: the per-architecture TE-NAS of the AZ-NAS repository (cvlab-yonsei/AZ-NAS,
+``NB201/ZeroShotProxy/compute_te_nas_score.py``, itself ported from ZenNAS and TENAS), which scores every
+NAS-Bench-201 network as built (no re-initialisation: TENAS's own launcher passes an init name its
+``init_model`` does not match, so its networks keep PyTorch's default init too), BN in train mode, the NTK
+on one real-image batch and the linear regions of the full network over one batch (the AZ-NAS port feeds
+Gaussian noise there; here the engine's batch is used for both, so ``--data gaussian`` reproduces that
+half). TENAS's search-time pruning (deltas on a C=3 supernet; regions of 3x3 crops through a C=1 thin
+net) is a different, supernet-level use of the same indicators and is not reproduced.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import torch
+from torch import nn
+
+from harness.proxies._linear_regions import linear_regions
+from harness.proxies._ntk import sample_sum_gram, weights_only
+from harness.proxies._ranking import oriented_rank, require_columns
+from harness.proxies.base import ProxyContext, register_proxy
+from harness.proxies.ntk_cond import condition_number
+
+NTK_COMPONENT = "ntk_cond"
+REGIONS_COMPONENT = "te_nas_linear_regions"
+
+
+def ntk_condition_number(net: nn.Module, inputs: torch.Tensor) -> float:
+    """TE-NAS's kappa, computed exactly as the ``ntk_cond`` proxy (``sample_sum_gram`` with TENAS's weights-only
+    rule, then ``condition_number``); ``ValueError`` when the NTK is singular (kappa infinite), e.g. for a
+    network whose output ignores its input or a batch of repeated images."""
+    if inputs.shape[0] < 2:
+        raise ValueError(f"the NTK condition number needs a batch of at least 2 samples, got {inputs.shape[0]}")
+    kappa = condition_number(sample_sum_gram(net, inputs, weights_only))
+    if not math.isfinite(kappa):
+        raise ValueError("the NTK is singular (smallest eigenvalue <= 0): its condition number is undefined")
+    return kappa
+
+
+@register_proxy(
+    REGIONS_COMPONENT,
+    needs_labels=False,
+    needs_real_data=False,
+    higher_is_better=True,
+    bn_mode="train",
+    mutates_net=False,
+    prunable=False,
+    splittable=False,
+    description="TE-NAS expressivity: distinct ReLU activation patterns (linear regions) over the batch",
+)
+def te_nas_linear_regions(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, ctx: ProxyContext) -> float:
+    """Score = number of distinct activation patterns over the batch (1 .. B), higher is better.
+
+    Measured (no gradients): the binary pattern ``output > 0`` of every ``nn.ReLU`` module fed a 4-D
+    tensor, concatenated over all such ReLUs, one pattern per sample; two samples share a linear region iff
+    their patterns are identical (TENAS ``LinearRegionCount``, counted exactly here). BN in train mode as in
+    the reference. With the ~10^5-10^6 ReLU units of a NAS-Bench-201 network and B = 64 distinct inputs,
+    nearly every cell reaches R = B, so the component mostly separates cells whose ReLU patterns collapse.
+    Not prunable: ReLUs on dead edges still fire and count. Not splittable: the count is over the batch.
+    """
+    return linear_regions(net, inputs)
+
+
+@register_proxy(
+    "te_nas",
+    needs_labels=False,
+    needs_real_data=True,
+    higher_is_better=True,
+    bn_mode="train",
+    mutates_net=False,
+    prunable=False,
+    splittable=False,
+    description="TE-NAS per-cell surrogate: log(linear regions) - log(NTK condition number)",
+)
+def te_nas(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, ctx: ProxyContext) -> float:
+    """Score = log R - log kappa, with R = ``te_nas_linear_regions`` and kappa = ``ntk_cond``.
+
+    TE-NAS itself ranks a SET: rank(-kappa) + rank(R) (``rank_combine``). A single cell has no rank, so this
+    surrogate weighs the two indicators equally on a log scale, the scale on which both spread over
+    candidates (kappa spans orders of magnitude). It orders cells exactly as the rank sum whenever R is the
+    same for all of them (the common case at B = 64, see ``te_nas_linear_regions``); otherwise it is an
+    approximation, and studies of TE-NAS itself should use ``rank_combine`` on the two components.
+    Regions are counted first (no gradients), then the NTK (B backward passes of the whole batch: the
+    expensive part); BN in train mode throughout. A singular NTK raises (no score; ``ntk_cond`` gives inf).
+    """
+    regions = linear_regions(net, inputs)
+    kappa = ntk_condition_number(net, inputs)
+    return math.log(regions) - math.log(kappa)
+
+
+def rank_combine(
+    frame: pd.DataFrame, ntk_column: str = NTK_COMPONENT, regions_column: str = REGIONS_COMPONENT
+) -> pd.Series:
+    """The TE-NAS score of every cell of a candidate set: rank(-kappa) + rank(R), higher is better.
+
+    ``frame``: one row per cell (its index is kept), with the two component scores in ``ntk_column``
+    (kappa, lower is better) and ``regions_column`` (R, higher is better), e.g. the score records pivoted
+    with ``frame.pivot(index='index', columns='proxy', values='score')``. Ranks run 1 (worst) .. N (best),
+    ties take their average rank (``scipy.stats.rankdata``, as the AZ-NAS port ranks TE-NAS), and a missing
+    component (NaN: e.g. a singular NTK) ranks below every scored cell. TENAS's pruning code ranks the same
+    way with 0-based dense ranks, which gives the same order when there are no ties. Returns a float
+    Series named ``te_nas_rank``.
+    """
+    require_columns(frame, (ntk_column, regions_column), "rank_combine")
+    combined = oriented_rank(frame[ntk_column], higher_is_better=False) + oriented_rank(
+        frame[regions_column], higher_is_better=True
+    )
+    return combined.astype(float).rename("te_nas_rank")

@@ -1,0 +1,194 @@
+"""vkdnw: VKDNW (Tybl & Neumann, CVPR 2025, "Training-free Neural Architecture Search through Variance of
+Knowledge of Deep Network Weights"; official code ondratybl/VKDNW, ``NB201/ZeroShotProxy/
+compute_vkdnw_score.py`` and the ranking in ``NB201/tss_utils.py``).
+
+VKDNW reads the spectrum of the Fisher information matrix (FIM) of the network's predictive distribution:
+the more evenly the weights are "known" (the flatter the eigenvalue spectrum), the easier the weights are to
+estimate, and the better the architecture. The FIM of all weights is intractable, so the reference code
+restricts it to ONE weight per parameter tensor (the first element of each, ``get_jacobian_index(model,
+input, 0)``), giving a P x P matrix, P = the number of parameter tensors. Registered here:
+
+- ``vkdnw``: the paper's VKDNW(f) = -sum_k q_k log q_k, q_k = lambda_(k) / sum_j lambda_(j), where
+  lambda_(1..9) are the deciles (10%, ..., 90%, linear interpolation as ``torch.quantile``) of the FIM's
+  eigenvalues; higher is better; 0 when all the deciles are 0;
+- ``vkdnw_dim``: P, the number of parameter tensors (the reference's ``vkdnw_dim``);
+- ``vkdnw_single``: P + VKDNW / ln 9, a per-cell number that orders cells as the reference ranks them
+  (lexicographically by (P, VKDNW): VKDNW lies in [0, ln 9]); ``rank_single(frame)`` gives the reference's
+  dense rank over a set, and ``rank_aggregate(frame)`` the reference's aggregation of that rank with other
+  proxies (``vkdnw_comb_rank``, which we take to be the paper's VKDNW_agg).
+
+FIM: the Fisher information of the categorical (softmax) model the network defines, averaged over the
+batch, F = 1/B sum_b J_b^T (diag(p_b) - p_b p_b^T) J_b, where J_b is the Jacobian of sample b's logits
+w.r.t. the P first elements and p_b = (1 - 0.05) softmax(logits_b) + 0.05 / C (the reference's smoothing,
+which keeps the covariance away from singular). The reference factors the
+covariance as L L^T but then forms J^T L^T L J, which is not J^T L L^T J; the covariance is used directly
+here, as the definition reads. Eigenvalues of the symmetric F in float64, clamped at 0 (the reference takes
+singular values, equal for a PSD matrix). Setting as the reference: the weights are re-initialised
+Kaiming-normal fan-in (BN affine 1/0; CPU generator seeded with ``ctx.seed``), the network in eval mode,
+one batch (the reference feeds training images; the paper reports the score is robust to random inputs).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from harness.proxies._first_element_jacobian import first_element_jacobian
+from harness.proxies._kaiming import cpu_generator, kaiming_normal_fanin_
+from harness.proxies._ranking import oriented_rank, require_columns
+from harness.proxies.base import ProxyContext, register_proxy
+
+SMOOTHING = 0.05
+DECILES = tuple(k / 10 for k in range(1, 10))
+MAX_ENTROPY = math.log(len(DECILES))
+AGGREGATED_WITH = ("az_nas_expressivity", "az_nas_trainability", "az_nas_complexity", "jacov")
+
+
+def fisher_matrix(net: nn.Module, inputs: torch.Tensor, micro_batch: int | None = None) -> torch.Tensor:
+    """The P x P float64 FIM of the module docstring. The network must be in eval mode; samples are then
+    independent, so chunks of ``micro_batch`` samples are summed exactly."""
+    batch = inputs.shape[0]
+    step = batch if micro_batch is None else max(1, int(micro_batch))
+    total = None
+    for start in range(0, batch, step):
+        logits, jac = first_element_jacobian(net, inputs[start : start + step])
+        classes = logits.shape[1]
+        p = torch.softmax(logits.double(), dim=1) * (1.0 - SMOOTHING) + SMOOTHING / classes
+        weighted = torch.einsum("bc,bcp->bp", p, jac)
+        part = torch.einsum("bc,bcp,bcq->pq", p, jac, jac) - weighted.T @ weighted
+        total = part if total is None else total + part
+    return total / batch
+
+
+def decile_entropy(eigenvalues: torch.Tensor) -> float:
+    """-sum q log q over the normalised deciles of ``eigenvalues`` (0 when the deciles sum to 0)."""
+    values = eigenvalues.double().clamp_min(0.0)
+    deciles = torch.quantile(values, torch.tensor(DECILES, dtype=values.dtype, device=values.device))
+    total = deciles.sum()
+    if not total > 0:
+        return 0.0
+    q = deciles / total
+    q = q[q > 0]
+    return float(-(q * torch.log(q)).sum())
+
+
+def vkdnw_entropy(net: nn.Module, inputs: torch.Tensor, ctx: ProxyContext) -> float:
+    """Re-initialise (Kaiming-normal fan-in, seeded), build the FIM, return the decile entropy."""
+    kaiming_normal_fanin_(net, cpu_generator(ctx.seed))
+    fim = fisher_matrix(net, inputs, ctx.micro_batch)
+    return decile_entropy(torch.linalg.eigvalsh(fim))
+
+
+def parameter_tensors(net: nn.Module) -> int:
+    return sum(1 for _ in net.named_parameters())
+
+
+@register_proxy(
+    "vkdnw",
+    needs_labels=False,
+    needs_real_data=False,
+    higher_is_better=True,
+    bn_mode="eval",
+    mutates_net=True,
+    prunable=True,
+    splittable=True,
+    description="VKDNW: entropy of the normalised deciles of the FIM eigenvalues (one weight per tensor)",
+)
+def vkdnw(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, ctx: ProxyContext) -> float:
+    """Score = -sum_k q_k log q_k over the 9 normalised eigenvalue deciles of the FIM (module docstring).
+
+    Differentiated: the logits (no loss, no labels: the FIM takes the expectation over the model's own
+    smoothed predictive distribution) w.r.t. the first element of every parameter tensor, per sample, with
+    the network in eval mode after a seeded Kaiming-normal fan-in re-initialisation (it mutates the network).
+    Range [0, ln 9], higher is better. Prunable: weights on dead edges get exactly zero Jacobian either way.
+    Splittable: in eval mode the FIM is a sum over independent samples (``ctx.micro_batch`` chunks).
+    """
+    return vkdnw_entropy(net, inputs, ctx)
+
+
+@register_proxy(
+    "vkdnw_dim",
+    needs_labels=False,
+    needs_real_data=False,
+    higher_is_better=True,
+    bn_mode="eval",
+    mutates_net=False,
+    prunable=True,
+    splittable=True,
+    description="VKDNW's dimension: the number of parameter tensors (size of the reduced FIM)",
+)
+def vkdnw_dim(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, ctx: ProxyContext) -> float:
+    """Score = the number of parameter tensors of the network (``len(list(net.named_parameters()))``, the
+    reference's ``vkdnw_dim``; unused modules count, as in the reference networks). No data is used."""
+    return float(parameter_tensors(net))
+
+
+@register_proxy(
+    "vkdnw_single",
+    needs_labels=False,
+    needs_real_data=False,
+    higher_is_better=True,
+    bn_mode="eval",
+    mutates_net=True,
+    prunable=True,
+    splittable=True,
+    description="VKDNW single ranking as one number: (number of parameter tensors) + VKDNW / ln 9",
+)
+def vkdnw_single(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, ctx: ProxyContext) -> float:
+    """Score = P + VKDNW / ln 9 with P = ``vkdnw_dim`` and VKDNW = ``vkdnw``.
+
+    The reference ranks cells by the pair (P, VKDNW) lexicographically (``tss_utils.get_scores``:
+    ``rank(method='dense')`` of the tuples). VKDNW / ln 9 lies in [0, 1], so this number sorts cells in the
+    same order, except that a cell with the maximal entropy ln 9 (all nine deciles equal) ties with one of
+    P + 1 tensors and entropy 0. ``rank_single`` gives the reference's exact dense rank over a set.
+    """
+    dim = parameter_tensors(net)
+    return float(dim) + vkdnw_entropy(net, inputs, ctx) / MAX_ENTROPY
+
+
+def rank_single(frame: pd.DataFrame, dim_column: str = "vkdnw_dim", entropy_column: str = "vkdnw") -> pd.Series:
+    """The reference's VKDNW ranking of a set of cells: dense rank (1 = worst) of the pairs (P, VKDNW),
+    compared lexicographically; higher is better. A missing value ranks below every scored cell.
+
+    ``frame``: one row per cell (index kept) with the ``vkdnw_dim`` and ``vkdnw`` scores (pivot the
+    records: ``frame.pivot(index='index', columns='proxy', values='score')``). The reference then takes the
+    log of this rank to aggregate it with other proxies. Returns a float Series named ``vkdnw_rank``.
+    """
+    require_columns(frame, (dim_column, entropy_column), "rank_single")
+    keys = pd.DataFrame(
+        {
+            "dim": pd.to_numeric(frame[dim_column], errors="raise").astype(float),
+            "entropy": pd.to_numeric(frame[entropy_column], errors="raise").astype(float),
+        },
+        index=frame.index,
+    )
+    missing = keys.isna().any(axis=1)
+    keys[missing] = -math.inf
+    ordered = keys.drop_duplicates().sort_values(["dim", "entropy"]).reset_index(drop=True)
+    position = {(row.dim, row.entropy): i + 1 for i, row in enumerate(ordered.itertuples(index=False))}
+    ranks = [float(position[(d, e)]) for d, e in zip(keys["dim"], keys["entropy"])]
+    return pd.Series(ranks, index=frame.index, name="vkdnw_rank")
+
+
+def rank_aggregate(
+    frame: pd.DataFrame,
+    dim_column: str = "vkdnw_dim",
+    entropy_column: str = "vkdnw",
+    others: tuple[str, ...] = AGGREGATED_WITH,
+) -> pd.Series:
+    """VKDNW_agg over a set of cells: log(rank_single) + sum over ``others`` of log(rank), higher is better.
+
+    As the reference's ``vkdnw_comb_rank`` (``NB201/tss_utils.py``, ``get_scores``): the VKDNW dense rank and
+    the average ranks (1 = worst; all higher-is-better) of AZ-NAS's expressivity and trainability, the
+    FLOPs and jacov, each through its log, summed. A missing value ranks below every scored cell. ``frame``
+    holds one row per cell with all these proxies' scores. Returns a float Series named ``vkdnw_agg_rank``.
+    """
+    require_columns(frame, (dim_column, entropy_column, *others), "rank_aggregate")
+    total = np.log(rank_single(frame, dim_column, entropy_column))
+    for column in others:
+        total = total + np.log(oriented_rank(frame[column], higher_is_better=True))
+    return total.astype(float).rename("vkdnw_agg_rank")

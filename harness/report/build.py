@@ -1,0 +1,411 @@
+"""``build_report``: every table and figure of the analysis, regenerated from the results store alone.
+
+No scoring, no GPU: the store's rows, the benchmark's ground truth (optional) and a seeded bootstrap are all
+it reads. Without ground truth the report still has the score-only parts (agnosticism) and says what is
+missing and how to get it.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from harness.analysis import frames, tables
+from harness.analysis.agnostic import DEFAULT_THRESHOLDS, Thresholds, agnosticism
+from harness.analysis.bootstrap import DEFAULT_LEVEL, DEFAULT_RESAMPLES
+from harness.analysis.compare import compare, ensemble_name
+from harness.analysis.correlation import aligned, bootstrap_note, correlate, precision_curve
+from harness.analysis.inputs import load_scores
+from harness.analysis.target import Target, TargetSpec, describe, resolve, target_loader
+from harness.errors import DataMissing
+from harness.report import figures
+from harness.report.palette import proxy_styles
+
+PRECISION_PERCENTS = (0.5, 1, 2, 5, 10, 20, 50)
+
+
+def build_report(
+    store_path: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    study: str | None = None,
+    data: str | os.PathLike | None = None,
+    *,
+    split: str = "test",
+    epochs: int | None = None,
+    ensembles: Sequence[Sequence[str]] = (),
+    n_boot: int = DEFAULT_RESAMPLES,
+    seed: int = 0,
+    level: float = DEFAULT_LEVEL,
+    thresholds: Thresholds = DEFAULT_THRESHOLDS,
+) -> Path:
+    """Write ``out_dir/report.md`` with ``figures/`` (PNG + PDF) and ``tables/`` (CSV + Markdown); return its path.
+
+    ``data``: ground-truth root (else ``$NASI_HARNESS_DATA``, ``$TORCH_HOME``, ``~/.torch``).
+    """
+    results = load_scores(store_path, study=study)
+    if results.empty:
+        raise ValueError(f"no results in {store_path}" + (f" for study {study!r}" if study else ""))
+    target = target_loader(TargetSpec(split=split, epochs=epochs), data=data)
+    source = f"`{store_path}`" + (f", study `{study}`" if study else "")
+    return render_report(
+        results,
+        out_dir,
+        target,
+        source=source,
+        ensembles=ensembles,
+        n_boot=n_boot,
+        seed=seed,
+        level=level,
+        thresholds=thresholds,
+    )
+
+
+def render_report(
+    results: pd.DataFrame,
+    out_dir: str | os.PathLike,
+    target: Target | None,
+    *,
+    source: str = "results frame",
+    ensembles: Sequence[Sequence[str]] = (),
+    n_boot: int = DEFAULT_RESAMPLES,
+    seed: int = 0,
+    level: float = DEFAULT_LEVEL,
+    thresholds: Thresholds = DEFAULT_THRESHOLDS,
+) -> Path:
+    """The report of a results frame (what :func:`build_report` does after loading the store).
+
+    A previous report in ``out_dir`` is replaced: its figures and tables are removed first, so that nothing
+    stale (say, a heatmap from a run that had ground truth) sits beside the new report.
+    """
+    out = Path(out_dir)
+    fig_dir, tab_dir = out / "figures", out / "tables"
+    frame = frames.prepare(results)
+    if frame.empty:
+        raise ValueError("no results to report")
+    if (out / "report.md").is_file():
+        for folder, suffixes in ((fig_dir, (".png", ".pdf")), (tab_dir, (".csv", ".md"))):
+            for old in folder.glob("*"):
+                if old.is_file() and old.suffix in suffixes:
+                    old.unlink()
+    fig_dir.mkdir(parents=True, exist_ok=True)
+    tab_dir.mkdir(parents=True, exist_ok=True)
+    styles = proxy_styles([*frame["proxy"].unique(), *(ensemble_name(g) for g in ensembles)])
+    report = _Report(out, fig_dir, tab_dir)
+    report.header(frame, source, n_boot, seed, level)
+
+    truth_missing = None
+    try:
+        corr = correlate(results, target, degenerate="both", n_boot=n_boot, seed=seed, level=level)
+    except DataMissing as exc:
+        corr, truth_missing = None, str(exc)
+    report.ground_truth(frame, target, truth_missing)
+    if corr is not None and not corr.empty:
+        report.correlation(frame, corr, target, styles)
+        report.heatmap(corr)
+        report.comparison(results, target, ensembles, n_boot, seed, level)
+        report.precision(results, target, styles)
+    report.agnostic(frame, results, target if truth_missing is None else None, thresholds, styles, n_boot, seed, level)
+    return report.write()
+
+
+def _slug(*parts: object) -> str:
+    text = "_".join(str(p) for p in parts if str(p) != "")
+    return "".join(c if c.isalnum() or c in "-." else "_" for c in text)
+
+
+class _Report:
+    """Collects Markdown sections while writing the figures and tables they embed."""
+
+    def __init__(self, out: Path, fig_dir: Path, tab_dir: Path) -> None:
+        self.out, self.fig_dir, self.tab_dir = out, fig_dir, tab_dir
+        self.sections: list[str] = []
+        self.notes: list[str] = []
+        self.files: list[Path] = []
+
+    # -- helpers ---------------------------------------------------------------------------------------------
+    def _figure(self, paths: list[Path], caption: str) -> str:
+        self.files += paths
+        png = paths[0].relative_to(self.out).as_posix()
+        pdf = paths[1].relative_to(self.out).as_posix()
+        return f"![{caption}]({png})\n\n*{caption}* ([PDF]({pdf}))"
+
+    def _table(self, frame: pd.DataFrame, name: str, columns, notes: Sequence[str] = ()) -> str:  # noqa: ANN001
+        csv_path = self.tab_dir / f"{name}.csv"
+        md_path = self.tab_dir / f"{name}.md"
+        csv_path.write_text(tables.to_csv(frame))
+        markdown = tables.render_markdown(frame, columns, level=4, notes=notes)
+        md_path.write_text(markdown)
+        self.files += [csv_path, md_path]
+        return (
+            markdown
+            + f"\nTable files: [{csv_path.name}](tables/{csv_path.name}), [{md_path.name}](tables/{md_path.name})"
+        )
+
+    def _settings_label(self, setting: frames.Setting, many: bool) -> str:
+        text = f"{setting.space} {setting.dataset}"
+        return text + (f" (batch {setting.batch_size}, seed {setting.seed})" if many else "")
+
+    # -- sections --------------------------------------------------------------------------------------------
+    def header(self, frame: pd.DataFrame, source: str, n_boot: int, seed: int, level: float) -> None:
+        from harness import __version__
+
+        modes = sorted({f"{d}/{lab}" for d, lab in zip(frame["data"], frame["labels"])})
+        statuses: dict[str, int] = {}
+        for status, count in frame["status"].value_counts().items():  # "error: <message>" counts as "error"
+            key = str(status).split(":")[0]
+            statuses[key] = statuses.get(key, 0) + int(count)
+        self.sections.append(
+            "# Training-free proxy evaluation report\n\n"
+            f"Generated {_dt.datetime.now().isoformat(timespec='seconds')} by nasi-harness {__version__} from "
+            f"{source}: {len(frame):,} score rows, {frame['proxy'].nunique()} proxies, "
+            f"{frame['index'].nunique():,} cells, spaces {', '.join(sorted(frame['space'].unique()))}, datasets "
+            f"{', '.join(sorted(frame['dataset'].unique()))}, data/label modes {', '.join(modes)}. Row statuses: "
+            + ", ".join(f"{k} {v:,}" for k, v in sorted(statuses.items()))
+            + ".\n\n"
+            "**Method.** " + bootstrap_note(n_boot, seed, level) + ". Correlations are of the raw (signed) score; "
+            "top-k metrics rank cells by the oriented score (negated for lower-is-better proxies), with ties at "
+            "the top-k boundary resolved by expectation over random tie-breaking. A cell is degenerate when its "
+            "output cannot depend on its input (the search space says so, or the scorer flagged it); correlation "
+            "tables show every proxy with degenerate cells included and excluded. Scores with status nan/error/"
+            "skipped are left out and counted (`n_unscored`)."
+        )
+
+    def ground_truth(self, frame: pd.DataFrame, target: Target | None, missing: str | None) -> None:
+        lines = ["## Ground truth"]
+        if missing is not None:
+            lines.append(
+                f"**Ground truth missing:** {missing}\n\nThe correlation, comparison and precision sections are "
+                "omitted; the agnosticism section below needs no ground truth."
+            )
+        else:
+            for space, dataset in sorted({(s, d) for s, d in zip(frame["space"], frame["dataset"])}):
+                try:
+                    accuracy = resolve(target, space, dataset)
+                except DataMissing as exc:
+                    lines.append(f"- {space} {dataset}: missing ({exc})")
+                    continue
+                lines.append(f"- {space} {dataset}: {describe(accuracy)}")
+                if accuracy.attrs.get("note"):
+                    lines.append(f"  - note: {accuracy.attrs['note']}")
+        self.sections.append("\n\n".join(lines[:1]) + "\n\n" + "\n".join(lines[1:]))
+
+    def correlation(self, frame: pd.DataFrame, corr: pd.DataFrame, target: Target, styles: dict) -> None:
+        parts = ["## Correlation with accuracy"]
+        reference = [(s, r) for s, r in frames.settings(frame) if s.mode == frames.REFERENCE_MODE]
+        shown = reference or list(frames.settings(frame))
+        many = len({(s.batch_size, s.seed) for s, _ in shown}) > 1
+        for setting, rows in shown:
+            try:
+                accuracy = resolve(target, setting.space, setting.dataset)
+            except DataMissing:
+                continue
+            table, acc = aligned(frames.score_table(rows), accuracy)
+            if table.empty:
+                continue
+            degenerate = frames.degenerate_cells(rows)
+            long = table.reset_index().melt(id_vars="index", var_name="proxy", value_name="score").dropna()
+            long["accuracy"] = acc.reindex(long["index"]).to_numpy()
+            long["degenerate"] = long["index"].isin(degenerate)
+            chosen = corr[
+                (corr["space"] == setting.space)
+                & (corr["dataset"] == setting.dataset)
+                & (corr["data"] == setting.data)
+                & (corr["labels"] == setting.labels)
+                & (corr["batch_size"] == setting.batch_size)
+                & (corr["seed"] == setting.seed)
+                & corr["degenerate_included"]
+            ]
+            stats = {
+                r.proxy: f"ρ = {r.spearman:.2f} [{r.spearman_ci[0]:.2f}, {r.spearman_ci[1]:.2f}], τ = {r.kendall:.2f}, "
+                f"n = {r.n:,}"
+                for r in chosen.itertuples()
+            }
+            split = accuracy.attrs.get("provenance", {}).get("split", "")
+            label = self._settings_label(setting, many)
+            paths = figures.score_vs_accuracy(
+                long,
+                stats,
+                styles,
+                title=f"{label}, {setting.data} data / {setting.labels} labels: score against {split} accuracy",
+                accuracy_label=f"{split} accuracy (%)".strip(),
+                out_dir=self.fig_dir,
+                stem=_slug(
+                    "scatter",
+                    setting.space,
+                    setting.dataset,
+                    setting.data,
+                    setting.labels,
+                    *((setting.batch_size, setting.seed) if many else ()),
+                ),
+            )
+            parts.append(self._figure(paths, f"Score against accuracy, {label} (degenerate cells as grey crosses)"))
+        notes = [*corr.attrs.get("notes", [])]
+        self.notes += notes
+        parts.append(self._table(corr, "correlation", tables.correlation_columns))
+        self.sections.append("\n\n".join(parts))
+
+    def heatmap(self, corr: pd.DataFrame) -> None:
+        ref = corr[corr["degenerate_included"]]
+        reference = ref[(ref["data"] == frames.REFERENCE_MODE[0]) & (ref["labels"] == frames.REFERENCE_MODE[1])]
+        ref = reference if not reference.empty else ref
+        many_spaces = ref["space"].nunique() > 1
+        many_runs = ref[["batch_size", "seed"]].drop_duplicates().shape[0] > 1
+        many_modes = ref[["data", "labels"]].drop_duplicates().shape[0] > 1
+
+        def column(r: pd.Series) -> str:
+            text = (f"{r['space']} " if many_spaces else "") + str(r["dataset"])
+            text += f" {r['data']}/{r['labels']}" if many_modes else ""
+            return text + (f" b{r['batch_size']} s{r['seed']}" if many_runs else "")
+
+        ref = ref.assign(column=ref.apply(column, axis=1))
+        matrices = {
+            f"Spearman rho ({'signed'})": ref.pivot_table(index="proxy", columns="column", values="spearman"),
+            "Kendall tau (signed)": ref.pivot_table(index="proxy", columns="column", values="kendall"),
+        }
+        paths = figures.heatmap(
+            matrices,
+            title="Correlation of each proxy with accuracy, per dataset",
+            out_dir=self.fig_dir,
+            stem="heatmap_correlation",
+        )
+        self.sections.append(
+            "## Proxy x dataset\n\n" + self._figure(paths, "Signed rank correlations, proxy x dataset")
+        )
+
+    def comparison(
+        self, results: pd.DataFrame, target: Target, ensembles, n_boot: int, seed: int, level: float
+    ) -> None:  # noqa: ANN001
+        result = compare(results, target, ensembles=ensembles, n_boot=n_boot, seed=seed, level=level)
+        if result.ranking.empty:
+            self.notes += result.notes
+            return
+        self.notes += result.notes
+        text = (
+            "## Comparison\n\nProxies ranked by oriented Spearman rho on the cells all of them scored; 'best - this' "
+            "is the paired-bootstrap interval of the difference from the best proxy (containing 0: not "
+            "distinguishable on these cells)."
+        )
+        if ensembles:
+            text += " `ensemble(...)` = sum over its proxies of log(rank / N), rank N = best (AZ-NAS aggregation)."
+        pair_path = self.tab_dir / "pairwise.csv"
+        pair_path.write_text(tables.to_csv(result.pairwise))
+        self.files.append(pair_path)
+        self.sections.append(
+            text
+            + "\n\n"
+            + self._table(result.ranking, "comparison", tables.compare_columns)
+            + f"\n\nEvery pairwise difference: [{pair_path.name}](tables/{pair_path.name})"
+        )
+
+    def precision(self, results: pd.DataFrame, target: Target, styles: dict) -> None:
+        curves = precision_curve(results, target, PRECISION_PERCENTS)
+        if curves.empty:
+            return
+        curves_path = self.tab_dir / "precision_topk.csv"
+        curves.to_csv(curves_path, index=False)
+        self.files.append(curves_path)
+        reference = curves[
+            (curves["data"] == frames.REFERENCE_MODE[0]) & (curves["labels"] == frames.REFERENCE_MODE[1])
+        ]
+        shown = reference if not reference.empty else curves
+        keys = ["space", "dataset", "data", "labels", "batch_size", "seed"]
+        panels = []
+        for values, rows in shown.groupby(keys, sort=True):
+            info = dict(zip(keys, values))
+            title = f"{info['space']} {info['dataset']}"
+            if shown[keys].drop_duplicates().shape[0] > len(shown[["space", "dataset"]].drop_duplicates()):
+                title += f" {info['data']}/{info['labels']} b{info['batch_size']} s{info['seed']}"
+            panels.append((title, rows))
+        paths = figures.precision_curves(shown, styles, panels=panels, out_dir=self.fig_dir, stem="precision_topk")
+        self.sections.append(
+            "## Precision at top-k\n\n"
+            + self._figure(paths, "Precision of the proxy's top-k% among the true top-k% (dashed: random, k/100)")
+            + f"\n\nValues: [{curves_path.name}](tables/{curves_path.name})"
+        )
+
+    def agnostic(
+        self,
+        frame: pd.DataFrame,
+        results: pd.DataFrame,
+        target: Target | None,
+        thresholds: Thresholds,
+        styles: dict,
+        n_boot: int,
+        seed: int,
+        level: float,
+    ) -> None:
+        table = agnosticism(results, target, thresholds=thresholds, n_boot=n_boot, seed=seed, level=level)
+        self.notes += table.attrs.get("notes", [])
+        if table.empty:
+            self.sections.append(
+                "## Agnosticism\n\nNo proxy was scored under both the reference mode (real data, true labels) and "
+                "a swapped mode, so data/label agnosticism was not tested."
+            )
+            return
+        table = table.assign(mode=table["data"] + "/" + table["labels"])
+        verdicts = "\n".join(
+            f"- **{r.proxy}** ({r.space} {r.dataset}, {r.mode}): {r.verdict_text}" for r in table.itertuples()
+        )
+        parts = [
+            "## Agnosticism",
+            f"Thresholds: {thresholds.describe()}. Pearson r between the two score vectors is the measure NASI's "
+            "paper reports; it is shown beside the rank agreements.",
+            verdicts,
+        ]
+        for (space, dataset), rows in table.groupby(["space", "dataset"], sort=True):
+            pairs = self._pairs(frame, space, dataset, rows)
+            stats = {
+                (r.proxy, r.mode): f"τ = {r.kendall:.2f} [{r.kendall_ci[0]:.2f}, {r.kendall_ci[1]:.2f}], "
+                f"r = {r.pearson:.2f}: {r.verdict}"
+                for r in rows.itertuples()
+            }
+            if not pairs.empty:
+                scatter = figures.agreement_scatter(
+                    pairs, stats, styles, out_dir=self.fig_dir, stem=_slug("agnostic_scatter", space, dataset)
+                )
+                parts.append(self._figure(scatter, f"Reference against swapped scores, {space} {dataset}"))
+            bars = figures.agreement_bars(
+                rows,
+                styles,
+                thresholds=(thresholds.holds, thresholds.fails),
+                out_dir=self.fig_dir,
+                stem=_slug("agnostic_bars", space, dataset),
+            )
+            parts.append(self._figure(bars, f"Agreement with the reference scores, {space} {dataset}"))
+        parts.append(self._table(table.drop(columns="mode"), "agnostic", tables.agnostic_columns))
+        self.sections.append("\n\n".join(parts))
+
+    @staticmethod
+    def _pairs(frame: pd.DataFrame, space: str, dataset: str, rows: pd.DataFrame) -> pd.DataFrame:
+        """Per proxy x swapped mode, each cell's reference and swapped score (same cells, same batch/seed)."""
+        out = []
+        for r in rows.itertuples():
+            common = frame[
+                (frame["space"] == space)
+                & (frame["dataset"] == dataset)
+                & (frame["proxy"] == r.proxy)
+                & (frame["batch_size"] == r.batch_size)
+                & (frame["seed"] == r.seed)
+                & frame["usable"]
+            ]
+            ref = common[(common["data"] == frames.REFERENCE_MODE[0]) & (common["labels"] == frames.REFERENCE_MODE[1])]
+            swap = common[(common["data"] == r.data) & (common["labels"] == r.labels)]
+            both = pd.merge(ref[["index", "score"]], swap[["index", "score"]], on="index", suffixes=("_ref", "_swap"))
+            out.append(
+                pd.DataFrame({"proxy": r.proxy, "mode": r.mode, "ref": both["score_ref"], "swap": both["score_swap"]})
+            )
+        return pd.concat(out, ignore_index=True) if out else pd.DataFrame()
+
+    def write(self) -> Path:
+        body = list(self.sections)
+        if self.notes:
+            body.append("## Notes\n\n" + "\n".join(f"- {n}" for n in dict.fromkeys(self.notes)))
+        listing = sorted({p.relative_to(self.out).as_posix() for p in self.files})
+        body.append("## Files\n\n" + "\n".join(f"- [{p}]({p})" for p in listing))
+        path = self.out / "report.md"
+        path.write_text("\n\n".join(body) + "\n")
+        return path

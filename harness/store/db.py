@@ -1,0 +1,352 @@
+"""``ResultStore``: the SQLite results database (WAL mode) that studies write and analyses read.
+
+Durability and concurrency come from SQLite itself: every write is a transaction (``BEGIN IMMEDIATE``, so two
+writers queue on the lock instead of failing half-way), WAL lets readers go on while a writer commits, and a
+``kill -9`` loses only the uncommitted rows. A unit's key is unique, so rerunning never duplicates: a new result
+replaces an ``error: ...`` row, but an error never replaces a finished result (ok, degenerate, nan).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sqlite3
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+
+from harness import __version__
+from harness.errors import HarnessError
+from harness.store import provenance as prov
+from harness.store.schema import (
+    CREATE_STATEMENTS,
+    KEY_FIELDS,
+    MIGRATIONS,
+    RESULT_COLUMNS,
+    SCHEMA_VERSION,
+    SEARCH_COLUMNS,
+    SEARCH_KEY_FIELDS,
+    TABLES,
+    quote,
+)
+
+T = TypeVar("T")
+UnitKey = tuple[int, str, str, str, str, int, int]  # (index, proxy, dataset, data, labels, batch_size, seed)
+UNIT_KEY_FIELDS = ("index", "proxy", "dataset", "data", "labels", "batch_size", "seed")
+
+
+class RecordLike(Protocol):
+    """What ``write`` needs from a record (``harness.scoring.ScoreRecord`` fits)."""
+
+    index: int
+    arch: str
+    proxy: str
+    dataset: str
+    data: str
+    labels: str
+    batch_size: int
+    seed: int
+    score: float | None
+    status: str
+    seconds: float
+    peak_mem_mb: float | None
+    device: str
+
+
+class StoreError(HarnessError):
+    """The file cannot be used as a results database (newer schema, not a harness database, unreadable)."""
+
+
+def _connect(path: Path, readonly: bool, timeout: float) -> sqlite3.Connection:
+    if readonly:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=timeout, isolation_level=None)
+    else:
+        conn = sqlite3.connect(str(path), timeout=timeout, isolation_level=None)
+    conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+    return conn
+
+
+def _retry_busy(fn: Callable[[], T], timeout: float) -> T:
+    """Run ``fn`` again while another process holds a lock SQLite's busy handler does not wait for."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return fn()
+        except sqlite3.OperationalError as exc:
+            busy = "locked" in str(exc) or "busy" in str(exc)
+            if not busy or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
+def check_version(conn: sqlite3.Connection, path: Path, readonly: bool = False) -> int:
+    """The database's schema version; refuse newer schemas and SQLite files that are not ours."""
+    try:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(f"{path} is not a nasi-harness results database ({exc})") from None
+    if version > SCHEMA_VERSION:
+        raise StoreError(
+            f"{path} was written by a newer nasi-harness (database schema {version}; this version "
+            f"{__version__} reads up to schema {SCHEMA_VERSION}): upgrade nasi-harness to read it"
+        )
+    if version == 0 and tables and "results" not in tables:
+        raise StoreError(f"{path} is an SQLite file but not a nasi-harness results database (tables: {sorted(tables)})")
+    if readonly and "results" not in tables:
+        raise StoreError(f"{path} is empty: no nasi-harness results in it")
+    return version
+
+
+class ResultStore:
+    """One results database file. Use as a context manager, or call ``close()``.
+
+    ``readonly=True`` opens an existing file without creating, migrating or locking it for writing.
+    """
+
+    def __init__(self, path: str | os.PathLike, *, readonly: bool = False, timeout: float = 60.0) -> None:
+        self.path = Path(path)
+        self.readonly = readonly
+        self.timeout = timeout
+        if readonly and not self.path.is_file():
+            raise StoreError(f"no results database at {self.path}")
+        if not readonly:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._conn = _connect(self.path, readonly, timeout)
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"cannot open results database {self.path}: {exc}") from None
+        try:
+            self.schema_version = check_version(self._conn, self.path, readonly)
+            if not readonly:
+                self._prepare()
+        except sqlite3.DatabaseError as exc:
+            self._conn.close()
+            raise StoreError(f"cannot open results database {self.path}: {exc}") from None
+        except BaseException:
+            self._conn.close()
+            raise
+
+    # -- setup ------------------------------------------------------------------------------------------------
+    def _prepare(self) -> None:
+        conn = self._conn
+        _retry_busy(lambda: conn.execute("PRAGMA journal_mode = WAL").fetchone(), self.timeout)
+        conn.execute("PRAGMA synchronous = NORMAL")  # in WAL: durable against a killed process, fast commits
+        with self.transaction():
+            version = check_version(conn, self.path)  # again, under the lock: another process may have created it
+            if version == 0:
+                for statement in CREATE_STATEMENTS:
+                    conn.execute(statement)
+            else:
+                for step in range(version, SCHEMA_VERSION):
+                    for statement in MIGRATIONS[step]:
+                        conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        self.schema_version = SCHEMA_VERSION
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction that takes the lock up front (``BEGIN IMMEDIATE``): commit on success."""
+        if self.readonly:
+            raise StoreError(f"{self.path} was opened read-only")
+        _retry_busy(lambda: self._conn.execute("BEGIN IMMEDIATE"), self.timeout)
+        try:
+            yield self._conn
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        else:
+            self._conn.execute("COMMIT")
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> ResultStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def connection(self) -> sqlite3.Connection:
+        return self._conn
+
+    # -- score results ----------------------------------------------------------------------------------------
+    def write(
+        self,
+        study: str,
+        space: str,
+        records: Iterable[RecordLike],
+        *,
+        provenance: prov.Provenance | None = None,
+        commit_every: int = 1,
+    ) -> int:
+        """Insert ``records`` of ``study``/``space`` as they come, committing every ``commit_every`` rows.
+
+        ``provenance`` describes the process that computed them (default: this one). Returns the number of
+        records consumed (an error record for a unit that already has a result leaves that result in place).
+        An interrupted iteration keeps every row committed so far.
+        """
+        if commit_every < 1:
+            raise ValueError(f"commit_every must be >= 1, got {commit_every}")
+        columns = RESULT_COLUMNS
+        update = [c for c in columns if c not in KEY_FIELDS]
+        sql = (
+            f"INSERT INTO results ({', '.join(quote(c) for c in columns)}) VALUES ({', '.join('?' * len(columns))}) "
+            f"ON CONFLICT ({', '.join(quote(k) for k in KEY_FIELDS)}) DO UPDATE SET "
+            + ", ".join(f"{quote(c)} = excluded.{quote(c)}" for c in update)
+            + " WHERE results.status LIKE 'error%' OR excluded.status NOT LIKE 'error%'"
+        )
+        base = provenance or prov.current()
+        written, pending = 0, []
+        for record in records:
+            pending.append(self._row(study, space, record, base))
+            if len(pending) >= commit_every:
+                written += self._flush(sql, pending)
+                pending = []
+        if pending:
+            written += self._flush(sql, pending)
+        return written
+
+    def _flush(self, sql: str, rows: list[tuple]) -> int:
+        with self.transaction() as conn:
+            conn.executemany(sql, rows)
+        return len(rows)
+
+    @staticmethod
+    def _row(study: str, space: str, r: RecordLike, base: prov.Provenance) -> tuple:
+        score = r.score
+        if score is not None:
+            score = float(score)
+            if not math.isfinite(score):
+                raise ValueError(f"record {r.index}/{r.proxy}: non-finite score {score} must have status 'nan'")
+        if r.status == "ok" and score is None:
+            raise ValueError(f"record {r.index}/{r.proxy}: status 'ok' without a score")
+        values = {
+            "study": study,
+            "space": space,
+            "index": int(r.index),
+            "arch": r.arch,
+            "proxy": r.proxy,
+            "dataset": r.dataset,
+            "data": r.data,
+            "labels": r.labels,
+            "batch_size": int(r.batch_size),
+            "seed": int(r.seed),
+            "score": score,
+            "status": r.status,
+            "seconds": float(r.seconds) if r.seconds is not None else None,
+            "peak_mem_mb": float(r.peak_mem_mb) if r.peak_mem_mb is not None else None,
+            "device": r.device,
+            **base.columns(r.device),
+            "created_at": prov.now_utc(),
+        }
+        return tuple(values[c] for c in RESULT_COLUMNS)
+
+    def done_keys(self, study: str, space: str | None = None, *, include_errors: bool = False) -> set[UnitKey]:
+        """Keys ``(index, proxy, dataset, data, labels, batch_size, seed)`` of the units already finished.
+
+        ``error: ...`` rows are not finished (a rerun retries them) unless ``include_errors``.
+        """
+        sql = f"SELECT {', '.join(quote(c) for c in UNIT_KEY_FIELDS)} FROM results WHERE study = ?"
+        args: list[Any] = [study]
+        if space is not None:
+            sql += " AND space = ?"
+            args.append(space)
+        if not include_errors:
+            sql += " AND status NOT LIKE 'error%'"
+        return {tuple(row) for row in self._conn.execute(sql, args)}  # type: ignore[misc]
+
+    def count(self, study: str | None = None) -> int:
+        if study is None:
+            return self._conn.execute("SELECT COUNT(*) FROM results").fetchone()[0]
+        return self._conn.execute("SELECT COUNT(*) FROM results WHERE study = ?", (study,)).fetchone()[0]
+
+    def status_counts(self, study: str | None = None) -> dict[str, int]:
+        sql = "SELECT status, COUNT(*) FROM results"
+        rows = (
+            self._conn.execute(sql + " WHERE study = ? GROUP BY status", (study,))
+            if study
+            else self._conn.execute(sql + " GROUP BY status")
+        )
+        return dict(rows.fetchall())
+
+    def studies(self) -> list[str]:
+        """Every study with rows or a recorded configuration."""
+        names = {r[0] for r in self._conn.execute("SELECT DISTINCT study FROM results")}
+        names |= {r[0] for r in self._conn.execute("SELECT name FROM studies")}
+        names |= {r[0] for r in self._conn.execute("SELECT DISTINCT study FROM search_runs")}
+        return sorted(names)
+
+    # -- study configurations ---------------------------------------------------------------------------------
+    def record_study(self, name: str, space: str, config: dict, source: str | None = None) -> None:
+        """Keep the study's validated configuration (incl. its analysis targets) beside its results."""
+        text = json.dumps(config, sort_keys=True)
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT INTO studies (name, space, config, source, harness_version, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET space = excluded.space, "
+                "config = excluded.config, source = excluded.source, harness_version = excluded.harness_version, "
+                "updated_at = excluded.updated_at",
+                (name, space, text, source, __version__, prov.now_utc()),
+            )
+
+    def study_config(self, name: str) -> dict | None:
+        row = self._conn.execute("SELECT config FROM studies WHERE name = ?", (name,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    # -- search runs ------------------------------------------------------------------------------------------
+    def write_search_run(
+        self,
+        study: str,
+        algorithm: str,
+        space: str,
+        dataset: str,
+        seed: int,
+        config: dict,
+        index: int,
+        arch: str,
+        accuracy: dict[str, float | None],
+        seconds: float,
+        device: str,
+    ) -> None:
+        """Store one search run. Its key is (study, algorithm, space, dataset, seed, config): a rerun replaces it."""
+        try:
+            config_text = json.dumps(config, sort_keys=True, separators=(",", ":"))
+        except TypeError as exc:
+            raise ValueError(f"search config must be JSON-serialisable: {exc}") from None
+        clean: dict[str, float | None] = {}
+        for name, value in accuracy.items():
+            if value is not None and not (isinstance(value, int | float) and math.isfinite(float(value))):
+                raise ValueError(f"accuracy[{name!r}] must be a finite number or None, got {value!r}")
+            clean[str(name)] = None if value is None else float(value)
+        values = {
+            "study": study,
+            "algorithm": algorithm,
+            "space": space,
+            "dataset": dataset,
+            "seed": int(seed),
+            "config": config_text,
+            "index": int(index),
+            "arch": arch,
+            "accuracy": json.dumps(clean, sort_keys=True),
+            "seconds": float(seconds),
+            "device": device,
+            **prov.current().columns(device),
+            "created_at": prov.now_utc(),
+        }
+        update = [c for c in SEARCH_COLUMNS if c not in SEARCH_KEY_FIELDS]
+        sql = (
+            f"INSERT INTO search_runs ({', '.join(quote(c) for c in SEARCH_COLUMNS)}) "
+            f"VALUES ({', '.join('?' * len(SEARCH_COLUMNS))}) "
+            f"ON CONFLICT ({', '.join(quote(k) for k in SEARCH_KEY_FIELDS)}) DO UPDATE SET "
+            + ", ".join(f"{quote(c)} = excluded.{quote(c)}" for c in update)
+        )
+        with self.transaction() as conn:
+            conn.execute(sql, tuple(values[c] for c in SEARCH_COLUMNS))
+
+
+__all__ = ["ResultStore", "StoreError", "TABLES", "UNIT_KEY_FIELDS", "UnitKey"]

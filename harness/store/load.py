@@ -1,0 +1,50 @@
+"""Read a results database into pandas (read-only: loading never creates, migrates or locks a file)."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pandas as pd
+
+from harness.store.db import ResultStore
+from harness.store.schema import RESULT_COLUMNS, SEARCH_COLUMNS, quote
+
+_RESULT_DTYPES = {"index": "int64", "batch_size": "int64", "seed": "int64", "score": "float64",
+                  "seconds": "float64", "peak_mem_mb": "float64"}  # fmt: skip
+
+
+def _query(path: str | os.PathLike, table: str, columns: tuple[str, ...], study: str | None) -> pd.DataFrame:
+    with ResultStore(path, readonly=True) as store:
+        sql = f"SELECT {', '.join(quote(c) for c in columns)} FROM {table}"
+        args: tuple = ()
+        if study is not None:
+            sql += " WHERE study = ?"
+            args = (study,)
+        order = 'study, space, dataset, data, labels, seed, proxy, "index"' if table == "results" else "rowid"
+        rows = store.connection.execute(f"{sql} ORDER BY {order}", args).fetchall()
+    return pd.DataFrame.from_records(rows, columns=list(columns))
+
+
+def load_results(path: str | os.PathLike, study: str | None = None) -> pd.DataFrame:
+    """One row per stored unit; ``score`` is NaN unless ``status == "ok"`` (or a finite degenerate score).
+
+    Columns: study, space, index, arch, proxy, dataset, data, labels, batch_size, seed, score, status, seconds,
+    peak_mem_mb, device, harness_version, git_commit, torch_version, device_name, host, created_at.
+    """
+    frame = _query(path, "results", RESULT_COLUMNS, study)
+    return frame.astype(_RESULT_DTYPES)
+
+
+def load_search_runs(path: str | os.PathLike, study: str | None = None) -> pd.DataFrame:
+    """One row per search run; ``config`` and ``accuracy`` are dicts, and each accuracy is also a column
+    ``accuracy_<dataset>`` (NaN where unknown) for easy aggregation."""
+    frame = _query(path, "search_runs", SEARCH_COLUMNS, study)
+    frame["config"] = [json.loads(t) for t in frame["config"]]
+    frame["accuracy"] = [json.loads(t) for t in frame["accuracy"]]
+    keys = sorted({k for acc in frame["accuracy"] for k in acc})
+    for key in keys:
+        frame[f"accuracy_{key}"] = pd.array([acc.get(key) for acc in frame["accuracy"]], dtype="Float64").astype(
+            "float64"
+        )
+    return frame.astype({"seed": "int64", "index": "int64", "seconds": "float64"})

@@ -1,0 +1,20 @@
+"""Studies: a TOML file describing a whole experiment, expanded into work units, run locally or on Ray,
+stored in the results database, then analysed."""
+
+from harness.studies.runner import BACKENDS, RunSummary, run_study
+from harness.studies.spec import AnalysisSpec, Study, StudyError, load_study, parse_study
+from harness.studies.units import Plan, Shard, make_plan
+
+__all__ = [
+    "BACKENDS",
+    "AnalysisSpec",
+    "Plan",
+    "RunSummary",
+    "Shard",
+    "Study",
+    "StudyError",
+    "load_study",
+    "make_plan",
+    "parse_study",
+    "run_study",
+]

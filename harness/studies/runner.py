@@ -1,0 +1,267 @@
+"""Running a study: plan the unfinished units, score them on a backend, store each result, then report.
+
+Resuming is the default: units already in the store with a final status (ok, degenerate, nan) are skipped;
+``error: ...`` units are retried. Units whose data is absent are skipped with the data layer's message (what
+was looked for, where, how to get it), not failed. Ctrl-C stops after the unit in progress; everything
+finished is already committed.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+import re
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from harness.errors import DataMissing, HarnessError
+from harness.store import ResultStore
+from harness.studies.execute import Outcome, iter_shard
+from harness.studies.spec import DEVICE_FORM, Study
+from harness.studies.units import Shard, cells_per_shard, make_plan
+
+BACKENDS = ("local", "ray")
+Log = Callable[[str], None]
+
+
+@dataclass
+class RunSummary:
+    study: str
+    store: Path
+    backend: str
+    total: int
+    done_before: int
+    ran: int = 0
+    by_status: dict[str, int] = field(default_factory=dict)  # ok / degenerate / nan / error
+    errors: list[str] = field(default_factory=list)  # distinct error statuses, first few
+    skipped: dict[str, int] = field(default_factory=dict)  # reason -> units
+    interrupted: bool = False
+    seconds: float = 0.0
+    report: Path | None = None
+    report_note: str = ""
+
+    @property
+    def skipped_units(self) -> int:
+        return sum(self.skipped.values())
+
+    @property
+    def failed(self) -> dict[str, int]:
+        """Units that ran without a usable score, by status."""
+        return {k: v for k, v in self.by_status.items() if k != "ok"}
+
+    @property
+    def remaining(self) -> int:
+        """Units neither stored nor skipped (non-zero after an interruption)."""
+        return self.total - self.done_before - self.ran - self.skipped_units
+
+    def count(self, records: Sequence) -> None:
+        for r in records:
+            key = "error" if r.status.startswith("error") else r.status
+            self.by_status[key] = self.by_status.get(key, 0) + 1
+            if key == "error" and r.status not in self.errors and len(self.errors) < 5:
+                self.errors.append(r.status)
+        self.ran += len(records)
+
+    def lines(self) -> list[str]:
+        statuses = ", ".join(f"{k} {v}" for k, v in sorted(self.by_status.items())) or "nothing"
+        out = [f"study {self.study}: {self.total} units; {self.done_before} done before; ran {self.ran} in "
+               f"{_duration(self.seconds)} ({statuses}) with the {self.backend} backend"]  # fmt: skip
+        for reason, n in self.skipped.items():
+            out.append(f"skipped {n} units {reason}")
+        for message in self.errors:
+            out.append(f"failed units (a rerun retries them), e.g. {message}")
+        if self.interrupted:
+            out.append(f"interrupted: {self.remaining} units left; run the same command again to resume")
+        out.append(f"store: {self.store}")
+        if self.report is not None:
+            out.append(f"report: {self.report}")
+        elif self.report_note:
+            out.append(f"report: {self.report_note}")
+        return out
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    h, rest = divmod(seconds, 3600)
+    m, s = divmod(rest, 60)
+    return f"{h}h{m:02d}m{s:02d}s" if h else f"{m}m{s:02d}s" if m else f"{s}s"
+
+
+def _stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _check_options(backend: str, workers: int | None, address: str | None, device: str | None) -> None:
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}; expected one of {', '.join(BACKENDS)}")
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
+        raise ValueError(f"workers must be a positive integer, got {workers!r}")
+    if backend == "local" and workers not in (None, 1):
+        raise ValueError("the local backend runs one worker; for more use --backend ray --workers N "
+                         "(a local Ray instance is started when --address is not given)")  # fmt: skip
+    if backend == "local" and address:
+        raise ValueError("--address connects to a Ray cluster: use it with --backend ray")
+    if device is not None and not re.match(r"^(auto|cpu|cuda(:\d+)?)$", device):
+        raise ValueError(f"unknown device {device!r}; expected {DEVICE_FORM}")
+    if backend == "ray":
+        from harness.studies.ray_backend import import_ray
+
+        import_ray()  # fail before any work when Ray is not installed
+
+
+class _Skips:
+    """Units skipped for missing data, grouped by the missing thing so one absent dataset is one message."""
+
+    def __init__(self) -> None:
+        self.groups: dict[str, tuple[list[str], int]] = {}
+
+    @staticmethod
+    def core(message: str) -> str:
+        """The data layer prefixes the modes that needed the files ("data mode ... needs ...: "); drop it."""
+        if message.startswith("data mode") and ": " in message:
+            return message.split(": ", 1)[1]
+        return message
+
+    def add(self, message: str, shard: Shard) -> bool:
+        """Count ``shard``'s units; True when this is the first time the missing thing is seen."""
+        core = self.core(message)
+        combos, units = self.groups.get(core, ([], 0))
+        combo = f"{shard.dataset} {shard.data_mode}/{shard.label_mode}"
+        if combo not in combos:
+            combos.append(combo)
+        self.groups[core] = (combos, units + shard.units)
+        return units == 0
+
+    def reasons(self) -> dict[str, int]:
+        return {f"needing absent data ({', '.join(combos)}): {core}": n for core, (combos, n) in self.groups.items()}
+
+
+def _drop_missing(shards: list[Shard], data: str | os.PathLike | None, skips: _Skips) -> list[Shard]:
+    """Skip the shards whose data is absent here, with the data layer's one-line message, before any scoring."""
+    from harness.data import make_batch, requires_dataset
+
+    missing: dict[tuple[str, str, str], str | None] = {}
+    kept = []
+    for shard in shards:
+        key = (shard.dataset, shard.data_mode, shard.label_mode)
+        if key not in missing:
+            missing[key] = None
+            if requires_dataset(shard.data_mode, shard.label_mode):
+                try:
+                    make_batch(shard.dataset, shard.batch_size, shard.data_mode, shard.label_mode, shard.seed, data)
+                except DataMissing as exc:
+                    missing[key] = str(exc).splitlines()[0]
+        if missing[key] is None:
+            kept.append(shard)
+        else:
+            skips.add(missing[key], shard)
+    return kept
+
+
+def _outcomes(
+    shards: list[Shard], backend: str, workers: int | None, address: str | None, data: str | os.PathLike | None,
+    log: Log,
+) -> Iterator[Outcome]:  # fmt: skip
+    if not shards:
+        return
+    if backend == "local":
+        for shard in shards:
+            yield from iter_shard(shard, data)
+        return
+    from harness.studies.ray_backend import run_ray
+
+    n_cells = max((len(s.cells) for s in shards), default=1)
+    size = cells_per_shard(n_cells, workers or os.cpu_count() or 1)
+    pieces = [piece for shard in shards for piece in shard.split(size)]
+    yield from run_ray(pieces, data=data, workers=workers, address=address, log=log)
+
+
+def build_study_report(study: Study, store_path: Path, data: str | os.PathLike | None) -> tuple[Path | None, str]:
+    """Call the analysis/report layer when this build has it; otherwise say plainly that it was skipped."""
+    try:
+        from harness.report import build_report
+    except ModuleNotFoundError as exc:
+        if exc.name and (exc.name == "harness.report" or exc.name.startswith("harness.report.")):
+            return None, "skipped: the report layer (harness.report) is not part of this build"
+        raise
+    # The [analysis] targets, passed where this build's build_report accepts them (split/epochs keywords).
+    wanted = {"split": study.analysis.target, "epochs": study.analysis.epochs}
+    try:
+        accepted = inspect.signature(build_report).parameters
+    except (TypeError, ValueError):
+        accepted = {}
+    extra = {k: v for k, v in wanted.items() if k in accepted}
+    try:
+        path = build_report(store_path, study.report_dir, study=study.name, data=data, **extra)
+    except (HarnessError, ValueError, FileNotFoundError) as exc:
+        return None, f"not built: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+    return Path(path), ""
+
+
+def run_study(
+    study: Study,
+    store: str | os.PathLike | None = None,
+    backend: str = "local",
+    workers: int | None = None,
+    address: str | None = None,
+    data: str | os.PathLike | None = None,
+    *,
+    device: str | None = None,
+    report: bool = True,
+    progress: bool = True,
+    log: Log | None = None,
+) -> RunSummary:
+    """Run every unfinished unit of ``study`` and store the results (``store`` overrides the study's path).
+
+    ``device`` overrides the study's device. ``log`` receives plan and skip messages (default: stderr).
+    Returns the counts; ``summary.interrupted`` is set when Ctrl-C stopped the run.
+    """
+    from harness.scoring.progress import Progress
+
+    _check_options(backend, workers, address, device)
+    log = log or _stderr
+    store_path = Path(store) if store is not None else study.store_path
+    start = time.monotonic()
+    with ResultStore(store_path) as db:
+        db.record_study(study.name, study.space, study.as_config(), None if study.source is None else str(study.source))
+        plan = make_plan(study, db.done_keys(study.name, study.space), device)
+        summary = RunSummary(study.name, store_path, backend, plan.total, plan.done_before)
+        log(plan.describe())
+        for reason, n in plan.not_applicable.items():
+            summary.skipped[reason] = n
+            log(f"skipping {n} units {reason}")
+        shards, skips = plan.shards, _Skips()
+        if backend == "local" or not address:  # the data is on this machine: check it before any work
+            shards = _drop_missing(shards, data, skips)
+            for reason, n in skips.reasons().items():
+                log(f"skipping {n} units {reason}")
+        todo = sum(s.units for s in shards)
+        bar = Progress(total=todo, desc=study.name) if progress and todo else None
+        try:
+            for outcome in _outcomes(shards, backend, workers, address, data, log):
+                if outcome.missing is not None:  # only from workers on other machines
+                    if skips.add(outcome.missing, outcome.shard):
+                        log(f"skipping units whose data is missing on a worker: {outcome.missing}")
+                    continue
+                db.write(study.name, study.space, outcome.records, provenance=outcome.provenance,
+                         commit_every=max(1, len(outcome.records)))  # fmt: skip
+                summary.count(outcome.records)
+                if bar is not None:
+                    bar.update(len(outcome.records))
+        except KeyboardInterrupt:
+            summary.interrupted = True
+        finally:
+            if bar is not None:
+                bar.close()
+            summary.skipped.update(skips.reasons())
+    summary.seconds = time.monotonic() - start
+    if summary.interrupted:
+        summary.report_note = "skipped: the run was interrupted"
+    elif report:
+        summary.report, summary.report_note = build_study_report(study, store_path, data)
+    else:
+        summary.report_note = "skipped (--no-report)"
+    return summary

@@ -1,0 +1,293 @@
+"""Study files: a TOML description of a whole experiment, validated field by field before any work starts.
+
+```toml
+[study]
+name = "quickstart"            # letters, digits, '.', '_', '-' (used in paths and as the database key)
+description = "..."            # optional
+space = "nb201"                # harness.spaces.space_names()
+cells = "sample:200:0"         # a cell SPEC (harness.scoring.SPEC_FORM)
+proxies = ["nasi", "snip"]     # registered proxy names, or "all"
+datasets = ["cifar10"]
+data_modes = ["real", "gaussian"]      # every data mode x every label mode is run
+label_modes = ["true", "random"]
+seeds = [0]
+batch_size = 64
+device = "auto"                # auto, cpu, cuda, cuda:N
+share_isomorphic = false       # optional: score one cell per isomorphism class, copy to the others
+
+[analysis]                     # optional: what the report compares against
+datasets = ["cifar10"]         # default: the study's datasets
+target = "test"                # test | valid
+epochs = 200                   # 200 | 12
+reports = ["correlation", "agnosticism", "figures"]
+exclude_degenerate = false
+
+[output]                       # optional; relative paths are relative to the working directory
+dir = "results/quickstart"     # default results/<name>
+store = "results/quickstart/results.sqlite"   # default <dir>/results.sqlite
+report_dir = "results/quickstart/report"      # default <dir>/report
+```
+
+Every problem is one ``StudyError`` line naming the file, the field and the allowed values.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.errors import HarnessError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib
+
+SECTIONS = ("study", "analysis", "output")
+STUDY_KEYS = ("name", "description", "space", "cells", "proxies", "datasets", "data_modes", "label_modes", "seeds",
+              "batch_size", "device", "share_isomorphic")  # fmt: skip
+REQUIRED_STUDY_KEYS = ("name", "space", "cells", "proxies", "datasets", "data_modes", "label_modes", "seeds")
+ANALYSIS_KEYS = ("datasets", "target", "epochs", "reports", "exclude_degenerate")
+OUTPUT_KEYS = ("dir", "store", "report_dir")
+TARGETS = ("test", "valid")
+EPOCHS = (200, 12)
+REPORTS = ("correlation", "comparison", "agnosticism", "figures")
+DEVICE_FORM = "auto, cpu, cuda or cuda:N"
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+_DEVICE = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
+
+
+class StudyError(HarnessError):
+    """An invalid study file; the message is one line naming the field and the allowed values."""
+
+
+@dataclass(frozen=True)
+class AnalysisSpec:
+    """The ``[analysis]`` section: the ground truth the report compares against, and which parts to build."""
+
+    datasets: tuple[str, ...]
+    target: str = "test"
+    epochs: int = 200
+    reports: tuple[str, ...] = ("correlation", "agnosticism", "figures")
+    exclude_degenerate: bool = False
+
+
+@dataclass(frozen=True)
+class Study:
+    name: str
+    space: str
+    cells: str
+    cell_indices: tuple[int, ...]
+    proxies: tuple[str, ...]
+    datasets: tuple[str, ...]
+    data_modes: tuple[str, ...]
+    label_modes: tuple[str, ...]
+    seeds: tuple[int, ...]
+    batch_size: int = 64
+    device: str = "auto"
+    share_isomorphic: bool = False
+    description: str = ""
+    analysis: AnalysisSpec = field(default_factory=lambda: AnalysisSpec(datasets=()))
+    output_dir: Path = Path("results")
+    store_path: Path = Path("results/results.sqlite")
+    report_dir: Path = Path("results/report")
+    source: Path | None = None
+
+    @property
+    def total_units(self) -> int:
+        return (len(self.cell_indices) * len(self.proxies) * len(self.datasets) * len(self.data_modes)
+                * len(self.label_modes) * len(self.seeds))  # fmt: skip
+
+    def as_config(self) -> dict[str, Any]:
+        """The validated study as plain data (stored in the database beside its results)."""
+        config = asdict(self)
+        config.pop("cell_indices")
+        for key in ("output_dir", "store_path", "report_dir", "source"):
+            config[key] = None if config[key] is None else str(config[key])
+        config["n_cells"] = len(self.cell_indices)
+        return config
+
+
+class _Section:
+    """Typed access to one TOML table, raising one-line ``StudyError``s that name the field."""
+
+    def __init__(self, where: str, name: str, table: Any, allowed: tuple[str, ...]) -> None:
+        self.where, self.name = where, name
+        if not isinstance(table, dict):
+            raise StudyError(f"{where}: [{name}] must be a table, got {type(table).__name__}")
+        unknown = [k for k in table if k not in allowed]
+        if unknown:
+            raise StudyError(f"{where}: [{name}] unknown key {unknown[0]!r}; allowed keys: {', '.join(allowed)}")
+        self.table = table
+
+    def error(self, key: str, problem: str) -> StudyError:
+        return StudyError(f"{self.where}: [{self.name}] {key}: {problem}")
+
+    def has(self, key: str) -> bool:
+        return key in self.table
+
+    def require(self, key: str, allowed: str) -> Any:
+        if key not in self.table:
+            raise self.error(key, f"missing required field; expected {allowed}")
+        return self.table[key]
+
+    def string(self, key: str, default: str | None, allowed: str, choices: tuple[str, ...] | None = None) -> str:
+        value = self.require(key, allowed) if default is None else self.table.get(key, default)
+        if not isinstance(value, str) or not value.strip():
+            raise self.error(key, f"expected a non-empty string ({allowed}), got {value!r}")
+        if choices is not None and value not in choices:
+            raise self.error(key, f"unknown value {value!r}; allowed: {', '.join(choices)}")
+        return value.strip()
+
+    def strings(self, key: str, default: tuple[str, ...] | None, allowed: str,
+                choices: tuple[str, ...] | None = None) -> tuple[str, ...]:  # fmt: skip
+        value = self.require(key, allowed) if default is None else self.table.get(key, list(default))
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not value or not all(isinstance(v, str) and v.strip() for v in value):
+            raise self.error(key, f"expected a non-empty list of strings ({allowed}), got {value!r}")
+        value = [v.strip() for v in value]
+        if choices is not None:
+            for v in value:
+                if v not in choices:
+                    raise self.error(key, f"unknown value {v!r}; allowed: {', '.join(choices) or '(none registered)'}")
+        duplicates = sorted({v for v in value if value.count(v) > 1})
+        if duplicates:
+            raise self.error(key, f"listed twice: {', '.join(duplicates)}")
+        return tuple(value)
+
+    def integer(self, key: str, default: int | None, allowed: str, minimum: int | None = None,
+                choices: tuple[int, ...] | None = None) -> int:  # fmt: skip
+        value = self.require(key, allowed) if default is None else self.table.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.error(key, f"expected an integer ({allowed}), got {value!r}")
+        if minimum is not None and value < minimum:
+            raise self.error(key, f"must be >= {minimum}, got {value}")
+        if choices is not None and value not in choices:
+            raise self.error(key, f"unknown value {value!r}; allowed: {', '.join(map(str, choices))}")
+        return value
+
+    def integers(self, key: str, allowed: str) -> tuple[int, ...]:
+        value = self.require(key, allowed)
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = [value]
+        ok = isinstance(value, list) and value and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+        if not ok or any(v < 0 for v in value):
+            raise self.error(key, f"expected a non-empty list of non-negative integers ({allowed}), got {value!r}")
+        if len(set(value)) != len(value):
+            raise self.error(
+                key, f"listed twice: {', '.join(str(v) for v in sorted(set(value)) if value.count(v) > 1)}"
+            )
+        return tuple(value)
+
+    def boolean(self, key: str, default: bool) -> bool:
+        value = self.table.get(key, default)
+        if not isinstance(value, bool):
+            raise self.error(key, f"expected true or false, got {value!r}")
+        return value
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise StudyError(f"study file not found: {path}")
+    try:
+        with path.open("rb") as f:
+            return tomllib.load(f)
+    except tomllib.TOMLDecodeError as exc:
+        raise StudyError(f"{path}: invalid TOML: {exc}") from None
+
+
+def load_study(path: str | os.PathLike) -> Study:
+    """Read and validate a study file (every field; proxies against those registered now)."""
+    path = Path(path)
+    return parse_study(_read_toml(path), where=str(path), source=path)
+
+
+def parse_study(document: dict[str, Any], where: str = "<study>", source: Path | None = None) -> Study:
+    """Validate an already-parsed TOML document (``where`` names it in error messages)."""
+    from harness.data import validate_modes
+    from harness.datasets import DATASETS
+    from harness.proxies import proxy_names
+    from harness.scoring import SPEC_FORM, parse_cells
+    from harness.spaces import space_names
+
+    unknown = [k for k in document if k not in SECTIONS]
+    if unknown:
+        raise StudyError(f"{where}: unknown section [{unknown[0]}]; allowed sections: {', '.join(SECTIONS)}")
+    if "study" not in document:
+        raise StudyError(f"{where}: missing section [study]; allowed sections: {', '.join(SECTIONS)}")
+    s = _Section(where, "study", document["study"], STUDY_KEYS)
+    for key in REQUIRED_STUDY_KEYS:
+        if not s.has(key):
+            raise s.error(key, f"missing required field; required: {', '.join(REQUIRED_STUDY_KEYS)}")
+
+    name = s.string("name", None, "letters, digits, '.', '_', '-'")
+    if not _NAME.match(name):
+        raise s.error("name", f"{name!r} is not a valid name; allowed: letters, digits, '.', '_', '-'")
+    space = s.string("space", None, "a search space", tuple(space_names()))
+    cells = s.table["cells"]
+    if isinstance(cells, int) and not isinstance(cells, bool):
+        cells = str(cells)
+    if not isinstance(cells, str):
+        raise s.error("cells", f"expected a cell SPEC string: {SPEC_FORM}; got {cells!r}")
+    try:
+        cell_indices = tuple(dict.fromkeys(parse_cells(cells, space)))  # a cell listed twice is one unit
+    except ValueError as exc:
+        raise s.error("cells", f"{exc}") from None
+
+    registered = tuple(proxy_names())
+    raw_proxies = s.table["proxies"]
+    if raw_proxies == "all":
+        if not registered:
+            raise s.error("proxies", "'all' but no proxy is registered in this build")
+        proxies = registered
+    else:
+        proxies = s.strings("proxies", None, "proxy names or 'all'", registered)
+
+    datasets = s.strings("datasets", None, "dataset names", tuple(DATASETS))
+    data_modes = s.strings("data_modes", None, "data modes")
+    for mode in data_modes:
+        try:
+            validate_modes(mode, "true")
+        except ValueError as exc:
+            raise s.error("data_modes", str(exc)) from None
+    label_modes = s.strings("label_modes", None, "label modes")
+    for mode in label_modes:
+        try:
+            validate_modes("real", mode)
+        except ValueError as exc:
+            raise s.error("label_modes", str(exc)) from None
+    seeds = s.integers("seeds", "e.g. [0, 1, 2]")
+    batch_size = s.integer("batch_size", 64, "the mini-batch size", minimum=1)
+    device = s.string("device", "auto", DEVICE_FORM)
+    if not _DEVICE.match(device):
+        raise s.error("device", f"unknown device {device!r}; allowed: {DEVICE_FORM}")
+    share = s.boolean("share_isomorphic", False)
+    description = s.table.get("description", "")
+    if not isinstance(description, str):
+        raise s.error("description", f"expected a string, got {description!r}")
+
+    a = _Section(where, "analysis", document.get("analysis", {}), ANALYSIS_KEYS)
+    analysis = AnalysisSpec(
+        datasets=a.strings("datasets", datasets, "dataset names", tuple(DATASETS)),
+        target=a.string("target", "test", "the ground-truth split", TARGETS),
+        epochs=a.integer("epochs", 200, "training epochs of the ground truth", choices=EPOCHS),
+        reports=a.strings("reports", AnalysisSpec.reports, "report parts", REPORTS),
+        exclude_degenerate=a.boolean("exclude_degenerate", False),
+    )
+
+    o = _Section(where, "output", document.get("output", {}), OUTPUT_KEYS)
+    out_dir = Path(o.string("dir", f"results/{name}", "a directory"))
+    store_path = Path(o.string("store", str(out_dir / "results.sqlite"), "a file path"))
+    report_dir = Path(o.string("report_dir", str(out_dir / "report"), "a directory"))
+
+    return Study(
+        name=name, space=space, cells=cells, cell_indices=cell_indices, proxies=proxies, datasets=datasets,
+        data_modes=data_modes, label_modes=label_modes, seeds=seeds, batch_size=batch_size, device=device,
+        share_isomorphic=share, description=description, analysis=analysis, output_dir=out_dir,
+        store_path=store_path, report_dir=report_dir, source=source,
+    )  # fmt: skip

@@ -1,0 +1,136 @@
+"""Expanding a study into work units and grouping them into shards.
+
+A unit is (cell, proxy, dataset, data mode, label mode, seed). Units sharing (dataset, modes, seed) share one
+mini-batch, and the proxies of a cell share one network, so a shard is "these cells x these proxies under one
+batch", minus the units already in the store. Backends split shards by cells, never by proxy.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+
+from harness.store import UnitKey
+from harness.studies.spec import Study
+
+
+@dataclass(frozen=True)
+class Shard:
+    space: str
+    dataset: str
+    data_mode: str
+    label_mode: str
+    seed: int
+    batch_size: int
+    device: str
+    cells: tuple[int, ...]
+    proxies: tuple[str, ...]
+    done: frozenset[tuple[int, str]] = frozenset()  # (index, proxy) pairs to skip
+    share_isomorphic: bool = False
+
+    @property
+    def units(self) -> int:
+        return len(self.cells) * len(self.proxies) - len(self.done)
+
+    @property
+    def modes(self) -> str:
+        return f"{self.dataset} {self.data_mode} data / {self.label_mode} labels"
+
+    def skip(self, index: int, proxy: str) -> bool:
+        return (index, proxy) in self.done
+
+    def split(self, cells_per_shard: int) -> list[Shard]:
+        """Chunks of at most ``cells_per_shard`` cells (isomorphic cells kept together when shared)."""
+        cells = list(self.cells)
+        if self.share_isomorphic:
+            from harness.spaces import get_space
+
+            sp = get_space(self.space)
+            cells.sort(key=lambda i: (sp.canonical(i), i))
+        chunks = []
+        for start in range(0, len(cells), max(1, cells_per_shard)):
+            part = tuple(cells[start : start + cells_per_shard])
+            members = set(part)
+            chunk = replace(self, cells=part, done=frozenset(d for d in self.done if d[0] in members))
+            if chunk.units:
+                chunks.append(chunk)
+        return chunks
+
+
+def applies(dataset: str, data_mode: str) -> bool:
+    """``other:<D>`` makes no sense on D itself (or on a dataset with the same images, e.g. cifar10-valid)."""
+    from harness.data.modes import other_dataset
+
+    other = other_dataset(data_mode)
+    if other is None:
+        return True
+    try:
+        from harness.data.layouts import layout_for
+    except ImportError:  # pragma: no cover - older data layer
+        return other != dataset
+    return layout_for(other) is not layout_for(dataset)
+
+
+_DIMENSIONS = ("cells", "proxies", "datasets", "data modes", "label modes", "seeds")
+
+
+@dataclass
+class Plan:
+    study: Study
+    total: int
+    done_before: int
+    shards: list[Shard]
+    not_applicable: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def todo(self) -> int:
+        return sum(s.units for s in self.shards)
+
+    def describe(self) -> str:
+        st = self.study
+        counts = (len(st.cell_indices), len(st.proxies), len(st.datasets), len(st.data_modes), len(st.label_modes),
+                  len(st.seeds))  # fmt: skip
+        dims = " x ".join(f"{n} {what}" for n, what in zip(counts, _DIMENSIONS))
+        shared = "; one network per isomorphism class, its scores copied to the others" if st.share_isomorphic else ""
+        return (f"study {st.name}: {self.total} units ({dims}); {self.done_before} done before, {self.todo} to run"
+                f"{shared}")  # fmt: skip
+
+
+def make_plan(study: Study, done: Iterable[UnitKey], device: str | None = None) -> Plan:
+    """The shards still to run: one per (dataset, data mode, label mode, seed) with unfinished units."""
+    done_set = set(done)
+    cells, proxies = study.cell_indices, study.proxies
+    per_batch = len(cells) * len(proxies)
+    shards: list[Shard] = []
+    not_applicable: dict[str, int] = {}
+    done_before = 0
+    for dataset in study.datasets:
+        for data_mode in study.data_modes:
+            if not applies(dataset, data_mode):
+                reason = f"with data mode {data_mode} on {dataset}: not applicable (the same images)"
+                not_applicable[reason] = per_batch * len(study.label_modes) * len(study.seeds)
+                continue
+            for label_mode in study.label_modes:
+                for seed in study.seeds:
+                    finished = frozenset(
+                        (i, p)
+                        for i in cells
+                        for p in proxies
+                        if (i, p, dataset, data_mode, label_mode, study.batch_size, seed) in done_set
+                    ) if done_set else frozenset()  # fmt: skip
+                    done_before += len(finished)
+                    shard = Shard(
+                        space=study.space, dataset=dataset, data_mode=data_mode, label_mode=label_mode, seed=seed,
+                        batch_size=study.batch_size, device=device or study.device, cells=tuple(cells),
+                        proxies=tuple(proxies), done=finished, share_isomorphic=study.share_isomorphic,
+                    )  # fmt: skip
+                    if shard.units:
+                        shards.append(shard)
+    return Plan(study=study, total=study.total_units, done_before=done_before, shards=shards,
+                not_applicable=not_applicable)  # fmt: skip
+
+
+def cells_per_shard(n_cells: int, slots: int, max_cells: int = 32) -> int:
+    """Enough shards to keep ``slots`` workers busy (about 4 each), small enough to lose little when killed."""
+    return max(1, min(max_cells, math.ceil(n_cells / max(1, 4 * slots))))

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# The exact commands behind results/search/README.md, in the order they were run (one heavy job at a time).
+# From the repository root:  bash results/search/run_all.sh
+# OMP_NUM_THREADS=1: on the shared 2-core machine, 2 threads under contention ran NASI steps ~7x slower.
+set -euo pipefail
+export NASI_HARNESS_DATA="${NASI_HARNESS_DATA:-../shared/data}" OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}" PYTHONPATH=.
+PY=.venv/bin/python
+RAW=results/search/raw
+mkdir -p "$RAW"
+
+# 1. NASI: one trace of T=100 steps per seed on the benchmark supernet (C=16, N=5), batch 64 of real CIFAR-10,
+#    true labels; the fix-variant nu estimate (mean score of 50 random cells) is part of it.
+$PY results/search/nasi_traces.py --seeds 0-3 --steps 100
+
+# 2. Sample-and-pick baselines (NASWOT's algorithm) with the harness's proxies, CIFAR-10 batch of 64.
+for n in 10 100 1000; do
+  $PY -m harness search sample --n "$n" --proxies nwot --seeds 0-3 --device cpu --json > "$RAW/sample_nwot_n$n.json"
+done
+for n in 10 100; do
+  $PY -m harness search sample --n "$n" --proxies nasi --seeds 0-3 --device cpu --json > "$RAW/sample_nasi_n$n.json"
+  $PY -m harness search sample --n "$n" --proxies nwot,nasi --seeds 0-3 --device cpu --json \
+    > "$RAW/sample_nwot+nasi_n$n.json"
+done
+
+# 3. NASI: extend each trace to 4T = 400 steps (the first 100 are kept).
+$PY results/search/nasi_traces.py --seeds 0-3 --steps 400
+
+# 4. The table (and every run into results/search/results.sqlite, study nb201-search).
+$PY results/search/tabulate.py > results/search/table.md

@@ -1,0 +1,175 @@
+"""Build the NAS-Bench-201 search table from the NASI traces and the sample runs in ``raw/``.
+
+NASI-FIX / NASI-ADA at T and 4T are selected from each seed's trace (``harness.search.nasi.select``: exactly
+what ``nasi-harness search nasi --steps T`` computes for that seed); sample rows come from the JSON that
+``nasi-harness search sample ... --json`` printed. Every run is also written to the results database.
+
+    NASI_HARNESS_DATA=../shared/data PYTHONPATH=. .venv/bin/python results/search/tabulate.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from pathlib import Path
+
+from harness.search import NasiConfig, SampleConfig, SearchResult, record, summarise
+from harness.search.nasi import NasiTrace, select
+from harness.search.result import ACCURACY_DATASETS, lookup_accuracy
+from harness.spaces import get_space
+
+HERE = Path(__file__).resolve().parent
+T = 100
+
+# Published rows: NASI, Shu et al., ICLR 2022, Table 4 (NAS-Bench-201, searched on CIFAR-10, test accuracy,
+# search cost in GPU seconds); NASWOT, Mellor et al., ICML 2021, Table 2(a) (500 runs, 1080Ti seconds).
+PUBLISHED = [
+    ("NASI(T) [published]", (93.08, 0.24), (69.51, 0.59), (40.87, 0.85), 30.0),
+    ("NASI(4T) [published]", (93.55, 0.10), (71.20, 0.14), (44.84, 1.41), 120.0),
+    ("NASWOT (N=10) [published]", (92.44, 1.13), (68.62, 2.04), (41.31, 4.11), 3.05),
+    ("NASWOT (N=100) [published]", (92.81, 0.99), (69.48, 1.70), (43.10, 3.16), 30.01),
+    ("NASWOT (N=1000) [published]", (92.96, 0.81), (69.98, 1.22), (44.44, 2.10), 306.19),
+    ("Optimal in NAS-Bench-201", (94.37, 0.0), (73.51, 0.0), (47.31, 0.0), None),
+]
+
+
+def nasi_runs(raw: Path, data: str | None) -> dict[str, list[SearchResult]]:
+    """Method name -> runs, for every trace file of the benchmark setting (N=5, C=16, b=64, real CIFAR-10)."""
+    methods: dict[str, list[SearchResult]] = {}
+    sp = get_space("nb201")
+    for path in sorted(raw.glob("nasi_trace_cifar10_c16n5b64_real_true_seed*.json")):
+        doc = json.loads(path.read_text())
+        trace = NasiTrace(**doc["trace"])
+        base = {k: v for k, v in doc["config"].items() if k not in ("variant", "steps", "nu")}
+        for steps, budget in ((T, "T"), (4 * T, "4T")):
+            if len(trace.scores) < steps:
+                continue
+            for variant in ("fix", "ada"):
+                config = NasiConfig(**base, variant=variant, steps=steps)
+                outcome = select(trace, config)
+                index = sp.resolve(outcome.arch)
+                seconds = sum(trace.step_seconds[:steps]) + outcome.nu_seconds
+                result = SearchResult(
+                    "nasi", "nb201", doc["dataset"], doc["seed"], {**config.as_dict(), "nu_used": outcome.nu},
+                    index, sp.arch(index), lookup_accuracy("nb201", index, data), seconds, doc["device"],
+                    {"alpha": outcome.alpha, "nu": outcome.nu, "mean_score": outcome.mean_score},
+                )  # fmt: skip
+                methods.setdefault(f"NASI-{variant.upper()}({budget}) [ours]", []).append(result)
+    return methods
+
+
+def sample_runs(raw: Path) -> dict[str, list[SearchResult]]:
+    """``sample_<proxies>_n<N>.json`` (the CLI's ``--json`` output) -> "sample N=<N> by <proxies>"."""
+    methods: dict[str, list[SearchResult]] = {}
+    for path in sorted(
+        raw.glob("sample_*_n*.json"), key=lambda p: (p.stem.rsplit("_n", 1)[0], int(p.stem.rsplit("_n", 1)[1]))
+    ):
+        proxies, n = path.stem[len("sample_") :].rsplit("_n", 1)
+        name = f"sample N={n} by {proxies.replace('+', ' + ')} [ours]"
+        try:
+            runs = json.loads(path.read_text())["runs"]
+        except (json.JSONDecodeError, KeyError):
+            print(f"skipping {path.name}: not a finished `search --json` output", file=sys.stderr)
+            continue
+        for run in runs:
+            methods.setdefault(name, []).append(
+                SearchResult(
+                    "sample",
+                    "nb201",
+                    "cifar10",
+                    run["seed"],
+                    SampleConfig(int(n), tuple(proxies.split("+"))).as_dict(),
+                    run["index"],
+                    run["arch"],
+                    run["accuracy"],
+                    run["seconds"],
+                    run["device"],
+                )  # fmt: skip
+            )
+    return methods
+
+
+def fmt(mean: float | None, std: float | None) -> str:
+    return "n/a" if mean is None else f"{mean:.2f} ± {std:.2f}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--raw", default=str(HERE / "raw"))
+    parser.add_argument("--data", help="data root for the ground truth")
+    parser.add_argument("--store", default=str(HERE / "results.sqlite"))
+    parser.add_argument("--study", default="nb201-search")
+    args = parser.parse_args(argv)
+    raw = Path(args.raw)
+
+    methods = {**nasi_runs(raw, args.data), **sample_runs(raw)}
+    if args.store:
+        from harness.store import ResultStore
+
+        with ResultStore(args.store) as store:
+            for runs in methods.values():
+                for r in runs:
+                    record(store, args.study, r)
+
+    with open(HERE / "runs.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["method", "seed", "index", "arch", *ACCURACY_DATASETS, "seconds", "device"])
+        for name, runs in methods.items():
+            for r in runs:
+                accs = [None if r.accuracy.get(d) is None else round(r.accuracy[d], 4) for d in ACCURACY_DATASETS]
+                w.writerow([name, r.seed, r.index, r.arch, *accs, round(r.seconds, 2), r.device])
+
+    rows = []
+    for name, c10, c100, in16, seconds in PUBLISHED:
+        rows.append([name, "", *[fmt(*x) for x in (c10, c100, in16)], "" if seconds is None else f"{seconds:g}", ""])
+    for name, runs in methods.items():
+        s = summarise(runs)
+        mean_s = sum(r.seconds for r in runs) / len(runs)
+        seeds = ",".join(str(r.seed) for r in runs)
+        rows.append([name, seeds, *[fmt(s[d]["mean"], s[d]["std"]) for d in ACCURACY_DATASETS], f"{mean_s:.0f}",
+                     runs[0].device])  # fmt: skip
+    header = ["method", "seeds", "CIFAR-10", "CIFAR-100", "ImageNet16-120", "search s", "device"]
+    with open(HERE / "table.csv", "w", newline="") as f:
+        csv.writer(f).writerows([header, *rows])
+    print("| " + " | ".join(header) + " |")
+    print("|" + "---|" * len(header))
+    for row in rows:
+        print("| " + " | ".join(row) + " |")
+    sensitivity(raw, args.data)
+    return 0
+
+
+def sensitivity(raw: Path, data: str | None) -> None:
+    """Post-hoc: NASI-FIX on the same traces with other fixed nu and mu (never used to choose the headline)."""
+    sp = get_space("nb201")
+    traces = [NasiTrace(**json.loads(p.read_text())["trace"])
+              for p in sorted(raw.glob("nasi_trace_cifar10_c16n5b64_real_true_seed*.json"))]  # fmt: skip
+    steps = min((len(t.scores) for t in traces), default=0)
+    if not steps:
+        return
+    header = ["steps", "mu", "nu", "CIFAR-10", "CIFAR-100", "ImageNet16-120"]
+    rows = []
+    for mu in (1.0, 2.0):
+        for nu in (3.0, 10.0, 30.0, 100.0, 300.0, 1000.0):
+            runs = []
+            for seed, trace in enumerate(traces):
+                index = sp.resolve(select(trace, NasiConfig(steps=steps, mu=mu, nu=nu)).arch)
+                runs.append(SearchResult("nasi", "nb201", "cifar10", seed, {}, index, "",
+                                         lookup_accuracy("nb201", index, data), 0.0, ""))  # fmt: skip
+            s = summarise(runs)
+            rows.append(
+                [str(steps), f"{mu:g}", f"{nu:g}", *[fmt(s[d]["mean"], s[d]["std"]) for d in ACCURACY_DATASETS]]
+            )
+    with open(HERE / "sensitivity.csv", "w", newline="") as f:
+        csv.writer(f).writerows([header, *rows])
+    print(f"\nPost-hoc sensitivity of NASI-FIX to fixed nu and mu ({len(traces)} seeds, {steps} steps):\n")
+    print("| " + " | ".join(header) + " |")
+    print("|" + "---|" * len(header))
+    for row in rows:
+        print("| " + " | ".join(row) + " |")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

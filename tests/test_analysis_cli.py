@@ -1,0 +1,107 @@
+"""The correlate / compare / agnostic commands on small stores: output formats and one-line errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from harness.analysis.synthetic import synthetic_accuracy, synthetic_results, write_store
+from harness.cli import main
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A results database of 120 nb201 cells x 2 proxies x 2 modes (scores synthetic, cells real)."""
+    accuracy = synthetic_accuracy(15625, seed=0)
+    frame = synthetic_results(
+        accuracy, {"nasi": 0.6, "snip": 0.3}, modes={("real", "random"): 0.97}, cells=range(0, 12000, 100)
+    )
+    path = tmp_path_factory.mktemp("store") / "results.db"
+    assert write_store(str(path), frame, study="s1") == len(frame)
+    return path
+
+
+@pytest.fixture()
+def no_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty data root, so ground truth is missing whatever the machine has."""
+    monkeypatch.delenv("NASI_HARNESS_DATA", raising=False)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    return empty
+
+
+def test_missing_ground_truth_is_one_clear_line(store: Path, no_data: Path, capsys: pytest.CaptureFixture) -> None:
+    assert main(["correlate", str(store), "--data", str(no_data), "--bootstrap", "20"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("nasi-harness: error: no ground truth for nb201")
+    assert "to obtain it" in err[0]
+
+
+def test_agnostic_needs_no_ground_truth(store: Path, no_data: Path, capsys: pytest.CaptureFixture) -> None:
+    assert main(["agnostic", str(store), "--data", str(no_data), "--bootstrap", "50", "--study", "s1"]) == 0
+    out = capsys.readouterr().out
+    assert "label-agnostic: holds, τ = " in out and "real/random" in out
+    assert "holds if the lower interval bound >= 0.80" in out
+    assert main(["agnostic", str(store), "--no-accuracy", "--bootstrap", "50", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert {r["proxy"] for r in rows} == {"nasi", "snip"}
+    assert all(len(r["kendall_ci"]) == 2 and r["verdict"] == "holds" for r in rows)
+
+
+def test_agnostic_without_swapped_mode_says_so(tmp_path: Path, no_data: Path, capsys: pytest.CaptureFixture) -> None:
+    frame = synthetic_results(synthetic_accuracy(100), {"nasi": 0.5})
+    path = tmp_path / "scores.csv"
+    frame.drop(columns="space").to_csv(path, index=False)
+    assert main(["agnostic", str(path), "--no-accuracy"]) == 2
+    assert "nothing to compare: modes stored are real/true" in capsys.readouterr().err
+
+
+def test_correlate_with_reference_ground_truth(store: Path, shared_data: Path, capsys: pytest.CaptureFixture) -> None:
+    args = ["correlate", str(store), "--data", str(shared_data), "--bootstrap", "50"]
+    assert main([*args, "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert len(rows) == 2 * 2 * 2  # proxies x modes x degenerate included/excluded
+    required = {
+        "proxy",
+        "data",
+        "labels",
+        "n",
+        "spearman",
+        "spearman_ci",
+        "kendall",
+        "kendall_ci",
+        "pearson",
+        "pearson_ci",
+        "degenerate_included",
+    }
+    for row in rows:
+        assert required <= row.keys()
+        assert all(isinstance(row[k], list) and len(row[k]) == 2 for k in ("spearman_ci", "kendall_ci", "pearson_ci"))
+        assert row["n"] <= 120 and "200 epochs" in row["target"]
+    assert main([*args, "--exclude-degenerate"]) == 0
+    text = capsys.readouterr().out
+    assert "target: cifar10 test accuracy, 200 epochs" in text
+    assert "incl." not in text and "excl." in text
+    assert "spearman [95% CI]" in text
+
+
+def test_output_files_and_filters(store: Path, shared_data: Path, tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    base = ["--data", str(shared_data), "--bootstrap", "30"]
+    csv_out, md_out = tmp_path / "c.csv", tmp_path / "c.md"
+    assert main(["correlate", str(store), *base, "--proxies", "nasi", "--out", str(csv_out)]) == 0
+    table = pd.read_csv(csv_out)
+    assert set(table["proxy"]) == {"nasi"} and {"spearman_lo", "spearman_hi"} <= set(table.columns)
+    assert main(["compare", str(store), *base, "--ensemble", "nasi,snip", "--out", str(md_out)]) == 0
+    assert "ensemble(nasi+snip)" in md_out.read_text() and "| rank |" in md_out.read_text()
+    assert main(["compare", str(store), *base, "--json", "--pairwise"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert {"ranking", "pairwise", "notes"} <= payload.keys()
+    assert main(["correlate", str(store), *base, "--dataset", "cifar100"]) == 2
+    assert "no scores on dataset 'cifar100'" in capsys.readouterr().err
+    assert main(["correlate", str(store), *base, "--study", "nope"]) == 2
+    assert "study 'nope' not found" in capsys.readouterr().err and True
+    assert main(["compare", str(store), *base, "--ensemble", "nasi"]) == 2
+    assert "at least two proxies" in capsys.readouterr().err

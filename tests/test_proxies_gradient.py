@@ -1,0 +1,220 @@
+"""The loss-gradient and weight proxies (nasi, grad_norm, snip, grasp, fisher, plain, synflow, l2_norm, params,
+flops): hand-written autograd references, analytic cases, micro-batch exactness, determinism, signs, pruning."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.func import functional_call
+
+from harness.proxies import ProxyContext, get_proxy
+from harness.spaces import get_space
+from harness.spaces.base import Cost
+
+GRADIENT_PROXIES = ("nasi", "grad_norm", "snip", "grasp", "fisher", "plain")
+MINE = (*GRADIENT_PROXIES, "synflow", "l2_norm", "params", "flops")
+DEAD_EDGES = "|nor_conv_3x3~0|+|nor_conv_1x1~0|none~1|+|nor_conv_3x3~0|none~1|none~2|"  # nodes 1, 2 unused
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """One intra-op thread: on a shared 2-core machine OpenMP oversubscription made these tests 20x slower."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def tiny_net(classes: int = 5) -> nn.Module:
+    torch.manual_seed(1)
+    return nn.Sequential(
+        nn.Conv2d(3, 4, 3, padding=1, bias=False),
+        nn.BatchNorm2d(4),
+        nn.ReLU(),
+        nn.Conv2d(4, 6, 3, padding=1),
+        nn.BatchNorm2d(6),
+        nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(6, classes),
+    )
+
+
+def batch(n: int = 6, classes: int = 5, size: int = 6) -> tuple[torch.Tensor, torch.Tensor]:
+    gen = torch.Generator().manual_seed(2)
+    return torch.randn(n, 3, size, size, generator=gen), torch.randint(0, classes, (n,), generator=gen)
+
+
+def run(name: str, net: nn.Module, x: torch.Tensor, y: torch.Tensor, **ctx) -> float:
+    spec = get_proxy(name)
+    net.train(spec.bn_mode == "train")
+    return spec(net, x, y, ProxyContext(num_classes=int(y.max()) + 1, **ctx))
+
+
+def weights(net: nn.Module) -> list[torch.Tensor]:
+    return [m.weight for m in net.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+
+
+def ce_grads(net: nn.Module, x: torch.Tensor, y: torch.Tensor) -> None:
+    net.zero_grad(set_to_none=True)
+    net.train()
+    F.cross_entropy(net(x), y).backward()
+
+
+def test_nasi_is_squared_norm_of_the_mean_ce_gradient_over_all_parameters():
+    net, (x, y) = tiny_net(), batch()
+    score = run("nasi", net, x, y)
+    ce_grads(net, x, y)
+    expected = sum(float(p.grad.double().pow(2).sum()) for p in net.parameters())  # BN γ/β and biases count
+    assert score == pytest.approx(expected, rel=1e-6)
+    conv_linear_only = sum(float(w.grad.double().pow(2).sum()) for w in weights(net))
+    assert score > conv_linear_only  # the BN affine and bias gradients are included
+
+
+def test_grad_norm_sums_unsquared_per_layer_norms_of_weights():
+    net, (x, y) = tiny_net(), batch()
+    score = run("grad_norm", net, x, y)
+    ce_grads(net, x, y)
+    assert score == pytest.approx(sum(float(w.grad.norm()) for w in weights(net)), rel=1e-6)
+    assert score != pytest.approx(run("nasi", net, x, y), rel=1e-3)
+
+
+def test_snip_matches_the_mask_gradient_definition_and_plain_is_its_signed_version():
+    net, (x, y) = tiny_net(), batch()
+    snip, plain = run("snip", net, x, y), run("plain", net, x, y)
+    # NASLib's formulation: multiply each conv/linear weight by a mask of ones and differentiate w.r.t. the mask
+    named = dict(net.named_parameters())
+    masked = [n for n, m in net.named_modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    masks = {f"{n}.weight": torch.ones_like(named[f"{n}.weight"], requires_grad=True) for n in masked}
+    params = {k: (v * masks[k] if k in masks else v) for k, v in named.items()}
+    net.train()
+    loss = F.cross_entropy(functional_call(net, params, (x,)), y)
+    grads = torch.autograd.grad(loss, list(masks.values()))
+    assert snip == pytest.approx(sum(float(g.abs().sum()) for g in grads), rel=1e-6)
+    assert plain == pytest.approx(sum(float(g.sum()) for g in grads), rel=1e-5, abs=1e-9)
+    assert snip > abs(plain)  # the absolute value is taken per weight only for snip
+
+
+def test_grasp_matches_an_explicit_hessian():
+    torch.manual_seed(3)
+    net = nn.Sequential(nn.Linear(4, 3), nn.Tanh(), nn.Linear(3, 3, bias=False))
+    x, y = torch.randn(5, 4), torch.tensor([0, 1, 2, 1, 0])
+    score = run("grasp", net, x, y)
+    ws = weights(net)
+    shapes = [w.shape for w in ws]
+    flat = torch.cat([w.detach().flatten() for w in ws]).double()
+    others = {n: p.detach().double() for n, p in net.named_parameters() if not n.endswith("weight")}
+    names = [n for n, _ in net.named_parameters() if n.endswith("weight")]
+
+    def loss_of(theta: torch.Tensor) -> torch.Tensor:
+        parts = torch.split(theta, [s.numel() for s in shapes])
+        params = {**others, **{n: p.reshape(s) for n, p, s in zip(names, parts, shapes)}}
+        return F.cross_entropy(functional_call(net, params, (x.double(),)), y)
+
+    net.double()
+    g = torch.autograd.functional.jacobian(loss_of, flat)
+    hessian = torch.autograd.functional.hessian(loss_of, flat)
+    assert score == pytest.approx(float(-(flat * (hessian @ g)).sum()), rel=1e-4)
+
+
+def test_fisher_on_a_linear_layer_has_a_closed_form():
+    torch.manual_seed(4)
+    layer = nn.Linear(7, 3)
+    x, y = torch.randn(8, 7), torch.tensor([0, 1, 2, 0, 1, 2, 0, 1])
+    score = run("fisher", layer, x, y)
+    with torch.no_grad():
+        logits = layer(x)
+        grad = (logits.softmax(1) - F.one_hot(y, 3)) / len(y)  # ∂ mean CE / ∂ logits
+        per_channel = 0.5 * (logits * grad).pow(2).mean(0)
+    assert score == pytest.approx(7 * float(per_channel.sum()), rel=1e-5)  # times the fan-in, as NASLib
+
+
+def test_synflow_of_a_linear_chain_is_log_twice_the_path_sum():
+    torch.manual_seed(5)
+    net = nn.Sequential(nn.Flatten(), nn.Linear(12, 4, bias=False), nn.Linear(4, 3, bias=False))
+    x = torch.randn(2, 3, 2, 2)
+    before = [p.detach().clone() for p in net.parameters()]
+    w1, w2 = (m.weight.detach().double().abs() for m in (net[1], net[2]))
+    path_sum = float(w2.sum(0) @ (w1 @ torch.ones(12, dtype=torch.float64)))
+    # every layer's Σ|W ⊙ ∂R/∂W| equals R for a bias-free linear chain
+    assert run("synflow", net, x, torch.zeros(2, dtype=torch.long)) == pytest.approx(math.log(2 * path_sum))
+    assert all(torch.equal(a, b) for a, b in zip(before, net.parameters()))  # the network is not modified
+
+
+def test_synflow_bypasses_batchnorm_and_restores_it():
+    torch.manual_seed(6)
+    plain_net = nn.Sequential(nn.Conv2d(3, 4, 3, bias=False), nn.ReLU(), nn.Flatten(), nn.Linear(16, 2))
+    with_bn = nn.Sequential(plain_net[0], nn.BatchNorm2d(4), nn.ReLU(), nn.Flatten(), plain_net[3])
+    with torch.no_grad():
+        with_bn[1].weight.fill_(7.0)
+    x, y = torch.randn(3, 3, 4, 4), torch.zeros(3, dtype=torch.long)
+    assert run("synflow", with_bn, x, y) == pytest.approx(run("synflow", plain_net, x, y), rel=1e-12)
+    with_bn.train()
+    assert not torch.allclose(with_bn(x), plain_net(x))  # BN is active again afterwards
+
+
+def test_l2_norm_params_and_flops():
+    net, (x, y) = tiny_net(), batch()
+    assert run("l2_norm", net, x, y) == pytest.approx(sum(float(w.detach().norm()) for w in weights(net)), rel=1e-6)
+    assert run("params", net, x, y) == sum(p.numel() for p in net.parameters()) / 1e6
+    assert run("params", net, x, y, cost=Cost(1.25, 3.5)) == 1.25
+    assert run("flops", net, x, y, cost=Cost(1.25, 3.5)) == 3.5
+    sp = get_space("nb201")
+    cell = sp.build(0)
+    x32 = torch.zeros(2, 3, 32, 32)
+    assert run("flops", cell, x32, y[:2]) == pytest.approx(sp.cost(0).flops_m, abs=1e-6)  # hooks = closed form
+    assert run("params", cell, x32, y[:2]) == pytest.approx(0.129306, abs=1e-6)  # the official value of cell 0
+
+
+@pytest.mark.parametrize("name", GRADIENT_PROXIES)
+def test_micro_batches_are_exact_without_batch_statistics_and_refused_with_them(name):
+    net, (x, y) = tiny_net(), batch()
+    spec = get_proxy(name)
+    net.eval()  # running statistics: samples are independent
+    whole = spec(net, x, y, ProxyContext(num_classes=5))
+    split = spec(net, x, y, ProxyContext(num_classes=5, micro_batch=4))  # uneven: 4 + 2
+    assert split == pytest.approx(whole, rel=1e-5, abs=1e-10)
+    net.train()
+    with pytest.raises(ValueError, match="not exact"):
+        spec(net, x, y, ProxyContext(num_classes=5, micro_batch=2))
+
+
+def test_metadata():
+    for name in GRADIENT_PROXIES:
+        spec = get_proxy(name)
+        assert (spec.needs_labels, spec.bn_mode, spec.prunable, spec.splittable) == (True, "train", True, False)
+    assert not get_proxy("l2_norm").prunable
+    assert get_proxy("synflow").splittable and not get_proxy("synflow").needs_labels
+
+
+@pytest.fixture(scope="module")
+def nb201_batch() -> tuple[torch.Tensor, torch.Tensor]:
+    gen = torch.Generator().manual_seed(7)
+    return torch.randn(8, 3, 32, 32, generator=gen), torch.randint(0, 10, (8,), generator=gen)
+
+
+def test_every_proxy_on_an_nb201_cell_is_finite_deterministic_and_prunable_where_declared(nb201_batch):
+    sp = get_space("nb201")
+    x, y = nb201_batch
+    torch.manual_seed(0)
+    net = sp.build(DEAD_EDGES)
+    state = {k: v.clone() for k, v in net.state_dict().items()}
+    ctx = ProxyContext(num_classes=10, cost=sp.cost(DEAD_EDGES))
+    for name in MINE:
+        spec = get_proxy(name)
+        scores = []
+        for prune in (False, True, True):
+            net.load_state_dict(state)
+            net.set_prune(prune)
+            net.train(spec.bn_mode == "train")
+            scores.append(spec(net, x, y, ctx))
+        assert all(math.isfinite(s) for s in scores), name
+        assert scores[1] == scores[2], f"{name} is not deterministic"
+        if spec.prunable:  # skipping dead edges must not change the score
+            assert scores[1] == pytest.approx(scores[0], rel=1e-5), name
+        if name != "plain" and name != "grasp":
+            assert scores[0] > 0, name
