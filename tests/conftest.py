@@ -9,6 +9,7 @@ import pytest
 import torch
 
 REPO = Path(__file__).resolve().parents[1]
+torch.set_num_threads(1)  # the CI machine has 2 cores; one thread per process is faster and steadier
 
 
 def _shared_data() -> Path | None:
