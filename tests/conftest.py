@@ -18,7 +18,7 @@ def _shared_data() -> Path | None:
     candidates.append(REPO.parent / "shared" / "data")
     for path in candidates:
         if (path / "nb201").is_dir():
-            return path
+            return path.resolve()
     return None
 
 
