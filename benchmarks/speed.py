@@ -37,6 +37,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--warmup", type=int, default=3, help="cells scored first and not timed")
+    parser.add_argument("--layout", choices=("channels_last", "contiguous"), default="channels_last",
+                        help="activation memory layout (the engine's default: channels_last)")
     parser.add_argument("--out", type=Path, help="write the table as CSV here too")
     args = parser.parse_args(argv)
 
@@ -45,7 +47,8 @@ def main(argv: list[str] | None = None) -> int:
     cells = parse_cells(args.cells, args.space)
     warm = parse_cells(f"sample:{args.warmup}:999", args.space) if args.warmup else []
     common = dict(dataset=args.dataset, data_mode=args.data_mode, label_mode=args.labels,
-                  batch_size=args.batch_size, device=args.device)  # fmt: skip
+                  batch_size=args.batch_size, device=args.device,
+                  channels_last=args.layout == "channels_last")  # fmt: skip
     for _ in score_cells(args.space, warm, proxies, **common):
         pass
     seconds: dict[str, list[float]] = {p: [] for p in proxies}
@@ -59,10 +62,11 @@ def main(argv: list[str] | None = None) -> int:
     wall = time.perf_counter() - t0
 
     where = f"{device_label(device)}; {platform.processor() or platform.machine()}; torch {torch.__version__}; " \
-            f"{torch.get_num_threads()} threads"  # fmt: skip
+            f"{torch.get_num_threads()} threads; {args.layout}"  # fmt: skip
     mem_kind = "peak CUDA allocated" if device.type == "cuda" else "process max RSS"
     print(f"# {args.space}, {len(cells)} cells ({args.cells}), batch {args.batch_size}, {args.dataset}, "
-          f"data={args.data_mode}, labels={args.labels}; {where}; wall {wall:.1f} s")  # fmt: skip
+          f"data={args.data_mode}, labels={args.labels}; {where}; wall {wall:.1f} s "
+          f"({wall / max(1, len(cells)):.4f} s per cell for all proxies, network construction included)")  # fmt: skip
     rows = []
     for p in proxies:
         s = seconds[p]
@@ -74,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
             "peak_mem_mb": round(peak[p], 1),
             "failed": bad[p],
             "device": device_label(device),
+            "wall_s_per_cell_all_proxies": round(wall / max(1, len(cells)), 5),
         }
         rows.append(row)
     print(f"{'proxy':<24}{'median s/cell':>14}{'p90 s':>10}{mem_kind + ' MB':>24}{'failed':>8}")

@@ -198,6 +198,44 @@ def test_shard_split_keeps_its_done_units_and_isomorphic_classes():
     assert sorted(keys) == keys  # members of a class are adjacent, so a chunk scores a class once
 
 
+def test_shard_parts_are_disjoint_cover_and_keep_isomorphic_classes():
+    shard = Shard("nb201", "cifar10", "gaussian", "random", 0, 8, "cpu", cells=tuple(range(10)), proxies=("a",),
+                  done=frozenset({(0, "a"), (5, "a")}))  # fmt: skip
+    parts = [shard.part(k, 3) for k in range(3)]
+    assert sorted(i for p in parts for i in p.cells) == list(range(10))
+    assert sum(p.units for p in parts) == shard.units == 8
+    assert parts[0].done == {(0, "a")} and parts[2].done == {(5, "a")}
+    from harness.spaces import get_space
+
+    sp = get_space("nb201")
+    grouped = Shard("nb201", "cifar10", "gaussian", "random", 0, 8, "cpu", tuple(range(300)), ("a",),
+                    share_isomorphic=True)  # fmt: skip
+    classes = [{sp.canonical(i) for i in grouped.part(k, 4).cells} for k in range(4)]
+    assert all(not (a & b) for j, a in enumerate(classes) for b in classes[j + 1 :])  # a class is in one part
+    assert sum(len(grouped.part(k, 4).cells) for k in range(4)) == 300
+
+
+def test_parts_into_one_store_equal_a_whole_run(tmp_path, cheap_proxies):
+    study = _study(tmp_path, cells='"0-9"')
+    logs: list[str] = []
+    for k in range(3):
+        summary = run_study(study, progress=False, report=False, log=logs.append, part=(k, 3))
+        assert summary.ran == len(range(k, 10, 3))
+    assert any(line.startswith("part 2/3: 3 of the 3 units") for line in logs)
+    frame = load_results(study.store_path)
+    assert sorted(frame["index"]) == list(range(10))
+    assert run_study(study, progress=False, report=False, log=logs.append).ran == 0
+    with pytest.raises(ValueError, match="part must be K/N"):
+        run_study(study, progress=False, report=False, part=(3, 3))
+
+
+def test_cli_rejects_a_bad_part(tmp_path, cheap_proxies, capsys):
+    study = _study(tmp_path)
+    with pytest.raises(SystemExit):
+        main(["run", str(study.source), "--part", "2/2"])
+    assert "expected K/N with 0 <= K < N" in capsys.readouterr().err
+
+
 # -- running --------------------------------------------------------------------------------------------------
 
 

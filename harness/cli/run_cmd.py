@@ -17,9 +17,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--address", help="ray: address of a running cluster (default: start a local instance)")
     parser.add_argument("--data", help="data root (default $NASI_HARNESS_DATA, then $TORCH_HOME, ~/.torch)")
     parser.add_argument("--device", help="override the study's device: auto, cpu, cuda or cuda:N")
+    parser.add_argument("--part", type=_part, metavar="K/N",
+                        help="run only part K of N disjoint parts of the cells (0 <= K < N), e.g. one per process")
     parser.add_argument("--no-report", action="store_true", help="score only; skip the analysis and report step")
     parser.add_argument("--dry-run", action="store_true", help="validate and print the plan; run nothing")
     parser.set_defaults(func=_run)
+
+
+def _part(text: str) -> tuple[int, int]:
+    try:
+        k, n = (int(x) for x in text.split("/"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected K/N (e.g. 0/4), got {text!r}") from None
+    if not 0 <= k < n:
+        raise argparse.ArgumentTypeError(f"expected K/N with 0 <= K < N, got {text!r}")
+    return k, n
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -40,7 +52,7 @@ def _run(args: argparse.Namespace) -> int:
         print(f"store: {store_path}")
         return 0
     summary = run_study(study, store=args.store, backend=args.backend, workers=args.workers, address=args.address,
-                        data=args.data, device=args.device, report=not args.no_report)  # fmt: skip
+                        data=args.data, device=args.device, report=not args.no_report, part=args.part)  # fmt: skip
     for line in summary.lines():
         print(line)
     if summary.interrupted:

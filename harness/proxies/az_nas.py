@@ -26,8 +26,9 @@ its top-level children in call order, which only makes sense for a chain of bloc
 Deviations, all at degenerate points of the reference: a feature map with zero variance has entropy 0
 (the reference divides 0 by 0 and maps the NaN to -inf); eigenvalues are clamped at 0 and the covariance
 is formed in float64 (the reference's float32 eigvalsh can return tiny negative values and NaN); a block
-that is exactly the identity map makes trainability undefined: the reference scores it -inf, here the
-proxy raises (no score), and ``rank_aggregate`` ranks a missing component last, as -inf ranks there.
+that is exactly the identity map makes trainability undefined: the reference scores it -inf; here the
+block scores -inf too, so the engine records status ``nan`` (no score, final: a rerun does not retry it),
+and ``rank_aggregate`` ranks a missing component last, as -inf ranks there.
 """
 
 from __future__ import annotations
@@ -107,7 +108,7 @@ def block_trainability(f_in: torch.Tensor, f_out: torch.Tensor, gen: torch.Gener
     if g_in is None:  # the block ignores its input (e.g. every edge pruned): no gradient reaches it
         g_in = torch.zeros_like(f_in)
     if g_in.shape == g_out.shape and torch.equal(g_in, g_out):
-        raise ValueError("a block is the identity map: AZ-NAS trainability is -inf there (undefined)")
+        return float("-inf")  # the block is the identity map: undefined, as in the reference
     (b, c_out, h_out, w_out), (_, _, h_in, w_in) = g_out.shape, g_in.shape
     if (h_in, w_in) != (h_out, w_out):
         stride = h_in // h_out if h_out else 0

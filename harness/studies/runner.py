@@ -213,15 +213,21 @@ def run_study(
     report: bool = True,
     progress: bool = True,
     log: Log | None = None,
+    part: tuple[int, int] | None = None,
 ) -> RunSummary:
     """Run every unfinished unit of ``study`` and store the results (``store`` overrides the study's path).
 
     ``device`` overrides the study's device. ``log`` receives plan and skip messages (default: stderr).
+    ``part=(k, n)`` runs only the k-th of n disjoint parts of the cells (several processes, one store or many).
     Returns the counts; ``summary.interrupted`` is set when Ctrl-C stopped the run.
     """
     from harness.scoring.progress import Progress
 
     _check_options(backend, workers, address, device)
+    if part is not None:
+        k, n = part
+        if not (isinstance(k, int) and isinstance(n, int) and 0 <= k < n):
+            raise ValueError(f"part must be K/N with 0 <= K < N, got {k}/{n}")
     log = log or _stderr
     store_path = Path(store) if store is not None else study.store_path
     start = time.monotonic()
@@ -234,6 +240,9 @@ def run_study(
             summary.skipped[reason] = n
             log(f"skipping {n} units {reason}")
         shards, skips = plan.shards, _Skips()
+        if part is not None:
+            shards = [p for p in (s.part(*part) for s in shards) if p.units]
+            log(f"part {part[0]}/{part[1]}: {sum(s.units for s in shards)} of the {plan.todo} units to run")
         if backend == "local" or not address:  # the data is on this machine: check it before any work
             shards = _drop_missing(shards, data, skips)
             for reason, n in skips.reasons().items():

@@ -40,6 +40,23 @@ class Shard:
     def skip(self, index: int, proxy: str) -> bool:
         return (index, proxy) in self.done
 
+    def part(self, k: int, n: int) -> Shard:
+        """The k-th of n disjoint parts (0 <= k < n), by cell; isomorphism classes stay whole when shared.
+
+        For spreading one study over independent processes or machines without Ray (``run --part K/N``).
+        """
+        if self.share_isomorphic:
+            from harness.spaces import get_space
+
+            sp = get_space(self.space)
+            classes = sorted({sp.canonical(i) for i in self.cells})
+            owner = {c: j % n for j, c in enumerate(classes)}
+            cells = tuple(i for i in self.cells if owner[sp.canonical(i)] == k)
+        else:
+            cells = tuple(i for j, i in enumerate(self.cells) if j % n == k)
+        members = set(cells)
+        return replace(self, cells=cells, done=frozenset(d for d in self.done if d[0] in members))
+
     def split(self, cells_per_shard: int) -> list[Shard]:
         """Chunks of at most ``cells_per_shard`` cells (isomorphic cells kept together when shared)."""
         cells = list(self.cells)
