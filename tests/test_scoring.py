@@ -77,6 +77,24 @@ def test_degenerate_cell_is_flagged_and_keeps_a_finite_score(test_proxies):
     assert record.score is not None
 
 
+def test_input_gradient_proxies_on_a_cell_that_ignores_its_input():
+    """No path from the cell input to its output: the input Jacobian is 0, so jacov/epe_nas are undefined (nan),
+    a final status, not an autograd error that every rerun would retry."""
+    sp = get_space("nb201")
+    cell = sp.resolve("|none~0|+|none~0|avg_pool_3x3~1|+|none~0|skip_connect~1|skip_connect~2|")
+    records = list(score_cells("nb201", [cell], ["jacov", "epe_nas"], data_mode="gaussian", label_mode="random",
+                               batch_size=4, device="cpu"))  # fmt: skip
+    assert [r.status for r in records] == ["nan", "nan"]
+
+
+def test_channels_last_is_the_same_function():
+    """NHWC activations on CPU (the default) change float rounding only."""
+    kwargs = dict(data_mode="gaussian", label_mode="random", batch_size=4, device="cpu")
+    nhwc = [r.score for r in score_cells("nb201", [11, 284], ["nasi", "synflow"], **kwargs)]
+    nchw = [r.score for r in score_cells("nb201", [11, 284], ["nasi", "synflow"], channels_last=False, **kwargs)]
+    assert nhwc == pytest.approx(nchw, rel=1e-2)
+
+
 def test_every_proxy_sees_the_same_initial_weights(test_proxies):
     _score([11], ["t_first_weight", "t_mutate", "t_first_weight"])
     assert len(SEEN_WEIGHTS) == 2

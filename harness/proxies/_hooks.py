@@ -42,13 +42,16 @@ def require_relus(net: nn.Module, proxy: str) -> list[nn.Module]:
 def input_jacobian(net: nn.Module, inputs: torch.Tensor) -> tuple[torch.Tensor, int]:
     """Gradient of the summed logits w.r.t. each input sample, flattened to ``[B, C*H*W]``, and the number
     of logits. This is ``y.backward(ones_like(y)); x.grad`` of Mellor et al. / NASLib: with train-mode BN the
-    rows include the coupling through the batch statistics. The engine's batch tensor is not touched."""
+    rows include the coupling through the batch statistics. The engine's batch tensor is not touched.
+    A network whose logits ignore the input has J = 0 (the proxies then score NaN: status ``nan``)."""
     x = inputs.detach().clone().requires_grad_(True)
     net.zero_grad(set_to_none=True)
     logits = net(x)
     if logits.dim() != 2:
         raise ValueError(f"expected logits of shape [batch, classes], got {tuple(logits.shape)}")
-    (grad,) = torch.autograd.grad(logits.sum(), x)
+    (grad,) = torch.autograd.grad(logits.sum(), x, allow_unused=True)
+    if grad is None:  # the logits ignore the input (a cell with no path from input to output): J = 0
+        grad = torch.zeros_like(x)
     return grad.detach().reshape(grad.shape[0], -1), logits.shape[1]
 
 

@@ -4,6 +4,8 @@
 # Studies are resumable and were spread over processes with `run --part K/N` (one SQLite store per study, WAL,
 # concurrent writers); agnosticism runs one process per (data mode, label mode) so every mode advances together.
 #   DATA=<dir holding cifar-10-batches-py> W=<work dir> DEADLINE=<seconds> bash results/gpu/run_h200.sh
+# Second call (the stores of the first copied into W, so the studies resume; ntk/te_nas units that failed under
+# channels_last are retried): SEARCH_SEEDS= SKIP_SPEED=1 PARTS=8 AGN_PROXIES='["nasi", ...]' DEADLINE=220
 set -u
 export PYTHONPATH=$PWD PYTHONUNBUFFERED=1 OMP_NUM_THREADS=1 MPLBACKEND=Agg
 export NASI_HARNESS_DATA=${DATA:-$PWD/.devdata} NASI_HARNESS_CACHE=${W:-/tmp/w}/cache
@@ -20,12 +22,14 @@ timeout 120 $PY -m harness score nb201 --proxies "${SMOKE_PROXIES:-nasi,ntk_trac
 cat "$W/smoke.csv"
 
 # 1. speed, alone on the GPU
+if [ -z "${SKIP_SPEED:-}" ]; then
 timeout 90 $PY benchmarks/speed.py --proxies nasi --cells "sample:$SPEED_CELLS:0" --batch-size 64 --device "$DEV" \
   --out "$W/speed_nasi_b64.csv" 2>&1 | tee "$W/logs/speed_nasi.log"
 timeout 60 $PY benchmarks/speed.py --proxies nasi --cells "sample:$SPEED_CELLS:0" --batch-size 64 --device "$DEV" \
   --layout contiguous --out "$W/speed_nasi_b64_contiguous.csv" 2>&1 | tee "$W/logs/speed_nasi_contig.log"
 timeout 120 $PY benchmarks/speed.py --proxies all --cells "sample:$ALL_CELLS:0" --batch-size 64 --device "$DEV" \
   --out "$W/speed_all_b64.csv" 2>&1 | tee "$W/logs/speed_all.log"
+fi
 
 # 2. the studies and the search traces, concurrently, each stopped with SIGINT at the deadline (resumable)
 stop() { timeout -s INT -k 30 "$D" "$@"; }
@@ -35,13 +39,13 @@ for k in $(seq 0 $((PARTS - 1))); do
 done
 for d in real gaussian uniform repeat; do
   for l in true random shuffled; do
-    sed -e "s/^data_modes = .*/data_modes = [\"$d\"]/" -e "s/^label_modes = .*/label_modes = [\"$l\"]/" \
+    sed -e "s/^proxies = .*/proxies = ${AGN_PROXIES:-\"all\"}/" -e "s/^data_modes = .*/data_modes = [\"$d\"]/" -e "s/^label_modes = .*/label_modes = [\"$l\"]/" \
       benchmarks/agnosticism.toml > "$W/agn_${d}_$l.toml"
     stop $PY -m harness run "$W/agn_${d}_$l.toml" --store "$W/agnosticism.sqlite" --device "$DEV" --no-report \
       > "$W/logs/agn_${d}_$l.log" 2>&1 &
   done
 done
-for seeds in 0-1 2-3; do
+for seeds in ${SEARCH_SEEDS-0-1 2-3}; do
   stop $PY results/search/nasi_traces.py --seeds "$seeds" --steps "$STEPS" --device "$DEV" --out "$W/raw_$DEV" \
     > "$W/logs/search_$seeds.log" 2>&1 &
 done
