@@ -37,8 +37,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--warmup", type=int, default=3, help="cells scored first and not timed")
-    parser.add_argument("--layout", choices=("channels_last", "contiguous"), default="channels_last",
-                        help="activation memory layout (the engine's default: channels_last)")
+    parser.add_argument(
+        "--layout",
+        choices=("channels_last", "contiguous"),
+        default="channels_last",
+        help="activation memory layout (the engine's default: channels_last)",
+    )
     parser.add_argument("--out", type=Path, help="write the table as CSV here too")
     args = parser.parse_args(argv)
 

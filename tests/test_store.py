@@ -193,6 +193,19 @@ def test_export_csv_and_parquet(db, tmp_path, capsys):
     assert capsys.readouterr().out.splitlines()[0].split(",") == list(RESULT_COLUMNS)
 
 
+def test_gzipped_csv_export_reads_back_for_analysis(db, tmp_path):
+    """results/ ships ``scores.csv.gz`` exports; analysis must read them like the store itself."""
+    from harness.analysis.inputs import load_scores
+
+    db.write("s", "nb201", [Rec(i, score=i / 3) for i in range(5)])
+    out = tmp_path / "scores.csv.gz"
+    assert main(["export", str(db.path), "--format", "csv", "--out", str(out)]) == 0
+    assert out.read_bytes()[:2] == b"\x1f\x8b"  # gzip magic: compressed, not plain text
+    frame = load_scores(out)
+    assert frame["score"].tolist() == pytest.approx([i / 3 for i in range(5)])
+    assert frame["labels"].tolist() == load_scores(db.path)["labels"].tolist()
+
+
 def test_export_bad_input_is_one_error_line(tmp_path, capsys):
     assert main(["export", str(tmp_path / "absent.sqlite")]) == 2
     err = capsys.readouterr().err

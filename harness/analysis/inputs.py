@@ -13,7 +13,7 @@ TEXT_COLUMNS = ("study", "space", "arch", "proxy", "dataset", "data", "labels", 
 
 
 def load_scores(path: str | os.PathLike, study: str | None = None, space: str | None = None) -> pd.DataFrame:
-    """Results rows from ``path``: ``.csv``/``.parquet`` are read as tables, anything else as a results store.
+    """Results rows from ``path``: ``.csv``/``.csv.gz``/``.parquet`` are tables, anything else a results store.
 
     ``study`` selects one study (an error naming the studies present if it has no rows); ``space`` fills the
     space column of a table that lacks one (``score --out`` CSVs), default ``nb201``.
@@ -21,7 +21,7 @@ def load_scores(path: str | os.PathLike, study: str | None = None, space: str | 
     path = Path(path)
     if not path.exists():
         raise HarnessError(f"no such results file: {path}")
-    suffix = path.suffix.lower()
+    suffix = ".csv" if path.name.lower().endswith(".csv.gz") else path.suffix.lower()
     if suffix in (".csv", ".parquet", ".pq"):
         # text columns stay text: pandas would otherwise read the label mode "true" as a boolean
         frame = pd.read_csv(path, dtype=dict.fromkeys(TEXT_COLUMNS, str)) if suffix == ".csv" else pd.read_parquet(path)

@@ -17,8 +17,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--address", help="ray: address of a running cluster (default: start a local instance)")
     parser.add_argument("--data", help="data root (default $NASI_HARNESS_DATA, then $TORCH_HOME, ~/.torch)")
     parser.add_argument("--device", help="override the study's device: auto, cpu, cuda or cuda:N")
-    parser.add_argument("--part", type=_part, metavar="K/N",
-                        help="run only part K of N disjoint parts of the cells (0 <= K < N), e.g. one per process")
+    parser.add_argument(
+        "--part",
+        type=_part,
+        metavar="K/N",
+        help="run only part K of N disjoint parts of the cells (0 <= K < N), e.g. one per process",
+    )
     parser.add_argument("--no-report", action="store_true", help="score only; skip the analysis and report step")
     parser.add_argument("--dry-run", action="store_true", help="validate and print the plan; run nothing")
     parser.set_defaults(func=_run)
