@@ -105,3 +105,43 @@ def test_output_files_and_filters(store: Path, shared_data: Path, tmp_path: Path
     assert "study 'nope' not found" in capsys.readouterr().err and True
     assert main(["compare", str(store), *base, "--ensemble", "nasi"]) == 2
     assert "at least two proxies" in capsys.readouterr().err
+
+
+def test_several_stores_are_read_as_one_table(tmp_path: Path, no_data: Path, capsys: pytest.CaptureFixture) -> None:
+    """A full-space reference study and a swapped-mode study live in different stores; agnostic joins them."""
+    accuracy = synthetic_accuracy(15625, seed=0)
+    frame = synthetic_results(accuracy, {"nasi": 0.6}, modes={("gaussian", "random"): 0.99}, cells=range(0, 9000, 60))
+    reference = frame[(frame["data"] == "real") & (frame["labels"] == "true")]
+    swapped = frame.drop(reference.index)
+    real_store, swapped_csv = tmp_path / "real.sqlite", tmp_path / "swapped.csv.gz"
+    write_store(str(real_store), reference, study="full")
+    swapped.assign(study="gaussian").to_csv(swapped_csv, index=False)
+    for alone in (real_store, swapped_csv):
+        assert main(["agnostic", str(alone), "--no-accuracy", "--bootstrap", "20"]) == 2
+        assert "nothing to compare" in capsys.readouterr().err
+    both = ["agnostic", str(real_store), str(swapped_csv), "--no-accuracy", "--bootstrap", "20", "--json"]
+    assert main(both) == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    assert (row["proxy"], row["data"], row["labels"], row["n"]) == ("nasi", "gaussian", "random", 150)
+    assert row["verdict"] == "holds"
+    # --study picks one study across the files; the error names every file read when it is absent
+    assert main(["correlate", str(real_store), str(swapped_csv), "--study", "nope", "--data", str(no_data)]) == 2
+    err = capsys.readouterr().err
+    assert "study 'nope' not found" in err and f"{real_store} + {swapped_csv}" in err and "full, gaussian" in err
+    # a unit in both files keeps the last file's row
+    assert main(["agnostic", str(real_store), str(swapped_csv), str(swapped_csv), "--no-accuracy", "--bootstrap",
+                 "20", "--json"]) == 0  # fmt: skip
+    assert json.loads(capsys.readouterr().out)[0]["n"] == 150
+
+
+def test_report_of_two_stores_names_both(tmp_path: Path, no_data: Path) -> None:
+    from harness.report import build_report
+
+    frame = synthetic_results(synthetic_accuracy(15625, seed=0), {"nasi": 0.6}, modes={("real", "random"): 0.9},
+                              cells=range(0, 3000, 50))  # fmt: skip
+    first, second = tmp_path / "a.sqlite", tmp_path / "b.sqlite"
+    write_store(str(first), frame[frame["labels"] == "true"], study="a")
+    write_store(str(second), frame[frame["labels"] == "random"], study="b")
+    path = build_report([first, second], tmp_path / "report", data=no_data, n_boot=20)
+    text = path.read_text()
+    assert f"`{first}` + `{second}`" in text and "label-agnostic" in text

@@ -1,8 +1,10 @@
-"""Reading scores for analysis: a results database, or a CSV/Parquet export of one (or of ``score --out``)."""
+"""Reading scores for analysis: a results database, or a CSV/Parquet export of one (or of ``score --out``), or
+several of them read as one table (e.g. the reference scores of one study beside the swapped modes of another)."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -11,13 +13,33 @@ from harness.errors import HarnessError
 
 TEXT_COLUMNS = ("study", "space", "arch", "proxy", "dataset", "data", "labels", "status", "device")
 
+PathLike = str | os.PathLike
+Sources = PathLike | Sequence[PathLike]
 
-def load_scores(path: str | os.PathLike, study: str | None = None, space: str | None = None) -> pd.DataFrame:
+
+def describe_sources(sources: Sources) -> str:
+    """How error messages and reports name what was read: one path, or the paths joined by `` + ``."""
+    if isinstance(sources, (str, os.PathLike)):
+        return str(sources)
+    return " + ".join(str(p) for p in sources)
+
+
+def load_scores(path: Sources, study: str | None = None, space: str | None = None) -> pd.DataFrame:
     """Results rows from ``path``: ``.csv``/``.csv.gz``/``.parquet`` are tables, anything else a results store.
 
     ``study`` selects one study (an error naming the studies present if it has no rows); ``space`` fills the
-    space column of a table that lacks one (``score --out`` CSVs), default ``nb201``.
+    space column of a table that lacks one (``score --out`` CSVs), default ``nb201``. A sequence of paths is
+    read as one table, in order; a unit scored in more than one keeps the last file's row (analysis drops the
+    earlier duplicates), so a rerun exported later wins.
     """
+    if not isinstance(path, (str, os.PathLike)):
+        paths = list(path)
+        if not paths:
+            raise HarnessError("no results file given")
+        if len(paths) == 1:
+            return load_scores(paths[0], study=study, space=space)
+        frame = pd.concat([load_scores(p, space=space) for p in paths], ignore_index=True)
+        return frame if study is None else _one_study(frame, study, describe_sources(paths))
     path = Path(path)
     if not path.exists():
         raise HarnessError(f"no such results file: {path}")
@@ -41,7 +63,7 @@ def load_scores(path: str | os.PathLike, study: str | None = None, space: str | 
     return frame
 
 
-def _one_study(frame: pd.DataFrame, study: str, path: Path) -> pd.DataFrame:
+def _one_study(frame: pd.DataFrame, study: str, path: PathLike) -> pd.DataFrame:
     chosen = frame[frame["study"].astype(str) == study]
     if chosen.empty:
         present = sorted(set(frame["study"].astype(str))) if "study" in frame.columns else []

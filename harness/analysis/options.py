@@ -11,17 +11,27 @@ from pathlib import Path
 import pandas as pd
 
 from harness.analysis.bootstrap import DEFAULT_RESAMPLES
-from harness.analysis.inputs import load_scores
+from harness.analysis.inputs import describe_sources, load_scores
 from harness.analysis.target import TargetFn, TargetSpec, target_loader
 from harness.errors import HarnessError
 
 
 def add_store_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("store", metavar="STORE", help="results database (or a CSV/Parquet export of one)")
+    add_store_positional(parser)
     parser.add_argument("--study", help="analyse one study of the store (default: every row)")
     parser.add_argument("--dataset", help="only scores computed on this dataset (default: every dataset)")
     parser.add_argument("--proxies", help="comma list of proxies to include (default: every proxy stored)")
     parser.add_argument("--space", help="search space of a CSV/Parquet table without a space column (default nb201)")
+
+
+def add_store_positional(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "store",
+        metavar="STORE",
+        nargs="+",
+        help="results database or a CSV/Parquet export of one; several are read as one table (e.g. the real-data "
+        "scores of one study and the swapped-mode scores of another)",
+    )
 
 
 def add_target_arguments(parser: argparse.ArgumentParser) -> None:
@@ -85,19 +95,20 @@ def split_list(text: str | None) -> list[str]:
 def load_filtered(args: argparse.Namespace) -> pd.DataFrame:
     """The store's rows after --study, --dataset and --proxies, or a one-line error saying what is present."""
     frame = load_scores(args.store, study=args.study, space=getattr(args, "space", None))
+    where = describe_sources(args.store)
     if frame.empty:
-        raise HarnessError(f"no results in {args.store}" + (f" for study {args.study!r}" if args.study else ""))
+        raise HarnessError(f"no results in {where}" + (f" for study {args.study!r}" if args.study else ""))
     if args.dataset:
         present = sorted(set(frame["dataset"].astype(str)))
         frame = frame[frame["dataset"].astype(str) == args.dataset]
         if frame.empty:
-            raise HarnessError(f"no scores on dataset {args.dataset!r} in {args.store}; present: {', '.join(present)}")
+            raise HarnessError(f"no scores on dataset {args.dataset!r} in {where}; present: {', '.join(present)}")
     wanted = split_list(getattr(args, "proxies", None))
     if wanted:
         present = set(frame["proxy"].astype(str))
         absent = [p for p in wanted if p not in present]
         if absent:
-            raise HarnessError(f"proxy {', '.join(absent)} not in {args.store}; present: {', '.join(sorted(present))}")
+            raise HarnessError(f"proxy {', '.join(absent)} not in {where}; present: {', '.join(sorted(present))}")
         frame = frame[frame["proxy"].astype(str).isin(wanted)]
     return frame
 

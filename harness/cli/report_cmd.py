@@ -15,7 +15,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "dataset heatmaps, comparison with paired intervals, precision at top-k, agnosticism. Without "
         "ground truth, the score-only parts are still written and the report says what is missing.",
     )
-    parser.add_argument("store", metavar="STORE", help="results database (or a CSV/Parquet export of one)")
+    options.add_store_positional(parser)
     parser.add_argument("--out", required=True, metavar="DIR", help="output directory (created if needed)")
     parser.add_argument("--study", help="report one study of the store (default: every row)")
     options.add_target_arguments(parser)
