@@ -21,7 +21,11 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-STORES = [ROOT / "results/nb201_nasi_full/results.sqlite", ROOT / "results/nb201_proxies_cpu/results.sqlite"]
+STORES = [
+    ROOT / "results/nb201_nasi_full/results.sqlite",
+    ROOT / "results/nb201_proxies_cpu/results.sqlite",
+    ROOT / "results/nb201_ntk_cpu/results.sqlite",
+]
 NASI_STORES = [ROOT / "results/nb201_nasi_full/results.sqlite", ROOT / "results/nb201_nasi_gaussian/results.sqlite"]
 DATASETS = ("cifar10", "cifar100", "ImageNet16-120")
 
