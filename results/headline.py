@@ -56,6 +56,15 @@ def correlate(store: Path, dataset: str) -> list[dict]:
     return json.loads(out.stdout)
 
 
+def agnostic(*args: str) -> list[dict]:
+    """``agnostic --json`` rows for the given stores and options."""
+    out = subprocess.run(
+        [sys.executable, "-m", "harness", "agnostic", *args, "--json"],
+        check=True, capture_output=True, text=True, cwd=ROOT,
+    )  # fmt: skip
+    return json.loads(out.stdout)
+
+
 def rows(store: Path) -> list[dict]:
     return [r for r in correlate(store, "cifar10") if r["data"] == "real" and r["labels"] == "true"]
 
@@ -128,10 +137,6 @@ def agnosticism() -> list[str]:
     store = ROOT / "results/agnosticism_nasi/results.sqlite"
     if not store.is_file():
         return []
-    out = subprocess.run(
-        [sys.executable, "-m", "harness", "agnostic", str(store), "--json"],
-        check=True, capture_output=True, text=True, cwd=ROOT,
-    )  # fmt: skip
     lines = [
         "",
         "Agnosticism (`results/agnosticism_nasi`, 500 cells, CIFAR-10): agreement of each swapped mode with real data "
@@ -142,7 +147,7 @@ def agnosticism() -> list[str]:
         "| verdict |",
         "|---|---|---|---|---|---|---|---|",
     ]
-    found = sorted(json.loads(out.stdout), key=lambda r: (r["proxy"] != "nasi", r["proxy"], r["data"], r["labels"]))
+    found = sorted(agnostic(str(store)), key=lambda r: (r["proxy"] != "nasi", r["proxy"], r["data"], r["labels"]))
     for r in found:
         tau, pearson = fmt(r["kendall"], r["kendall_ci"]), fmt(r["pearson"], r["pearson_ci"])
         acc = f"{r['spearman_acc_ref']:.3f} -> {r['spearman_acc_swap']:.3f}"
@@ -181,10 +186,6 @@ def nasi_full_space_agnosticism() -> list[str]:
     real, swapped = NASI_STORES
     if not (real.is_file() and swapped.is_file()):
         return []
-    out = subprocess.run(
-        [sys.executable, "-m", "harness", "agnostic", str(real), str(swapped), "--dataset", "cifar10", "--json"],
-        check=True, capture_output=True, text=True, cwd=ROOT,
-    )  # fmt: skip
     lines = [
         "",
         "nasi on all 15,625 cells, CIFAR-10: Gaussian data + random labels (`results/nb201_nasi_gaussian`) against "
@@ -194,7 +195,7 @@ def nasi_full_space_agnosticism() -> list[str]:
         "| overlap@5% | rho acc (ref -> swap) | rho acc gain [95% CI] | verdict |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for r in json.loads(out.stdout):
+    for r in agnostic(str(real), str(swapped), "--dataset", "cifar10"):
         lines.append(f"| {r['proxy']} | {r['data']} / {r['labels']} | {r['n']} | "
                      f"{fmt(r['kendall'], r['kendall_ci'])} | {fmt(r['spearman'], r['spearman_ci'])} | "
                      f"{fmt(r['pearson'], r['pearson_ci'])} | "

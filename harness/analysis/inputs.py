@@ -17,11 +17,14 @@ PathLike = str | os.PathLike
 Sources = PathLike | Sequence[PathLike]
 
 
+def source_paths(sources: Sources) -> list[PathLike]:
+    """``sources`` as a list of paths: one path (``str`` is a path, not a sequence of characters), or several."""
+    return [sources] if isinstance(sources, (str, os.PathLike)) else list(sources)
+
+
 def describe_sources(sources: Sources) -> str:
     """How error messages and reports name what was read: one path, or the paths joined by `` + ``."""
-    if isinstance(sources, (str, os.PathLike)):
-        return str(sources)
-    return " + ".join(str(p) for p in sources)
+    return " + ".join(str(p) for p in source_paths(sources))
 
 
 def load_scores(path: Sources, study: str | None = None, space: str | None = None) -> pd.DataFrame:
@@ -32,15 +35,13 @@ def load_scores(path: Sources, study: str | None = None, space: str | None = Non
     read as one table, in order; a unit scored in more than one keeps the last file's row (analysis drops the
     earlier duplicates), so a rerun exported later wins.
     """
-    if not isinstance(path, (str, os.PathLike)):
-        paths = list(path)
-        if not paths:
-            raise HarnessError("no results file given")
-        if len(paths) == 1:
-            return load_scores(paths[0], study=study, space=space)
+    paths = source_paths(path)
+    if not paths:
+        raise HarnessError("no results file given")
+    if len(paths) > 1:
         frame = pd.concat([load_scores(p, space=space) for p in paths], ignore_index=True)
         return frame if study is None else _one_study(frame, study, describe_sources(paths))
-    path = Path(path)
+    path = Path(paths[0])
     if not path.exists():
         raise HarnessError(f"no such results file: {path}")
     suffix = ".csv" if path.name.lower().endswith(".csv.gz") else path.suffix.lower()

@@ -19,7 +19,7 @@ from harness.analysis.agnostic import DEFAULT_THRESHOLDS, Thresholds, agnosticis
 from harness.analysis.bootstrap import DEFAULT_LEVEL, DEFAULT_RESAMPLES
 from harness.analysis.compare import compare, ensemble_name
 from harness.analysis.correlation import aligned, bootstrap_note, correlate, precision_curve
-from harness.analysis.inputs import Sources, describe_sources, load_scores
+from harness.analysis.inputs import Sources, describe_sources, load_scores, source_paths
 from harness.analysis.target import Target, TargetSpec, describe, resolve, target_loader
 from harness.errors import DataMissing
 from harness.report import figures
@@ -46,12 +46,11 @@ def build_report(
 
     ``data``: ground-truth root (else ``$NASI_HARNESS_DATA``, ``$TORCH_HOME``, ``~/.torch``).
     """
-    results = load_scores(store_path, study=study)
-    where = describe_sources(store_path)
+    paths = source_paths(store_path)
+    results = load_scores(paths, study=study)
     if results.empty:
-        raise ValueError(f"no results in {where}" + (f" for study {study!r}" if study else ""))
+        raise ValueError(f"no results in {describe_sources(paths)}" + (f" for study {study!r}" if study else ""))
     target = target_loader(TargetSpec(split=split, epochs=epochs), data=data)
-    paths = [store_path] if isinstance(store_path, (str, os.PathLike)) else list(store_path)
     source = " + ".join(f"`{p}`" for p in paths) + (f", study `{study}`" if study else "")
     return render_report(
         results,
