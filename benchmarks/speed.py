@@ -52,7 +52,8 @@ def main(argv: list[str] | None = None) -> int:
     warm = parse_cells(f"sample:{args.warmup}:999", args.space) if args.warmup else []
     common = dict(dataset=args.dataset, data_mode=args.data_mode, label_mode=args.labels,
                   batch_size=args.batch_size, device=args.device,
-                  channels_last=args.layout == "channels_last")  # fmt: skip
+                  channels_last=args.layout == "channels_last",
+                  share_intermediates=False)  # fmt: skip  # each proxy timed alone, nothing reused
     for _ in score_cells(args.space, warm, proxies, **common):
         pass
     seconds: dict[str, list[float]] = {p: [] for p in proxies}

@@ -1,18 +1,15 @@
 #!/usr/bin/env bash
 # The reference runs behind results/nb201_nasi_full, results/nb201_nasi_gaussian, results/nb201_proxies_cpu,
-# results/agnosticism_nasi and results/nb201_ntk_cpu, as run on this project's 2-core CPU machine: single-threaded
-# processes, two at a time, each scoring one part of a store (--part). Resumable: rerun after a kill and only
-# missing units are scored.
+# results/agnosticism_nasi and results/nb201_ntk_cpu, as run on this project's 2-core CPU machine: each study on
+# two single-threaded worker processes (--workers 2; earlier runs used two --part processes, which is equivalent).
+# Resumable: rerun after a kill and only missing units are scored.
 # From the repository root, with the data beside it:  bash results/run_cpu_reference.sh
 set -euo pipefail
-export NASI_HARNESS_DATA="${NASI_HARNESS_DATA:-../shared/data}" OMP_NUM_THREADS=1
-H=(nasi-harness run --no-report)
-for part in 0/2 1/2; do
-  ( "${H[@]}" benchmarks/nb201_proxies_cpu.toml --part "$part" && "${H[@]}" benchmarks/agnosticism_nasi.toml --part "$part" \
-    && "${H[@]}" benchmarks/nb201_nasi_gaussian.toml --part "$part" && "${H[@]}" benchmarks/nb201_nasi_full.toml --part "$part" \
-    && "${H[@]}" benchmarks/nb201_ntk_cpu.toml --part "$part" ) &
+export NASI_HARNESS_DATA="${NASI_HARNESS_DATA:-../shared/data}"
+WORKERS="${WORKERS:-2}"
+for s in nb201_proxies_cpu agnosticism_nasi nb201_nasi_gaussian nb201_nasi_full nb201_ntk_cpu; do
+  nasi-harness run --no-report --workers "$WORKERS" "benchmarks/$s.toml"
 done
-wait
 # Tables, figures and the Markdown report of each, from its store alone; compressed CSV exports of the scores;
 # the README's headline table.
 for s in nb201_nasi_full nb201_nasi_gaussian nb201_proxies_cpu agnosticism_nasi nb201_ntk_cpu; do

@@ -421,3 +421,30 @@ def test_engine_records_statuses() -> None:
     assert status[(LIVE, "te_nas_linear_regions")] == ("ok", 4.0)
     assert status[(DEGENERATE, "vkdnw_dim")][0] == "degenerate"
     assert status[(LIVE, "az_nas_complexity")][1] == pytest.approx(get_space("nb201").cost(LIVE).flops_m)
+
+
+def test_te_nas_shares_the_ntk_gram_with_ntk_cond_within_a_cell(monkeypatch) -> None:
+    """The engine's per-cell memo: one Gram for both proxies, the same scores as computing it twice."""
+    import harness.proxies.ntk_cond as ntk_cond_module
+    from harness.scoring import score_cells
+
+    calls: list[int] = []
+    original = ntk_cond_module.sample_sum_gram
+
+    def counting(*args, **kwargs):
+        calls.append(1)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(ntk_cond_module, "sample_sum_gram", counting)
+    common = dict(data_mode="gaussian", label_mode="random", batch_size=4, device="cpu")
+    shared = list(score_cells("nb201", [1, 2], ["ntk_cond", "te_nas"], **common))
+    assert len(calls) == 2  # one Gram per cell
+    alone = list(score_cells("nb201", [1, 2], ["ntk_cond", "te_nas"], share_intermediates=False, **common))
+    assert len(calls) == 6  # two per cell
+    assert [(r.index, r.proxy, r.score, r.status) for r in shared] == [
+        (r.index, r.proxy, r.score, r.status) for r in alone
+    ]
+    # The memo does not leak across cells, batches or BN modes: keys name the BN mode, the dict is per cell.
+    ctx = ProxyContext(num_classes=10, memo={})
+    assert ctx.remember(("k", True), lambda: 1) == 1 and ctx.remember(("k", True), lambda: 2) == 1
+    assert ctx.remember(("k", False), lambda: 3) == 3 and ProxyContext(num_classes=10).remember(("k",), lambda: 4) == 4

@@ -317,7 +317,7 @@ def test_bad_run_options(tmp_path, cheap_proxies):
     study = _study(tmp_path)
     for kwargs, needle in [
         ({"backend": "spark"}, "unknown backend 'spark'; expected one of local, ray"),
-        ({"workers": 4}, "the local backend runs one worker"),
+        ({"workers": 0}, "workers must be a positive integer"),
         ({"workers": 0, "backend": "ray"}, "workers must be a positive integer"),
         ({"address": "ray://x:10001"}, "--address connects to a Ray cluster"),
         ({"device": "tpu"}, "unknown device 'tpu'"),

@@ -13,7 +13,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("study", help="study file (TOML), e.g. benchmarks/quickstart.toml")
     parser.add_argument("--store", help="results database (default: the study's [output] store)")
     parser.add_argument("--backend", default="local", choices=BACKENDS, help="where units run (default local)")
-    parser.add_argument("--workers", type=int, help="ray: concurrent tasks (default: one per GPU, else per CPU)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        help="local: worker processes (default 1; N split the cores, or share the GPU); "
+        "ray: concurrent tasks (default: one per GPU, else per CPU)",
+    )
     parser.add_argument("--address", help="ray: address of a running cluster (default: start a local instance)")
     parser.add_argument("--data", help="data root (default $NASI_HARNESS_DATA, then $TORCH_HOME, ~/.torch)")
     parser.add_argument("--device", help="override the study's device: auto, cpu, cuda or cuda:N")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 from torch import nn
@@ -26,7 +26,7 @@ class ProxyContext:
 
     ``micro_batch``: when set, split forward/backward passes into chunks of at most this many samples
     and accumulate so that the result equals the whole-batch result (the engine sets it after an
-    out-of-memory error, for proxies declaring ``splittable``).
+    out-of-memory error, for proxies declaring ``splittable``). ``memo``: see ``remember``.
     """
 
     num_classes: int
@@ -34,6 +34,20 @@ class ProxyContext:
     micro_batch: int | None = None
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
     seed: int = 0
+    memo: dict | None = None
+
+    def remember(self, key: tuple, compute: Callable[[], Any]) -> Any:
+        """``compute()``, or its value from an earlier proxy on the same cell, batch and initial weights.
+
+        The engine hands every proxy of one cell the same ``memo`` (None: nothing is shared), so proxies that
+        compute the same intermediate (ntk_cond and te_nas: the same NTK Gram) compute it once. ``key`` must
+        name everything the value depends on besides the cell, the batch and the initial weights.
+        """
+        if self.memo is None:
+            return compute()
+        if key not in self.memo:
+            self.memo[key] = compute()
+        return self.memo[key]
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,17 @@ def condition_number(gram: torch.Tensor) -> float:
     return largest / smallest if smallest > 0 else float("inf")
 
 
+def weights_gram(net: nn.Module, inputs: torch.Tensor, ctx: ProxyContext | None = None) -> torch.Tensor:
+    """TE-NAS's B x B NTK Gram over the weights (``sample_sum_gram`` with ``weights_only``), computed once per cell
+    when ``ctx`` carries the engine's memo: ``ntk_cond`` and ``te_nas`` then share it (the B backward passes are
+    the whole cost of both). Pruning dead edges does not change it (their weights have zero gradient)."""
+    micro_batch = None if ctx is None else ctx.micro_batch
+    compute = lambda: sample_sum_gram(net, inputs, weights_only, micro_batch=micro_batch)  # noqa: E731
+    if ctx is None:
+        return compute()
+    return ctx.remember(("sample_sum_gram", "weights_only", net.training), compute)
+
+
 @register_proxy(
     "ntk_cond",
     needs_labels=False,
@@ -40,7 +51,7 @@ def ntk_cond(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, ctx: P
     Eigenvalues in float64 (TE-NAS: float32 ``symeig``). Lower is better (a well-conditioned NTK trains
     faster). B backwards (64 at b = 64). Prunable; not splittable with train-mode BN.
     """
-    gram = sample_sum_gram(net, inputs, weights_only, micro_batch=ctx.micro_batch)
+    gram = weights_gram(net, inputs, ctx)
     if gram.shape[0] < 2:
         raise ValueError(f"ntk_cond needs at least 2 samples, got {gram.shape[0]}")
     return condition_number(gram)

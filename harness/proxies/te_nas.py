@@ -31,22 +31,21 @@ import torch
 from torch import nn
 
 from harness.proxies._linear_regions import linear_regions
-from harness.proxies._ntk import sample_sum_gram, weights_only
 from harness.proxies._ranking import oriented_rank, require_columns
 from harness.proxies.base import ProxyContext, register_proxy
-from harness.proxies.ntk_cond import condition_number
+from harness.proxies.ntk_cond import condition_number, weights_gram
 
 NTK_COMPONENT = "ntk_cond"
 REGIONS_COMPONENT = "te_nas_linear_regions"
 
 
-def ntk_condition_number(net: nn.Module, inputs: torch.Tensor) -> float:
-    """TE-NAS's kappa, computed exactly as the ``ntk_cond`` proxy (``sample_sum_gram`` with TENAS's weights-only
-    rule, then ``condition_number``); ``ValueError`` when the NTK is singular (kappa infinite), e.g. for a
-    network whose output ignores its input or a batch of repeated images."""
+def ntk_condition_number(net: nn.Module, inputs: torch.Tensor, ctx: ProxyContext | None = None) -> float:
+    """TE-NAS's kappa, computed exactly as the ``ntk_cond`` proxy (``weights_gram``, shared with it within a cell
+    when ``ctx`` carries the engine's memo, then ``condition_number``); ``ValueError`` when the NTK is singular
+    (kappa infinite), e.g. for a network whose output ignores its input or a batch of repeated images."""
     if inputs.shape[0] < 2:
         raise ValueError(f"the NTK condition number needs a batch of at least 2 samples, got {inputs.shape[0]}")
-    kappa = condition_number(sample_sum_gram(net, inputs, weights_only))
+    kappa = condition_number(weights_gram(net, inputs, ctx))
     if not math.isfinite(kappa):
         raise ValueError("the NTK is singular (smallest eigenvalue <= 0): its condition number is undefined")
     return kappa
@@ -96,10 +95,11 @@ def te_nas(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, ctx: Pro
     same for all of them (the common case at B = 64, see ``te_nas_linear_regions``); otherwise it is an
     approximation, and studies of TE-NAS itself should use ``rank_combine`` on the two components.
     Regions are counted first (no gradients), then the NTK (B backward passes of the whole batch: the
-    expensive part); BN in train mode throughout. A singular NTK raises (no score; ``ntk_cond`` gives inf).
+    expensive part, skipped when ``ntk_cond`` already computed it on this cell); BN in train mode throughout.
+    A singular NTK raises (no score; ``ntk_cond`` gives inf).
     """
     regions = linear_regions(net, inputs)
-    kappa = ntk_condition_number(net, inputs)
+    kappa = ntk_condition_number(net, inputs, ctx)
     return math.log(regions) - math.log(kappa)
 
 

@@ -77,6 +77,7 @@ def score_cells(
     skip: SkipFn | None = None,
     share_isomorphic: bool = False,
     channels_last: bool = True,
+    share_intermediates: bool = True,
 ) -> Iterator[ScoreRecord]:
     """Score ``cells`` with ``proxies``; yield one record per (cell, proxy) as soon as it is computed.
 
@@ -84,7 +85,9 @@ def score_cells(
     the first cell of an isomorphism class to the others (exact up to the weight permutation).
     ``channels_last`` stores activations NHWC on CPU: the same function, about 2x faster convolutions (oneDNN);
     scores agree with NCHW to float rounding (relative 1e-3 at worst on ill-conditioned cells, measured) and
-    stay bit-identical between reruns.
+    stay bit-identical between reruns. ``share_intermediates`` lets the proxies of one cell reuse what another
+    already computed on the same weights and batch (``ProxyContext.remember``: ntk_cond and te_nas share the NTK
+    Gram), so a later proxy's ``seconds`` can be its own cost only; turn it off to time proxies alone.
     Raises ``DataMissing`` before any work when the modes need a dataset that is absent.
     """
     sp = get_space(space)
@@ -113,6 +116,7 @@ def score_cells(
         base = None
         initial_state: dict[str, torch.Tensor] = {}
         cost = sp.cost(index, dataset)
+        memo: dict | None = {} if share_intermediates else None  # one cell, one batch, one set of initial weights
 
         unit = functools.partial(ScoreRecord, index, arch)
         fixed = (dataset, data_mode, label_mode, batch_size, seed)
@@ -134,7 +138,7 @@ def score_cells(
             net.train(spec.bn_mode == "train")
             if hasattr(net, "set_prune"):
                 net.set_prune(spec.prunable)
-            ctx = ProxyContext(num_classes=info.num_classes, cost=cost, device=dev, seed=seed)
+            ctx = ProxyContext(num_classes=info.num_classes, cost=cost, device=dev, seed=seed, memo=memo)
             with measure(dev) as m:
                 score, status = _run_proxy(spec, net, inputs, targets, ctx)
             if degenerate and status == OK:

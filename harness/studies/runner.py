@@ -99,9 +99,6 @@ def _check_options(backend: str, workers: int | None, address: str | None, devic
         raise ValueError(f"unknown backend {backend!r}; expected one of {', '.join(BACKENDS)}")
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
         raise ValueError(f"workers must be a positive integer, got {workers!r}")
-    if backend == "local" and workers not in (None, 1):
-        raise ValueError("the local backend runs one worker; for more use --backend ray --workers N "
-                         "(a local Ray instance is started when --address is not given)")  # fmt: skip
     if backend == "local" and address:
         raise ValueError("--address connects to a Ray cluster: use it with --backend ray")
     if device is not None and not re.match(r"^(auto|cpu|cuda(:\d+)?)$", device):
@@ -166,6 +163,11 @@ def _outcomes(
     log: Log,
 ) -> Iterator[Outcome]:  # fmt: skip
     if not shards:
+        return
+    if backend == "local" and (workers or 1) > 1:
+        from harness.studies.process_backend import run_processes
+
+        yield from run_processes(shards, data=data, workers=workers, log=log)
         return
     if backend == "local":
         for shard in shards:

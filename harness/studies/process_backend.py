@@ -1,0 +1,105 @@
+"""Local worker processes: one study's shards split by cell over N processes on this machine.
+
+Why processes and not threads: eager PyTorch on small NB201 networks is bound by Python and kernel-launch
+overhead, so N single-threaded processes on N cores score more cells per second than one N-threaded process,
+and N processes sharing one GPU hide each other's launch latency. As with Ray, workers never touch the
+database: each sends one outcome per record to the driver, which writes it at once, so a killed run loses at
+most the cells in progress and a rerun resumes.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import queue as queue_module
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from harness.errors import HarnessError
+from harness.studies.execute import Outcome, iter_shard
+from harness.studies.units import Shard
+
+_DONE = "done"
+_FAILED = "failed"
+POLL_SECONDS = 1.0
+
+
+def threads_per_worker(workers: int, cpus: int | None = None) -> int:
+    """Cores divided evenly over the workers (at least one thread each)."""
+    return max(1, (cpus or os.cpu_count() or 1) // max(1, workers))
+
+
+def worker_parts(shards: Sequence[Shard], workers: int) -> list[list[Shard]]:
+    """Worker k gets part k of every shard (disjoint by cell; isomorphism classes stay whole when shared)."""
+    return [[p for p in (s.part(k, workers) for s in shards) if p.units] for k in range(workers)]
+
+
+def _work(k: int, parts: list[Shard], data: str | None, threads: int, out: Any) -> None:
+    """Runs in worker k: score its parts, send each outcome, then a final done or failed message."""
+    try:
+        import torch
+
+        torch.set_num_threads(threads)
+        for shard in parts:
+            for outcome in iter_shard(shard, data):
+                out.put(outcome)
+        out.put((_DONE, k, ""))
+    except KeyboardInterrupt:  # the driver was interrupted too and stops the run
+        pass
+    except BaseException as exc:  # noqa: BLE001 - reported to the driver, which raises it there
+        text = str(exc).strip()
+        out.put((_FAILED, k, f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}".rstrip(": ")))
+
+
+def run_processes(
+    shards: Sequence[Shard],
+    *,
+    data: str | os.PathLike | None = None,
+    workers: int = 2,
+    log: Any = print,
+) -> Iterator[Outcome]:
+    """Score ``shards`` in ``workers`` spawned processes; yield each record's outcome as it arrives.
+
+    A worker that raises or dies stops the run with a ``HarnessError`` naming it (what finished is stored);
+    stopping early (Ctrl-C, an exception, closing the generator) terminates the workers.
+    """
+    parts = [p for p in worker_parts(shards, workers) if p]
+    if not parts:
+        return
+    threads = threads_per_worker(len(parts))
+    log(f"local: {len(parts)} worker processes, {threads} thread{'s' * (threads > 1)} each")
+    ctx = multiprocessing.get_context("spawn")  # fork is unsafe once torch has started its thread pools
+    out = ctx.Queue()
+    data_arg = None if data is None else str(data)
+    procs = {
+        k: ctx.Process(target=_work, args=(k, part, data_arg, threads, out), name=f"worker-{k}", daemon=True)
+        for k, part in enumerate(parts)
+    }
+    for proc in procs.values():
+        proc.start()
+    running = set(procs)
+    try:
+        while running:
+            try:
+                item = out.get(timeout=POLL_SECONDS)
+            except queue_module.Empty:
+                for k in sorted(running):
+                    if not procs[k].is_alive() and out.empty():
+                        raise HarnessError(
+                            f"local worker {k} died (exit code {procs[k].exitcode}); the results it sent are stored, "
+                            "rerun to resume"
+                        ) from None
+                continue
+            if isinstance(item, Outcome):
+                yield item
+            elif item[0] == _DONE:
+                running.discard(item[1])
+            else:
+                raise HarnessError(f"local worker {item[1]} failed: {item[2]}")
+    finally:
+        for proc in procs.values():
+            if proc.is_alive():
+                proc.terminate()
+        for proc in procs.values():
+            proc.join(timeout=10)
+        out.close()
