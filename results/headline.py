@@ -156,7 +156,10 @@ def agnosticism() -> list[str]:
     return lines + verdict_summary(found)
 
 
-SUMMARY_MODES = (("real", "random"), ("gaussian", "true"), ("uniform", "true"), ("gaussian", "random"))
+SUMMARY_MODES = (
+    ("real", "random"), ("real", "shuffled"), ("gaussian", "true"), ("uniform", "true"), ("repeat", "true"),
+    ("gaussian", "random"),
+)  # fmt: skip
 
 
 def verdict_summary(found: list[dict]) -> list[str]:
@@ -165,7 +168,8 @@ def verdict_summary(found: list[dict]) -> list[str]:
     head = " | ".join(f"{d} / {lab}" for d, lab in SUMMARY_MODES)
     lines = [
         "",
-        "Per proxy (Kendall tau with real data + true labels, and the verdict): labels swapped, data swapped, both.",
+        "Per proxy (Kendall tau with real data + true labels, and the verdict): labels swapped (random, shuffled), "
+        "data swapped (Gaussian, uniform, one image repeated), both.",
         "",
         f"| proxy | {head} | rho acc real -> gaussian / random |",
         "|---" * (len(SUMMARY_MODES) + 2) + "|",

@@ -114,3 +114,35 @@ def test_sigkill_mid_run_then_resume(tmp_path):
     assert not frame.duplicated(key).any() and (frame.status != "").all()
     with sqlite3.connect(store) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_ctrl_c_with_worker_processes_then_resume(tmp_path):
+    """Ctrl-C in a terminal reaches the driver and its workers (one process group): a clean stop, then a resume."""
+    study, store = _tiny_study(tmp_path)
+    cmd = [sys.executable, "-m", "harness", "run", str(study), "--no-report", "--workers", "2"]
+
+    def own_group_default_sigint() -> None:
+        os.setpgrp()
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+    proc = subprocess.Popen(cmd, cwd=REPO, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=own_group_default_sigint)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while _rows(store) < 5:
+            assert proc.poll() is None, f"run ended before it could be stopped: {proc.stderr.read()[-500:]}"
+            assert time.monotonic() < deadline, "no rows appeared within 120 s"
+            time.sleep(0.02)
+        os.killpg(proc.pid, signal.SIGINT)
+        proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 130, proc.stderr.read()[-1000:]
+    stored = _rows(store)
+    assert 5 <= stored < N_CELLS
+    rerun = subprocess.run(cmd, cwd=REPO, env=ENV, capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr[-1000:]
+    assert f"{stored} done before" in rerun.stdout
+    frame = load_results(store)
+    assert sorted(frame["index"]) == list(range(N_CELLS))
