@@ -47,6 +47,9 @@ NASLIB_JSON = "naslib_zc_nasbench201_725nets.json"
 NASLIB_OPS = ("skip_connect", "none", "nor_conv_3x3", "nor_conv_1x1", "avg_pool_3x3")  # NASLib op indices
 SENTINEL = -1e8  # NASLib's ZeroCost predictor stores NaN/inf scores as -1e8: not a score, excluded
 OK_STATUSES = ("ok", "degenerate")
+# Proxies whose value does not depend on the batch's images or labels (an all-ones input, their own Gaussian
+# inputs, or the weights alone): the only ones a run without the dataset's images can compare with the reference.
+DATA_FREE = ("params", "flops", "synflow", "zen", "l2_norm")
 
 
 def naslib_tuple_to_arch(text: str) -> str:
@@ -109,7 +112,7 @@ def score_into(
     rescore: set[str],
 ) -> dict[tuple[int, str], dict]:  # fmt: skip
     """Score the units not yet in ``raw_path`` (appending, so a rerun resumes); return the latest record per unit."""
-    setting = (dataset, "real", "true", str(args.batch_size), str(seed))
+    setting = (dataset, args.data_mode, args.labels, str(args.batch_size), str(seed))
 
     def same_setting(r: dict) -> bool:
         return (r["dataset"], r["data"], r["labels"], r["batch_size"], r["seed"]) == setting
@@ -130,7 +133,7 @@ def score_into(
         if new_file:
             writer.writeheader()
         for record in score_cells(
-            "nb201", indices, proxies, dataset=dataset, data_mode="real", label_mode="true",
+            "nb201", indices, proxies, dataset=dataset, data_mode=args.data_mode, label_mode=args.labels,
             batch_size=args.batch_size, seed=seed, device=args.device, data=args.data,
             skip=lambda i, p: (i, p) in done,
         ):  # fmt: skip
@@ -156,13 +159,20 @@ def run_dataset(args: argparse.Namespace, dataset: str, folder: Path) -> list[di
         print(f"skipping {dataset}: no reference scores for it in {folder}", file=sys.stderr)
         return None
     try:
-        make_batch(dataset, args.batch_size, "real", "true", args.seed, args.data)
+        make_batch(dataset, args.batch_size, args.data_mode, args.labels, args.seed, args.data)
     except DataMissing as exc:
         print(f"skipping {dataset}: {exc}", file=sys.stderr)
         return None
     ref_proxies = {p for scores in refs[main_name].values() for p in scores}
     wanted = parse_proxy_list(args.proxies) if args.proxies else proxy_names()
     proxies = [p for p in wanted if p in ref_proxies]
+    if (args.data_mode, args.labels) != ("real", "true"):  # only scores that do not depend on the batch compare
+        dropped = [p for p in proxies if p not in DATA_FREE]
+        proxies = [p for p in proxies if p in DATA_FREE]
+        if dropped:
+            kept = ", ".join(proxies) or "none"
+            print(f"{dataset}: {args.data_mode} data / {args.labels} labels: leaving out {', '.join(dropped)} "
+                  f"(their reference used real images); comparing {kept}", file=sys.stderr)  # fmt: skip
     if not proxies:
         print(f"skipping {dataset}: none of {', '.join(wanted)} is in the reference", file=sys.stderr)
         return None
@@ -184,6 +194,7 @@ def run_dataset(args: argparse.Namespace, dataset: str, folder: Path) -> list[di
         main_rho, n_main = spearman(ours, refs[main_name], proxy)
         row = {
             "proxy": proxy,
+            "batch": f"{args.data_mode}/{args.labels}",
             "n": n_main,
             "spearman": round(main_rho, 4),
             "reference": main_name,
@@ -230,6 +241,13 @@ def main(argv: list[str] | None = None) -> int:
         "seed-to-seed Spearman (the noise a reference comparison cannot beat)",
     )
     parser.add_argument("--noise-cells", type=int, default=100)
+    parser.add_argument(
+        "--data-mode",
+        default="real",
+        help="batch images (default real); any other mode compares only the data-free proxies "
+        "(params, flops, synflow, zen, l2_norm), e.g. for CIFAR-100 / ImageNet16-120 without their images",
+    )
+    parser.add_argument("--labels", default="true", help="label mode of the batch (default true)")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--rescore", default="", help="comma list of proxies to score again despite saved records")
