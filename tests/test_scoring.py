@@ -186,3 +186,30 @@ def test_cli_bad_input_is_one_error_line(argv, needle):
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and needle in lines[0], proc.stderr
+
+
+def test_a_mutating_proxy_gets_the_initial_state_too(test_proxies):
+    """A deep copy for a mutating proxy is taken from the initial state, not from what earlier proxies left:
+    BN running statistics and gradients of a train-mode forward/backward must not leak into it."""
+    seen: list[tuple[torch.Tensor, bool]] = []
+
+    @register_proxy("t_mutate_sees", needs_labels=False, mutates_net=True)
+    def sees(net, inputs, targets, ctx):
+        bn = next(m for m in net.modules() if isinstance(m, torch.nn.BatchNorm2d))
+        seen.append((bn.running_var.clone(), any(p.grad is not None for p in net.parameters())))
+        return 0.0
+
+    try:
+        _score([11], ["t_mutate_sees"])
+        _score([11], ["t_first_weight", "t_mutate_sees"])  # t_first_weight leaves grads and BN stats behind
+    finally:
+        proxy_base._REGISTRY.pop("t_mutate_sees", None)
+    (alone, alone_grads), (after, after_grads) = seen
+    assert torch.equal(alone, after) and not alone_grads and not after_grads
+
+
+def test_zen_does_not_depend_on_the_proxies_before_it():
+    """zen reads the BN running variances after its own forwards: they must start from the initial buffers."""
+    alone = _score([11, 284], ["zen"])
+    after = _score([11, 284], ["nasi", "zen"])
+    assert [r.score for r in alone] == [r.score for r in after if r.proxy == "zen"]

@@ -129,12 +129,11 @@ def score_cells(
                 torch.manual_seed(seed)
                 base = sp.build(index, dataset).to(dev, memory_format=layout)
                 initial_state = {k: v.clone() for k, v in base.state_dict().items()}
-            if spec.mutates_net:
-                net = copy.deepcopy(base)
-            else:
-                base.load_state_dict(initial_state)
-                base.zero_grad(set_to_none=True)
-                net = base
+            # Every proxy starts from the initial state: weights, BN running statistics and no gradients, whatever
+            # earlier proxies left behind (a mutating proxy gets a copy of that state, not of the leftovers).
+            base.load_state_dict(initial_state)
+            base.zero_grad(set_to_none=True)
+            net = copy.deepcopy(base) if spec.mutates_net else base
             net.train(spec.bn_mode == "train")
             if hasattr(net, "set_prune"):
                 net.set_prune(spec.prunable)
