@@ -343,3 +343,21 @@ def test_dry_run_prints_the_plan(tmp_path, cheap_proxies, capsys):
     out = capsys.readouterr().out
     assert out.startswith("study tiny: 3 units") and "0 done before, 3 to run" in out
     assert not (tmp_path / "out").exists()
+
+
+def test_rescore_replaces_one_proxys_units(tmp_path, cheap_proxies):
+    study = _study(tmp_path, text=VALID.replace('proxies = ["t_cheap"]', 'proxies = ["t_cheap", "t_ctrl_c"]'))
+    CALLS.extend([1, 1, 1])  # t_ctrl_c interrupts only on its third call
+    first = run_study(study, progress=False, report=False, log=lambda m: None)
+    assert first.ran == 6
+    before = load_results(study.store_path).set_index(["index", "proxy"]).created_at
+    logs: list[str] = []
+    again = run_study(study, progress=False, report=False, log=logs.append, rescore=["t_cheap"])
+    assert again.ran == 3 and again.done_before == 3  # only t_cheap's three units ran
+    assert any("rescoring t_cheap" in line for line in logs)
+    after = load_results(study.store_path).set_index(["index", "proxy"]).created_at
+    assert len(after) == 6
+    assert all(after[(i, "t_cheap")] >= before[(i, "t_cheap")] for i in range(3))
+    assert all(after[(i, "t_ctrl_c")] == before[(i, "t_ctrl_c")] for i in range(3))
+    with pytest.raises(ValueError, match="--rescore nope: not a proxy of study 'tiny'"):
+        run_study(study, progress=False, report=False, rescore=["nope"])

@@ -28,6 +28,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="K/N",
         help="run only part K of N disjoint parts of the cells (0 <= K < N), e.g. one per process",
     )
+    parser.add_argument(
+        "--rescore",
+        type=lambda text: [p.strip() for p in text.split(",") if p.strip()],
+        default=[],
+        metavar="P[,P...]",
+        help="score these proxies' units again even if stored, replacing the stored rows (e.g. after a fix)",
+    )
     parser.add_argument("--no-report", action="store_true", help="score only; skip the analysis and report step")
     parser.add_argument("--dry-run", action="store_true", help="validate and print the plan; run nothing")
     parser.set_defaults(func=_run)
@@ -61,7 +68,8 @@ def _run(args: argparse.Namespace) -> int:
         print(f"store: {store_path}")
         return 0
     summary = run_study(study, store=args.store, backend=args.backend, workers=args.workers, address=args.address,
-                        data=args.data, device=args.device, report=not args.no_report, part=args.part)  # fmt: skip
+                        data=args.data, device=args.device, report=not args.no_report, part=args.part,
+                        rescore=args.rescore)  # fmt: skip
     for line in summary.lines():
         print(line)
     if summary.interrupted:

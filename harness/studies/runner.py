@@ -216,16 +216,23 @@ def run_study(
     progress: bool = True,
     log: Log | None = None,
     part: tuple[int, int] | None = None,
+    rescore: Sequence[str] = (),
 ) -> RunSummary:
     """Run every unfinished unit of ``study`` and store the results (``store`` overrides the study's path).
 
     ``device`` overrides the study's device. ``log`` receives plan and skip messages (default: stderr).
     ``part=(k, n)`` runs only the k-th of n disjoint parts of the cells (several processes, one store or many).
+    ``rescore`` names proxies whose stored units are scored again and overwritten (e.g. after a fix to them);
+    an interrupted rescoring starts over for those proxies when rerun with the same option.
     Returns the counts; ``summary.interrupted`` is set when Ctrl-C stopped the run.
     """
     from harness.scoring.progress import Progress
 
     _check_options(backend, workers, address, device)
+    unknown = sorted(set(rescore) - set(study.proxies))
+    if unknown:
+        raise ValueError(f"--rescore {', '.join(unknown)}: not a proxy of study {study.name!r} "
+                         f"(its proxies: {', '.join(study.proxies)})")  # fmt: skip
     if part is not None:
         k, n = part
         if not (isinstance(k, int) and isinstance(n, int) and 0 <= k < n):
@@ -235,7 +242,10 @@ def run_study(
     start = time.monotonic()
     with ResultStore(store_path) as db:
         db.record_study(study.name, study.space, study.as_config(), None if study.source is None else str(study.source))
-        plan = make_plan(study, db.done_keys(study.name, study.space), device)
+        done = {key for key in db.done_keys(study.name, study.space) if key[1] not in set(rescore)}
+        plan = make_plan(study, done, device)
+        if rescore:
+            log(f"rescoring {', '.join(rescore)}: their stored units are scored again and replaced")
         summary = RunSummary(study.name, store_path, backend, plan.total, plan.done_before)
         log(plan.describe())
         for reason, n in plan.not_applicable.items():
