@@ -61,7 +61,10 @@ def _run(args: argparse.Namespace) -> int:
         if store_path.is_file():
             with ResultStore(store_path, readonly=True) as db:
                 done = db.done_keys(study.name, study.space)
-        plan = make_plan(study, done, args.device)
+        unknown = sorted(set(args.rescore) - set(study.proxies))
+        if unknown:
+            raise ValueError(f"--rescore {', '.join(unknown)}: not a proxy of study {study.name!r}")
+        plan = make_plan(study, {k for k in done if k[1] not in set(args.rescore)}, args.device)
         print(plan.describe())
         for reason, n in plan.not_applicable.items():
             print(f"would skip {n} units {reason}")
