@@ -158,3 +158,19 @@ def test_dense_scores_become_a_hexbin_and_wide_ranges_a_log_axis(tmp_path: Path)
     )
     assert [p.name for p in paths] == ["dense.png", "dense.pdf"] and all(p.stat().st_size > 5000 for p in paths)
     assert figures._log_scale(cells["score"].to_numpy()) and not figures._log_scale(np.array([-1.0, 5.0]))
+
+
+def test_agreement_bars_with_more_modes_than_hatches(tmp_path: Path) -> None:
+    """Every data x label mode swapped (11 swaps, as a full agnosticism grid has): one distinct hatch each."""
+    from harness.report import figures
+
+    modes = [f"{d}/{lab}" for d in ("real", "gaussian", "uniform", "repeat") for lab in ("true", "random", "shuffled")]
+    modes.remove("real/true")
+    rows = [
+        {"proxy": p, "mode": m, "kendall": 0.5, "kendall_ci": (0.4, 0.6), "pearson": 0.7, "pearson_ci": (0.6, 0.8)}
+        for p in ("nasi", "snip") for m in modes
+    ]  # fmt: skip
+    paths = figures.agreement_bars(pd.DataFrame(rows), proxy_styles(["nasi", "snip"]), thresholds=(0.5, 0.8),
+                                   out_dir=tmp_path, stem="bars")  # fmt: skip
+    assert paths and all(p.stat().st_size > 0 for p in paths)
+    assert len({figures.HATCHES[k % len(figures.HATCHES)] for k in range(len(modes))}) == len(modes)

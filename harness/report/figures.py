@@ -196,6 +196,10 @@ def agreement_scatter(
     return save(fig, out_dir, stem, tight=False)
 
 
+HATCHES = ("", "///", "...", "xxx", "\\\\\\", "+++", "ooo", "---", "|||", "**", "OO", "//..", "xx..", "\\\\||")
+MAX_WIDTH_IN = 28.0  # a figure any wider is unreadable on a page; the bars get thinner instead
+
+
 def agreement_bars(
     table: pd.DataFrame,
     styles: Mapping[str, Style],
@@ -208,11 +212,10 @@ def agreement_bars(
     """Grouped bars: per proxy, one bar per swapped mode (hatch = mode), height = agreement, whiskers = 95% CI."""
     proxies = list(dict.fromkeys(table["proxy"]))
     modes = list(dict.fromkeys(table["mode"]))
-    mode_hatch = {m: h for m, h in zip(modes, ("", "///", "...", "xxx", "\\\\\\", "+++", "ooo"))}
+    mode_hatch = {m: HATCHES[k % len(HATCHES)] for k, m in enumerate(modes)}  # repeats only past len(HATCHES)
     width = 0.8 / max(len(modes), 1)
-    fig = Figure(
-        figsize=(max(6.0, 0.55 * len(proxies) * max(len(modes), 1) + 2), 3.2 * len(measures)), layout="constrained"
-    )
+    wide = min(MAX_WIDTH_IN, max(6.0, 0.55 * len(proxies) * max(len(modes), 1) + 2))
+    fig = Figure(figsize=(wide, 3.2 * len(measures)), layout="constrained")
     axes = fig.subplots(len(measures), 1, squeeze=False).ravel()
     for ax, (column, label) in zip(axes, measures):
         for j, mode in enumerate(modes):
