@@ -96,11 +96,14 @@ def te_nas(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, ctx: Pro
     approximation, and studies of TE-NAS itself should use ``rank_combine`` on the two components.
     Regions are counted first (no gradients), then the NTK (B backward passes of the whole batch: the
     expensive part, skipped when ``ntk_cond`` already computed it on this cell); BN in train mode throughout.
-    A singular NTK raises (no score; ``ntk_cond`` gives inf).
+    A singular NTK (kappa infinite, e.g. a cell whose output ignores its input) gives -inf: status ``nan``, no
+    score, as ``ntk_cond`` gives for it.
     """
     regions = linear_regions(net, inputs)
-    kappa = ntk_condition_number(net, inputs, ctx)
-    return math.log(regions) - math.log(kappa)
+    if inputs.shape[0] < 2:
+        raise ValueError(f"te_nas needs a batch of at least 2 samples, got {inputs.shape[0]}")
+    kappa = condition_number(weights_gram(net, inputs, ctx))
+    return math.log(regions) - math.log(kappa)  # singular NTK: kappa = inf -> -inf, recorded as status nan
 
 
 def rank_combine(
