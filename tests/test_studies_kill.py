@@ -70,18 +70,21 @@ def _start(study: Path) -> subprocess.Popen:
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # fmt: skip
 
 
-def _interrupt_mid_run(proc: subprocess.Popen, store: Path, sig: int) -> None:
+def _interrupt_mid_run(proc: subprocess.Popen, store: Path, sig: int, group: bool = False) -> None:
+    """Send ``sig`` once a few rows are stored: to the process, or to its whole process group (a terminal's
+    Ctrl-C reaches the driver and its workers alike)."""
+    send = (lambda s: os.killpg(proc.pid, s)) if group else proc.send_signal
     try:
         deadline = time.monotonic() + 120
         while _rows(store) < 5:
             assert proc.poll() is None, f"run ended before it could be stopped: {proc.stderr.read()[-500:]}"
             assert time.monotonic() < deadline, "no rows appeared within 120 s"
             time.sleep(0.02)
-        proc.send_signal(sig)
+        send(sig)
         proc.wait(timeout=60)
     finally:
         if proc.poll() is None:
-            proc.kill()
+            send(signal.SIGKILL)
 
 
 def test_ctrl_c_stops_cleanly(tmp_path):
@@ -127,17 +130,7 @@ def test_ctrl_c_with_worker_processes_then_resume(tmp_path):
 
     proc = subprocess.Popen(cmd, cwd=REPO, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             preexec_fn=own_group_default_sigint)  # fmt: skip
-    try:
-        deadline = time.monotonic() + 120
-        while _rows(store) < 5:
-            assert proc.poll() is None, f"run ended before it could be stopped: {proc.stderr.read()[-500:]}"
-            assert time.monotonic() < deadline, "no rows appeared within 120 s"
-            time.sleep(0.02)
-        os.killpg(proc.pid, signal.SIGINT)
-        proc.wait(timeout=60)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
+    _interrupt_mid_run(proc, store, signal.SIGINT, group=True)
     assert proc.returncode == 130, proc.stderr.read()[-1000:]
     stored = _rows(store)
     assert 5 <= stored < N_CELLS

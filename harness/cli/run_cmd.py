@@ -53,6 +53,7 @@ def _part(text: str) -> tuple[int, int]:
 def _run(args: argparse.Namespace) -> int:
     from harness.store import ResultStore
     from harness.studies import load_study, make_plan, run_study
+    from harness.studies.runner import without_rescored
 
     study = load_study(args.study)
     if args.dry_run:
@@ -61,10 +62,7 @@ def _run(args: argparse.Namespace) -> int:
         if store_path.is_file():
             with ResultStore(store_path, readonly=True) as db:
                 done = db.done_keys(study.name, study.space)
-        unknown = sorted(set(args.rescore) - set(study.proxies))
-        if unknown:
-            raise ValueError(f"--rescore {', '.join(unknown)}: not a proxy of study {study.name!r}")
-        plan = make_plan(study, {k for k in done if k[1] not in set(args.rescore)}, args.device)
+        plan = make_plan(study, without_rescored(study, done, args.rescore), args.device)
         print(plan.describe())
         for reason, n in plan.not_applicable.items():
             print(f"would skip {n} units {reason}")

@@ -39,13 +39,18 @@ NTK_COMPONENT = "ntk_cond"
 REGIONS_COMPONENT = "te_nas_linear_regions"
 
 
+def _kappa(net: nn.Module, inputs: torch.Tensor, ctx: ProxyContext | None) -> float:
+    """kappa of the weights' NTK Gram, +inf when singular; at least two samples are needed for a B x B Gram."""
+    if inputs.shape[0] < 2:
+        raise ValueError(f"the NTK condition number needs a batch of at least 2 samples, got {inputs.shape[0]}")
+    return condition_number(weights_gram(net, inputs, ctx))
+
+
 def ntk_condition_number(net: nn.Module, inputs: torch.Tensor, ctx: ProxyContext | None = None) -> float:
     """TE-NAS's kappa, computed exactly as the ``ntk_cond`` proxy (``weights_gram``, shared with it within a cell
     when ``ctx`` carries the engine's memo, then ``condition_number``); ``ValueError`` when the NTK is singular
     (kappa infinite), e.g. for a network whose output ignores its input or a batch of repeated images."""
-    if inputs.shape[0] < 2:
-        raise ValueError(f"the NTK condition number needs a batch of at least 2 samples, got {inputs.shape[0]}")
-    kappa = condition_number(weights_gram(net, inputs, ctx))
+    kappa = _kappa(net, inputs, ctx)
     if not math.isfinite(kappa):
         raise ValueError("the NTK is singular (smallest eigenvalue <= 0): its condition number is undefined")
     return kappa
@@ -100,9 +105,7 @@ def te_nas(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, ctx: Pro
     score, as ``ntk_cond`` gives for it.
     """
     regions = linear_regions(net, inputs)
-    if inputs.shape[0] < 2:
-        raise ValueError(f"te_nas needs a batch of at least 2 samples, got {inputs.shape[0]}")
-    kappa = condition_number(weights_gram(net, inputs, ctx))
+    kappa = _kappa(net, inputs, ctx)
     return math.log(regions) - math.log(kappa)  # singular NTK: kappa = inf -> -inf, recorded as status nan
 
 

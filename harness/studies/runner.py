@@ -203,6 +203,17 @@ def build_study_report(study: Study, store_path: Path, data: str | os.PathLike |
     return Path(path), ""
 
 
+def without_rescored(study: Study, done: set, rescore: Sequence[str]) -> set:
+    """The finished unit keys minus those of the proxies to score again; ``ValueError`` naming any of ``rescore``
+    that is not a proxy of the study."""
+    unknown = sorted(set(rescore) - set(study.proxies))
+    if unknown:
+        raise ValueError(f"--rescore {', '.join(unknown)}: not a proxy of study {study.name!r} "
+                         f"(its proxies: {', '.join(study.proxies)})")  # fmt: skip
+    again = set(rescore)
+    return {key for key in done if key[1] not in again}  # key = (index, proxy, ...): UNIT_KEY_FIELDS
+
+
 def run_study(
     study: Study,
     store: str | os.PathLike | None = None,
@@ -229,10 +240,7 @@ def run_study(
     from harness.scoring.progress import Progress
 
     _check_options(backend, workers, address, device)
-    unknown = sorted(set(rescore) - set(study.proxies))
-    if unknown:
-        raise ValueError(f"--rescore {', '.join(unknown)}: not a proxy of study {study.name!r} "
-                         f"(its proxies: {', '.join(study.proxies)})")  # fmt: skip
+    without_rescored(study, set(), rescore)  # a bad name fails before the store is opened
     if part is not None:
         k, n = part
         if not (isinstance(k, int) and isinstance(n, int) and 0 <= k < n):
@@ -242,8 +250,7 @@ def run_study(
     start = time.monotonic()
     with ResultStore(store_path) as db:
         db.record_study(study.name, study.space, study.as_config(), None if study.source is None else str(study.source))
-        done = {key for key in db.done_keys(study.name, study.space) if key[1] not in set(rescore)}
-        plan = make_plan(study, done, device)
+        plan = make_plan(study, without_rescored(study, db.done_keys(study.name, study.space), rescore), device)
         if rescore:
             log(f"rescoring {', '.join(rescore)}: their stored units are scored again and replaced")
         summary = RunSummary(study.name, store_path, backend, plan.total, plan.done_before)
