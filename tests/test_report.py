@@ -20,6 +20,7 @@ FIGURES = (
     "precision_topk",
     "agnostic_scatter_toy_cifar10",
     "agnostic_bars_toy_cifar10",
+    "agreement_toy_cifar10",
 )
 
 
@@ -64,6 +65,7 @@ def test_every_figure_is_written_as_png_and_pdf(report: Path) -> None:
         "## Comparison",
         "## Precision at top-k",
         "## Agnosticism",
+        "## Proxy agreement",
         "## Files",
     ):
         assert section in text, section
@@ -88,6 +90,8 @@ def test_tables_match_the_analysis(report: Path, results: pd.DataFrame, accuracy
     for row in agnostic.itertuples():
         assert row.verdict_text in text  # every verdict is in the report, with its interval
     assert "| proxy | better | degenerate |" in (tables / "correlation.md").read_text()
+    agreement = pd.read_csv(tables / "agreement.csv")  # 3 pairs in each of the 3 modes, point estimates
+    assert len(agreement) == 3 * 3 and {"proxy_a", "proxy_b", "n", "spearman", "kendall"} <= set(agreement.columns)
     precision = pd.read_csv(tables / "precision_topk.csv")
     assert set(precision["percent"]) == {0.5, 1, 2, 5, 10, 20, 50}
     assert precision["precision"].between(0, 1).all()
@@ -102,7 +106,7 @@ def test_report_without_ground_truth_keeps_the_score_only_parts(results: pd.Data
     path = render_report(results, tmp_path, missing, n_boot=50)  # replaces the report above
     text = path.read_text()
     assert "**Ground truth missing:** no ground truth for toy cifar10" in text
-    assert "## Correlation with accuracy" not in text and "## Agnosticism" in text
+    assert "## Correlation with accuracy" not in text and "## Agnosticism" in text and "## Proxy agreement" in text
     assert (tmp_path / "figures" / "agnostic_bars_toy_cifar10.png").stat().st_size > 5000
     assert not (tmp_path / "figures" / "heatmap_correlation.png").exists()
 

@@ -1,4 +1,4 @@
-"""Analyses of stored scores: correlation with accuracy, proxy comparison, data/label agnosticism.
+"""Analyses of stored scores: correlation with accuracy, proxy comparison and agreement, data/label agnosticism.
 
 Every function takes a results DataFrame (``harness.store.load_results``) and, where accuracy is needed, a
 target (an accuracy Series or a ``(space, dataset) -> Series`` loader), so that it runs without a store or
@@ -6,6 +6,7 @@ benchmark files in tests. Intervals are seeded percentile bootstraps over cells 
 """
 
 from harness.analysis.agnostic import Thresholds, agnosticism, claim
+from harness.analysis.agreement import agreement_matrix, score_agreement
 from harness.analysis.bootstrap import DEFAULT_LEVEL, DEFAULT_RESAMPLES, bootstrap_correlations, percentile_interval
 from harness.analysis.compare import Comparison, compare, ensemble_name, rank_ensemble
 from harness.analysis.correlation import correlate, precision_curve
@@ -19,6 +20,7 @@ __all__ = [
     "TargetSpec",
     "Thresholds",
     "agnosticism",
+    "agreement_matrix",
     "bootstrap_correlations",
     "claim",
     "compare",
@@ -29,5 +31,6 @@ __all__ = [
     "percentile_interval",
     "precision_curve",
     "rank_ensemble",
+    "score_agreement",
     "target_loader",
 ]

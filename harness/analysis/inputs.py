@@ -10,8 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from harness.errors import HarnessError
-
-TEXT_COLUMNS = ("study", "space", "arch", "proxy", "dataset", "data", "labels", "status", "device")
+from harness.store.tables import is_table, read_table
 
 PathLike = str | os.PathLike
 Sources = PathLike | Sequence[PathLike]
@@ -44,12 +43,8 @@ def load_scores(path: Sources, study: str | None = None, space: str | None = Non
     path = Path(paths[0])
     if not path.exists():
         raise HarnessError(f"no such results file: {path}")
-    suffix = ".csv" if path.name.lower().endswith(".csv.gz") else path.suffix.lower()
-    if suffix in (".csv", ".parquet", ".pq"):
-        # text columns stay text: pandas would otherwise read the label mode "true" as a boolean
-        frame = pd.read_csv(path, dtype=dict.fromkeys(TEXT_COLUMNS, str)) if suffix == ".csv" else pd.read_parquet(path)
-        if "space" not in frame.columns:
-            frame["space"] = space or "nb201"
+    if is_table(path):
+        frame = read_table(path, space)
         if study is not None:
             if "study" not in frame.columns:
                 raise HarnessError(f"{path} has no study column; drop --study")

@@ -84,6 +84,17 @@ def compare_columns(frame: pd.DataFrame) -> list[Column]:
 _SHOWN = ("precision@10%", "ndcg@10", "best_rank@10")
 
 
+def agreement_columns(frame: pd.DataFrame) -> list[Column]:
+    return [
+        ("proxy a", lambda r: r["proxy_a"]),
+        ("proxy b", lambda r: r["proxy_b"]),
+        ("n", lambda r: fmt(r["n"])),
+        ("spearman [95% CI]", lambda r: fmt_ci(r["spearman"], r["spearman_ci"])),
+        ("kendall [95% CI]", lambda r: fmt_ci(r["kendall"], r["kendall_ci"])),
+        ("pearson [95% CI]", lambda r: fmt_ci(r["pearson"], r["pearson_ci"])),
+    ]
+
+
 def _metric(column: str) -> Callable[[pd.Series], str]:
     if column.startswith("best_rank"):
         return lambda r: _best_rank(r[column])

@@ -17,6 +17,7 @@ COMMAND_MODULES = (
     "score_cmd",
     "run_cmd",
     "export_cmd",
+    "merge_cmd",
     "correlate_cmd",
     "compare_cmd",
     "agnostic_cmd",

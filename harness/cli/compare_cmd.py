@@ -26,6 +26,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--exclude-degenerate", action="store_true", help="leave degenerate cells out")
     parser.add_argument("--pairwise", action="store_true", help="also print every pairwise difference")
+    parser.add_argument(
+        "--agreement",
+        action="store_true",
+        help="instead: how alike each pair of proxies ranks the cells both scored (oriented Spearman / Kendall / "
+        "Pearson with intervals); needs no accuracy",
+    )
     options.add_bootstrap_arguments(parser)
     options.add_output_arguments(parser)
     parser.set_defaults(func=_compare)
@@ -36,6 +42,8 @@ def _compare(args: argparse.Namespace) -> int:
 
     from harness.analysis import compare, tables
 
+    if args.agreement:
+        return _agreement(args)
     ensembles = [options.split_list(e) for e in args.ensemble]
     for group in ensembles:
         if len(group) < 2:
@@ -76,6 +84,33 @@ def _compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _agreement(args: argparse.Namespace) -> int:
+    import json
+
+    from harness.analysis import score_agreement, tables
+
+    if args.ensemble:
+        raise ValueError("--agreement compares stored proxies; drop --ensemble")
+    agreement = score_agreement(
+        options.load_filtered(args),
+        proxies=options.split_list(args.proxies) or None,
+        exclude_degenerate=args.exclude_degenerate,
+        n_boot=args.bootstrap,
+        seed=args.seed,
+        level=args.level,
+    )
+    notes = [*agreement.attrs["notes"], agreement.attrs["bootstrap"], _AGREEMENT_NOTE]
+    options.emit(
+        args,
+        agreement,
+        text=lambda: tables.render_text(agreement, tables.agreement_columns, notes),
+        markdown=lambda: tables.render_markdown(agreement, tables.agreement_columns, notes=notes),
+        as_json=lambda: json.dumps({"agreement": tables.records(agreement), "notes": notes}, indent=2),
+        as_csv=lambda: tables.to_csv(agreement),
+    )
+    return 0
+
+
 def _pair_columns() -> list:
     from harness.analysis.tables import fmt, fmt_ci
 
@@ -90,6 +125,10 @@ def _pair_columns() -> list:
 
 
 _PAIR_COLUMNS = _pair_columns()
+_AGREEMENT_NOTE = (
+    "correlations between the oriented scores of two proxies (negated when lower is better: +1 = they prefer the "
+    "same cells) over every cell both scored; no accuracy involved"
+)
 _NOTE = (
     "ranked by oriented rho (rho, negated for lower-is-better proxies); all proxies of a setting on the same "
     "cells; ensemble(...) = sum over its proxies of log(rank/N), rank N = best"

@@ -16,6 +16,7 @@ import pandas as pd
 
 from harness.analysis import frames, tables
 from harness.analysis.agnostic import DEFAULT_THRESHOLDS, Thresholds, agnosticism
+from harness.analysis.agreement import agreement_matrix, score_agreement
 from harness.analysis.bootstrap import DEFAULT_LEVEL, DEFAULT_RESAMPLES
 from harness.analysis.compare import compare, ensemble_name
 from harness.analysis.correlation import aligned, bootstrap_note, correlate, precision_curve
@@ -109,6 +110,7 @@ def render_report(
         report.heatmap(corr)
         report.comparison(results, target, ensembles, n_boot, seed, level)
         report.precision(results, target, styles)
+    report.agreement(results)
     report.agnostic(frame, results, target if truth_missing is None else None, thresholds, styles, n_boot, seed, level)
     return report.write()
 
@@ -301,6 +303,42 @@ class _Report:
             + self._table(result.ranking, "comparison", tables.compare_columns)
             + f"\n\nEvery pairwise difference: [{pair_path.name}](tables/{pair_path.name})"
         )
+
+    def agreement(self, results: pd.DataFrame) -> None:
+        """Proxy x proxy agreement of the oriented scores (point estimates; ``compare --agreement`` gives
+        intervals), one heatmap per reference setting: needs no accuracy."""
+        table = score_agreement(results, n_boot=0)
+        if table.empty:
+            return
+        self.notes += table.attrs.get("notes", [])
+        path = self.tab_dir / "agreement.csv"
+        path.write_text(tables.to_csv(table.drop(columns=[c for c in table.columns if c.endswith("_ci")])))
+        self.files.append(path)
+        reference = table[(table["data"] == frames.REFERENCE_MODE[0]) & (table["labels"] == frames.REFERENCE_MODE[1])]
+        shown = reference if not reference.empty else table
+        keys = ["space", "dataset", "data", "labels", "batch_size", "seed"]
+        many = shown[keys].drop_duplicates().shape[0] > shown[["space", "dataset"]].drop_duplicates().shape[0]
+        parts = [
+            "## Proxy agreement\n\nHow alike two proxies rank the cells both scored: Spearman rho of the oriented "
+            "scores (negated when lower is better, so +1 = they prefer the same cells); no accuracy involved. "
+            "Intervals: `nasi-harness compare STORE --agreement`."
+        ]
+        for values, rows in shown.groupby(keys, sort=True):
+            info = dict(zip(keys, values))
+            label = f"{info['space']} {info['dataset']}" + (
+                f" {info['data']}/{info['labels']} b{info['batch_size']} s{info['seed']}" if many else ""
+            )
+            paths = figures.heatmap(
+                {"Spearman rho (oriented)": agreement_matrix(rows, "spearman")},
+                title=f"Proxy agreement, {label}",
+                out_dir=self.fig_dir,
+                stem=_slug("agreement", *(values if many else values[:2])),
+                xlabel="proxy",
+                cell_width=0.42,
+            )
+            parts.append(self._figure(paths, f"Proxy x proxy agreement, {label}"))
+        parts.append(f"Every pair (Spearman, Kendall, Pearson, n): [{path.name}](tables/{path.name})")
+        self.sections.append("\n\n".join(parts))
 
     def precision(self, results: pd.DataFrame, target: Target, styles: dict) -> None:
         curves = precision_curve(results, target, PRECISION_PERCENTS)

@@ -135,15 +135,24 @@ def score_vs_accuracy(
 
 
 def heatmap(
-    matrices: Mapping[str, pd.DataFrame], *, title: str, out_dir: Path, stem: str, value_label: str = "correlation"
+    matrices: Mapping[str, pd.DataFrame],
+    *,
+    title: str,
+    out_dir: Path,
+    stem: str,
+    value_label: str = "correlation",
+    xlabel: str = "dataset",
+    ylabel: str = "proxy",
+    cell_width: float = 0.9,
 ) -> list[Path]:
-    """Side-by-side proxy x dataset heatmaps (e.g. rho and tau), values written in the cells.
+    """Side-by-side heatmaps (proxy x dataset, or proxy x proxy), values written in the cells.
 
     Diverging ColorBrewer PuOr (colour-blind safe), fixed to [-1, 1] so that colours compare across panels.
     """
     names = list(matrices)
     first = matrices[names[0]]
-    width = 1.2 + 0.9 * first.shape[1]
+    width = 1.2 + cell_width * first.shape[1]
+    value_size = 7 if cell_width >= 0.6 else 5.5
     fig = Figure(figsize=(width * len(names) + 1.2, 0.8 + 0.32 * max(first.shape[0], 3)), layout="constrained")
     axes = fig.subplots(1, len(names), squeeze=False).ravel()
     image = None
@@ -153,12 +162,13 @@ def heatmap(
         image = ax.imshow(values, cmap="PuOr", vmin=-1, vmax=1, aspect="auto")
         ax.set_xticks(range(matrix.shape[1]), [str(c) for c in matrix.columns], rotation=30, ha="right", fontsize=8)
         ax.set_yticks(range(matrix.shape[0]), [str(i) for i in matrix.index], fontsize=8)
-        ax.set_xlabel("dataset", fontsize=8)
-        ax.set_ylabel("proxy", fontsize=8)
+        ax.set_xlabel(xlabel, fontsize=8)
+        ax.set_ylabel(ylabel, fontsize=8)
         ax.set_title(name, fontsize=9)
         for (i, j), v in np.ndenumerate(values):
             text = "-" if not np.isfinite(v) else f"{v:.2f}"
-            ax.text(j, i, text, ha="center", va="center", fontsize=7, color="white" if abs(v) > 0.6 else "black")
+            colour = "white" if abs(v) > 0.6 else "black"
+            ax.text(j, i, text, ha="center", va="center", fontsize=value_size, color=colour)
     if image is not None:
         fig.colorbar(image, ax=list(axes), shrink=0.8, label=value_label)
     fig.suptitle(title, fontsize=10)

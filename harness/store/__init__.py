@@ -1,16 +1,18 @@
 """The results database: one SQLite file per study (WAL), resumable, safe under concurrent writers.
 
 ``ResultStore`` writes and queries; ``load_results`` / ``load_search_runs`` read into pandas; ``export`` writes
-CSV or Parquet.
+CSV or Parquet; ``merge_results`` combines databases and exports (parts of a study, other machines).
 """
 
 from harness.store.db import UNIT_KEY_FIELDS, ResultStore, StoreError, UnitKey
 from harness.store.export import export
 from harness.store.load import load_results, load_search_runs
+from harness.store.merge import MergeSummary, merge_results
 from harness.store.schema import KEY_FIELDS, RESULT_COLUMNS, SCHEMA_VERSION
 
 __all__ = [
     "KEY_FIELDS",
+    "MergeSummary",
     "RESULT_COLUMNS",
     "SCHEMA_VERSION",
     "UNIT_KEY_FIELDS",
@@ -20,4 +22,5 @@ __all__ = [
     "export",
     "load_results",
     "load_search_runs",
+    "merge_results",
 ]

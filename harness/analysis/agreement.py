@@ -1,0 +1,80 @@
+"""Proxy against proxy: how alike two proxies rank the same cells, with no accuracy involved.
+
+Why: it answers questions accuracy cannot — does ``nasi`` (NASI's one-batch estimator) rank cells as the exact
+NTK trace it approximates (``ntk_trace``) does; are two proxies redundant before an ensemble is built. Scores are
+*oriented* (negated for lower-is-better proxies), so +1 means "prefer the same cells" for any pair of directions.
+Each pair uses every cell both scored (n varies by pair), with a seeded percentile bootstrap over those cells.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from itertools import combinations
+
+import numpy as np
+import pandas as pd
+
+from harness.analysis import frames
+from harness.analysis.bootstrap import DEFAULT_LEVEL, DEFAULT_RESAMPLES, bootstrap_correlations, percentile_interval
+from harness.analysis.correlation import bootstrap_note
+from harness.analysis.stats import STATISTICS, correlation
+
+MIN_CELLS = 3
+
+
+def score_agreement(
+    results: pd.DataFrame,
+    *,
+    proxies: Sequence[str] | None = None,
+    exclude_degenerate: bool = False,
+    n_boot: int = DEFAULT_RESAMPLES,
+    seed: int = 0,
+    level: float = DEFAULT_LEVEL,
+) -> pd.DataFrame:
+    """One row per setting and pair of proxies (``proxy_a`` before ``proxy_b`` in ``proxies`` order, else by
+    name): ``n`` common cells and the oriented Spearman, Kendall and Pearson correlations with intervals.
+    Pairs with fewer than three common cells are left out (and listed in ``attrs["notes"]``). ``n_boot=0`` gives
+    point estimates only (intervals NaN), e.g. for a heatmap of many proxies."""
+    frame = frames.prepare(results)
+    if frame.empty:
+        raise ValueError("no results to compare: the store (or study) has no rows")
+    present = set(frame["proxy"])
+    wanted = list(dict.fromkeys(proxies)) if proxies else None
+    for name in wanted or []:
+        if name not in present:
+            raise ValueError(f"proxy {name!r} is not in the results; present: {', '.join(sorted(present))}")
+    if wanted is not None and len(wanted) < 2:
+        raise ValueError("agreement needs at least two proxies")
+    rows, notes = [], []
+    for setting, setting_rows in frames.settings(frame):
+        table = frames.score_table(setting_rows, exclude_degenerate=exclude_degenerate)
+        names = [p for p in (wanted or sorted(table.columns)) if p in table.columns]
+        for a, b in combinations(names, 2):
+            pair = table[[a, b]].dropna()
+            if len(pair) < MIN_CELLS:
+                notes.append(f"{setting.dataset} {setting.data}/{setting.labels}: {a} / {b} share {len(pair)} cells")
+                continue
+            x = pair[a].to_numpy(dtype=float) * frames.orientation(a)
+            y = pair[b].to_numpy(dtype=float) * frames.orientation(b)
+            boot = bootstrap_correlations(x, y, n_boot=n_boot, seed=seed) if n_boot > 0 else None
+            row = {**setting.as_dict(), "proxy_a": a, "proxy_b": b, "n": len(pair)}
+            for method in STATISTICS:
+                row[method] = correlation(x, y, method)
+                row[f"{method}_ci"] = percentile_interval(boot[method][0], level) if boot else (np.nan, np.nan)
+            rows.append(row)
+    out = pd.DataFrame(rows)
+    out.attrs.update(notes=notes, bootstrap=bootstrap_note(n_boot, seed, level) if n_boot > 0 else "")
+    return out
+
+
+def agreement_matrix(agreement: pd.DataFrame, statistic: str = "spearman") -> pd.DataFrame:
+    """The symmetric proxy x proxy matrix of one setting's ``statistic`` (1 on the diagonal, NaN: no pair)."""
+    names = list(dict.fromkeys([*agreement["proxy_a"], *agreement["proxy_b"]]))
+    matrix = pd.DataFrame(np.eye(len(names)), index=names, columns=names)
+    matrix[:] = np.where(np.eye(len(names), dtype=bool), 1.0, np.nan)
+    for a, b, value in zip(agreement["proxy_a"], agreement["proxy_b"], agreement[statistic]):
+        matrix.loc[a, b] = matrix.loc[b, a] = value
+    return matrix
+
+
+__all__ = ["agreement_matrix", "score_agreement"]

@@ -1,0 +1,177 @@
+"""``merge``: parts of a study from several stores or exports in one store, by the store's own rerun rule."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from harness.cli import main
+from harness.errors import HarnessError
+from harness.store import ResultStore, export, load_results, load_search_runs, merge_results
+from harness.studies import load_study, run_study
+from tests.test_store import Rec
+
+STUDY = """
+[study]
+name = "parts"
+space = "nb201"
+cells = "0-7"
+proxies = ["params", "synflow"]
+datasets = ["cifar10"]
+data_modes = ["gaussian"]
+label_modes = ["random"]
+seeds = [0]
+batch_size = 4
+device = "cpu"
+"""
+
+
+def _store(path, study: str, records, **provenance) -> None:
+    with ResultStore(path) as db:
+        db.write(study, "nb201", records)
+        if provenance:  # as if another machine had computed them
+            sets = ", ".join(f"{k} = ?" for k in provenance)
+            with db.transaction() as conn:
+                conn.execute(f"UPDATE results SET {sets}", tuple(provenance.values()))
+
+
+def _rows(path) -> pd.DataFrame:
+    return load_results(path).sort_values(["study", "proxy", "index"]).reset_index(drop=True)
+
+
+def test_disjoint_parts_merge_to_their_union_with_provenance(tmp_path):
+    _store(tmp_path / "a.sqlite", "s", [Rec(i, score=i + 0.5) for i in range(3)], host="gpu-box", created_at="t0")
+    _store(tmp_path / "b.sqlite", "s", [Rec(i, score=-i - 0.25) for i in range(3, 6)])
+    summary = merge_results(tmp_path / "m.sqlite", [tmp_path / "a.sqlite", tmp_path / "b.sqlite"])
+    assert (summary.added, summary.replaced_errors, summary.kept) == (6, 0, 0)
+    merged = _rows(tmp_path / "m.sqlite")
+    expected = pd.concat([_rows(tmp_path / "a.sqlite"), _rows(tmp_path / "b.sqlite")]).sort_values(["index"])
+    pd.testing.assert_frame_equal(merged, expected.reset_index(drop=True))
+    assert set(merged.loc[merged["index"] < 3, "host"]) == {"gpu-box"}  # rows keep where they were computed
+    again = merge_results(tmp_path / "m.sqlite", [tmp_path / "a.sqlite", tmp_path / "b.sqlite"])
+    assert (again.added, again.kept) == (0, 6)  # idempotent
+
+
+def test_an_export_merges_back_to_the_same_rows(tmp_path):
+    records = [Rec(i, score=i / 7) for i in range(5)] + [
+        Rec(5, score=None, status="nan"),
+        Rec(6, score=3.0, status="degenerate"),
+        Rec(7, score=None, status="error: RuntimeError: boom", peak_mem_mb=None),
+    ]
+    _store(tmp_path / "a.sqlite", "s", records)
+    for name in ("a.csv", "a.csv.gz"):
+        export(tmp_path / "a.sqlite", "csv", tmp_path / name)
+        merge_results(tmp_path / f"{name}.sqlite", [tmp_path / name])
+        pd.testing.assert_frame_equal(_rows(tmp_path / f"{name}.sqlite"), _rows(tmp_path / "a.sqlite"))
+
+
+def test_conflicts_follow_the_stores_rule(tmp_path):
+    err = "error: RuntimeError: out of memory"
+    _store(tmp_path / "t.sqlite", "s", [Rec(0, score=None, status=err), Rec(1, score=1.0), Rec(2, score=2.0)])
+    _store(tmp_path / "s.sqlite", "s", [Rec(0, score=9.0), Rec(1, score=None, status=err), Rec(2, score=2.5),
+                                        Rec(3, score=3.0)])  # fmt: skip
+    summary = merge_results(tmp_path / "t.sqlite", [tmp_path / "s.sqlite"])
+    assert (summary.added, summary.replaced_errors, summary.kept, summary.differing) == (1, 1, 2, 1)
+    assert "1 of them differ" in summary.lines()[-1]
+    scores = _rows(tmp_path / "t.sqlite").set_index("index")["score"].to_dict()
+    assert scores == {0: 9.0, 1: 1.0, 2: 2.0, 3: 3.0}  # error replaced; a finished row is never replaced
+
+
+STATUSES = st.sampled_from(["ok", "nan", "error: E: x", None])  # None: the unit is absent from that file
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(pairs=st.lists(st.tuples(STATUSES, STATUSES), min_size=1, max_size=6))
+def test_property_merge_rule(tmp_path_factory, pairs):
+    folder = tmp_path_factory.mktemp("merge")
+
+    def rec(i, status, score):
+        return Rec(i, score=score if status == "ok" else None, status=status)
+
+    target = [rec(i, t, 1.0) for i, (t, _) in enumerate(pairs) if t is not None]
+    source = [rec(i, s, 2.0) for i, (_, s) in enumerate(pairs) if s is not None]
+    _store(folder / "t.sqlite", "s", target)
+    _store(folder / "s.sqlite", "s", source)
+    merge_results(folder / "t.sqlite", [folder / "s.sqlite"])
+    merged = _rows(folder / "t.sqlite").set_index("index")
+    for i, (t, s) in enumerate(pairs):
+        if t is None and s is None:
+            assert i not in merged.index
+            continue
+        finished = lambda status: status is not None and not status.startswith("error")  # noqa: E731
+        want = s if t is None or (not finished(t) and finished(s)) else t
+        assert merged.loc[i, "status"] == want
+
+
+def test_a_bad_source_leaves_the_target_untouched(tmp_path):
+    _store(tmp_path / "t.sqlite", "s", [Rec(0)])
+    _store(tmp_path / "good.sqlite", "s", [Rec(1)])
+    before = _rows(tmp_path / "t.sqlite")
+    bad = tmp_path / "bad.csv"
+    export(tmp_path / "good.sqlite", "csv", bad)
+    text = bad.read_text().splitlines()
+    bad.write_text("\n".join([text[0], text[1].replace(",1.0,ok,", ",inf,ok,")]) + "\n")
+    with pytest.raises(HarnessError, match=r"bad.csv, row 2: non-finite score inf"):
+        merge_results(tmp_path / "t.sqlite", [tmp_path / "good.sqlite", bad])
+    pd.testing.assert_frame_equal(_rows(tmp_path / "t.sqlite"), before)
+    (tmp_path / "nokey.csv").write_text("index,proxy,score\n1,params,2.0\n")
+    with pytest.raises(HarnessError, match="not a results table: no column study"):
+        merge_results(tmp_path / "t.sqlite", [tmp_path / "nokey.csv"])
+    (tmp_path / "ok_no_score.csv").write_text(text[0] + "\n" + text[1].replace(",1.0,ok,", ",,ok,") + "\n")
+    with pytest.raises(HarnessError, match="status 'ok' without a score"):
+        merge_results(tmp_path / "t.sqlite", [tmp_path / "ok_no_score.csv"])
+    with pytest.raises(HarnessError, match="is the merge target"):
+        merge_results(tmp_path / "t.sqlite", [tmp_path / "t.sqlite"])
+    with pytest.raises(HarnessError, match="no such results file"):
+        merge_results(tmp_path / "t.sqlite", [tmp_path / "absent.sqlite"])
+    pd.testing.assert_frame_equal(_rows(tmp_path / "t.sqlite"), before)
+
+
+def test_search_runs_and_study_configs_come_along_and_study_filter(tmp_path):
+    with ResultStore(tmp_path / "a.sqlite") as db:
+        db.write("s", "nb201", [Rec(0)])
+        db.write("other", "nb201", [Rec(1)])
+        db.record_study("s", "nb201", {"analysis": {"target": "valid"}})
+        db.write_search_run("s", "nasi", "nb201", "cifar10", 0, {"T": 10}, 5, "arch", {"cifar10": 93.0}, 1.0, "cpu")
+    merge_results(tmp_path / "m.sqlite", [tmp_path / "a.sqlite"], study="s")
+    assert set(load_results(tmp_path / "m.sqlite")["study"]) == {"s"}
+    assert load_search_runs(tmp_path / "m.sqlite")["accuracy_cifar10"].tolist() == [93.0]
+    with ResultStore(tmp_path / "m.sqlite", readonly=True) as db:
+        assert db.study_config("s") == {"analysis": {"target": "valid"}}
+
+
+def test_a_study_resumes_from_a_merged_export(tmp_path):
+    """The cross-machine workflow: part 0 runs on one machine and is exported, part 1 on another; merged, the
+    study has nothing left to run and equals a whole run in one store."""
+    path = tmp_path / "study.toml"
+    path.write_text(STUDY + f'\n[output]\ndir = "{tmp_path / "out"}"\n')
+    study = load_study(path)
+    quiet = dict(progress=False, report=False, log=lambda m: None)
+    run_study(study, store=tmp_path / "m0.sqlite", part=(0, 2), **quiet)
+    run_study(study, store=tmp_path / "m1.sqlite", part=(1, 2), **quiet)
+    export(tmp_path / "m0.sqlite", "csv", tmp_path / "m0.csv.gz")
+    assert main(["merge", str(tmp_path / "m.sqlite"), str(tmp_path / "m0.csv.gz"), str(tmp_path / "m1.sqlite")]) == 0
+    assert run_study(study, store=tmp_path / "m.sqlite", **quiet).ran == 0
+    run_study(study, store=tmp_path / "whole.sqlite", **quiet)
+    merged, whole = _rows(tmp_path / "m.sqlite"), _rows(tmp_path / "whole.sqlite")
+    assert len(merged) == 16
+    pd.testing.assert_series_equal(merged["score"], whole["score"])  # same cells, same seed, same scores
+
+
+def test_cli_merge_reports_and_errors_in_one_line(tmp_path, capsys):
+    _store(tmp_path / "a.sqlite", "s", [Rec(0), Rec(1)])
+    assert main(["merge", str(tmp_path / "m.sqlite"), str(tmp_path / "a.sqlite")]) == 0
+    err = capsys.readouterr().err
+    assert "a.sqlite: 2 rows read, 2 new" in err and "merged: 2 rows added" in err
+    assert main(["merge", str(tmp_path / "m.csv"), str(tmp_path / "a.sqlite")]) == 2
+    assert "must be a results database" in capsys.readouterr().err
+    (tmp_path / "junk.sqlite").write_bytes(b"not a database at all" * 100)
+    assert main(["merge", str(tmp_path / "m.sqlite"), str(tmp_path / "junk.sqlite")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("nasi-harness: error:") and err.count("\n") == 1
+    with sqlite3.connect(tmp_path / "m.sqlite") as conn:
+        assert conn.execute("SELECT COUNT(*) FROM results").fetchone()[0] == 2
