@@ -6,28 +6,39 @@
 #  3. ntk_trace on the 1,000 cells of benchmarks/nb201_ntk_trace.toml until the deadline, continuing from the
 #     committed export (cells already scored on CPU are not redone); back here:
 #     nasi-harness merge results/nb201_ntk_trace/results.sqlite <files_at>/nb201_ntk_trace.sqlite
-# On the device machine, from the repository root, with cifar-10-batches-py under DATA; files land in OUT:
-#   DATA=<dir> OUT=<dir> DEADLINE=300 bash results/gpu/next_session.sh
+# On the device machine, from the repository root, with cifar-10-batches-py under DATA; files land in OUT. One
+# command must end within 600 s: BUDGET (default 540) caps the whole script, step 3 gets whatever is left.
+#   DATA=<dir> OUT=<dir> bash results/gpu/next_session.sh
+# Data: the device gets the working tree, not ../shared; here, `mkdir -p .devdata && cp -r
+# ../shared/data/cifar-10-batches-py .devdata/` (git-ignored, 30 MB) and pass carry [".devdata"] to the device run.
+# A dry run of the script's logic on a CPU (tiny sizes):
+#   DEVICE=cpu SMOKE_CELLS=3 SPEED_CELLS=sample:4:0 NTK_CELLS=3 NTK_PROXIES=ntk_cond BUDGET=200 DATA=../shared/data \
+#   bash results/gpu/next_session.sh
 set -u
 export PYTHONPATH=$PWD PYTHONUNBUFFERED=1 MPLBACKEND=Agg NASI_HARNESS_DATA=${DATA:-$PWD/.devdata}
-O=${OUT:-/tmp/out}; PY=${PY:-python3}; D=${DEADLINE:-300}; W=${WORKERS:-4}
+O=${OUT:-/tmp/out}; PY=${PY:-python3}; B=${BUDGET:-540}; W=${WORKERS:-4}; DEV=${DEVICE:-cuda}
+SMOKE_CELLS=${SMOKE_CELLS:-0,11}; NTK_PROXIES=${NTK_PROXIES:-ntk_trace,ntk_cond,te_nas}; SPEED_CELLS=${SPEED_CELLS:-sample:200:0}; NTK_CELLS=${NTK_CELLS:-sample:10:0}
 mkdir -p "$O"
+left() { echo $(( B - SECONDS )); }
 (nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv || true) > "$O/gpu.txt" 2>&1
-timeout 180 $PY -m harness score nb201 --proxies nasi,ntk_trace,ntk_cond,te_nas --cells 0,11 --device cuda \
+timeout 120 $PY -m harness score nb201 --proxies "nasi,$NTK_PROXIES" --cells "$SMOKE_CELLS" --device "$DEV" \
   --out "$O/smoke.csv" || exit 3
 for w in 1 4 8; do
-  timeout 150 $PY benchmarks/speed.py --proxies nasi --cells sample:400:0 --device cuda --workers "$w" \
+  timeout 90 $PY benchmarks/speed.py --proxies nasi --cells "$SPEED_CELLS" --device "$DEV" --workers "$w" \
     --out "$O/speed_nasi_b64_w$w.csv"
 done
-timeout 200 $PY benchmarks/speed.py --proxies ntk_trace,ntk_cond,te_nas --cells sample:10:0 --warmup 1 \
-  --device cuda --out "$O/speed_ntk_b64.csv"
+timeout 120 $PY benchmarks/speed.py --proxies "$NTK_PROXIES" --cells "$NTK_CELLS" --warmup 1 \
+  --device "$DEV" --out "$O/speed_ntk_b64.csv"
+echo "time left for ntk_trace: $(left) s"
 if [ -f results/nb201_ntk_trace/scores.csv.gz ]; then
   $PY -m harness merge "$O/nb201_ntk_trace.sqlite" results/nb201_ntk_trace/scores.csv.gz
 fi
-timeout -s INT -k 30 "$D" $PY -m harness run benchmarks/nb201_ntk_trace.toml --device cuda --workers "$W" \
-  --no-report --store "$O/nb201_ntk_trace.sqlite"
-$PY - "$O/nb201_ntk_trace.sqlite" <<'PY'
+if [ "$(left)" -gt 40 ]; then
+  timeout -s INT -k 15 "$(( $(left) - 25 ))" $PY -m harness run benchmarks/nb201_ntk_trace.toml --device "$DEV" \
+    --workers "$W" --no-report --store "$O/nb201_ntk_trace.sqlite"
+fi
+[ -f "$O/nb201_ntk_trace.sqlite" ] && $PY - "$O/nb201_ntk_trace.sqlite" <<'PY'
 import sqlite3, sys
 c = sqlite3.connect(sys.argv[1]); c.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-print(c.execute("select status, count(*), avg(seconds) from results group by status").fetchall())
+print(c.execute("select device, status, count(*), avg(seconds) from results group by device, status").fetchall())
 PY
