@@ -104,6 +104,7 @@ def main() -> int:
                      f"{fmt(r['kendall'], r['kendall_ci'])} | {pub(ZICO_T1, p)} | {pub(VKDNW, p)} | "
                      f"{MECO.get(p, '')} |")  # fmt: skip
     lines += nasi_by_dataset() + datafree_by_dataset() + agnosticism() + nasi_full_space_agnosticism()
+    lines += estimator_fidelity()
     text = "\n".join(lines) + "\n"
     (ROOT / "results/headline.md").write_text(text)
     print(text)
@@ -251,6 +252,58 @@ def nasi_full_space_agnosticism() -> list[str]:
                      f"{r['overlap@1%']:.2f} | {r['overlap@5%']:.2f} | "
                      f"{r['spearman_acc_ref']:.3f} -> {r['spearman_acc_swap']:.3f} | "
                      f"{fmt(r['delta_acc'], r['delta_acc_ci'])} | {r['verdict']} |")  # fmt: skip
+    return lines
+
+
+TRACE_B16 = ROOT / "results/nb201_ntk_trace_b16/results.sqlite"
+
+
+def estimator_fidelity() -> list[str]:
+    """NASI's estimator against the exact NTK trace it approximates, on the same batches of 16 images: each one's
+    correlation with accuracy (``correlate``), their agreement (``compare --agreement``), and how nasi at b = 16
+    ranks against nasi at b = 64 (``results/nb201_nasi_full``) on the same cells."""
+    if not TRACE_B16.is_file():
+        return []
+    found = {r["proxy"]: r for r in correlate(TRACE_B16, "cifar10") if r["degenerate_included"]}
+    out = subprocess.run(
+        [sys.executable, "-m", "harness", "compare", str(TRACE_B16), "--agreement", "--json"],
+        check=True, capture_output=True, text=True, cwd=ROOT,
+    )  # fmt: skip
+    pair = json.loads(out.stdout)["agreement"][0]
+    lines = [
+        "",
+        "NASI's estimator against the exact NTK trace (`results/nb201_ntk_trace_b16`, CIFAR-10, the same batch of 16 "
+        "images per cell for both; b = 16 because the exact trace costs B x K backward passes):",
+        "",
+        "| proxy | b | n | Spearman rho with test accuracy [95% CI] | Kendall tau [95% CI] |",
+        "|---|---|---|---|---|",
+    ]
+    for proxy in ("ntk_trace", "nasi"):
+        r = found.get(proxy)
+        if r:
+            lines.append(f"| {proxy} | 16 | {r['n']} | {fmt(r['spearman'], r['spearman_ci'])} | "
+                         f"{fmt(r['kendall'], r['kendall_ci'])} |")  # fmt: skip
+    lines += [
+        "",
+        f"Agreement of nasi with ntk_trace over {pair['n']} cells: "
+        f"Spearman {fmt(pair['spearman'], pair['spearman_ci'])}, "
+        f"Kendall {fmt(pair['kendall'], pair['kendall_ci'])}, "
+        f"Pearson {fmt(pair['pearson'], pair['pearson_ci'])}.",
+    ]
+    full = ROOT / "results/nb201_nasi_full/results.sqlite"
+    if full.is_file():
+        from harness.analysis.inputs import load_scores
+        from harness.analysis.stats import correlation
+
+        b16 = load_scores(TRACE_B16)
+        b16 = b16[(b16.proxy == "nasi") & (b16.status == "ok")].set_index("index").score
+        b64 = load_scores(full)
+        b64 = b64[(b64.proxy == "nasi") & (b64.dataset == "cifar10") & (b64.status == "ok")].set_index("index").score
+        both = b16.to_frame("b16").join(b64.rename("b64"), how="inner").dropna()
+        x, y = both.b16.to_numpy(), both.b64.to_numpy()
+        lines.append(f"nasi at b = 16 against nasi at b = 64 (`results/nb201_nasi_full`, other images) on the same "
+                     f"{len(both)} cells: Spearman {correlation(x, y, 'spearman'):.3f}, "
+                     f"Kendall {correlation(x, y, 'kendall'):.3f}.")  # fmt: skip
     return lines
 
 

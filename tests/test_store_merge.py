@@ -175,3 +175,30 @@ def test_cli_merge_reports_and_errors_in_one_line(tmp_path, capsys):
     assert err.startswith("nasi-harness: error:") and err.count("\n") == 1
     with sqlite3.connect(tmp_path / "m.sqlite") as conn:
         assert conn.execute("SELECT COUNT(*) FROM results").fetchone()[0] == 2
+
+
+def test_a_score_out_table_is_filed_under_a_study_and_its_space_inferred(tmp_path, capsys):
+    """``score --out`` CSVs carry neither study nor space: --study files them, the arch strings tell the space."""
+    for space, cells in (("nb201", "0-2"), ("nats-sss", "0-1")):
+        out = tmp_path / f"{space}.csv"
+        args = ["score", space, "--proxies", "params", "--cells", cells, "--data", "gaussian", "--labels", "random"]
+        assert main([*args, "--out", str(out)]) == 0
+        with pytest.raises(HarnessError, match="give --study NAME"):
+            merge_results(tmp_path / "m.sqlite", [out])
+        summary = merge_results(tmp_path / "m.sqlite", [out], study="gpu-box")
+        assert summary.added == len(pd.read_csv(out))
+    merged = load_results(tmp_path / "m.sqlite")
+    assert set(merged["study"]) == {"gpu-box"}
+    assert merged.groupby("space")["index"].nunique().to_dict() == {"nats-sss": 2, "nb201": 3}
+
+
+def test_a_table_whose_arch_strings_do_not_tell_the_space(tmp_path):
+    from harness.store.tables import read_table
+
+    mixed = tmp_path / "mixed.csv"
+    mixed.write_text(
+        "index,arch,proxy,score\n0,|none~0|+|none~0|none~1|+|none~0|none~1|none~2|,params,1\n1,8:8:8:8:8,params,2\n"
+    )
+    with pytest.raises(HarnessError, match="give --space"):
+        read_table(mixed)
+    assert set(read_table(mixed, space="nb201")["space"]) == {"nb201"}

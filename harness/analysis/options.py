@@ -21,7 +21,9 @@ def add_store_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--study", help="analyse one study of the store (default: every row)")
     parser.add_argument("--dataset", help="only scores computed on this dataset (default: every dataset)")
     parser.add_argument("--proxies", help="comma list of proxies to include (default: every proxy stored)")
-    parser.add_argument("--space", help="search space of a CSV/Parquet table without a space column (default nb201)")
+    parser.add_argument(
+        "--space", help="search space of a CSV/Parquet table without a space column (default: from its arch strings)"
+    )
 
 
 def add_store_positional(parser: argparse.ArgumentParser) -> None:

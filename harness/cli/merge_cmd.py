@@ -15,7 +15,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("target", help="results database to merge into (results.sqlite)")
     parser.add_argument("sources", nargs="+", help="results databases or exports (.csv, .csv.gz, .parquet)")
-    parser.add_argument("--study", help="only this study's rows")
+    parser.add_argument(
+        "--study",
+        help="only this study's rows; the rows of a table without a study column (score --out) are filed under it",
+    )
     parser.set_defaults(func=_merge)
 
 

@@ -60,7 +60,8 @@ def merge_results(
     target: str | os.PathLike, sources: Sequence[str | os.PathLike], *, study: str | None = None
 ) -> MergeSummary:
     """Merge ``sources`` (databases, or CSV/Parquet results tables) into the database ``target`` (created if
-    missing); ``study`` keeps only that study's rows. Returns what was added, replaced and kept."""
+    missing); ``study`` keeps only that study's rows, and files the rows of a table without a study column
+    (``score --out``) under it. Returns what was added, replaced and kept."""
     if not sources:
         raise HarnessError("merge needs at least one source")
     target_path = Path(target)
@@ -107,9 +108,12 @@ def _read_source(source: str | os.PathLike, study: str | None) -> tuple[list[tup
         if study is not None:
             search_rows = [r for r in search_rows if r[0] == study]
             studies = [r for r in studies if r[0] == study]
+    if "study" not in frame.columns and study is not None:  # a ``score --out`` table: filed under ``study``
+        frame["study"] = study
     missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
     if missing:
-        raise HarnessError(f"{source} is not a results table: no column {', '.join(missing)}")
+        hint = " (a `score --out` table? give --study NAME to file it under a study)" if "study" in missing else ""
+        raise HarnessError(f"{source} is not a results table: no column {', '.join(missing)}{hint}")
     if study is not None:
         frame = frame[frame["study"].astype(str) == study]
     return _checked_rows(frame, source), search_rows, studies
