@@ -181,6 +181,18 @@ def test_degenerate_cells_come_from_status_and_from_the_space() -> None:
     assert prepared.loc[prepared["index"] == 10, "status"].iloc[0] == "ok"  # the status alone would miss it
 
 
+def test_a_prepared_frame_is_taken_as_it_is_and_analyses_agree(accuracy: pd.Series) -> None:
+    """The report prepares once and hands the prepared frame to every analysis: same results as the raw frame."""
+    results = synthetic_results(accuracy, {"a": 0.5, "b": 0.2}, degenerate=[3], failed_fraction=0.05, seed=2)
+    prepared = frames.prepare(results)
+    again = frames.prepare(prepared)
+    assert again is not prepared
+    pd.testing.assert_frame_equal(again, prepared)
+    raw = correlate(results, accuracy, n_boot=30)
+    pd.testing.assert_frame_equal(correlate(prepared, accuracy, n_boot=30), raw)
+    assert not frames.prepare(results.copy()).empty and "usable" not in results.columns  # the input is untouched
+
+
 def test_a_proxy_without_any_usable_score_is_reported_not_dropped(accuracy: pd.Series) -> None:
     frame = synthetic_results(accuracy, {"ok": 0.5, "broken": 0.5}, cells=range(30))
     frame.loc[frame["proxy"] == "broken", ["score", "status"]] = [np.nan, "error: RuntimeError: boom"]

@@ -91,7 +91,7 @@ def test_tables_match_the_analysis(report: Path, results: pd.DataFrame, accuracy
         assert row.verdict_text in text  # every verdict is in the report, with its interval
     assert "| proxy | better | degenerate |" in (tables / "correlation.md").read_text()
     agreement = pd.read_csv(tables / "agreement.csv")  # 3 pairs in each of the 3 modes, point estimates
-    assert len(agreement) == 3 * 3 and {"proxy_a", "proxy_b", "n", "spearman", "kendall"} <= set(agreement.columns)
+    assert len(agreement) == 3 * 3 and {"proxy_a", "proxy_b", "n", "spearman", "pearson"} <= set(agreement.columns)
     precision = pd.read_csv(tables / "precision_topk.csv")
     assert set(precision["percent"]) == {0.5, 1, 2, 5, 10, 20, 50}
     assert precision["precision"].between(0, 1).all()

@@ -17,6 +17,7 @@ import pandas as pd
 REQUIRED = ("index", "proxy", "dataset", "data", "labels", "score", "status")
 DEFAULTS = {"space": "nb201", "batch_size": -1, "seed": -1}
 SETTING = ("space", "dataset", "data", "labels", "batch_size", "seed")  # one score vector per proxy within these
+PREPARED = "nasi_harness_prepared"  # attrs flag: the frame came out of ``prepare``
 REFERENCE_MODE = ("real", "true")  # the data/label mode a proxy is meant to be used with
 
 
@@ -27,6 +28,8 @@ def prepare(results: pd.DataFrame) -> pd.DataFrame:
     """
     if not isinstance(results, pd.DataFrame):
         raise ValueError(f"expected a results DataFrame, got {type(results).__name__}")
+    if results.attrs.get(PREPARED) and {"usable", "degenerate"} <= set(results.columns):
+        return results.copy()  # already prepared (a report passes one prepared frame to every analysis)
     missing = [c for c in REQUIRED if c not in results.columns]
     if missing:
         raise ValueError(f"results lack column(s) {', '.join(missing)}; expected the store's columns")
@@ -48,7 +51,9 @@ def prepare(results: pd.DataFrame) -> pd.DataFrame:
     frame["usable"] = finite & frame["status"].isin(["ok", "degenerate"]).to_numpy()
     flagged = frame["status"].eq("degenerate").to_numpy()
     frame["degenerate"] = flagged | _space_degenerate(frame)
-    return frame.reset_index(drop=True)
+    frame = frame.reset_index(drop=True)
+    frame.attrs[PREPARED] = True
+    return frame
 
 
 def _space_degenerate(frame: pd.DataFrame) -> np.ndarray:

@@ -12,6 +12,11 @@ import pandas as pd
 from harness.errors import HarnessError
 from harness.store.tables import is_table, read_table
 
+# What analyses and reports read of a store (not the provenance: loading its text is most of the time on a full
+# space); tables are read whole.
+ANALYSIS_COLUMNS = ("study", "space", "index", "proxy", "dataset", "data", "labels", "batch_size", "seed", "score",
+                    "status")  # fmt: skip
+
 PathLike = str | os.PathLike
 Sources = PathLike | Sequence[PathLike]
 
@@ -27,7 +32,8 @@ def describe_sources(sources: Sources) -> str:
 
 
 def load_scores(path: Sources, study: str | None = None, space: str | None = None) -> pd.DataFrame:
-    """Results rows from ``path``: ``.csv``/``.csv.gz``/``.parquet`` are tables, anything else a results store.
+    """Results rows from ``path``: ``.csv``/``.csv.gz``/``.parquet`` are tables, anything else a results store
+    (of which only ``ANALYSIS_COLUMNS`` are read; ``harness.store.load_results`` reads everything).
 
     ``study`` selects one study (an error naming the studies present if it has no rows); ``space`` fills the
     space column of a table that lacks one (``score --out`` CSVs), default ``nb201``. A sequence of paths is
@@ -52,9 +58,9 @@ def load_scores(path: Sources, study: str | None = None, space: str | None = Non
         return frame
     from harness.store import load_results
 
-    frame = load_results(path, study=study)
+    frame = load_results(path, study=study, columns=ANALYSIS_COLUMNS)
     if study is not None and frame.empty:
-        everything = load_results(path)
+        everything = load_results(path, columns=("study",))
         _one_study(everything, study, path)
     return frame
 

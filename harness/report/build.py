@@ -88,6 +88,7 @@ def render_report(
     frame = frames.prepare(results)
     if frame.empty:
         raise ValueError("no results to report")
+    results = frame  # prepared once: every analysis below takes it as it is
     if (out / "report.md").is_file():
         for folder, suffixes in ((fig_dir, (".png", ".pdf")), (tab_dir, (".csv", ".md"))):
             for old in folder.glob("*"):
@@ -113,6 +114,9 @@ def render_report(
     report.agreement(results)
     report.agnostic(frame, results, target if truth_missing is None else None, thresholds, styles, n_boot, seed, level)
     return report.write()
+
+
+ANNOTATE_MAX = 12  # proxies in an agreement heatmap with values written in its cells
 
 
 def _slug(*parts: object) -> str:
@@ -307,7 +311,7 @@ class _Report:
     def agreement(self, results: pd.DataFrame) -> None:
         """Proxy x proxy agreement of the oriented scores (point estimates; ``compare --agreement`` gives
         intervals), one heatmap per reference setting: needs no accuracy."""
-        table = score_agreement(results, n_boot=0)
+        table = score_agreement(results, methods=("spearman", "pearson"), n_boot=0)
         if table.empty:
             return
         self.notes += table.attrs.get("notes", [])
@@ -328,16 +332,18 @@ class _Report:
             label = f"{info['space']} {info['dataset']}" + (
                 f" {info['data']}/{info['labels']} b{info['batch_size']} s{info['seed']}" if many else ""
             )
+            matrix = agreement_matrix(rows, "spearman")
             paths = figures.heatmap(
-                {"Spearman rho (oriented)": agreement_matrix(rows, "spearman")},
+                {"Spearman rho (oriented)": matrix},
                 title=f"Proxy agreement, {label}",
                 out_dir=self.fig_dir,
                 stem=_slug("agreement", *(values if many else values[:2])),
                 xlabel="proxy",
                 cell_width=0.42,
+                annotate=len(matrix) <= ANNOTATE_MAX,  # the values of a larger matrix are in agreement.csv
             )
             parts.append(self._figure(paths, f"Proxy x proxy agreement, {label}"))
-        parts.append(f"Every pair (Spearman, Kendall, Pearson, n): [{path.name}](tables/{path.name})")
+        parts.append(f"Every pair (Spearman, Pearson, n): [{path.name}](tables/{path.name})")
         self.sections.append("\n\n".join(parts))
 
     def precision(self, results: pd.DataFrame, target: Target, styles: dict) -> None:

@@ -144,8 +144,10 @@ def heatmap(
     xlabel: str = "dataset",
     ylabel: str = "proxy",
     cell_width: float = 0.9,
+    annotate: bool = True,
 ) -> list[Path]:
-    """Side-by-side heatmaps (proxy x dataset, or proxy x proxy), values written in the cells.
+    """Side-by-side heatmaps (proxy x dataset, or proxy x proxy), values written in the cells (``annotate``:
+    each value is a text the layout measures, so a large matrix leaves them to its table).
 
     Diverging ColorBrewer PuOr (colour-blind safe), fixed to [-1, 1] so that colours compare across panels.
     """
@@ -165,7 +167,7 @@ def heatmap(
         ax.set_xlabel(xlabel, fontsize=8)
         ax.set_ylabel(ylabel, fontsize=8)
         ax.set_title(name, fontsize=9)
-        for (i, j), v in np.ndenumerate(values):
+        for (i, j), v in np.ndenumerate(values if annotate else np.empty((0, 0))):
             text = "-" if not np.isfinite(v) else f"{v:.2f}"
             colour = "white" if abs(v) > 0.6 else "black"
             ax.text(j, i, text, ha="center", va="center", fontsize=value_size, color=colour)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 
 import pandas as pd
 
@@ -26,14 +27,20 @@ def _query(path: str | os.PathLike, table: str, columns: tuple[str, ...], study:
     return pd.DataFrame.from_records(rows, columns=list(columns))
 
 
-def load_results(path: str | os.PathLike, study: str | None = None) -> pd.DataFrame:
+def load_results(
+    path: str | os.PathLike, study: str | None = None, columns: Sequence[str] = RESULT_COLUMNS
+) -> pd.DataFrame:
     """One row per stored unit; ``score`` is NaN unless ``status == "ok"`` (or a finite degenerate score).
 
     Columns: study, space, index, arch, proxy, dataset, data, labels, batch_size, seed, score, status, seconds,
-    peak_mem_mb, device, harness_version, git_commit, torch_version, device_name, host, created_at.
+    peak_mem_mb, device, harness_version, git_commit, torch_version, device_name, host, created_at; ``columns``
+    reads only some of them (a full space's provenance text is most of the loading time of an analysis).
     """
-    frame = _query(path, "results", RESULT_COLUMNS, study)
-    return frame.astype(_RESULT_DTYPES)
+    unknown = [c for c in columns if c not in RESULT_COLUMNS]
+    if unknown:
+        raise ValueError(f"unknown results column(s) {', '.join(unknown)}")
+    frame = _query(path, "results", tuple(columns), study)
+    return frame.astype({c: t for c, t in _RESULT_DTYPES.items() if c in frame.columns})
 
 
 def load_search_runs(path: str | os.PathLike, study: str | None = None) -> pd.DataFrame:
