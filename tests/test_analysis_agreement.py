@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from harness.analysis import agreement_matrix, score_agreement
+from harness.analysis import agreement_matrix, bootstrap_correlations, percentile_interval, score_agreement
 from harness.analysis.synthetic import synthetic_accuracy, synthetic_results, write_store
 from harness.cli import main
 
@@ -41,6 +41,9 @@ def test_matches_scipy_on_common_cells_with_orientation(results):
         assert row.pearson == pytest.approx(sign * stats.pearsonr(x, y)[0], abs=1e-12)
         lo, hi = row.spearman_ci
         assert lo <= row.spearman <= hi
+        # pairs sharing their cells are bootstrapped together: the same interval as the pair on its own
+        alone = bootstrap_correlations(sign * x, y, methods=("kendall",), n_boot=200, seed=0)["kendall"][0]
+        assert row.kendall_ci == pytest.approx(percentile_interval(alone), abs=1e-12)
     assert "200 resamples" in table.attrs["bootstrap"]
 
 

@@ -9,7 +9,6 @@ Each pair uses every cell both scored (n varies by pair), with a seeded percenti
 from __future__ import annotations
 
 from collections.abc import Sequence
-from itertools import combinations
 
 import numpy as np
 import pandas as pd
@@ -54,21 +53,48 @@ def score_agreement(
     for setting, setting_rows in frames.settings(frame):
         table = frames.score_table(setting_rows, exclude_degenerate=exclude_degenerate)
         names = [p for p in (wanted or sorted(table.columns)) if p in table.columns]
-        for a, b in combinations(names, 2):
-            pair = table[[a, b]].dropna()
-            if len(pair) < MIN_CELLS:
-                notes.append(f"{setting.dataset} {setting.data}/{setting.labels}: {a} / {b} share {len(pair)} cells")
-                continue
-            x = pair[a].to_numpy(dtype=float) * frames.orientation(a)
-            y = pair[b].to_numpy(dtype=float) * frames.orientation(b)
-            boot = bootstrap_correlations(x, y, methods=methods, n_boot=n_boot, seed=seed) if n_boot > 0 else None
-            row = {**setting.as_dict(), "proxy_a": a, "proxy_b": b, "n": len(pair)}
-            for method in methods:
-                row[method] = correlation(x, y, method)
-                row[f"{method}_ci"] = percentile_interval(boot[method][0], level) if boot else (np.nan, np.nan)
-            rows.append(row)
+        oriented = {p: table[p].to_numpy(dtype=float) * frames.orientation(p) for p in names}
+        for i, a in enumerate(names):
+            found = {}
+            pairs = _pairs_with(a, names[i + 1 :], oriented, methods, n_boot, seed)
+            for b, (mask, boot_row, boot) in pairs.items():
+                if mask.sum() < MIN_CELLS:
+                    where = f"{setting.dataset} {setting.data}/{setting.labels}"
+                    notes.append(f"{where}: {a} / {b} share {mask.sum()} cells")
+                    continue
+                x, y = oriented[a][mask], oriented[b][mask]
+                row = {**setting.as_dict(), "proxy_a": a, "proxy_b": b, "n": int(mask.sum())}
+                for method in methods:
+                    row[method] = correlation(x, y, method)
+                    row[f"{method}_ci"] = (
+                        percentile_interval(boot[method][boot_row], level) if boot else (np.nan, np.nan)
+                    )
+                found[b] = row
+            rows += [found[b] for b in names[i + 1 :] if b in found]
     out = pd.DataFrame(rows)
     out.attrs.update(notes=notes, bootstrap=bootstrap_note(n_boot, seed, level) if n_boot > 0 else "")
+    return out
+
+
+def _pairs_with(
+    a: str, others: Sequence[str], oriented: dict[str, np.ndarray], methods: Sequence[str], n_boot: int, seed: int
+) -> dict[str, tuple[np.ndarray, int, dict | None]]:
+    """For each proxy b in ``others``: the cells a and b both scored, and b's row in a bootstrap shared by every
+    b with the same cells (one call for all of them: the same resamples, so the same intervals as pair by pair)."""
+    groups: dict[bytes, list[str]] = {}
+    masks = {}
+    for b in others:
+        masks[b] = np.isfinite(oriented[a]) & np.isfinite(oriented[b])
+        groups.setdefault(np.packbits(masks[b]).tobytes(), []).append(b)
+    out = {}
+    for members in groups.values():
+        mask = masks[members[0]]
+        boot = None
+        if n_boot > 0 and mask.sum() >= MIN_CELLS:
+            xs = np.vstack([oriented[b][mask] for b in members])
+            boot = bootstrap_correlations(xs, oriented[a][mask], methods=methods, n_boot=n_boot, seed=seed)
+        for k, b in enumerate(members):
+            out[b] = (mask, k, boot)
     return out
 
 
