@@ -36,9 +36,9 @@ def load_scores(path: Sources, study: str | None = None, space: str | None = Non
     (of which only ``ANALYSIS_COLUMNS`` are read; ``harness.store.load_results`` reads everything).
 
     ``study`` selects one study (an error naming the studies present if it has no rows); ``space`` fills the
-    space column of a table that lacks one (``score --out`` CSVs), default ``nb201``. A sequence of paths is
-    read as one table, in order; a unit scored in more than one keeps the last file's row (analysis drops the
-    earlier duplicates), so a rerun exported later wins.
+    space column of a table that lacks one (``score --out`` CSVs; default: from its arch strings). A sequence of
+    paths is read as one table, in order; a unit scored in more than one keeps the last file's row (analysis
+    drops the earlier duplicates), so a rerun exported later wins.
     """
     paths = source_paths(path)
     if not paths:

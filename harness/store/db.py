@@ -56,6 +56,16 @@ class RecordLike(Protocol):
     device: str
 
 
+def score_problem(score: float | None, status: str) -> str | None:
+    """Why a (score, status) pair cannot be stored, or None: a stored score is finite (NaN/inf are status
+    ``nan`` with no score), and an ``ok`` row has one. Writing and merging refuse the same rows."""
+    if score is not None and not math.isfinite(score):
+        return f"non-finite score {score} must have status 'nan'"
+    if status == "ok" and score is None:
+        return "status 'ok' without a score"
+    return None
+
+
 class StoreError(HarnessError):
     """The file cannot be used as a results database (newer schema, not a harness database, unreadable)."""
 
@@ -218,13 +228,10 @@ class ResultStore:
 
     @staticmethod
     def _row(study: str, space: str, r: RecordLike, base: prov.Provenance) -> tuple:
-        score = r.score
-        if score is not None:
-            score = float(score)
-            if not math.isfinite(score):
-                raise ValueError(f"record {r.index}/{r.proxy}: non-finite score {score} must have status 'nan'")
-        if r.status == "ok" and score is None:
-            raise ValueError(f"record {r.index}/{r.proxy}: status 'ok' without a score")
+        score = None if r.score is None else float(r.score)
+        problem = score_problem(score, r.status)
+        if problem:
+            raise ValueError(f"record {r.index}/{r.proxy}: {problem}")
         values = {
             "study": study,
             "space": space,

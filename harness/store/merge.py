@@ -21,7 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from harness.errors import HarnessError
-from harness.store.db import ResultStore
+from harness.store.db import ResultStore, score_problem
 from harness.store.load import load_results
 from harness.store.schema import KEY_FIELDS, RESULT_COLUMNS, SEARCH_COLUMNS, quote
 from harness.store.tables import is_table, read_table
@@ -139,11 +139,9 @@ def _checked_rows(frame: pd.DataFrame, source: str | os.PathLike) -> list[tuple]
                 values[column] = None if values[column] is None else float(values[column])
         except (TypeError, ValueError):
             raise HarnessError(f"{where}: {column} is not a number ({values[column]!r})") from None
-        score = values["score"]
-        if score is not None and not math.isfinite(score):
-            raise HarnessError(f"{where}: non-finite score {score} (a NaN/inf score is stored as status 'nan')")
-        if values["status"] == "ok" and score is None:
-            raise HarnessError(f"{where}: status 'ok' without a score")
+        problem = score_problem(values["score"], values["status"])
+        if problem:
+            raise HarnessError(f"{where}: {problem}")
         rows.append(tuple(values[c] for c in RESULT_COLUMNS))
     return rows
 
