@@ -53,6 +53,12 @@ def main(argv: list[str] | None = None) -> int:
         help="score in N processes at once (disjoint cells, cores split evenly, or one GPU shared): median s/cell is "
         "then each cell's own time, and the wall per cell is the throughput of all N together",
     )
+    parser.add_argument(
+        "--fresh-networks",
+        action="store_true",
+        help="construct every network from scratch instead of from the previous cell's blocks (the engine's "
+        "default, same weights): to measure what recycling saves",
+    )
     parser.add_argument("--out", type=Path, help="write the table as CSV here too")
     args = parser.parse_args(argv)
 
@@ -62,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     warm = parse_cells(f"sample:{args.warmup}:999", args.space) if args.warmup else []
     common = dict(dataset=args.dataset, data_mode=args.data_mode, label_mode=args.labels,
                   batch_size=args.batch_size, device=args.device,
-                  channels_last=args.layout == "channels_last",
+                  channels_last=args.layout == "channels_last", recycle_modules=not args.fresh_networks,
                   share_intermediates=False)  # fmt: skip  # each proxy timed alone, nothing reused
     workers = max(1, args.workers)
     if workers == 1:
@@ -86,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
 
     procs = f"{workers} process{'es' * (workers > 1)} x {threads} thread{'s' * (threads > 1)}"
     where = f"{device_label(device)}; {platform.processor() or platform.machine()}; torch {torch.__version__}; " \
-            f"{procs}; {args.layout}"  # fmt: skip
+            f"{procs}; {args.layout}; {'fresh' if args.fresh_networks else 'recycled'} networks"  # fmt: skip
     mem_kind = "peak CUDA allocated" if device.type == "cuda" else "process max RSS"
     print(f"# {args.space}, {len(cells)} cells ({args.cells}), batch {args.batch_size}, {args.dataset}, "
           f"data={args.data_mode}, labels={args.labels}; {where}; wall {wall:.1f} s "

@@ -213,3 +213,32 @@ def test_zen_does_not_depend_on_the_proxies_before_it():
     alone = _score([11, 284], ["zen"])
     after = _score([11, 284], ["nasi", "zen"])
     assert [r.score for r in alone] == [r.score for r in after if r.proxy == "zen"]
+
+
+def test_a_proxy_that_swaps_tensors_out_of_their_slots_leaves_nothing_behind(test_proxies):
+    """Restoring puts the built tensor objects back with their initial values, whatever a proxy replaced."""
+
+    @register_proxy("t_swap", needs_labels=False)
+    def swap(net, inputs, targets, ctx):
+        bn = next(m for m in net.modules() if isinstance(m, torch.nn.BatchNorm2d))
+        bn.running_var = torch.full_like(bn.running_var, 5.0)
+        conv = next(m for m in net.modules() if isinstance(m, torch.nn.Conv2d))
+        conv.weight = torch.nn.Parameter(torch.zeros_like(conv.weight))
+        with torch.no_grad():
+            net.classifier.weight.data = net.classifier.weight.data * 7
+        return 0.0
+
+    @register_proxy("t_state", needs_labels=False)
+    def state(net, inputs, targets, ctx):
+        SEEN_WEIGHTS.extend(v.detach().clone() for v in net.state_dict().values())
+        return 0.0
+
+    try:
+        _score([11], ["t_state"])
+        alone = list(SEEN_WEIGHTS)
+        SEEN_WEIGHTS.clear()
+        _score([11], ["t_swap", "t_state"])
+    finally:
+        for name in ("t_swap", "t_state"):
+            proxy_base._REGISTRY.pop(name, None)
+    assert len(alone) == len(SEEN_WEIGHTS) and all(torch.equal(a, b) for a, b in zip(alone, SEEN_WEIGHTS))

@@ -6,6 +6,7 @@ feature-map proxies such as Zen-NAS read).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 import torch
@@ -13,6 +14,7 @@ from torch import nn
 
 from harness.spaces.cell import Genotype, live_edges
 from harness.spaces.ops import ResidualReduction, make_op
+from harness.spaces.recycle import pooled
 
 
 class Cell(nn.Module):
@@ -70,16 +72,24 @@ class CellNetwork(nn.Module):
             raise ValueError(f"invalid number of layers {len(channels)}: expected 3N+2")
         n = len(channels) // 3
         reductions = [False] * n + [True] + [False] * n + [True] + [False] * n
-        self.stem = nn.Sequential(nn.Conv2d(3, channels[0], 3, padding=1, bias=False), nn.BatchNorm2d(channels[0]))
+        c_stem = channels[0]
+        self.stem = pooled(
+            ("stem", c_stem),
+            lambda: nn.Sequential(nn.Conv2d(3, c_stem, 3, padding=1, bias=False), nn.BatchNorm2d(c_stem)),
+        )
         c_prev = channels[0]
         self.cells = nn.ModuleList()
         for c_curr, reduction in zip(channels, reductions):
-            block = ResidualReduction(c_prev, c_curr) if reduction else Cell(genotype, c_prev, c_curr, prune)
+            if reduction:
+                block = pooled(("reduction", c_prev, c_curr), functools.partial(ResidualReduction, c_prev, c_curr))
+            else:
+                block = Cell(genotype, c_prev, c_curr, prune)
             self.cells.append(block)
             c_prev = c_curr
-        self.lastact = nn.Sequential(nn.BatchNorm2d(c_prev), nn.ReLU(inplace=True))
+        c_last = c_prev
+        self.lastact = pooled(("lastact", c_last), lambda: nn.Sequential(nn.BatchNorm2d(c_last), nn.ReLU(inplace=True)))
         self.global_pooling = nn.AdaptiveAvgPool2d(1)
-        self.classifier = nn.Linear(c_prev, num_classes)
+        self.classifier = pooled(("classifier", c_last, num_classes), lambda: nn.Linear(c_last, num_classes))
         self.feature_channels = c_prev
 
     def set_prune(self, prune: bool) -> None:

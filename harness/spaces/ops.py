@@ -10,6 +10,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from harness.spaces.recycle import pooled
+
 OP_NAMES: tuple[str, ...] = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 
 
@@ -62,7 +64,13 @@ class ChannelProjection(nn.Module):
 
 
 def make_op(name: str, c_in: int, c_out: int) -> nn.Module:
-    """A stride-1 cell operation ``name`` from ``c_in`` to ``c_out`` channels."""
+    """A stride-1 cell operation ``name`` from ``c_in`` to ``c_out`` channels (pooled: see ``recycle``)."""
+    if name not in OP_NAMES:
+        raise ValueError(f"unknown operation {name!r}; expected one of {', '.join(OP_NAMES)}")
+    return pooled(("op", name, c_in, c_out), lambda: _new_op(name, c_in, c_out))
+
+
+def _new_op(name: str, c_in: int, c_out: int) -> nn.Module:
     if name == "none":
         return Zero(c_in, c_out)
     if name == "skip_connect":

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Prepared for the next session lent a GPU (15 minutes in all): what issues #3 and #5 still need from one.
 #  1. nasi at b = 64 with 1, 4 and 8 processes sharing the GPU (#3's target: 5 ms per cell; one process was
-#     launch-bound at 17.4 ms on an H200), written as results/gpu/speed_nasi_b64_w{1,4,8}.csv;
+#     launch-bound at 17.4 ms on an H200), written as results/gpu/speed_nasi_b64_w{1,4,8}.csv, and one process
+#     with networks constructed from scratch (speed_nasi_b64_w1_fresh.csv: what recycling saves on a GPU host);
 #  2. ntk_trace, ntk_cond and te_nas per cell on the GPU (never measured there), speed_ntk_b64.csv;
 #  3. ntk_trace on the 1,000 cells of benchmarks/nb201_ntk_trace.toml until the deadline, continuing from the
 #     committed export (cells already scored on CPU are not redone); back here:
@@ -27,6 +28,8 @@ for w in 1 4 8; do
   timeout 90 $PY benchmarks/speed.py --proxies nasi --cells "$SPEED_CELLS" --device "$DEV" --workers "$w" \
     --out "$O/speed_nasi_b64_w$w.csv"
 done
+timeout 60 $PY benchmarks/speed.py --proxies nasi --cells "$SPEED_CELLS" --device "$DEV" --fresh-networks \
+  --out "$O/speed_nasi_b64_w1_fresh.csv"
 timeout 120 $PY benchmarks/speed.py --proxies "$NTK_PROXIES" --cells "$NTK_CELLS" --warmup 1 \
   --device "$DEV" --out "$O/speed_ntk_b64.csv"
 echo "time left for ntk_trace: $(left) s"
