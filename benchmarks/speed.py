@@ -59,6 +59,13 @@ def main(argv: list[str] | None = None) -> int:
         help="construct every network from scratch instead of from the previous cell's blocks (the engine's "
         "default, same weights): to measure what recycling saves",
     )
+    parser.add_argument(
+        "--stack",
+        type=int,
+        default=1,
+        metavar="K",
+        help="score K cells per computation with the proxies that have a stacked form (nasi)",
+    )
     parser.add_argument("--out", type=Path, help="write the table as CSV here too")
     args = parser.parse_args(argv)
 
@@ -69,6 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     common = dict(dataset=args.dataset, data_mode=args.data_mode, label_mode=args.labels,
                   batch_size=args.batch_size, device=args.device,
                   channels_last=args.layout == "channels_last", recycle_modules=not args.fresh_networks,
+                  stack=args.stack,
                   share_intermediates=False)  # fmt: skip  # each proxy timed alone, nothing reused
     workers = max(1, args.workers)
     if workers == 1:
@@ -91,8 +99,9 @@ def main(argv: list[str] | None = None) -> int:
     wall = max(r["t1"] for r in results) - min(r["t0"] for r in results)
 
     procs = f"{workers} process{'es' * (workers > 1)} x {threads} thread{'s' * (threads > 1)}"
+    networks = "fresh" if args.fresh_networks else "recycled"
     where = f"{device_label(device)}; {platform.processor() or platform.machine()}; torch {torch.__version__}; " \
-            f"{procs}; {args.layout}; {'fresh' if args.fresh_networks else 'recycled'} networks"  # fmt: skip
+            f"{procs}; {args.layout}; {networks} networks; stack {args.stack}"  # fmt: skip
     mem_kind = "peak CUDA allocated" if device.type == "cuda" else "process max RSS"
     print(f"# {args.space}, {len(cells)} cells ({args.cells}), batch {args.batch_size}, {args.dataset}, "
           f"data={args.data_mode}, labels={args.labels}; {where}; wall {wall:.1f} s "

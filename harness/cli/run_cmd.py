@@ -35,9 +35,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="P[,P...]",
         help="score these proxies' units again even if stored, replacing the stored rows (e.g. after a fix)",
     )
+    parser.add_argument(
+        "--stack",
+        type=_positive,
+        help="override the study's stack: score K cells per computation with the proxies that have a stacked form "
+        "(nasi on nb201; for a GPU that one small network leaves launch-bound)",
+    )
     parser.add_argument("--no-report", action="store_true", help="score only; skip the analysis and report step")
     parser.add_argument("--dry-run", action="store_true", help="validate and print the plan; run nothing")
     parser.set_defaults(func=_run)
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
 
 
 def _part(text: str) -> tuple[int, int]:
@@ -62,7 +78,7 @@ def _run(args: argparse.Namespace) -> int:
         if store_path.is_file():
             with ResultStore(store_path, readonly=True) as db:
                 done = db.done_keys(study.name, study.space)
-        plan = make_plan(study, without_rescored(study, done, args.rescore), args.device)
+        plan = make_plan(study, without_rescored(study, done, args.rescore), args.device, args.stack)
         print(plan.describe())
         for reason, n in plan.not_applicable.items():
             print(f"would skip {n} units {reason}")
@@ -70,7 +86,7 @@ def _run(args: argparse.Namespace) -> int:
         return 0
     summary = run_study(study, store=args.store, backend=args.backend, workers=args.workers, address=args.address,
                         data=args.data, device=args.device, report=not args.no_report, part=args.part,
-                        rescore=args.rescore)  # fmt: skip
+                        rescore=args.rescore, stack=args.stack)  # fmt: skip
     for line in summary.lines():
         print(line)
     if summary.interrupted:

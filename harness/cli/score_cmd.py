@@ -27,6 +27,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
     parser.add_argument("--data-root", dest="data_root", help="data root (default $NASI_HARNESS_DATA, ~/.torch)")
     parser.add_argument("--share-isomorphic", action="store_true", help="score one cell per isomorphism class")
+    parser.add_argument(
+        "--stack",
+        type=int,
+        default=1,
+        metavar="K",
+        help="score K cells per computation with the proxies that have a stacked form (nasi on nb201)",
+    )
     parser.add_argument("--out", help="CSV file (default: stdout)")
     parser.set_defaults(func=_score)
 
@@ -40,7 +47,7 @@ def _score(args: argparse.Namespace) -> int:
     records = score_cells(
         args.space, cells, proxies, dataset=args.dataset, data_mode=args.data_mode, label_mode=args.labels,
         batch_size=args.batch_size, seed=args.seed, device=args.device, data=args.data_root,
-        share_isomorphic=args.share_isomorphic,
+        share_isomorphic=args.share_isomorphic, stack=args.stack,
     )  # fmt: skip
     out = open(args.out, "w", newline="") if args.out else sys.stdout  # noqa: SIM115
     try:

@@ -18,6 +18,8 @@ from torch import nn
 from harness.spaces.base import Cost
 
 ProxyFn = Callable[[nn.Module, torch.Tensor, torch.Tensor, "ProxyContext"], float]
+# Stacked form: (StackedNetworks, inputs, targets) -> [K] scores, one per stacked network (see register_stacked).
+StackedFn = Callable[[Any, torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 @dataclass
@@ -68,6 +70,7 @@ class ProxySpec:
 
 
 _REGISTRY: dict[str, ProxySpec] = {}
+_STACKED: dict[str, StackedFn] = {}
 
 
 def register_proxy(
@@ -107,6 +110,26 @@ def register_proxy(
         return fn
 
     return decorator
+
+
+def register_stacked(name: str) -> Callable[[StackedFn], StackedFn]:
+    """Register a form of proxy ``name`` that scores K networks stacked into one computation
+    (``harness.spaces.stacked``): same definition, same weights, one launch per layer for all K."""
+
+    def decorator(fn: StackedFn) -> StackedFn:
+        get_proxy(name)
+        if name in _STACKED:
+            raise ValueError(f"stacked form of {name!r} registered twice")
+        _STACKED[name] = fn
+        return fn
+
+    return decorator
+
+
+def get_stacked(name: str) -> StackedFn | None:
+    """The stacked form of proxy ``name``, or None when it has none."""
+    get_proxy(name)
+    return _STACKED.get(name)
 
 
 def proxy_names() -> list[str]:

@@ -9,10 +9,12 @@ quantity for comparison.
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from harness.proxies._grad import mean_ce_gradients, sum_squares
-from harness.proxies.base import ProxyContext, register_proxy
+from harness.proxies.base import ProxyContext, register_proxy, register_stacked
+from harness.spaces.stacked import StackedNetworks
 
 
 @register_proxy(
@@ -47,3 +49,20 @@ def nasi(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, ctx: Proxy
         raise ValueError("nasi: the network has no trainable parameter")
     grads = mean_ce_gradients(net, inputs, targets, params, ctx.micro_batch, "nasi")
     return sum_squares(grads)
+
+
+@register_stacked("nasi")
+def nasi_stacked(nets: StackedNetworks, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """``nasi`` of each of K stacked networks at once, ``[K]`` float64: the same loss, gradient and sum.
+
+    The loss is the sum over networks of each one's mean cross-entropy; the networks share no tensor, so the
+    gradient w.r.t. network k's tensors is that of network k's own mean loss, and its squared norm is summed
+    over network k's groups only.
+    """
+    logits = nets(inputs)  # [B, K, classes]
+    batch, size, classes = logits.shape
+    labels = targets[:, None].expand(batch, size).reshape(-1)
+    loss = F.cross_entropy(logits.reshape(batch * size, classes), labels, reduction="sum") / batch
+    params = [t for t, _ in nets.parameters()]
+    grads = torch.autograd.grad(loss, params, allow_unused=True)
+    return nets.per_network_sq_norms([torch.zeros_like(p) if g is None else g for p, g in zip(params, grads)])

@@ -20,9 +20,11 @@ import torch
 from harness.data import make_batch
 from harness.datasets import dataset_info
 from harness.proxies import ProxyContext, ProxySpec, get_proxy
+from harness.proxies.base import get_stacked
 from harness.scoring.device import device_label, is_out_of_memory, measure, resolve_device
 from harness.scoring.records import DEGENERATE, NAN, OK, ScoreRecord
 from harness.scoring.snapshot import Snapshot
+from harness.scoring.stacked import score_stack
 from harness.spaces import get_space
 from harness.spaces.recycle import ModulePool
 
@@ -81,6 +83,7 @@ def score_cells(
     channels_last: bool = True,
     share_intermediates: bool = True,
     recycle_modules: bool = True,
+    stack: int = 1,
 ) -> Iterator[ScoreRecord]:
     """Score ``cells`` with ``proxies``; yield one record per (cell, proxy) as soon as it is computed.
 
@@ -93,12 +96,17 @@ def score_cells(
     Gram), so a later proxy's ``seconds`` can be its own cost only; turn it off to time proxies alone.
     ``recycle_modules`` builds each network from the blocks of the previous one (``spaces.recycle``): the same
     initial weights bit for bit, half the host time of constructing ~350 modules per cell.
+    ``stack`` > 1 scores the proxies that have a stacked form (``nasi``) K cells per computation
+    (``harness.spaces.stacked``: one grouped kernel per layer for K networks, for GPUs that one small network
+    leaves launch-bound); same weights, scores equal to the per-cell ones to float rounding; each record is
+    charged the stack's time / K. Other proxies are scored per cell as usual.
     Raises ``DataMissing`` before any work when the modes need a dataset that is absent.
     """
     sp = get_space(space)
     specs = [get_proxy(p) for p in proxies]
     if batch_size < 1:
         raise ValueError(f"batch size must be >= 1, got {batch_size}")
+    stacked = _stacked_forms(sp, specs, stack, share_isomorphic)
     dev = resolve_device(device)
     label = device_label(dev)
     info = dataset_info(dataset)
@@ -111,11 +119,7 @@ def score_cells(
     shared: dict[tuple[str, str], tuple[float | None, str]] = {}
     pool = ModulePool() if recycle_modules else None
 
-    for cell in cells:
-        index = sp.resolve(cell)
-        todo = [s for s in specs if skip is None or not skip(index, s.name)]
-        if not todo:
-            continue
+    def per_cell(index: int, todo: list[ProxySpec]) -> Iterator[ScoreRecord]:
         arch = sp.arch(index)
         degenerate = sp.is_degenerate(index)
         canonical = sp.canonical(index) if share_isomorphic else ""
@@ -161,3 +165,56 @@ def score_cells(
                 del net
         if base is not None and pool is not None:
             pool.recycle(base)
+
+    def stacked_part(pending: list[tuple[int, list[ProxySpec]]]) -> Iterator[ScoreRecord]:
+        plain_inputs = inputs.contiguous()
+        for name, fn in stacked.items():
+            indices = [index for index, todo in pending if any(s.name == name for s in todo)]
+            if not indices:
+                continue
+            results = score_stack(sp, indices, fn, plain_inputs, targets, num_classes=info.num_classes, seed=seed)
+            rows = [(r.scores[j], r.statuses[j], r.seconds / len(r.scores), r.peak_mem_mb)
+                    for r in results for j in range(len(r.scores))]  # fmt: skip
+            for index, (score, status, seconds, peak) in zip(indices, rows):
+                if status == OK and sp.is_degenerate(index):
+                    status = DEGENERATE
+                fixed = (dataset, data_mode, label_mode, batch_size, seed)
+                yield ScoreRecord(index, sp.arch(index), name, *fixed, score, status, seconds, peak, label)
+
+    def flush(pending: list[tuple[int, list[ProxySpec]]]) -> Iterator[ScoreRecord]:
+        """One stack of cells: the stacked proxies for all of them, then the others cell by cell."""
+        yield from stacked_part(pending)
+        for index, todo in pending:
+            rest = [s for s in todo if s.name not in stacked]
+            if rest:
+                yield from per_cell(index, rest)
+
+    pending: list[tuple[int, list[ProxySpec]]] = []
+    for cell in cells:
+        index = sp.resolve(cell)
+        todo = [s for s in specs if skip is None or not skip(index, s.name)]
+        if not todo:
+            continue
+        if not stacked:
+            yield from per_cell(index, todo)
+            continue
+        pending.append((index, todo))
+        if len(pending) == stack:
+            yield from flush(pending)
+            pending = []
+    if pending:
+        yield from flush(pending)
+
+
+def _stacked_forms(sp, specs: Sequence[ProxySpec], stack: int, share_isomorphic: bool) -> dict:  # noqa: ANN001
+    """The proxies to score ``stack`` cells at a time (those with a stacked form); {} for per-cell scoring."""
+    if stack < 1:
+        raise ValueError(f"stack must be >= 1, got {stack}")
+    if stack == 1:
+        return {}
+    forms = {s.name: fn for s in specs if (fn := get_stacked(s.name)) is not None}
+    if forms and sp.channels_layout is None:
+        raise ValueError(f"--stack needs a space whose networks share their widths; {sp.name} varies them by cell")
+    if forms and share_isomorphic:
+        raise ValueError("--stack and --share-isomorphic cannot be combined")
+    return forms

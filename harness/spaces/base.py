@@ -22,6 +22,9 @@ class SearchSpace(ABC):
 
     name: str = ""
     arch_form: str = ""
+    # Layer widths shared by every cell's network, when cells differ only in their genotype (then K cells can be
+    # scored as one stacked computation, harness.spaces.stacked); None when widths vary by cell.
+    channels_layout: tuple[int, ...] | None = None
 
     @abstractmethod
     def __len__(self) -> int: ...

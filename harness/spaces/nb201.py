@@ -37,6 +37,7 @@ def official_order() -> list[str]:
 @register_space("nb201")
 class NB201Space(SearchSpace):
     arch_form = ARCH_FORM
+    channels_layout = NB201_CHANNELS
 
     @cached_property
     def _archs(self) -> list[str]:

@@ -228,10 +228,11 @@ def run_study(
     log: Log | None = None,
     part: tuple[int, int] | None = None,
     rescore: Sequence[str] = (),
+    stack: int | None = None,
 ) -> RunSummary:
     """Run every unfinished unit of ``study`` and store the results (``store`` overrides the study's path).
 
-    ``device`` overrides the study's device. ``log`` receives plan and skip messages (default: stderr).
+    ``device`` and ``stack`` override the study's. ``log`` receives plan and skip messages (default: stderr).
     ``part=(k, n)`` runs only the k-th of n disjoint parts of the cells (several processes, one store or many).
     ``rescore`` names proxies whose stored units are scored again and overwritten (e.g. after a fix to them);
     an interrupted rescoring starts over for those proxies when rerun with the same option.
@@ -250,7 +251,7 @@ def run_study(
     start = time.monotonic()
     with ResultStore(store_path) as db:
         db.record_study(study.name, study.space, study.as_config(), None if study.source is None else str(study.source))
-        plan = make_plan(study, without_rescored(study, db.done_keys(study.name, study.space), rescore), device)
+        plan = make_plan(study, without_rescored(study, db.done_keys(study.name, study.space), rescore), device, stack)
         if rescore:
             log(f"rescoring {', '.join(rescore)}: their stored units are scored again and replaced")
         summary = RunSummary(study.name, store_path, backend, plan.total, plan.done_before)

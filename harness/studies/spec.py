@@ -14,6 +14,7 @@ seeds = [0]
 batch_size = 64
 device = "auto"                # auto, cpu, cuda, cuda:N
 share_isomorphic = false       # optional: score one cell per isomorphism class, copy to the others
+stack = 1                      # optional: score K cells per computation with proxies that have a stacked form
 
 [analysis]                     # optional: what the report compares against
 datasets = ["cifar10"]         # default: the study's datasets
@@ -49,7 +50,7 @@ else:  # pragma: no cover - exercised on 3.10 only
 
 SECTIONS = ("study", "analysis", "output")
 STUDY_KEYS = ("name", "description", "space", "cells", "proxies", "datasets", "data_modes", "label_modes", "seeds",
-              "batch_size", "device", "share_isomorphic")  # fmt: skip
+              "batch_size", "device", "share_isomorphic", "stack")  # fmt: skip
 REQUIRED_STUDY_KEYS = ("name", "space", "cells", "proxies", "datasets", "data_modes", "label_modes", "seeds")
 ANALYSIS_KEYS = ("datasets", "target", "epochs", "reports", "exclude_degenerate")
 OUTPUT_KEYS = ("dir", "store", "report_dir")
@@ -90,6 +91,7 @@ class Study:
     batch_size: int = 64
     device: str = "auto"
     share_isomorphic: bool = False
+    stack: int = 1
     description: str = ""
     analysis: AnalysisSpec = field(default_factory=lambda: AnalysisSpec(datasets=()))
     output_dir: Path = Path("results")
@@ -267,6 +269,7 @@ def parse_study(document: dict[str, Any], where: str = "<study>", source: Path |
     if not _DEVICE.match(device):
         raise s.error("device", f"unknown device {device!r}; allowed: {DEVICE_FORM}")
     share = s.boolean("share_isomorphic", False)
+    stack = s.integer("stack", 1, "cells per stacked computation (nasi; 1 = one network at a time)", minimum=1)
     description = s.table.get("description", "")
     if not isinstance(description, str):
         raise s.error("description", f"expected a string, got {description!r}")
@@ -288,6 +291,6 @@ def parse_study(document: dict[str, Any], where: str = "<study>", source: Path |
     return Study(
         name=name, space=space, cells=cells, cell_indices=cell_indices, proxies=proxies, datasets=datasets,
         data_modes=data_modes, label_modes=label_modes, seeds=seeds, batch_size=batch_size, device=device,
-        share_isomorphic=share, description=description, analysis=analysis, output_dir=out_dir,
+        share_isomorphic=share, stack=stack, description=description, analysis=analysis, output_dir=out_dir,
         store_path=store_path, report_dir=report_dir, source=source,
     )  # fmt: skip

@@ -28,6 +28,7 @@ class Shard:
     proxies: tuple[str, ...]
     done: frozenset[tuple[int, str]] = frozenset()  # (index, proxy) pairs to skip
     share_isomorphic: bool = False
+    stack: int = 1  # cells per stacked computation (harness.scoring.score_cells)
 
     @property
     def units(self) -> int:
@@ -114,8 +115,10 @@ class Plan:
                 f"{shared}")  # fmt: skip
 
 
-def make_plan(study: Study, done: Iterable[UnitKey], device: str | None = None) -> Plan:
-    """The shards still to run: one per (dataset, data mode, label mode, seed) with unfinished units."""
+def make_plan(study: Study, done: Iterable[UnitKey], device: str | None = None, stack: int | None = None) -> Plan:
+    """The shards still to run: one per (dataset, data mode, label mode, seed) with unfinished units.
+
+    ``device`` and ``stack`` override the study's."""
     done_set = set(done)
     cells, proxies = study.cell_indices, study.proxies
     per_batch = len(cells) * len(proxies)
@@ -141,6 +144,7 @@ def make_plan(study: Study, done: Iterable[UnitKey], device: str | None = None) 
                         space=study.space, dataset=dataset, data_mode=data_mode, label_mode=label_mode, seed=seed,
                         batch_size=study.batch_size, device=device or study.device, cells=tuple(cells),
                         proxies=tuple(proxies), done=finished, share_isomorphic=study.share_isomorphic,
+                        stack=stack or study.stack,
                     )  # fmt: skip
                     if shard.units:
                         shards.append(shard)

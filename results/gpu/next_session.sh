@@ -3,6 +3,8 @@
 #  1. nasi at b = 64 with 1, 4 and 8 processes sharing the GPU (#3's target: 5 ms per cell; one process was
 #     launch-bound at 17.4 ms on an H200), written as results/gpu/speed_nasi_b64_w{1,4,8}.csv, and one process
 #     with networks constructed from scratch (speed_nasi_b64_w1_fresh.csv: what recycling saves on a GPU host);
+#  1b. nasi stacked, K = 16 and 64 cells per computation (speed_nasi_b64_stack{16,64}.csv), and the scores of 64
+#     cells stacked and per cell (nasi_stack64.csv, nasi_per_cell.csv: they must agree to float rounding);
 #  2. ntk_trace, ntk_cond and te_nas per cell on the GPU (never measured there), speed_ntk_b64.csv;
 #  3. ntk_trace on the 1,000 cells of benchmarks/nb201_ntk_trace.toml until the deadline, continuing from the
 #     committed export (cells already scored on CPU are not redone); back here:
@@ -14,6 +16,7 @@
 # ../shared/data/cifar-10-batches-py .devdata/` (git-ignored, 30 MB) and pass carry [".devdata"] to the device run.
 # A dry run of the script's logic on a CPU (tiny sizes):
 #   DEVICE=cpu SMOKE_CELLS=3 SPEED_CELLS=sample:4:0 NTK_CELLS=3 NTK_PROXIES=ntk_cond BUDGET=200 DATA=../shared/data \
+#   STACK_CHECK_CELLS=sample:4:1 STACK_WARMUP=2 \
 #   bash results/gpu/next_session.sh
 set -u
 export PYTHONPATH=$PWD PYTHONUNBUFFERED=1 MPLBACKEND=Agg NASI_HARNESS_DATA=${DATA:-$PWD/.devdata}
@@ -30,6 +33,14 @@ for w in 1 4 8; do
 done
 timeout 60 $PY benchmarks/speed.py --proxies nasi --cells "$SPEED_CELLS" --device "$DEV" --fresh-networks \
   --out "$O/speed_nasi_b64_w1_fresh.csv"
+for k in 16 64; do
+  timeout 60 $PY benchmarks/speed.py --proxies nasi --cells "$SPEED_CELLS" --device "$DEV" --stack "$k" --warmup "${STACK_WARMUP:-$k}" \
+    --out "$O/speed_nasi_b64_stack$k.csv"
+done
+timeout 60 $PY -m harness score nb201 --proxies nasi --cells "${STACK_CHECK_CELLS:-sample:64:1}" --data gaussian \
+  --labels random --device "$DEV" --stack 64 --out "$O/nasi_stack64.csv"
+timeout 60 $PY -m harness score nb201 --proxies nasi --cells "${STACK_CHECK_CELLS:-sample:64:1}" --data gaussian \
+  --labels random --device "$DEV" --out "$O/nasi_per_cell.csv"
 timeout 120 $PY benchmarks/speed.py --proxies "$NTK_PROXIES" --cells "$NTK_CELLS" --warmup 1 \
   --device "$DEV" --out "$O/speed_ntk_b64.csv"
 echo "time left for ntk_trace: $(left) s"
