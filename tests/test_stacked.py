@@ -158,3 +158,18 @@ def test_a_study_with_stack_stores_the_same_scores(tmp_path):
     one, stacked = frames
     assert list(one.index) == list(stacked.index) and (one.status == stacked.status).all()
     assert stacked.score.to_numpy() == pytest.approx(one.score.to_numpy(), rel=1e-5)
+
+
+@pytest.mark.parametrize("chunk", [1, 3])
+def test_stacked_ntk_trace_equals_per_cell_ntk_trace(monkeypatch, chunk):
+    """One backward per logit row serves every stacked network; batched rows (as on a GPU) sum the same."""
+    import harness.proxies.ntk_trace as ntk_trace_module
+
+    monkeypatch.setattr(ntk_trace_module, "default_chunk", lambda device: chunk)
+    cells = [0, 11, 3, DEGENERATE]
+    kw = {**KW, "batch_size": 2, "channels_last": False}
+    per_cell = list(score_cells("nb201", cells, ["ntk_trace"], **kw))
+    stacked = list(score_cells("nb201", cells, ["ntk_trace"], stack=len(cells), **kw))
+    assert [(r.index, r.status) for r in stacked] == [(r.index, r.status) for r in per_cell]
+    for a, b in zip(per_cell, stacked):
+        assert b.score == pytest.approx(a.score, rel=1e-6)

@@ -63,6 +63,6 @@ def nasi_stacked(nets: StackedNetworks, inputs: torch.Tensor, targets: torch.Ten
     batch, size, classes = logits.shape
     labels = targets[:, None].expand(batch, size).reshape(-1)
     loss = F.cross_entropy(logits.reshape(batch * size, classes), labels, reduction="sum") / batch
-    params = [t for t, _ in nets.parameters()]
+    params = [t for t, _ in nets.parameter_groups()]
     grads = torch.autograd.grad(loss, params, allow_unused=True)
     return nets.per_network_sq_norms([torch.zeros_like(p) if g is None else g for p, g in zip(params, grads)])

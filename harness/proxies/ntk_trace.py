@@ -5,8 +5,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from harness.proxies._ntk import all_parameters, logit_jacobian_sq_norms
-from harness.proxies.base import ProxyContext, register_proxy
+from harness.proxies._ntk import all_parameters, default_chunk, logit_cotangents, logit_jacobian_sq_norms
+from harness.proxies.base import ProxyContext, register_proxy, register_stacked
+from harness.spaces.stacked import StackedNetworks
 
 
 @register_proxy(
@@ -34,3 +35,33 @@ def ntk_trace(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, ctx: 
     """
     norms = logit_jacobian_sq_norms(net, inputs, all_parameters, micro_batch=ctx.micro_batch)
     return float(norms.sum())
+
+
+@register_stacked("ntk_trace")
+def ntk_trace_stacked(nets: StackedNetworks, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """``ntk_trace`` of each of K stacked networks, ``[K]`` float64: B·classes backwards serve all K at once.
+
+    The cotangent selecting logit k of sample i in every network gives, w.r.t. network n's tensors, exactly
+    ∂f_k(x_i)/∂θ of network n (the networks share no tensor), so one backward yields that row for all K; the
+    squares are summed network by network.
+    """
+    logits = nets(inputs)  # [B, K, classes]
+    batch, size, classes = logits.shape
+    params = [t for t, _ in nets.parameter_groups()]
+    cotangents = logit_cotangents(batch, classes, logits)[:, :, None, :].expand(-1, -1, size, -1)
+    chunk = default_chunk(logits.device)
+    total = torch.zeros(size, dtype=torch.float64)
+    for start in range(0, cotangents.shape[0], chunk):
+        block = cotangents[start : start + chunk]
+        rows = block.shape[0]
+        grads = torch.autograd.grad(
+            logits,
+            params,
+            grad_outputs=block if rows > 1 else block[0],
+            retain_graph=True,
+            allow_unused=True,
+            is_grads_batched=rows > 1,
+        )
+        grads = [torch.zeros(rows, *p.shape, device=p.device) if g is None else g for p, g in zip(params, grads)]
+        total += nets.per_network_sq_norms(grads, rows=rows)
+    return total

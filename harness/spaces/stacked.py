@@ -105,7 +105,7 @@ class _Layer:
 class StackedNetworks:
     """``len(genotypes)`` NB201-style networks as one computation; ``forward(x)`` gives logits ``[B, K, classes]``.
 
-    ``parameters()`` lists ``(tensor, owners)``: the tensor's first dimension is split into ``len(owners)`` equal
+    ``parameter_groups()`` lists ``(tensor, owners)``: the tensor's first dimension is split into ``len(owners)`` equal
     groups, group g belonging to network ``owners[g]``; ``per_network_sq_norms`` sums squares of matching
     tensors (e.g. gradients) network by network.
     """
@@ -165,7 +165,7 @@ class StackedNetworks:
             nodes.append(entries)
         return nodes
 
-    def parameters(self) -> list[tuple[torch.Tensor, list[int]]]:
+    def parameter_groups(self) -> list[tuple[torch.Tensor, list[int]]]:
         k_all = list(range(self.size))
         out: list[tuple[torch.Tensor, list[int]]] = []
 
@@ -187,16 +187,20 @@ class StackedNetworks:
         out += [(self.classifier_weight, k_all), (self.classifier_bias, k_all)]
         return out
 
-    def per_network_sq_norms(self, tensors: Sequence[torch.Tensor]) -> torch.Tensor:
-        """``[K]`` float64: Σ ||t||² over each network's groups of ``tensors`` (aligned with ``parameters()``)."""
-        params = self.parameters()
+    def per_network_sq_norms(self, tensors: Sequence[torch.Tensor], rows: int | None = None) -> torch.Tensor:
+        """``[K]`` float64: Σ ||t||² over each network's groups of ``tensors`` (aligned with ``parameter_groups()``).
+
+        ``rows``: the tensors carry a leading dimension of that many rows (batched gradients), all summed.
+        """
+        params = self.parameter_groups()
         if len(tensors) != len(params):
             raise ValueError(f"expected {len(params)} tensors, got {len(tensors)}")
         total = torch.zeros(self.size, dtype=torch.float64, device=params[0][0].device)
         everyone = list(range(self.size))
         indices: dict[tuple[int, ...], torch.Tensor] = {}
         for t, (_, owners) in zip(tensors, params):
-            sums = t.reshape(len(owners), -1).double().square().sum(dim=1)
+            grouped = t.reshape(rows or 1, len(owners), -1)
+            sums = grouped.double().square().sum(dim=(0, 2))
             if owners == everyone:
                 total += sums
                 continue
