@@ -44,18 +44,20 @@ def default_chunk(device: torch.device) -> int:
     return 32 if device.type == "cuda" else 1
 
 
-def jacobian_rows(
+def jacobian_row_grads(
     logits: torch.Tensor, params: list[torch.Tensor], cotangents: torch.Tensor, chunk: int
-) -> Iterator[torch.Tensor]:
-    """Yield ``[c, P]`` blocks of Jacobian rows, one row per cotangent (``cotangents`` is ``[R, *logits.shape]``).
+) -> Iterator[list[torch.Tensor]]:
+    """Per block of ``chunk`` cotangents (``cotangents`` is ``[R, *logits.shape]``), each parameter's Jacobian
+    rows as ``[c, *p.shape]``, one row per cotangent; zeros where the output does not depend on a parameter.
 
-    Parameters the output does not depend on contribute zero columns. The graph of ``logits`` is kept.
+    The graph of ``logits`` is kept.
     """
     if chunk < 1:
         raise ValueError(f"chunk must be >= 1, got {chunk}")
     for start in range(0, cotangents.shape[0], chunk):
         block = cotangents[start : start + chunk]
-        batched = block.shape[0] > 1
+        rows = block.shape[0]
+        batched = rows > 1
         grads = torch.autograd.grad(
             logits,
             params,
@@ -64,12 +66,18 @@ def jacobian_rows(
             allow_unused=True,
             is_grads_batched=batched,
         )
-        rows = block.shape[0]
-        flat = [
-            (torch.zeros(rows, p.numel(), device=p.device, dtype=p.dtype) if g is None else g.reshape(rows, -1))
+        yield [
+            torch.zeros(rows, *p.shape, device=p.device, dtype=p.dtype) if g is None else g.reshape(rows, *p.shape)
             for p, g in zip(params, grads)
         ]
-        yield torch.cat(flat, dim=1).detach()
+
+
+def jacobian_rows(
+    logits: torch.Tensor, params: list[torch.Tensor], cotangents: torch.Tensor, chunk: int
+) -> Iterator[torch.Tensor]:
+    """Yield ``[c, P]`` blocks of Jacobian rows, one row per cotangent (``jacobian_row_grads`` concatenated)."""
+    for grads in jacobian_row_grads(logits, params, cotangents, chunk):
+        yield torch.cat([g.reshape(g.shape[0], -1) for g in grads], dim=1).detach()
 
 
 def logit_cotangents(batch: int, classes: int, like: torch.Tensor) -> torch.Tensor:

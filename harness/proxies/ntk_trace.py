@@ -5,7 +5,13 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from harness.proxies._ntk import all_parameters, default_chunk, logit_cotangents, logit_jacobian_sq_norms
+from harness.proxies._ntk import (
+    all_parameters,
+    default_chunk,
+    jacobian_row_grads,
+    logit_cotangents,
+    logit_jacobian_sq_norms,
+)
 from harness.proxies.base import ProxyContext, register_proxy, register_stacked
 from harness.spaces.stacked import StackedNetworks
 
@@ -49,19 +55,7 @@ def ntk_trace_stacked(nets: StackedNetworks, inputs: torch.Tensor, targets: torc
     batch, size, classes = logits.shape
     params = [t for t, _ in nets.parameter_groups()]
     cotangents = logit_cotangents(batch, classes, logits)[:, :, None, :].expand(-1, -1, size, -1)
-    chunk = default_chunk(logits.device)
     total = torch.zeros(size, dtype=torch.float64)
-    for start in range(0, cotangents.shape[0], chunk):
-        block = cotangents[start : start + chunk]
-        rows = block.shape[0]
-        grads = torch.autograd.grad(
-            logits,
-            params,
-            grad_outputs=block if rows > 1 else block[0],
-            retain_graph=True,
-            allow_unused=True,
-            is_grads_batched=rows > 1,
-        )
-        grads = [torch.zeros(rows, *p.shape, device=p.device) if g is None else g for p, g in zip(params, grads)]
-        total += nets.per_network_sq_norms(grads, rows=rows)
+    for grads in jacobian_row_grads(logits, params, cotangents, default_chunk(logits.device)):
+        total += nets.per_network_sq_norms(grads, rows=grads[0].shape[0])
     return total

@@ -22,18 +22,13 @@ from harness.datasets import dataset_info
 from harness.proxies import ProxyContext, ProxySpec, get_proxy
 from harness.proxies.base import get_stacked
 from harness.scoring.device import device_label, is_out_of_memory, measure, resolve_device
-from harness.scoring.records import DEGENERATE, NAN, OK, ScoreRecord
+from harness.scoring.records import DEGENERATE, NAN, OK, ScoreRecord, error_status
 from harness.scoring.snapshot import Snapshot
 from harness.scoring.stacked import score_stack
 from harness.spaces import get_space
 from harness.spaces.recycle import ModulePool
 
 SkipFn = Callable[[int, str], bool]
-
-
-def _error_status(exc: BaseException) -> str:
-    message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    return f"error: {type(exc).__name__}" + (f": {message[:200]}" if message else "")
 
 
 def _run_proxy(
@@ -56,7 +51,7 @@ def _run_proxy(
                 if inputs.device.type == "cuda":
                     torch.cuda.empty_cache()
                 continue
-            return None, _error_status(exc)
+            return None, error_status(exc)
         value = float(value)
         if not math.isfinite(value):
             return None, NAN

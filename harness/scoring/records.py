@@ -27,6 +27,12 @@ DEGENERATE = "degenerate"
 NAN = "nan"
 
 
+def error_status(exc: BaseException) -> str:
+    """``error: <type>[: <first line of the message, 200 characters at most>]``."""
+    message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"error: {type(exc).__name__}" + (f": {message[:200]}" if message else "")
+
+
 @dataclass
 class ScoreRecord:
     index: int

@@ -15,7 +15,7 @@ import torch
 
 from harness.proxies.base import StackedFn
 from harness.scoring.device import is_out_of_memory, measure
-from harness.scoring.records import NAN, OK
+from harness.scoring.records import NAN, OK, error_status
 from harness.spaces.stacked import StackedNetworks, draw_weights
 
 
@@ -60,10 +60,7 @@ def _run(genotypes, weights, channels, fn, inputs, targets) -> list[StackResult]
             return _run(genotypes[:half], weights[:half], channels, fn, inputs, targets) + _run(
                 genotypes[half:], weights[half:], channels, fn, inputs, targets
             )
-        message = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
-        status = f"error: {type(exc).__name__}" + (f": {message}" if message else "")
-        if is_out_of_memory(exc):
-            status = "error: out of memory (stack of 1 cell)"
+        status = "error: out of memory (stack of 1 cell)" if is_out_of_memory(exc) else error_status(exc)
         return [StackResult([None] * len(genotypes), [status] * len(genotypes), 0.0, None)]
     scores = [v if math.isfinite(v) else None for v in values]
     statuses = [OK if v is not None else NAN for v in scores]

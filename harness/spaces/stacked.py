@@ -138,6 +138,11 @@ class StackedNetworks:
         self.last_beta = _leaf(torch.zeros(self.size * c_prev), device)
         self.classifier_weight = _leaf(torch.stack([w.classifier_weight for w in weights]), device)
         self.classifier_bias = _leaf(torch.stack([w.classifier_bias for w in weights]), device)
+        self._groups = self._collect_groups()
+        # where each group's per-network sums go (None: one group per network, in order); made once, not per call
+        self._sum_index = [
+            None if len(owners) == self.size else torch.tensor(owners, device=device) for _, owners in self._groups
+        ]
 
     @staticmethod
     def _cell_edges(genotypes: Sequence[Genotype], weights: Sequence[NetworkWeights], pos: int, device) -> list:
@@ -166,6 +171,9 @@ class StackedNetworks:
         return nodes
 
     def parameter_groups(self) -> list[tuple[torch.Tensor, list[int]]]:
+        return self._groups
+
+    def _collect_groups(self) -> list[tuple[torch.Tensor, list[int]]]:
         k_all = list(range(self.size))
         out: list[tuple[torch.Tensor, list[int]]] = []
 
@@ -192,22 +200,15 @@ class StackedNetworks:
 
         ``rows``: the tensors carry a leading dimension of that many rows (batched gradients), all summed.
         """
-        params = self.parameter_groups()
-        if len(tensors) != len(params):
-            raise ValueError(f"expected {len(params)} tensors, got {len(tensors)}")
-        total = torch.zeros(self.size, dtype=torch.float64, device=params[0][0].device)
-        everyone = list(range(self.size))
-        indices: dict[tuple[int, ...], torch.Tensor] = {}
-        for t, (_, owners) in zip(tensors, params):
-            grouped = t.reshape(rows or 1, len(owners), -1)
-            sums = grouped.double().square().sum(dim=(0, 2))
-            if owners == everyone:
+        if len(tensors) != len(self._groups):
+            raise ValueError(f"expected {len(self._groups)} tensors, got {len(tensors)}")
+        total = torch.zeros(self.size, dtype=torch.float64, device=self._groups[0][0].device)
+        for t, (_, owners), index in zip(tensors, self._groups, self._sum_index):
+            sums = t.reshape(rows or 1, len(owners), -1).double().square().sum(dim=(0, 2))
+            if index is None:
                 total += sums
-                continue
-            key = tuple(owners)
-            if key not in indices:
-                indices[key] = torch.tensor(owners, device=total.device)
-            total.index_add_(0, indices[key], sums)
+            else:
+                total.index_add_(0, index, sums)
         return total.cpu()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
