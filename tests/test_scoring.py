@@ -188,6 +188,18 @@ def test_cli_bad_input_is_one_error_line(argv, needle):
     assert len(lines) == 1 and needle in lines[0], proc.stderr
 
 
+@pytest.mark.parametrize(
+    "option, needle", [(["--batch-size", "0"], "batch size must be >= 1"), (["--stack", "0"], "stack must be >= 1")]
+)
+def test_score_cli_refuses_bad_options_before_writing(tmp_path, option, needle):
+    out = tmp_path / "scores.csv"
+    argv = ["score", "nb201", "--proxies", "nasi", "--cells", "0", "--data", "gaussian", "--labels", "random"]
+    proc = subprocess.run([sys.executable, "-m", "harness", *argv, *option, "--out", str(out)],
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert proc.returncode == 2 and needle in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    assert not out.exists()  # no half-written file
+
+
 def test_a_mutating_proxy_gets_the_initial_state_too(test_proxies):
     """A deep copy for a mutating proxy is taken from the initial state, not from what earlier proxies left:
     BN running statistics and gradients of a train-mode forward/backward must not leak into it."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import itertools
 import sys
 
 from harness.datasets import DATASETS
@@ -49,12 +50,15 @@ def _score(args: argparse.Namespace) -> int:
         batch_size=args.batch_size, seed=args.seed, device=args.device, data=args.data_root,
         share_isomorphic=args.share_isomorphic, stack=args.stack,
     )  # fmt: skip
+    # The engine checks its arguments and data when first asked for a record: ask before writing anything, so a
+    # bad option or missing data is one error line and no half-written file.
+    first = next(records, None)
     out = open(args.out, "w", newline="") if args.out else sys.stdout  # noqa: SIM115
     try:
         writer = csv.DictWriter(out, fieldnames=RECORD_FIELDS)
         writer.writeheader()
         with Progress(total=len(cells) * len(proxies), desc="scoring") as progress:
-            for record in records:
+            for record in itertools.chain([] if first is None else [first], records):
                 writer.writerow(record.as_dict())
                 out.flush()
                 progress.update(1)
