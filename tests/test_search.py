@@ -9,6 +9,7 @@ import math
 import pandas as pd
 import pytest
 import torch
+from torch import nn
 
 from harness.cli import main
 from harness.proxies import base as proxy_base
@@ -18,7 +19,7 @@ from harness.search.gumbel import sample_gumbel, straight_through
 from harness.search.objective import DeltaAggregator, RunningMean, reward, trace_norm_estimate
 from harness.search.result import ACCURACY_DATASETS
 from harness.search.sample import pick_best
-from harness.search.supernet import EDGE_SOURCES, NB201Supernet, arch_from_choice
+from harness.search.supernet import EDGE_SOURCES, NB201Supernet, SuperCell, arch_from_choice
 from harness.spaces import get_space
 from harness.spaces.cell import parse_arch
 from harness.spaces.networks import CellNetwork
@@ -189,6 +190,33 @@ def test_score_gradient_is_exact_second_order():
             minus[e, o] -= eps
         fd = (score(plus, False, False) - score(minus, False, False)) / (2 * eps)
         assert float(g_all[e, o]) == pytest.approx(float(fd), rel=1e-4, abs=1e-9)
+
+
+def test_cell_bn_without_affine_changes_only_the_scored_parameter_set():
+    """DARTS / NB201 search-code convention: same forward and conv weights; the cells' BN gamma/beta leave the score."""
+    torch.manual_seed(3)
+    with_affine = NB201Supernet(5, channels=3, cells_per_stage=1).double()
+    torch.manual_seed(3)
+    without = NB201Supernet(5, channels=3, cells_per_stage=1, cell_bn_affine=False).double()
+    cell_bns = [
+        m for b in without.blocks if isinstance(b, SuperCell) for m in b.modules() if isinstance(m, nn.BatchNorm2d)
+    ]
+    assert cell_bns and all(not m.affine and m.weight is None for m in cell_bns)
+    assert without.stem[1].affine and without.lastact[0].affine  # outside the cells: kept
+    kept = dict(without.named_parameters())
+    assert set(kept) == {n for n, p in with_affine.named_parameters() if not (".edges." in n and p.dim() == 1)}
+    for name, p in kept.items():
+        torch.testing.assert_close(p, dict(with_affine.named_parameters())[name], rtol=0, atol=0)
+    x, y = torch.randn(6, 3, 8, 8, dtype=torch.float64), torch.randint(0, 5, (6,))
+    choice = [3, 2, 1, 4, 3, 0]
+    w = _one_hot(choice, False)
+    torch.testing.assert_close(without(x, w), with_affine(x, w), rtol=0, atol=0)
+    score = trace_norm_estimate(without(x, w), y, without.active_parameters(choice), create_graph=False)
+    conv_only = [p for n, p in with_affine.named_parameters() if n in kept]
+    expected = trace_norm_estimate(with_affine(x, w), y, conv_only, create_graph=False)
+    torch.testing.assert_close(score, expected)
+    full = trace_norm_estimate(with_affine(x, w), y, with_affine.active_parameters(choice), create_graph=False)
+    assert float(full) > float(score) > 0
 
 
 # --- end to end --------------------------------------------------------------------------------------------------
@@ -366,6 +394,21 @@ def test_cli_json_and_errors(capsys):
     assert "bad seeds" in capsys.readouterr().err
     assert main(["search", "nasi", *tiny, "--data-mode", "noise"]) == 2
     assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_cli_cell_bn_affine_flag_reaches_the_supernet(monkeypatch, capsys):
+    import harness.cli.search_cmd as search_cmd
+
+    seen = []
+    real = search_cmd.run_search
+    monkeypatch.setattr(search_cmd, "run_search", lambda *a, **kw: seen.append(kw["cell_bn_affine"]) or real(*a, **kw))
+    tiny = ["--channels", "4", "--cells-per-stage", "1", "--batch-size", "8", "--data-mode", "gaussian",
+            "--label-mode", "random", "--device", "cpu", "--no-accuracy", "--steps", "1", "--nu", "1"]  # fmt: skip
+    tiny.append("--json")
+    assert main(["search", "nasi", *tiny]) == 0
+    assert main(["search", "nasi", "--no-cell-bn-affine", *tiny]) == 0
+    assert seen == [True, False]
+    capsys.readouterr()
 
 
 # --- trace and selection ---------------------------------------------------------------------------------------

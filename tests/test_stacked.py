@@ -173,3 +173,36 @@ def test_stacked_ntk_trace_equals_per_cell_ntk_trace(monkeypatch, chunk):
     assert [(r.index, r.status) for r in stacked] == [(r.index, r.status) for r in per_cell]
     for a, b in zip(per_cell, stacked):
         assert b.score == pytest.approx(a.score, rel=1e-6)
+
+
+@pytest.mark.parametrize("chunk", [1, 3])
+def test_stacked_ntk_cond_equals_per_cell_ntk_cond(monkeypatch, chunk):
+    """B backwards (one per sample's logit sum) give every stacked network its TE-NAS rows; Grams per network."""
+    import harness.proxies.ntk_cond as ntk_cond_module
+
+    monkeypatch.setattr(ntk_cond_module, "default_chunk", lambda device: chunk)
+    cells = [0, 11, 3, 1462, DEGENERATE]
+    kw = {**KW, "batch_size": 5, "channels_last": False}
+    per_cell = list(score_cells("nb201", cells, ["ntk_cond"], **kw))
+    stacked = list(score_cells("nb201", cells, ["ntk_cond"], stack=len(cells), **kw))
+    assert [(r.index, r.status) for r in stacked] == [(r.index, r.status) for r in per_cell]
+    assert per_cell[-1].status == "nan" and sum(r.status == "ok" for r in per_cell) == len(cells) - 1
+    assert stacked[-1].score is None
+    for a, b in zip(per_cell[:-1], stacked[:-1]):
+        assert b.score == pytest.approx(a.score, rel=1e-4)
+
+
+def test_weight_groups_are_te_nas_parameter_set():
+    """The stacked weight groups hold, per network, as many numbers as the per-cell parameters named *weight*."""
+    sp = get_space("nb201")
+    cells = [0, 11, 1462]
+    torch.manual_seed(0)
+    weights = [draw_weights(sp.genotype(i), NB201_CHANNELS, 10) for i in cells]
+    nets = StackedNetworks([sp.genotype(i) for i in cells], NB201_CHANNELS, weights)
+    groups = nets.parameter_groups()
+    for k, i in enumerate(cells):
+        net = sp.build(i, "cifar10", prune=True)  # dead edges: modules built, never used, so no gradient
+        net(torch.randn(2, 3, 32, 32)).sum().backward()
+        expected = sum(p.numel() for n, p in net.named_parameters() if "weight" in n and p.grad is not None)
+        got = sum(groups[g][0].numel() // len(groups[g][1]) for g in nets.weight_groups() if k in groups[g][1])
+        assert got == expected

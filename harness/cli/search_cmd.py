@@ -44,6 +44,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     nasi.add_argument("--tau", type=float, default=1.0, help="Gumbel-softmax temperature (default 1)")
     nasi.add_argument("--cells-per-stage", type=int, default=5, help="supernet N (benchmark: 5; 1 = fast CPU mode)")
     nasi.add_argument("--channels", type=int, default=16, help="supernet C (benchmark: 16)")
+    nasi.add_argument(
+        "--no-cell-bn-affine",
+        dest="cell_bn_affine",
+        action="store_false",
+        help="the cells' BatchNorms without gamma/beta, as in DARTS's and NAS-Bench-201's search supernets "
+        "(default: with, as in the benchmark's networks)",
+    )
     nasi.set_defaults(func=_search)
 
     sample = algorithms.add_parser("sample", help="score N random cells, keep the best (NASWOT)")
@@ -59,7 +66,7 @@ def _config(args: argparse.Namespace) -> dict:
         return {
             **common, "variant": args.variant, "steps": args.steps, "mu": args.mu, "nu": args.nu,
             "nu_cells": args.nu_cells, "tau": args.tau, "cells_per_stage": args.cells_per_stage,
-            "channels": args.channels,
+            "channels": args.channels, "cell_bn_affine": args.cell_bn_affine,
         }  # fmt: skip
     return {**common, "n": args.n, "proxies": args.proxies}
 

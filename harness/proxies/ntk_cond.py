@@ -6,8 +6,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from harness.proxies._ntk import sample_sum_gram, weights_only
-from harness.proxies.base import ProxyContext, register_proxy
+from harness.proxies._ntk import default_chunk, jacobian_row_grads, sample_sum_cotangents, sample_sum_gram, weights_only
+from harness.proxies.base import ProxyContext, register_proxy, register_stacked
+from harness.spaces.stacked import StackedNetworks
 
 
 def condition_number(gram: torch.Tensor) -> float:
@@ -55,3 +56,30 @@ def ntk_cond(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, ctx: P
     if gram.shape[0] < 2:
         raise ValueError(f"ntk_cond needs at least 2 samples, got {gram.shape[0]}")
     return condition_number(gram)
+
+
+@register_stacked("ntk_cond")
+def ntk_cond_stacked(nets: StackedNetworks, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """``ntk_cond`` of each of K stacked networks, ``[K]`` float64 (+inf where the NTK is singular).
+
+    The cotangent selecting the sum of sample i's logits in every network gives, w.r.t. network n's tensors,
+    exactly network n's TE-NAS row i (the networks share no tensor), so B backwards serve all K; the rows over the
+    weight tensors (``weight_groups``, TE-NAS's name rule) are kept and each network's B x B Gram is formed from
+    its own share of them.
+    """
+    if inputs.shape[0] < 2:
+        raise ValueError(f"ntk_cond needs at least 2 samples, got {inputs.shape[0]}")
+    logits = nets(inputs)  # [B, K, classes]
+    batch, size, classes = logits.shape
+    groups = nets.weight_groups()
+    params = [nets.parameter_groups()[g][0] for g in groups]
+    cotangents = sample_sum_cotangents(batch, classes, logits)[:, :, None, :].expand(-1, -1, size, -1)
+    rows = [torch.empty(batch, *p.shape, dtype=p.dtype, device=p.device) for p in params]
+    start = 0
+    for grads in jacobian_row_grads(logits, params, cotangents, default_chunk(logits.device)):
+        count = grads[0].shape[0]
+        for r, g in zip(rows, grads):
+            r[start : start + count] = g.detach()
+        start += count
+    grams = nets.per_network_gram(rows, groups)
+    return torch.tensor([condition_number(g) for g in grams], dtype=torch.float64)

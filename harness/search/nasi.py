@@ -43,6 +43,7 @@ class NasiConfig:
     tau: float = 1.0
     cells_per_stage: int = 5
     channels: int = 16
+    cell_bn_affine: bool = True  # False: the cells' BNs have no gamma/beta (DARTS / NB201 search-code supernets)
     data_mode: str = "real"
     label_mode: str = "true"
 
@@ -120,7 +121,7 @@ def trace_nasi(
         raise ValueError(f"previous trace has {done} steps, more than the {config.steps} asked for")
     info = dataset_info(dataset)
     torch.manual_seed(seed)
-    net = NB201Supernet(info.num_classes, config.channels, config.cells_per_stage).to(device)
+    net = NB201Supernet(info.num_classes, config.channels, config.cells_per_stage, config.cell_bn_affine).to(device)
     net.train()
 
     def batch(stream: str, k: int) -> tuple[torch.Tensor, torch.Tensor]:

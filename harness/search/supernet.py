@@ -7,6 +7,12 @@ since an NB201 architecture is one cell repeated. With the straight-through one-
 forward pass equals the sampled architecture (with the supernet's weights), while the gradient reaches every
 operation's weight. When the weights do not require a gradient only the selected operation is computed,
 which makes scoring a fixed cell as cheap as scoring its own network.
+
+``cell_bn_affine=False`` gives the operations' BatchNorms no gamma/beta, as the one-shot supernets of DARTS
+(``MixedOp(..., affine=False)``) and of NAS-Bench-201's own search code (``SearchCell(affine=False)``) do; stem,
+reductions and the last BN keep theirs. At initialisation gamma = 1 and beta = 0, so the forward pass and the
+convolution weights are the same either way (BN draws no random numbers): only the parameter set whose gradient
+norm NASI scores changes.
 """
 
 from __future__ import annotations
@@ -34,12 +40,23 @@ def arch_from_choice(choice: torch.Tensor | list[int]) -> str:
     return format_arch(nodes)
 
 
+def drop_bn_affine(module: nn.Module) -> None:
+    """Replace every ``BatchNorm2d`` inside ``module`` by one without gamma/beta (same eps, momentum, statistics)."""
+    for name, child in module.named_children():
+        if isinstance(child, nn.BatchNorm2d):
+            setattr(module, name, nn.BatchNorm2d(child.num_features, child.eps, child.momentum, affine=False))
+        else:
+            drop_bn_affine(child)
+
+
 class MixedEdge(nn.Module):
     """All five operations of one edge, in ``OP_NAMES`` order."""
 
-    def __init__(self, channels: int) -> None:
+    def __init__(self, channels: int, bn_affine: bool = True) -> None:
         super().__init__()
         self.ops = nn.ModuleList(make_op(name, channels, channels) for name in OP_NAMES)
+        if not bn_affine:
+            drop_bn_affine(self.ops)
 
     def forward(self, x: torch.Tensor, weights: torch.Tensor, choice: int) -> torch.Tensor:
         if not weights.requires_grad:  # a fixed cell: the other terms are exactly zero
@@ -54,9 +71,9 @@ class MixedEdge(nn.Module):
 
 
 class SuperCell(nn.Module):
-    def __init__(self, channels: int) -> None:
+    def __init__(self, channels: int, bn_affine: bool = True) -> None:
         super().__init__()
-        self.edges = nn.ModuleList(MixedEdge(channels) for _ in range(NUM_EDGES))
+        self.edges = nn.ModuleList(MixedEdge(channels, bn_affine) for _ in range(NUM_EDGES))
 
     def forward(self, x: torch.Tensor, weights: torch.Tensor, choice: list[int]) -> torch.Tensor:
         nodes = [x]
@@ -74,10 +91,12 @@ class NB201Supernet(nn.Module):
     """The NB201 supernet. ``forward(x, weights)`` with ``weights`` of shape (6, 5), one (near) one-hot row per edge.
 
     ``cells_per_stage`` (N) is 5 in the benchmark; smaller N is a documented fast option (same cell, shallower
-    network), not the benchmark's network.
+    network), not the benchmark's network. ``cell_bn_affine``: see the module docstring.
     """
 
-    def __init__(self, num_classes: int, channels: int = 16, cells_per_stage: int = 5) -> None:
+    def __init__(
+        self, num_classes: int, channels: int = 16, cells_per_stage: int = 5, cell_bn_affine: bool = True
+    ) -> None:
         super().__init__()
         if channels < 1 or cells_per_stage < 1:
             raise ValueError(
@@ -91,7 +110,7 @@ class NB201Supernet(nn.Module):
                 self.blocks.append(ResidualReduction(c, 2 * c))
                 c *= 2
             for _ in range(cells_per_stage):
-                self.blocks.append(SuperCell(c))
+                self.blocks.append(SuperCell(c, cell_bn_affine))
         self.lastact = nn.Sequential(nn.BatchNorm2d(c), nn.ReLU(inplace=True))
         self.global_pooling = nn.AdaptiveAvgPool2d(1)
         self.classifier = nn.Linear(c, num_classes)

@@ -138,7 +138,7 @@ class StackedNetworks:
         self.last_beta = _leaf(torch.zeros(self.size * c_prev), device)
         self.classifier_weight = _leaf(torch.stack([w.classifier_weight for w in weights]), device)
         self.classifier_bias = _leaf(torch.stack([w.classifier_bias for w in weights]), device)
-        self._groups = self._collect_groups()
+        self._groups, self._weight_groups = self._collect_groups()
         # where each group's per-network sums go (None: one group per network, in order); made once, not per call
         self._sum_index = [
             None if len(owners) == self.size else torch.tensor(owners, device=device) for _, owners in self._groups
@@ -173,27 +173,42 @@ class StackedNetworks:
     def parameter_groups(self) -> list[tuple[torch.Tensor, list[int]]]:
         return self._groups
 
-    def _collect_groups(self) -> list[tuple[torch.Tensor, list[int]]]:
+    def weight_groups(self) -> list[int]:
+        """Indices into ``parameter_groups()`` of the tensors whose per-cell parameter name contains ``weight``
+        (convolution and linear weights, BatchNorm γ), the set TE-NAS's NTK differentiates; BN β and the
+        classifier bias are left out."""
+        return self._weight_groups
+
+    def _collect_groups(self) -> tuple[list[tuple[torch.Tensor, list[int]]], list[int]]:
         k_all = list(range(self.size))
         out: list[tuple[torch.Tensor, list[int]]] = []
+        weights: list[int] = []
+
+        def add(t: torch.Tensor, owners: list[int], is_weight: bool) -> None:
+            if is_weight:
+                weights.append(len(out))
+            out.append((t, owners))
 
         def layer(lay: _Layer) -> None:
-            out.extend((t, lay.owners) for t in (lay.weight, lay.gamma, lay.beta))
+            for t, is_weight in ((lay.weight, True), (lay.gamma, True), (lay.beta, False)):
+                add(t, lay.owners, is_weight)
 
         layer(self.stem)
         for block in self.blocks:
             if block[0] == "reduction":
                 for part in block[1]:
                     layer(part)
-                out.append((block[2], k_all))
+                add(block[2], k_all, True)
             else:
                 for entries in block[1]:
                     for *_, lay in entries:
                         if lay is not None:
                             layer(lay)
-        out += [(self.last_gamma, k_all), (self.last_beta, k_all)]
-        out += [(self.classifier_weight, k_all), (self.classifier_bias, k_all)]
-        return out
+        add(self.last_gamma, k_all, True)
+        add(self.last_beta, k_all, False)
+        add(self.classifier_weight, k_all, True)
+        add(self.classifier_bias, k_all, False)
+        return out, weights
 
     def per_network_sq_norms(self, tensors: Sequence[torch.Tensor], rows: int | None = None) -> torch.Tensor:
         """``[K]`` float64: Σ ||t||² over each network's groups of ``tensors`` (aligned with ``parameter_groups()``).
@@ -209,6 +224,26 @@ class StackedNetworks:
                 total += sums
             else:
                 total.index_add_(0, index, sums)
+        return total.cpu()
+
+    def per_network_gram(self, rows: Sequence[torch.Tensor], groups: Sequence[int]) -> torch.Tensor:
+        """``[K, R, R]`` float64: per network, the Gram ⟨r_i, r_j⟩ of R rows over its share of ``groups``.
+
+        ``rows[j]`` holds R rows of a tensor shaped like group ``groups[j]`` (``[R, *t.shape]``, e.g. Jacobian rows
+        from batched gradients); products are taken in float64, group by group.
+        """
+        if len(rows) != len(groups):
+            raise ValueError(f"expected {len(groups)} row tensors, got {len(rows)}")
+        count = rows[0].shape[0]
+        total = torch.zeros(self.size, count, count, dtype=torch.float64, device=self._groups[0][0].device)
+        for r, g in zip(rows, groups):
+            owners, index = self._groups[g][1], self._sum_index[g]
+            flat = r.reshape(count, len(owners), -1).double()
+            grams = torch.einsum("igm,jgm->gij", flat, flat)
+            if index is None:
+                total += grams
+            else:
+                total.index_add_(0, index, grams)
         return total.cpu()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

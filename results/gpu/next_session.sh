@@ -6,7 +6,7 @@
 #  1b. nasi stacked, K = 16 and 64 cells per computation (speed_nasi_b64_stack{16,64}.csv), and the scores of 64
 #     cells stacked and per cell (nasi_stack64.csv, nasi_per_cell.csv: they must agree to float rounding);
 #  2. ntk_trace, ntk_cond and te_nas per cell on the GPU (never measured there), speed_ntk_b64.csv, and ntk_trace
-#     stacked (speed_ntk_trace_b64_stack.csv) when a stacked smoke test (smoke_stacked.csv) comes out ok;
+#     and ntk_cond stacked (speed_ntk_{trace,cond}_b64_stack.csv) when a stacked smoke test (smoke_stacked.csv) comes out ok;
 #  3. ntk_trace on the 1,000 cells of benchmarks/nb201_ntk_trace.toml until the deadline (stacked by 16 when the
 #     smoke test passed), continuing from the
 #     committed export (cells already scored on CPU are not redone); back here:
@@ -54,6 +54,8 @@ timeout 120 $PY benchmarks/speed.py --proxies "$NTK_PROXIES" --cells "$NTK_CELLS
   --device "$DEV" --batch-size "${NTK_BATCH:-64}" --out "$O/speed_ntk_b64.csv"
 [ "$NTK_STACK" -gt 1 ] && timeout 120 $PY benchmarks/speed.py --proxies ntk_trace --cells "$NTK_CELLS" --warmup 2 \
   --device "$DEV" --batch-size "${NTK_BATCH:-64}" --stack "$NTK_STACK" --out "$O/speed_ntk_trace_b64_stack.csv"
+[ "$NTK_STACK" -gt 1 ] && timeout 60 $PY benchmarks/speed.py --proxies ntk_cond --cells "$NTK_CELLS" --warmup 2 \
+  --device "$DEV" --batch-size "${NTK_BATCH:-64}" --stack "$NTK_STACK" --out "$O/speed_ntk_cond_b64_stack.csv"
 echo "time left for ntk_trace: $(left) s"
 if [ -f results/nb201_ntk_trace/scores.csv.gz ]; then
   $PY -m harness merge "$O/nb201_ntk_trace.sqlite" results/nb201_ntk_trace/scores.csv.gz

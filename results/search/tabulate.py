@@ -36,11 +36,26 @@ PUBLISHED = [
 ]
 
 
+# trace files of the benchmark setting (N=5, C=16, b=64, real CIFAR-10) -> the label their rows carry
+TRACE_SETS = (
+    ("nasi_trace_cifar10_c16n5b64_real_true_seed*.json", ""),
+    ("nasi_trace_cifar10_c16n5b64_real_true_noaffine_seed*.json", ", cell BN without affine"),
+)
+
+
 def nasi_runs(raw: Path, data: str | None) -> dict[str, list[SearchResult]]:
-    """Method name -> runs, for every trace file of the benchmark setting (N=5, C=16, b=64, real CIFAR-10)."""
+    """Method name -> runs, for every trace file of the benchmark setting, with and without the cells' BN affine."""
+    methods: dict[str, list[SearchResult]] = {}
+    for pattern, label in TRACE_SETS:
+        for name, runs in _nasi_runs(sorted(raw.glob(pattern)), data, label).items():
+            methods.setdefault(name, []).extend(runs)
+    return methods
+
+
+def _nasi_runs(paths: list[Path], data: str | None, label: str) -> dict[str, list[SearchResult]]:
     methods: dict[str, list[SearchResult]] = {}
     sp = get_space("nb201")
-    for path in sorted(raw.glob("nasi_trace_cifar10_c16n5b64_real_true_seed*.json")):
+    for path in paths:
         doc = json.loads(path.read_text())
         trace = NasiTrace(**doc["trace"])
         base = {k: v for k, v in doc["config"].items() if k not in ("variant", "steps", "nu")}
@@ -57,7 +72,7 @@ def nasi_runs(raw: Path, data: str | None) -> dict[str, list[SearchResult]]:
                     index, sp.arch(index), lookup_accuracy("nb201", index, data), seconds, doc["device"],
                     {"alpha": outcome.alpha, "nu": outcome.nu, "mean_score": outcome.mean_score},
                 )  # fmt: skip
-                methods.setdefault(f"NASI-{variant.upper()}({budget}) [ours]", []).append(result)
+                methods.setdefault(f"NASI-{variant.upper()}({budget}){label} [ours]", []).append(result)
     return methods
 
 
