@@ -165,7 +165,7 @@ def test_stacked_ntk_trace_equals_per_cell_ntk_trace(monkeypatch, chunk):
     """One backward per logit row serves every stacked network; batched rows (as on a GPU) sum the same."""
     import harness.proxies.ntk_trace as ntk_trace_module
 
-    monkeypatch.setattr(ntk_trace_module, "default_chunk", lambda device: chunk)
+    monkeypatch.setattr(ntk_trace_module, "stacked_chunk", lambda device, networks: chunk)
     cells = [0, 11, 3, DEGENERATE]
     kw = {**KW, "batch_size": 2, "channels_last": False}
     per_cell = list(score_cells("nb201", cells, ["ntk_trace"], **kw))
@@ -180,7 +180,7 @@ def test_stacked_ntk_cond_equals_per_cell_ntk_cond(monkeypatch, chunk):
     """B backwards (one per sample's logit sum) give every stacked network its TE-NAS rows; Grams per network."""
     import harness.proxies.ntk_cond as ntk_cond_module
 
-    monkeypatch.setattr(ntk_cond_module, "default_chunk", lambda device: chunk)
+    monkeypatch.setattr(ntk_cond_module, "stacked_chunk", lambda device, networks: chunk)
     cells = [0, 11, 3, 1462, DEGENERATE]
     kw = {**KW, "batch_size": 5, "channels_last": False}
     per_cell = list(score_cells("nb201", cells, ["ntk_cond"], **kw))
@@ -206,3 +206,11 @@ def test_weight_groups_are_te_nas_parameter_set():
         expected = sum(p.numel() for n, p in net.named_parameters() if "weight" in n and p.grad is not None)
         got = sum(groups[g][0].numel() // len(groups[g][1]) for g in nets.weight_groups() if k in groups[g][1])
         assert got == expected
+
+
+def test_stacked_row_chunk_shrinks_with_the_stack():
+    from harness.proxies._ntk import stacked_chunk
+
+    cuda, cpu = torch.device("cuda"), torch.device("cpu")
+    assert [stacked_chunk(cuda, k) for k in (1, 4, 16, 64)] == [32, 8, 2, 1]
+    assert stacked_chunk(cpu, 4) == 1

@@ -44,6 +44,12 @@ def default_chunk(device: torch.device) -> int:
     return 32 if device.type == "cuda" else 1
 
 
+def stacked_chunk(device: torch.device, networks: int) -> int:
+    """Rows per batched backward through ``networks`` stacked networks: each row already carries all their work,
+    and memory grows as rows x networks, so the batch of rows shrinks by the same factor (at least one row)."""
+    return max(1, default_chunk(device) // max(1, networks))
+
+
 def jacobian_row_grads(
     logits: torch.Tensor, params: list[torch.Tensor], cotangents: torch.Tensor, chunk: int
 ) -> Iterator[list[torch.Tensor]]:

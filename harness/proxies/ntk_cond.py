@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from harness.proxies._ntk import default_chunk, jacobian_row_grads, sample_sum_cotangents, sample_sum_gram, weights_only
+from harness.proxies._ntk import jacobian_row_grads, sample_sum_cotangents, sample_sum_gram, stacked_chunk, weights_only
 from harness.proxies.base import ProxyContext, register_proxy, register_stacked
 from harness.spaces.stacked import StackedNetworks
 
@@ -76,7 +76,7 @@ def ntk_cond_stacked(nets: StackedNetworks, inputs: torch.Tensor, targets: torch
     cotangents = sample_sum_cotangents(batch, classes, logits)[:, :, None, :].expand(-1, -1, size, -1)
     rows = [torch.empty(batch, *p.shape, dtype=p.dtype, device=p.device) for p in params]
     start = 0
-    for grads in jacobian_row_grads(logits, params, cotangents, default_chunk(logits.device)):
+    for grads in jacobian_row_grads(logits, params, cotangents, stacked_chunk(logits.device, size)):
         count = grads[0].shape[0]
         for r, g in zip(rows, grads):
             r[start : start + count] = g.detach()

@@ -7,10 +7,10 @@ from torch import nn
 
 from harness.proxies._ntk import (
     all_parameters,
-    default_chunk,
     jacobian_row_grads,
     logit_cotangents,
     logit_jacobian_sq_norms,
+    stacked_chunk,
 )
 from harness.proxies.base import ProxyContext, register_proxy, register_stacked
 from harness.spaces.stacked import StackedNetworks
@@ -56,6 +56,6 @@ def ntk_trace_stacked(nets: StackedNetworks, inputs: torch.Tensor, targets: torc
     params = [t for t, _ in nets.parameter_groups()]
     cotangents = logit_cotangents(batch, classes, logits)[:, :, None, :].expand(-1, -1, size, -1)
     total = torch.zeros(size, dtype=torch.float64)
-    for grads in jacobian_row_grads(logits, params, cotangents, default_chunk(logits.device)):
+    for grads in jacobian_row_grads(logits, params, cotangents, stacked_chunk(logits.device, size)):
         total += nets.per_network_sq_norms(grads, rows=grads[0].shape[0])
     return total

@@ -25,5 +25,8 @@ done
 # 3. NASI: extend each trace to 4T = 400 steps (the first 100 are kept).
 $PY results/search/nasi_traces.py --seeds 0-3 --steps 400
 
+# 3b. NASI with the cells' BatchNorms without gamma/beta (the DARTS / NB201 search-code supernet convention), T = 100.
+$PY results/search/nasi_traces.py --seeds 0-3 --steps 100 --no-cell-bn-affine
+
 # 4. The table (and every run into results/search/results.sqlite, study nb201-search).
 $PY results/search/tabulate.py > results/search/table.md
