@@ -67,6 +67,10 @@ def _part(text: str) -> tuple[int, int]:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from harness.search.study import is_search_study
+
+    if is_search_study(args.study):
+        return _run_search_study(args)
     from harness.store import ResultStore
     from harness.studies import load_study, make_plan, run_study
     from harness.studies.runner import without_rescored
@@ -92,3 +96,45 @@ def _run(args: argparse.Namespace) -> int:
     if summary.interrupted:
         return 130
     return 1 if summary.by_status.get("error") else 0
+
+
+def _run_search_study(args: argparse.Namespace) -> int:
+    """A study file with a ``[search]`` section: its runs (datasets x seeds) into the store, resumably."""
+    import sys
+
+    from harness.search import summarise
+    from harness.search.study import load_search_study, run_search_study
+    from harness.store import ResultStore
+
+    scoring_only = {"--backend": args.backend != "local", "--workers": args.workers, "--address": args.address,
+                    "--part": args.part, "--rescore": args.rescore, "--stack": args.stack}  # fmt: skip
+    given = [flag for flag, value in scoring_only.items() if value]
+    if given:
+        raise ValueError(f"{', '.join(given)} apply to scoring studies, not to a search study ({args.study})")
+    study = load_search_study(args.study)
+    store_path = Path(args.store) if args.store else study.store_path
+    if args.dry_run:
+        stored: set = set()
+        if store_path.is_file():
+            with ResultStore(store_path, readonly=True) as db:
+                stored = db.search_run_keys(study.name)
+        todo = [(d, s) for d, s in study.runs() if study.run_key(d, s) not in stored]
+        print(f"search study {study.name}: {study.algorithm} on {study.space}, {len(study.runs())} runs "
+              f"({len(study.datasets)} datasets x {len(study.seeds)} seeds), {len(todo)} to run")  # fmt: skip
+        print(f"settings: {study.settings.as_dict()}")
+        print(f"store: {store_path}")
+        return 0
+
+    def line(r) -> None:  # noqa: ANN001
+        accs = " ".join(f"{k} {'n/a' if v is None else format(v, '.2f')}" for k, v in r.accuracy.items())
+        print(f"{r.dataset} seed {r.seed}: cell {r.index} | {accs} | {r.seconds:.1f} s on {r.device}", flush=True)
+
+    summary = run_search_study(study, store=store_path, data=args.data, device=args.device, on_result=line)
+    if summary.skipped:
+        print(f"{summary.skipped} runs already stored, skipped", file=sys.stderr)
+    for dataset, results in summary.by_dataset().items():
+        stats = summarise(results)
+        text = ", ".join(f"{k} {v['mean']:.2f} ± {v['std']:.2f}" for k, v in stats.items() if v["mean"] is not None)
+        print(f"{study.name}: searched on {dataset}, {len(results)} seeds: {text or 'no accuracy'}")
+    print(f"store: {summary.store_path}")
+    return 0

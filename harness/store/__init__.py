@@ -4,7 +4,7 @@
 CSV or Parquet; ``merge_results`` combines databases and exports (parts of a study, other machines).
 """
 
-from harness.store.db import UNIT_KEY_FIELDS, ResultStore, StoreError, UnitKey
+from harness.store.db import UNIT_KEY_FIELDS, ResultStore, StoreError, UnitKey, search_config_text
 from harness.store.export import export
 from harness.store.load import load_results, load_search_runs
 from harness.store.merge import MergeSummary, merge_results
@@ -23,4 +23,5 @@ __all__ = [
     "load_results",
     "load_search_runs",
     "merge_results",
+    "search_config_text",
 ]

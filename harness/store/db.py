@@ -306,6 +306,14 @@ class ResultStore:
         return json.loads(row[0]) if row else None
 
     # -- search runs ------------------------------------------------------------------------------------------
+    def search_run_keys(self, study: str) -> set[tuple[str, str, str, int, str]]:
+        """``(algorithm, space, dataset, seed, config text)`` of the search runs stored under ``study``: what a
+        search study skips on a rerun (``search_config_text`` gives the text of a config)."""
+        rows = self._conn.execute(
+            "SELECT algorithm, space, dataset, seed, config FROM search_runs WHERE study = ?", (study,)
+        ).fetchall()
+        return {(a, sp, d, int(seed), c) for a, sp, d, seed, c in rows}
+
     def write_search_run(
         self,
         study: str,
@@ -321,10 +329,7 @@ class ResultStore:
         device: str,
     ) -> None:
         """Store one search run. Its key is (study, algorithm, space, dataset, seed, config): a rerun replaces it."""
-        try:
-            config_text = json.dumps(config, sort_keys=True, separators=(",", ":"))
-        except TypeError as exc:
-            raise ValueError(f"search config must be JSON-serialisable: {exc}") from None
+        config_text = search_config_text(config)
         clean: dict[str, float | None] = {}
         for name, value in accuracy.items():
             if value is not None and not (isinstance(value, int | float) and math.isfinite(float(value))):
@@ -356,4 +361,12 @@ class ResultStore:
             conn.execute(sql, tuple(values[c] for c in SEARCH_COLUMNS))
 
 
-__all__ = ["ResultStore", "StoreError", "TABLES", "UNIT_KEY_FIELDS", "UnitKey"]
+def search_config_text(config: dict) -> str:
+    """The stored (key) form of a search run's settings: canonical JSON, keys sorted."""
+    try:
+        return json.dumps(config, sort_keys=True, separators=(",", ":"))
+    except TypeError as exc:
+        raise ValueError(f"search config must be JSON-serialisable: {exc}") from None
+
+
+__all__ = ["ResultStore", "StoreError", "TABLES", "UNIT_KEY_FIELDS", "UnitKey", "search_config_text"]
