@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
-from harness.search.study import SearchStudyError, is_search_study, load_search_study, parse_search_study
+from harness.search.study import is_search_study, load_search_study, parse_search_study
 from harness.store import load_search_runs
+from harness.studies.spec import StudyError
 
 TINY_NASI = """
 [study]
@@ -64,11 +65,12 @@ def test_parse_a_search_study(tmp_path):
         ({"study": {"name": "s", "seeds": "x"}, "search": {"algorithm": "nasi"}}, "[study] seeds: bad seeds"),
         ({"study": {"name": "s", "seeds": [0], "cells": "all"}, "search": {"algorithm": "nasi"}}, "key 'cells'"),
         ({"study": {"seeds": [0]}, "search": {"algorithm": "nasi"}}, "name must be a non-empty string"),
+        ({"study": {"name": "s", "seeds": [0], "datasets": ["cifra10"]}, "search": {"algorithm": "nasi"}}, "'cifra10'"),
         ({"study": {"name": "s", "seeds": [0]}, "search": {"algorithm": "nasi"}, "analysis": {}}, "unknown section"),
     ],
 )
 def test_bad_search_studies_are_one_line_errors(document, needle):
-    with pytest.raises(SearchStudyError) as info:
+    with pytest.raises(StudyError) as info:
         parse_search_study(document, "f.toml")
     assert needle in str(info.value) and "\n" not in str(info.value)
 

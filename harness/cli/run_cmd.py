@@ -102,8 +102,8 @@ def _run_search_study(args: argparse.Namespace) -> int:
     """A study file with a ``[search]`` section: its runs (datasets x seeds) into the store, resumably."""
     import sys
 
-    from harness.search import summarise
-    from harness.search.study import load_search_study, run_search_study
+    from harness.cli.search_cmd import _line, _summary_lines
+    from harness.search.study import load_search_study, pending_runs, run_search_study
     from harness.store import ResultStore
 
     scoring_only = {"--backend": args.backend != "local", "--workers": args.workers, "--address": args.address,
@@ -118,23 +118,20 @@ def _run_search_study(args: argparse.Namespace) -> int:
         if store_path.is_file():
             with ResultStore(store_path, readonly=True) as db:
                 stored = db.search_run_keys(study.name)
-        todo = [(d, s) for d, s in study.runs() if study.run_key(d, s) not in stored]
         print(f"search study {study.name}: {study.algorithm} on {study.space}, {len(study.runs())} runs "
-              f"({len(study.datasets)} datasets x {len(study.seeds)} seeds), {len(todo)} to run")  # fmt: skip
+              f"({len(study.datasets)} datasets x {len(study.seeds)} seeds), "
+              f"{len(pending_runs(study, stored))} to run")  # fmt: skip
         print(f"settings: {study.settings.as_dict()}")
         print(f"store: {store_path}")
         return 0
-
-    def line(r) -> None:  # noqa: ANN001
-        accs = " ".join(f"{k} {'n/a' if v is None else format(v, '.2f')}" for k, v in r.accuracy.items())
-        print(f"{r.dataset} seed {r.seed}: cell {r.index} | {accs} | {r.seconds:.1f} s on {r.device}", flush=True)
-
-    summary = run_search_study(study, store=store_path, data=args.data, device=args.device, on_result=line)
+    summary = run_search_study(
+        study, store=store_path, data=args.data, device=args.device,
+        on_result=lambda r: print(f"{r.dataset} {_line(r)}", flush=True),
+    )  # fmt: skip
     if summary.skipped:
         print(f"{summary.skipped} runs already stored, skipped", file=sys.stderr)
     for dataset, results in summary.by_dataset().items():
-        stats = summarise(results)
-        text = ", ".join(f"{k} {v['mean']:.2f} ± {v['std']:.2f}" for k, v in stats.items() if v["mean"] is not None)
-        print(f"{study.name}: searched on {dataset}, {len(results)} seeds: {text or 'no accuracy'}")
+        print(f"{study.name}: searched on {dataset}, {len(results)} seeds")
+        print("\n".join(_summary_lines(results)[1:]))
     print(f"store: {summary.store_path}")
     return 0

@@ -22,29 +22,20 @@ algorithm, dataset, seed and settings, so a killed study resumes where it stoppe
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.errors import HarnessError
+from harness.datasets import DATASETS
 from harness.search.nasi import NasiConfig
 from harness.search.result import SearchResult
 from harness.search.runner import ALGORITHMS, make_config, parse_seeds, record, run_search
 from harness.search.sample import SampleConfig
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on 3.10 only
-    import tomli as tomllib
+from harness.studies.spec import Section, StudyError, read_toml
 
 SECTIONS = ("study", "search", "output")
 STUDY_KEYS = ("name", "description", "space", "datasets", "seeds", "device")
-
-
-class SearchStudyError(HarnessError, ValueError):
-    """A malformed search study file (one line naming the file, the key and what is allowed)."""
 
 
 @dataclass(frozen=True)
@@ -72,80 +63,68 @@ class SearchStudy:
 def is_search_study(path: str | os.PathLike) -> bool:
     """True when the TOML file at ``path`` has a ``[search]`` section (False when it cannot be read as TOML)."""
     try:
-        return "search" in _read(Path(path))
-    except SearchStudyError:
+        return "search" in read_toml(Path(path))
+    except StudyError:
         return False
 
 
 def load_search_study(path: str | os.PathLike) -> SearchStudy:
-    return parse_search_study(_read(Path(path)), str(path))
-
-
-def _read(path: Path) -> dict[str, Any]:
-    try:
-        return tomllib.loads(path.read_text())
-    except FileNotFoundError:
-        raise SearchStudyError(f"study file {path} not found") from None
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise SearchStudyError(f"{path}: not a readable TOML file ({exc})") from None
+    """Read and validate a search study file; a malformed one is a one-line ``StudyError``."""
+    return parse_search_study(read_toml(Path(path)), str(path))
 
 
 def parse_search_study(document: dict[str, Any], where: str = "<study>") -> SearchStudy:
     unknown = [k for k in document if k not in SECTIONS]
     if unknown:
-        raise SearchStudyError(f"{where}: unknown section [{unknown[0]}]; a search study allows {', '.join(SECTIONS)}")
+        raise StudyError(f"{where}: unknown section [{unknown[0]}]; a search study allows {', '.join(SECTIONS)}")
     for section in ("study", "search"):
         if not isinstance(document.get(section), dict):
-            raise SearchStudyError(f"{where}: missing section [{section}]")
-    study, search, output = document["study"], dict(document["search"]), document.get("output", {})
-    bad = [k for k in study if k not in STUDY_KEYS]
-    if bad:
-        raise SearchStudyError(f"{where}: [study] key {bad[0]!r} is not allowed; allowed: {', '.join(STUDY_KEYS)}")
-    name = study.get("name")
+            raise StudyError(f"{where}: missing section [{section}]")
+    s = Section(where, "study", document["study"], STUDY_KEYS)
+    name = s.table.get("name")
     if not isinstance(name, str) or not name.strip():
-        raise SearchStudyError(f"{where}: [study] name must be a non-empty string")
-    datasets = study.get("datasets", ["cifar10"])
-    if isinstance(datasets, str):
-        datasets = [datasets]
-    if not datasets or not all(isinstance(d, str) for d in datasets):
-        raise SearchStudyError(f"{where}: [study] datasets must be a list of dataset names")
-    seeds_value = study.get("seeds")
+        raise StudyError(f"{where}: [study] name must be a non-empty string")
+    datasets = s.strings("datasets", ("cifar10",), "dataset names", tuple(DATASETS))
+    seeds_value = s.table.get("seeds")
     try:
-        if isinstance(seeds_value, list) and all(isinstance(s, int) and not isinstance(s, bool) for s in seeds_value):
-            seeds = parse_seeds(",".join(str(s) for s in seeds_value))
+        if isinstance(seeds_value, list) and all(isinstance(v, int) and not isinstance(v, bool) for v in seeds_value):
+            seeds = parse_seeds(",".join(str(v) for v in seeds_value))
         elif isinstance(seeds_value, str | int) and not isinstance(seeds_value, bool):
             seeds = parse_seeds(str(seeds_value))
         else:
             raise ValueError("expected a list of non-negative integers or a range such as '0-3'")
     except ValueError as exc:
-        raise SearchStudyError(f"{where}: [study] seeds: {exc}") from None
-    algorithm = search.pop("algorithm", None)
+        raise s.error("seeds", str(exc)) from None
+    settings_table = dict(document["search"])  # its keys are the algorithm's settings, checked by make_config
+    algorithm = settings_table.pop("algorithm", None)
     if algorithm not in ALGORITHMS:
-        raise SearchStudyError(f"{where}: [search] algorithm must be one of {', '.join(ALGORITHMS)}, got {algorithm!r}")
+        raise StudyError(f"{where}: [search] algorithm must be one of {', '.join(ALGORITHMS)}, got {algorithm!r}")
     try:
-        settings = make_config(algorithm, **search)
+        settings = make_config(algorithm, **settings_table)
     except ValueError as exc:
-        raise SearchStudyError(f"{where}: [search] {exc}") from None
-    if not isinstance(output, dict) or any(k != "dir" for k in output):
-        raise SearchStudyError(f"{where}: [output] allows only dir")
-    out_dir = Path(output.get("dir", f"results/{name}"))
+        raise StudyError(f"{where}: [search] {exc}") from None
+    o = Section(where, "output", document.get("output", {}), ("dir",))
     return SearchStudy(
         name=name,
-        description=str(study.get("description", "")),
-        space=str(study.get("space", "nb201")),
-        datasets=tuple(datasets),
+        description=str(s.table.get("description", "")),
+        space=s.string("space", "nb201", "a search space"),
+        datasets=datasets,
         seeds=tuple(seeds),
-        device=str(study.get("device", "auto")),
+        device=s.string("device", "auto", "auto, cpu, cuda or cuda:N"),
         algorithm=algorithm,
         settings=settings,
-        store_path=out_dir / "results.sqlite",
+        store_path=Path(o.string("dir", f"results/{name}", "a directory")) / "results.sqlite",
     )
+
+
+def pending_runs(study: SearchStudy, stored: set[tuple[str, str, str, int, str]]) -> list[tuple[str, int]]:
+    """The study's (dataset, seed) runs whose key is not in ``stored`` (``ResultStore.search_run_keys``)."""
+    return [(d, seed) for d, seed in study.runs() if study.run_key(d, seed) not in stored]
 
 
 @dataclass
 class SearchStudySummary:
     results: list[SearchResult]  # every run of the study, in ``runs()`` order: stored earlier or just run
-    new: int
     skipped: int
     store_path: Path
 
@@ -168,19 +147,14 @@ def run_search_study(
 
     store_path = Path(store) if store else study.store_path
     store_path.parent.mkdir(parents=True, exist_ok=True)
-    new = skipped = 0
     with ResultStore(store_path) as db:
-        stored = db.search_run_keys(study.name)
-        for dataset, seed in study.runs():
-            if study.run_key(dataset, seed) in stored:
-                skipped += 1
-                continue
+        todo = pending_runs(study, db.search_run_keys(study.name))
+        for dataset, seed in todo:
             result = run_search(
                 study.algorithm, study.space, dataset, seed, device=device or study.device, data=data,
                 **study.settings.as_dict(),
             )  # fmt: skip
             record(db, study.name, result)
-            new += 1
             if on_result is not None:
                 on_result(result)
     rows = load_search_runs(store_path, study.name)
@@ -193,4 +167,4 @@ def run_search_study(
         if r is not None:
             results.append(SearchResult(r.algorithm, r.space, r.dataset, int(r.seed), r.config, int(r.index), r.arch,
                                         r.accuracy, float(r.seconds), r.device))  # fmt: skip
-    return SearchStudySummary(results, new, skipped, store_path)
+    return SearchStudySummary(results, len(study.runs()) - len(todo), store_path)

@@ -114,8 +114,9 @@ class Study:
         return config
 
 
-class _Section:
-    """Typed access to one TOML table, raising one-line ``StudyError``s that name the field."""
+class Section:
+    """Typed access to one TOML table, raising one-line ``StudyError``s that name the field (scoring and search
+    study files alike)."""
 
     def __init__(self, where: str, name: str, table: Any, allowed: tuple[str, ...]) -> None:
         self.where, self.name = where, name
@@ -193,7 +194,7 @@ class _Section:
         return value
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
+def read_toml(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise StudyError(f"study file not found: {path}")
     try:
@@ -206,7 +207,7 @@ def _read_toml(path: Path) -> dict[str, Any]:
 def load_study(path: str | os.PathLike) -> Study:
     """Read and validate a study file (every field; proxies against those registered now)."""
     path = Path(path)
-    return parse_study(_read_toml(path), where=str(path), source=path)
+    return parse_study(read_toml(path), where=str(path), source=path)
 
 
 def parse_study(document: dict[str, Any], where: str = "<study>", source: Path | None = None) -> Study:
@@ -222,7 +223,7 @@ def parse_study(document: dict[str, Any], where: str = "<study>", source: Path |
         raise StudyError(f"{where}: unknown section [{unknown[0]}]; allowed sections: {', '.join(SECTIONS)}")
     if "study" not in document:
         raise StudyError(f"{where}: missing section [study]; allowed sections: {', '.join(SECTIONS)}")
-    s = _Section(where, "study", document["study"], STUDY_KEYS)
+    s = Section(where, "study", document["study"], STUDY_KEYS)
     for key in REQUIRED_STUDY_KEYS:
         if not s.has(key):
             raise s.error(key, f"missing required field; required: {', '.join(REQUIRED_STUDY_KEYS)}")
@@ -274,7 +275,7 @@ def parse_study(document: dict[str, Any], where: str = "<study>", source: Path |
     if not isinstance(description, str):
         raise s.error("description", f"expected a string, got {description!r}")
 
-    a = _Section(where, "analysis", document.get("analysis", {}), ANALYSIS_KEYS)
+    a = Section(where, "analysis", document.get("analysis", {}), ANALYSIS_KEYS)
     analysis = AnalysisSpec(
         datasets=a.strings("datasets", datasets, "dataset names", tuple(DATASETS)),
         target=a.string("target", "test", "the ground-truth split", TARGETS),
@@ -283,7 +284,7 @@ def parse_study(document: dict[str, Any], where: str = "<study>", source: Path |
         exclude_degenerate=a.boolean("exclude_degenerate", False),
     )
 
-    o = _Section(where, "output", document.get("output", {}), OUTPUT_KEYS)
+    o = Section(where, "output", document.get("output", {}), OUTPUT_KEYS)
     out_dir = Path(o.string("dir", f"results/{name}", "a directory"))
     store_path = Path(o.string("store", str(out_dir / "results.sqlite"), "a file path"))
     report_dir = Path(o.string("report_dir", str(out_dir / "report"), "a directory"))

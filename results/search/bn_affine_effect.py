@@ -17,12 +17,12 @@ import sys
 from pathlib import Path
 
 import torch
+from nasi_traces import trace_path  # the sibling script that writes the traces names them
 
 from harness.search.nasi import NasiConfig, NasiTrace, select
 from harness.spaces import get_space
 
 HERE = Path(__file__).resolve().parent
-NAME = "nasi_trace_cifar10_c16n5b64_real_true{}_seed{}.json"
 
 
 def load(path: Path) -> tuple[dict, NasiTrace]:
@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
           "without | NASI-FIX cell with / without | NASI-ADA cell with / without |")  # fmt: skip
     print("|---|---|---|---|---|---|---|")
     for seed in (int(s) for s in args.seeds.split(",")):
-        paths = raw / NAME.format("", seed), raw / NAME.format("_noaffine", seed)
+        paths = tuple(trace_path(raw, NasiConfig(cell_bn_affine=affine), "cifar10", seed) for affine in (True, False))
         if not all(p.exists() for p in paths):
             print(f"seed {seed}: missing {' or '.join(p.name for p in paths if not p.exists())}", file=sys.stderr)
             continue
