@@ -26,6 +26,10 @@ STORES = [
     ROOT / "results/nb201_proxies_cpu/results.sqlite",
     ROOT / "results/nb201_ntk_cpu/results.sqlite",
 ]
+# The exact NTK trace costs B x classes backward passes per cell, so its 1,000-cell run is at b = 16 (b = 64 waits
+# for a GPU: benchmarks/nb201_ntk_trace.toml); its headline row says so.
+TRACE_B16 = ROOT / "results/nb201_ntk_trace_b16/results.sqlite"
+TRACE_B16_ROW = "ntk_trace (b = 16)"
 NASI_STORES = [ROOT / "results/nb201_nasi_full/results.sqlite", ROOT / "results/nb201_nasi_gaussian/results.sqlite"]
 DATASETS = ("cifar10", "cifar100", "ImageNet16-120")
 
@@ -89,6 +93,10 @@ def main() -> int:
             key = (r["proxy"], r["degenerate_included"])
             if key not in found or r["n"] > found[key]["n"]:  # nasi: the full-space store wins
                 found[key] = r
+    if TRACE_B16.is_file():
+        for r in rows(TRACE_B16):
+            if r["proxy"] == "ntk_trace":
+                found[(TRACE_B16_ROW, r["degenerate_included"])] = {**r, "proxy": TRACE_B16_ROW}
     target = next(iter(found.values()))["target"]
     lines = [
         f"Target: {target}. Degenerate cells included; n = cells with a score. ZiCo: tau / rho vs test accuracy "
@@ -253,9 +261,6 @@ def nasi_full_space_agnosticism() -> list[str]:
                      f"{r['spearman_acc_ref']:.3f} -> {r['spearman_acc_swap']:.3f} | "
                      f"{fmt(r['delta_acc'], r['delta_acc_ci'])} | {r['verdict']} |")  # fmt: skip
     return lines
-
-
-TRACE_B16 = ROOT / "results/nb201_ntk_trace_b16/results.sqlite"
 
 
 def estimator_fidelity() -> list[str]:

@@ -352,6 +352,7 @@ def test_make_config_algorithms(args, message):
     ({"batch_size": 1}, "batch_size"),
     ({"stepz": 3}, "unknown nasi setting"),
     ({"mu": -2.0}, "mu must be >= 0"),
+    ({"none_op": "never"}, "unknown none_op 'never'"),
 ])  # fmt: skip
 def test_bad_nasi_settings(kwargs, message):
     with pytest.raises(ValueError, match=message):
@@ -396,19 +397,26 @@ def test_cli_json_and_errors(capsys):
     assert capsys.readouterr().err.count("\n") == 1
 
 
-def test_cli_cell_bn_affine_flag_reaches_the_supernet(monkeypatch, capsys):
+@pytest.mark.parametrize(("flag", "key", "default", "value"), [
+    (["--no-cell-bn-affine"], "cell_bn_affine", True, False),
+    (["--none-op", "not-derived"], "none_op", "candidate", "not-derived"),
+])  # fmt: skip
+def test_cli_supernet_flags_reach_the_search(monkeypatch, capsys, flag, key, default, value):
     import harness.cli.search_cmd as search_cmd
 
     seen = []
     real = search_cmd.run_search
-    monkeypatch.setattr(search_cmd, "run_search", lambda *a, **kw: seen.append(kw["cell_bn_affine"]) or real(*a, **kw))
+    monkeypatch.setattr(search_cmd, "run_search", lambda *a, **kw: seen.append(kw[key]) or real(*a, **kw))
     tiny = ["--channels", "4", "--cells-per-stage", "1", "--batch-size", "8", "--data-mode", "gaussian",
             "--label-mode", "random", "--device", "cpu", "--no-accuracy", "--steps", "1", "--nu", "1"]  # fmt: skip
     tiny.append("--json")
     assert main(["search", "nasi", *tiny]) == 0
-    assert main(["search", "nasi", "--no-cell-bn-affine", *tiny]) == 0
-    assert seen == [True, False]
+    assert main(["search", "nasi", *flag, *tiny]) == 0
+    assert seen == [default, value]
     capsys.readouterr()
+    with pytest.raises(SystemExit):
+        main(["search", "nasi", "--none-op", "never", *tiny])
+    assert "invalid choice: 'never'" in capsys.readouterr().err
 
 
 # --- trace and selection ---------------------------------------------------------------------------------------
@@ -431,6 +439,19 @@ def test_trace_prefix_extension_and_selection_equal_direct_searches():
         select(full, short, steps=5)
 
 
+def test_selecting_other_settings_from_a_trace_equals_searching_with_them():
+    """tabulate.py reads rows with a given nu, ADA, or 'none' never chosen off one FIX trace whose nu was estimated:
+    the estimate draws from its own streams, so the sampled cells and gradients are those of the direct search."""
+    from harness.search.nasi import NasiConfig, run_nasi, select, trace_nasi
+
+    cpu = torch.device("cpu")
+    trace = trace_nasi(NasiConfig(steps=3, nu_cells=2, **TINY), "cifar10", 5, cpu)
+    for settings in ({"nu": 0.5}, {"variant": "ada", "nu": 2.0}, {"nu": 0.5, "none_op": "not-derived"}):
+        config = NasiConfig(steps=3, **settings, **TINY)
+        selected, direct = select(trace, config), run_nasi(config, "cifar10", 5, cpu)
+        assert (selected.alpha, selected.arch) == (direct.alpha, direct.arch)
+
+
 def test_select_applies_the_reward_slope_per_step():
     from harness.search.nasi import NasiConfig, NasiTrace, select
 
@@ -450,6 +471,43 @@ def test_select_applies_the_reward_slope_per_step():
     assert ada.alpha == above.alpha and ada.nu == 5.5
     with pytest.raises(ValueError, match="no nu estimate"):
         select(trace, NasiConfig(steps=2))
+
+
+def test_select_none_op_conventions_only_change_the_final_arg_max():
+    from harness.search.nasi import NasiConfig, NasiTrace, select
+
+    g1 = [[0.0] * 5 for _ in range(6)]
+    g2 = [[0.0] * 5 for _ in range(6)]
+    g1[0][3] = 2.0
+    g2[0][2], g2[1][1] = 3.0, 4.0
+    trace = NasiTrace([[0] * 6, [0] * 6], [1.0, 10.0], [g1, g2], [0.1, 0.1], None, 0.0)
+    candidate = select(trace, NasiConfig(steps=2, nu=5.0, mu=2.0))  # edge 1: alpha = [0, -0.4, 0, 0, 0]
+    assert candidate.arch.startswith("|nor_conv_3x3~0|+|none~0|none~1|")
+    for mode in ("not-derived", "excluded"):
+        other = select(trace, NasiConfig(steps=2, nu=5.0, mu=2.0, none_op=mode))
+        assert other.alpha == candidate.alpha  # the same aggregated step; only the choice skips 'none'
+        skip = "skip_connect"  # first of equal maxima once 'none' is out; on edge 1 skip's alpha is -0.4
+        assert other.arch == f"|nor_conv_3x3~0|+|nor_conv_1x1~0|{skip}~1|+|{skip}~0|{skip}~1|{skip}~2|"
+
+
+def test_none_op_sampling():
+    """not-derived samples exactly as candidate does; excluded never samples 'none' (zero probability, zero
+    gradient) nor draws it for the nu cells, and its search never returns a cell with 'none'."""
+    from harness.search.nasi import NasiConfig, select, trace_nasi
+
+    cpu = torch.device("cpu")
+    none = OP_NAMES.index("none")
+    candidate = trace_nasi(NasiConfig(steps=4, nu_cells=2, **TINY), "cifar10", 3, cpu)
+    not_derived = trace_nasi(NasiConfig(steps=4, nu_cells=2, none_op="not-derived", **TINY), "cifar10", 3, cpu)
+    assert (not_derived.choices, not_derived.scores, not_derived.grads, not_derived.nu_estimate) == (
+        candidate.choices, candidate.scores, candidate.grads, candidate.nu_estimate,
+    )  # fmt: skip
+    config = NasiConfig(steps=8, nu_cells=3, none_op="excluded", **TINY)
+    excluded = trace_nasi(config, "cifar10", 3, cpu)
+    assert all(none not in choice for choice in excluded.choices)
+    grads = torch.tensor(excluded.grads)
+    assert torch.isfinite(grads).all() and (grads[:, :, none] == 0).all() and grads.abs().sum() > 0
+    assert excluded.nu_estimate > 0 and "none" not in select(excluded, config).arch
 
 
 def test_reward_slope_at_the_constraint_is_unpenalised():

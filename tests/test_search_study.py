@@ -108,3 +108,18 @@ def test_scoring_options_are_refused_for_a_search_study(tmp_path, capsys):
     assert main(["run", str(path), "--workers", "2"]) == 2
     err = capsys.readouterr().err
     assert "--workers apply to scoring studies, not to a search study" in err and err.count("\n") == 1
+
+
+def test_runs_stored_before_a_setting_existed_count_as_done(tmp_path):
+    """A run stored without a later-added setting (none_op, cell_bn_affine) ran with that setting's default: it is
+    not redone; a run stored with another value of it is."""
+    from harness.search.study import pending_runs
+    from harness.store import search_config_text
+
+    study = load_search_study(_write(tmp_path, TINY_NASI))
+    config = study.settings.as_dict()
+    older = {k: v for k, v in config.items() if k not in ("none_op", "cell_bn_affine")}
+    stored = {("nasi", "nb201", "cifar10", 0, search_config_text(older))}
+    assert pending_runs(study, stored) == [("cifar10", 1)]
+    other = {("nasi", "nb201", "cifar10", 1, search_config_text({**config, "none_op": "excluded"}))}
+    assert pending_runs(study, stored | other) == [("cifar10", 1)]

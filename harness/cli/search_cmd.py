@@ -7,7 +7,16 @@ import json
 import sys
 
 from harness.datasets import DATASETS
-from harness.search import ACCURACY_DATASETS, VARIANTS, SearchResult, parse_seeds, record, run_search, summarise
+from harness.search import (
+    ACCURACY_DATASETS,
+    NONE_OP_MODES,
+    VARIANTS,
+    SearchResult,
+    parse_seeds,
+    record,
+    run_search,
+    summarise,
+)
 
 _SHORT = {"cifar10": "C10", "cifar100": "C100", "ImageNet16-120": "IN16"}
 
@@ -51,6 +60,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="the cells' BatchNorms without gamma/beta, as in DARTS's and NAS-Bench-201's search supernets "
         "(default: with, as in the benchmark's networks)",
     )
+    nasi.add_argument(
+        "--none-op",
+        default="candidate",
+        choices=NONE_OP_MODES,
+        help="the 'none' operation: candidate (sampled and choosable, NB201's search code; default), not-derived "
+        "(sampled, never chosen: DARTS's derivation), excluded (never sampled nor chosen)",
+    )
     nasi.set_defaults(func=_search)
 
     sample = algorithms.add_parser("sample", help="score N random cells, keep the best (NASWOT)")
@@ -67,6 +83,7 @@ def _config(args: argparse.Namespace) -> dict:
             **common, "variant": args.variant, "steps": args.steps, "mu": args.mu, "nu": args.nu,
             "nu_cells": args.nu_cells, "tau": args.tau, "cells_per_stage": args.cells_per_stage,
             "channels": args.channels, "cell_bn_affine": args.cell_bn_affine,
+            "none_op": args.none_op,
         }  # fmt: skip
     return {**common, "n": args.n, "proxies": args.proxies}
 

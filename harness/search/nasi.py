@@ -8,6 +8,9 @@ loop: NASI takes a single first-order step from alpha_0 (its eq. 16-18), so the 
 Constraint ``nu``: NASI-FIX keeps it fixed (given, or the mean score of ``nu_cells`` uniformly random cells on
 the same supernet, each on its own batch); NASI-ADA uses the running mean of the scores of the sampled
 architectures, the current one included (with the given ``nu`` as an initial observation when set).
+
+``none_op`` says how NB201's 'none' operation takes part (NASI does not say for NB201): a candidate like any
+other, sampled but never chosen at the end (DARTS's derivation), or absent from the space.
 """
 
 from __future__ import annotations
@@ -28,6 +31,11 @@ from harness.search.supernet import NUM_EDGES, NUM_OPS, NB201Supernet, arch_from
 from harness.spaces.ops import OP_NAMES
 
 VARIANTS = ("fix", "ada")
+# How the 'none' operation takes part: "candidate" (sampled and choosable, as NAS-Bench-201's own search code
+# derives cells), "not-derived" (sampled, but the final arg-max skips it, as DARTS's ``genotype`` does), or
+# "excluded" (never sampled, never chosen: a 4-operation space; the nu cells are drawn from it too).
+NONE_OP_MODES = ("candidate", "not-derived", "excluded")
+_NONE = OP_NAMES.index("none")
 
 
 @dataclass(frozen=True)
@@ -44,12 +52,15 @@ class NasiConfig:
     cells_per_stage: int = 5
     channels: int = 16
     cell_bn_affine: bool = True  # False: the cells' BNs have no gamma/beta (DARTS / NB201 search-code supernets)
+    none_op: str = "candidate"  # see NONE_OP_MODES
     data_mode: str = "real"
     label_mode: str = "true"
 
     def __post_init__(self) -> None:
         if self.variant not in VARIANTS:
             raise ValueError(f"unknown NASI variant {self.variant!r}; expected one of {', '.join(VARIANTS)}")
+        if self.none_op not in NONE_OP_MODES:
+            raise ValueError(f"unknown none_op {self.none_op!r}; expected one of {', '.join(NONE_OP_MODES)}")
         checks = [
             (self.steps >= 1, f"steps must be >= 1, got {self.steps}"),
             (self.mu >= 0, f"mu must be >= 0, got {self.mu}"),
@@ -140,9 +151,10 @@ def trace_nasi(
     nu_estimate = None if previous is None else previous.nu_estimate
     if config.variant == "fix" and config.nu is None and nu_estimate is None:
         cell_gen = torch.Generator().manual_seed(stream_seed(seed, "nu-cells"))
+        ops = [o for o in range(NUM_OPS) if config.none_op != "excluded" or o != _NONE]
         scores = []
         for k in range(config.nu_cells):
-            choice = torch.randint(NUM_OPS, (NUM_EDGES,), generator=cell_gen).tolist()
+            choice = [ops[i] for i in torch.randint(len(ops), (NUM_EDGES,), generator=cell_gen).tolist()]
             scores.append(fixed_score(choice, *batch("nu-data", k)))
         nu_estimate = sum(scores) / len(scores)
         if not nu_estimate > 0:
@@ -150,6 +162,9 @@ def trace_nasi(
     nu_seconds = time.perf_counter() - t0 + (0.0 if previous is None else previous.nu_seconds)
 
     alpha = torch.zeros(NUM_EDGES, NUM_OPS, device=device, requires_grad=True)
+    excluded = torch.zeros(NUM_EDGES, NUM_OPS, dtype=torch.bool, device=device)
+    if config.none_op == "excluded":  # probability 0 and a zero gradient for 'none' on every edge
+        excluded[:, _NONE] = True
     gumbel_gen = torch.Generator().manual_seed(stream_seed(seed, "gumbel"))
     trace = NasiTrace([], [], [], [], nu_estimate, nu_seconds)
     if previous is not None:
@@ -160,7 +175,7 @@ def trace_nasi(
         if t < done:  # replayed: the generator must advance exactly as in the original run
             continue
         start = time.perf_counter()
-        weights = straight_through(alpha, noise, config.tau)
+        weights = straight_through(alpha.masked_fill(excluded, float("-inf")), noise, config.tau)
         choice = weights.detach().argmax(dim=-1).tolist()
         inputs, targets = batch("search-data", t)
         score = trace_norm_estimate(net(inputs, weights), targets, net.active_parameters(choice), create_graph=True)
@@ -203,8 +218,11 @@ def select(trace: NasiTrace, config: NasiConfig, steps: int | None = None) -> Na
             nu = running.update(score)
         aggregator.add(reward_slope(score, config.mu, nu) * torch.tensor(trace.grads[t], dtype=torch.float64))
     alpha_star = torch.zeros(NUM_EDGES, NUM_OPS, dtype=torch.float64) + aggregator.delta  # alpha_0 = 0
+    choosable = alpha_star.clone()
+    if config.none_op != "candidate":
+        choosable[:, _NONE] = float("-inf")
     return NasiOutcome(
-        arch=arch_from_choice(alpha_star.argmax(dim=-1).tolist()),
+        arch=arch_from_choice(choosable.argmax(dim=-1).tolist()),
         alpha=[[float(v) for v in row] for row in alpha_star],
         nu=float(nu),
         mean_score=sum(trace.scores[:steps]) / steps,

@@ -21,9 +21,10 @@ algorithm, dataset, seed and settings, so a killed study resumes where it stoppe
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import MISSING, dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -117,9 +118,35 @@ def parse_search_study(document: dict[str, Any], where: str = "<study>") -> Sear
     )
 
 
-def pending_runs(study: SearchStudy, stored: set[tuple[str, str, str, int, str]]) -> list[tuple[str, int]]:
+RunKey = tuple[str, str, str, int, str]
+
+
+def current_key(key: RunKey) -> RunKey:
+    """A stored run's key with the settings added since it ran filled in at their defaults.
+
+    Every new NasiConfig / SampleConfig field defaults to the behaviour that preceded it, so a run stored before
+    the field existed is the same run as one stored with the default: an upgrade does not redo finished searches.
+    """
+    algorithm, space, dataset, seed, text = key
+    if algorithm not in ALGORITHMS:
+        return key
+    from harness.store import search_config_text
+
+    try:
+        config = json.loads(text)
+    except ValueError:
+        return key
+    if not isinstance(config, dict):
+        return key
+    cls = NasiConfig if algorithm == "nasi" else SampleConfig
+    defaults = {f.name: f.default for f in fields(cls) if f.default is not MISSING}
+    return algorithm, space, dataset, seed, search_config_text({**defaults, **config})
+
+
+def pending_runs(study: SearchStudy, stored: set[RunKey]) -> list[tuple[str, int]]:
     """The study's (dataset, seed) runs whose key is not in ``stored`` (``ResultStore.search_run_keys``)."""
-    return [(d, seed) for d, seed in study.runs() if study.run_key(d, seed) not in stored]
+    done = {current_key(k) for k in stored}
+    return [(d, seed) for d, seed in study.runs() if study.run_key(d, seed) not in done]
 
 
 @dataclass
@@ -159,7 +186,8 @@ def run_search_study(
                 on_result(result)
     rows = load_search_runs(store_path, study.name)
     by_key = {
-        (r.algorithm, r.space, r.dataset, int(r.seed), search_config_text(r.config)): r for r in rows.itertuples()
+        current_key((r.algorithm, r.space, r.dataset, int(r.seed), search_config_text(r.config))): r
+        for r in rows.itertuples()
     }
     results = []
     for dataset, seed in study.runs():

@@ -31,6 +31,8 @@ def trace_path(out: Path, config: NasiConfig, dataset: str, seed: int) -> Path:
     tag = f"c{config.channels}n{config.cells_per_stage}b{config.batch_size}_{config.data_mode}_{config.label_mode}"
     if not config.cell_bn_affine:
         tag += "_noaffine"
+    if config.none_op == "excluded":  # "not-derived" samples as "candidate" does: it shares that trace
+        tag += "_nonone"
     return out / f"nasi_trace_{dataset}_{tag}_seed{seed}.json"
 
 
@@ -57,6 +59,10 @@ def main(argv: list[str] | None = None) -> int:
         "--no-cell-bn-affine", dest="cell_bn_affine", action="store_false",
         help="cells' BatchNorms without gamma/beta (DARTS / NB201 search-code supernets)",
     )  # fmt: skip
+    parser.add_argument(
+        "--none-op", default="candidate", choices=("candidate", "excluded"),
+        help="excluded: 'none' is never sampled (a 4-operation space); not-derived needs no trace of its own",
+    )  # fmt: skip
     parser.add_argument("--device", default="auto")
     parser.add_argument("--data", help="data root")
     parser.add_argument("--out", default=str(HERE / "raw"))
@@ -69,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
         config = NasiConfig(
             variant="fix", steps=args.steps, nu_cells=args.nu_cells, batch_size=args.batch_size,
             cells_per_stage=args.cells_per_stage, channels=args.channels, data_mode=args.data_mode,
-            label_mode=args.label_mode, cell_bn_affine=args.cell_bn_affine,
+            label_mode=args.label_mode, cell_bn_affine=args.cell_bn_affine, none_op=args.none_op,
         )  # fmt: skip
         path = trace_path(out, config, args.dataset, seed)
         loaded = load_trace(path)

@@ -28,5 +28,9 @@ $PY results/search/nasi_traces.py --seeds 0-3 --steps 400
 # 3b. NASI with the cells' BatchNorms without gamma/beta (the DARTS / NB201 search-code supernet convention), T = 100.
 $PY results/search/nasi_traces.py --seeds 0-3 --steps 100 --no-cell-bn-affine
 
+# 3c. Seeds 4-7 at T = 100, traced after the DARTS-derivation rows ('none' never chosen, nu = 100) had been read off
+#     seeds 0-3: a check on seeds those rows were not seen on. ('none' never chosen needs no trace of its own.)
+$PY results/search/nasi_traces.py --seeds 4-7 --steps 100
+
 # 4. The table (and every run into results/search/results.sqlite, study nb201-search).
 $PY results/search/tabulate.py > results/search/table.md

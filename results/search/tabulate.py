@@ -14,6 +14,7 @@ import csv
 import itertools
 import json
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 from harness.search import NasiConfig, SampleConfig, SearchResult, record, summarise
@@ -24,46 +25,74 @@ from harness.spaces import get_space
 HERE = Path(__file__).resolve().parent
 T = 100
 
-# Published rows: NASI, Shu et al., ICLR 2022, Table 4 (NAS-Bench-201, searched on CIFAR-10, test accuracy,
-# search cost in GPU seconds); NASWOT, Mellor et al., ICML 2021, Table 2(a) (500 runs, 1080Ti seconds).
+# Published rows: NASI (Shu et al., ICLR 2022; NAS-Bench-201, searched on CIFAR-10, test accuracy, search cost in GPU
+# seconds) as quoted by a later paper (NASI's own table was not retrievable here: see README.md); NASWOT, Mellor et
+# al., ICML 2021, Table 2(a) (500 runs, 1080Ti seconds).
 PUBLISHED = [
-    ("NASI(T) [published]", (93.08, 0.24), (69.51, 0.59), (40.87, 0.85), 30.0),
-    ("NASI(4T) [published]", (93.55, 0.10), (71.20, 0.14), (44.84, 1.41), 120.0),
-    ("NASWOT (N=10) [published]", (92.44, 1.13), (68.62, 2.04), (41.31, 4.11), 3.05),
-    ("NASWOT (N=100) [published]", (92.81, 0.99), (69.48, 1.70), (43.10, 3.16), 30.01),
-    ("NASWOT (N=1000) [published]", (92.96, 0.81), (69.98, 1.22), (44.44, 2.10), 306.19),
-    ("Optimal in NAS-Bench-201", (94.37, 0.0), (73.51, 0.0), (47.31, 0.0), None),
+    ("NASI(T) [published, secondary]", (93.08, 0.24), (69.51, 0.59), (40.87, 0.85), 30.0, "GPU"),
+    ("NASI(4T) [published, secondary]", (93.55, 0.10), (71.20, 0.14), (44.84, 1.41), 120.0, "GPU"),
+    ("NASWOT (N=10) [published]", (92.44, 1.13), (68.62, 2.04), (41.31, 4.11), 3.05, "1080Ti"),
+    ("NASWOT (N=100) [published]", (92.81, 0.99), (69.48, 1.70), (43.10, 3.16), 30.01, "1080Ti"),
+    ("NASWOT (N=1000) [published]", (92.96, 0.81), (69.98, 1.22), (44.44, 2.10), 306.19, "1080Ti"),
+    ("Optimal in NAS-Bench-201", (94.37, None), (73.51, None), (47.31, None), None, ""),
 ]
 
 
-# trace files of the benchmark setting (N=5, C=16, b=64, real CIFAR-10) -> the label their rows carry
+@dataclass(frozen=True)
+class TraceSet:
+    """Trace files of the benchmark setting (N=5, C=16, b=64, real CIFAR-10) and the settings their rows select with.
+
+    "not-derived" samples exactly as "candidate" does (only the final arg-max skips 'none'), so it is selected from
+    the same traces; "excluded" never samples 'none' and has traces of its own. ``nu`` per variant: fix keeps it
+    fixed, ada starts its running mean from it; None: fix uses the trace's 50-cell estimate, ada starts empty.
+    """
+
+    pattern: str
+    label: str
+    none_op: str = "candidate"
+    nu: dict[str, float] | None = None
+    seeds: tuple[int, ...] | None = None  # only these seeds' traces (None: all)
+
+
+STANDARD = "nasi_trace_cifar10_c16n5b64_real_true_seed*.json"
+DARTS_NU = {"fix": 100.0, "ada": 500.0}  # NASI's DARTS-space constraint: fixed at 100, adaptive from 500
 TRACE_SETS = (
-    ("nasi_trace_cifar10_c16n5b64_real_true_seed*.json", ""),
-    ("nasi_trace_cifar10_c16n5b64_real_true_noaffine_seed*.json", ", cell BN without affine"),
+    TraceSet(STANDARD, ""),
+    TraceSet("nasi_trace_cifar10_c16n5b64_real_true_noaffine_seed*.json", ", cell BN without affine"),
+    TraceSet(STANDARD, "", "candidate", DARTS_NU),
+    TraceSet(STANDARD, ", 'none' never chosen", "not-derived"),
+    TraceSet(STANDARD, ", 'none' never chosen", "not-derived", DARTS_NU),
+    # seeds 4-7 were traced after the row above had been read off seeds 0-3: a check on seeds it was not seen on
+    TraceSet(STANDARD, ", 'none' never chosen, seeds 4-7 alone", "not-derived", DARTS_NU, tuple(range(4, 8))),
+    TraceSet("nasi_trace_cifar10_c16n5b64_real_true_nonone_seed*.json", ", 'none' excluded", "excluded"),
 )
 
 
 def nasi_runs(raw: Path, data: str | None) -> dict[str, list[SearchResult]]:
-    """Method name -> runs, for every trace file of the benchmark setting, with and without the cells' BN affine."""
+    """Method name -> runs, for every trace set (``TRACE_SETS``) at T and 4T, NASI-FIX and NASI-ADA."""
     methods: dict[str, list[SearchResult]] = {}
-    for pattern, label in TRACE_SETS:
-        for name, runs in _nasi_runs(sorted(raw.glob(pattern)), data, label).items():
+    for trace_set in TRACE_SETS:
+        for name, runs in _nasi_runs(sorted(raw.glob(trace_set.pattern)), data, trace_set).items():
             methods.setdefault(name, []).extend(runs)
     return methods
 
 
-def _nasi_runs(paths: list[Path], data: str | None, label: str) -> dict[str, list[SearchResult]]:
+def _nasi_runs(paths: list[Path], data: str | None, trace_set: TraceSet) -> dict[str, list[SearchResult]]:
     methods: dict[str, list[SearchResult]] = {}
     sp = get_space("nb201")
     for path in paths:
         doc = json.loads(path.read_text())
+        if trace_set.seeds is not None and doc["seed"] not in trace_set.seeds:
+            continue
         trace = NasiTrace(**doc["trace"])
         base = {k: v for k, v in doc["config"].items() if k not in ("variant", "steps", "nu")}
+        base["none_op"] = trace_set.none_op
         for steps, budget in ((T, "T"), (4 * T, "4T")):
             if len(trace.scores) < steps:
                 continue
             for variant in ("fix", "ada"):
-                config = NasiConfig(**base, variant=variant, steps=steps)
+                nu = None if trace_set.nu is None else trace_set.nu[variant]
+                config = NasiConfig(**base, variant=variant, steps=steps, nu=nu)
                 outcome = select(trace, config)
                 index = sp.resolve(outcome.arch)
                 seconds = sum(trace.step_seconds[:steps]) + outcome.nu_seconds
@@ -72,7 +101,10 @@ def _nasi_runs(paths: list[Path], data: str | None, label: str) -> dict[str, lis
                     index, sp.arch(index), lookup_accuracy("nb201", index, data), seconds, doc["device"],
                     {"alpha": outcome.alpha, "nu": outcome.nu, "mean_score": outcome.mean_score},
                 )  # fmt: skip
-                methods.setdefault(f"NASI-{variant.upper()}({budget}){label} [ours]", []).append(result)
+                nu_text = "" if nu is None else f", nu {'=' if variant == 'fix' else 'from'} {nu:g}"
+                methods.setdefault(f"NASI-{variant.upper()}({budget}){nu_text}{trace_set.label} [ours]", []).append(
+                    result
+                )
     return methods
 
 
@@ -108,7 +140,9 @@ def sample_runs(raw: Path) -> dict[str, list[SearchResult]]:
 
 
 def fmt(mean: float | None, std: float | None) -> str:
-    return "n/a" if mean is None else f"{mean:.2f} ± {std:.2f}"
+    if mean is None:
+        return "n/a"
+    return f"{mean:.2f}" if std is None else f"{mean:.2f} ± {std:.2f}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -138,8 +172,10 @@ def main(argv: list[str] | None = None) -> int:
                 w.writerow([name, r.seed, r.index, r.arch, *accs, round(r.seconds, 2), r.device])
 
     rows = []
-    for name, c10, c100, in16, seconds in PUBLISHED:
-        rows.append([name, "", *[fmt(*x) for x in (c10, c100, in16)], "" if seconds is None else f"{seconds:g}", ""])
+    for name, c10, c100, in16, seconds, device in PUBLISHED:
+        rows.append(
+            [name, "", *[fmt(*x) for x in (c10, c100, in16)], "" if seconds is None else f"{seconds:g}", device]
+        )
     for name, runs in methods.items():
         s = summarise(runs)
         mean_s = sum(r.seconds for r in runs) / len(runs)
@@ -158,29 +194,33 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def sensitivity(raw: Path, data: str | None) -> None:
-    """Post-hoc: NASI-FIX on the same traces with other fixed nu and mu (never used to choose the headline)."""
+    """Post-hoc: NASI-FIX on the same traces with other fixed nu and mu (never used to choose the headline), with
+    'none' a candidate and with 'none' never chosen (the same traces serve both); each budget over every seed whose
+    trace reaches it."""
     sp = get_space("nb201")
-    traces = [NasiTrace(**json.loads(p.read_text())["trace"])
-              for p in sorted(raw.glob("nasi_trace_cifar10_c16n5b64_real_true_seed*.json"))]  # fmt: skip
-    shortest = min((len(t.scores) for t in traces), default=0)
-    budgets = [steps for steps in (T, 4 * T) if steps <= shortest]
+    docs = [json.loads(p.read_text()) for p in sorted(raw.glob(STANDARD))]
+    traces = [(doc["seed"], NasiTrace(**doc["trace"])) for doc in docs]
+    budgets = [steps for steps in (T, 4 * T) if any(len(t.scores) >= steps for _, t in traces)]
     if not budgets:
         return
-    header = ["steps", "mu", "nu", "CIFAR-10", "CIFAR-100", "ImageNet16-120"]
+    header = ["none_op", "steps", "seeds", "mu", "nu", "CIFAR-10", "CIFAR-100", "ImageNet16-120"]
     rows = []
-    for steps, mu, nu in itertools.product(budgets, (1.0, 2.0), (3.0, 10.0, 30.0, 100.0, 300.0, 1000.0)):
+    grid = itertools.product(("candidate", "not-derived"), budgets, (1.0, 2.0), (3.0, 10.0, 30.0, 100.0, 300.0, 1000.0))
+    for none_op, steps, mu, nu in grid:
         runs = []
-        for seed, trace in enumerate(traces):
-            index = sp.resolve(select(trace, NasiConfig(steps=steps, mu=mu, nu=nu)).arch)
+        for seed, trace in traces:
+            if len(trace.scores) < steps:
+                continue
+            index = sp.resolve(select(trace, NasiConfig(steps=steps, mu=mu, nu=nu, none_op=none_op)).arch)
             runs.append(SearchResult("nasi", "nb201", "cifar10", seed, {}, index, "",
                                      lookup_accuracy("nb201", index, data), 0.0, ""))  # fmt: skip
         s = summarise(runs)
         accuracies = [fmt(s[d]["mean"], s[d]["std"]) for d in ACCURACY_DATASETS]
-        rows.append([str(steps), f"{mu:g}", f"{nu:g}", *accuracies])
+        seeds = ",".join(str(r.seed) for r in runs)
+        rows.append([none_op, str(steps), seeds, f"{mu:g}", f"{nu:g}", *accuracies])
     with open(HERE / "sensitivity.csv", "w", newline="") as f:
         csv.writer(f).writerows([header, *rows])
-    steps_text = " and ".join(map(str, budgets))
-    print(f"\nPost-hoc sensitivity of NASI-FIX to fixed nu and mu ({len(traces)} seeds, {steps_text} steps):\n")
+    print("\nPost-hoc sensitivity of NASI-FIX to fixed nu and mu:\n")
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
     for row in rows:
