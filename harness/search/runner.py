@@ -19,11 +19,16 @@ ALGORITHMS = ("nasi", "sample")
 SPACES = ("nb201",)  # the supernet and the three-dataset ground truth exist for the topology space only
 
 
-def make_config(algorithm: str, **config: object) -> NasiConfig | SampleConfig:
-    """The validated settings of ``algorithm``; an unknown key is a one-line error naming the known ones."""
+def config_class(algorithm: str) -> type[NasiConfig] | type[SampleConfig]:
+    """The settings class of ``algorithm`` (a one-line error for an unknown one)."""
     if algorithm not in ALGORITHMS:
         raise ValueError(f"unknown search algorithm {algorithm!r}; expected one of {', '.join(ALGORITHMS)}")
-    cls = NasiConfig if algorithm == "nasi" else SampleConfig
+    return NasiConfig if algorithm == "nasi" else SampleConfig
+
+
+def make_config(algorithm: str, **config: object) -> NasiConfig | SampleConfig:
+    """The validated settings of ``algorithm``; an unknown key is a one-line error naming the known ones."""
+    cls = config_class(algorithm)
     known = set(cls.__dataclass_fields__)
     unknown = sorted(set(config) - known)
     if unknown:

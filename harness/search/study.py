@@ -31,7 +31,7 @@ from typing import Any
 from harness.datasets import DATASETS
 from harness.search.nasi import NasiConfig
 from harness.search.result import SearchResult
-from harness.search.runner import ALGORITHMS, make_config, parse_seeds, record, run_search
+from harness.search.runner import ALGORITHMS, config_class, make_config, parse_seeds, record, run_search
 from harness.search.sample import SampleConfig
 from harness.studies.spec import Section, StudyError, read_toml
 
@@ -138,8 +138,7 @@ def current_key(key: RunKey) -> RunKey:
         return key
     if not isinstance(config, dict):
         return key
-    cls = NasiConfig if algorithm == "nasi" else SampleConfig
-    defaults = {f.name: f.default for f in fields(cls) if f.default is not MISSING}
+    defaults = {f.name: f.default for f in fields(config_class(algorithm)) if f.default is not MISSING}
     return algorithm, space, dataset, seed, search_config_text({**defaults, **config})
 
 
