@@ -32,5 +32,17 @@ $PY results/search/nasi_traces.py --seeds 0-3 --steps 100 --no-cell-bn-affine
 #     seeds 0-3: a check on seeds those rows were not seen on. ('none' never chosen needs no trace of its own.)
 $PY results/search/nasi_traces.py --seeds 4-7 --steps 100
 
+# 3d. Seeds 4-7 extended to 4T = 400 steps: the held-out check of NASI-FIX(4T) / NASI-ADA(4T) with the DARTS-space
+#     settings (the first 100 steps, and so every T row, are unchanged). Two processes of one thread each.
+$PY results/search/nasi_traces.py --seeds 5,4 --steps 400 &
+$PY results/search/nasi_traces.py --seeds 7,6 --steps 400
+wait
+
+# 3e. Seeds 8-11 at 4T, traced after NASI-FIX(4T) with mu = 1, nu = 100, 'none' never chosen had been read off seeds
+#     0-7 and fixed (results/search/README.md, "Held-out check"): its held-out check.
+$PY results/search/nasi_traces.py --seeds 8,10 --steps 400 &
+$PY results/search/nasi_traces.py --seeds 9,11 --steps 400
+wait
+
 # 4. The table (and every run into results/search/results.sqlite, study nb201-search).
 $PY results/search/tabulate.py > results/search/table.md

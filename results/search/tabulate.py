@@ -44,7 +44,8 @@ class TraceSet:
 
     "not-derived" samples exactly as "candidate" does (only the final arg-max skips 'none'), so it is selected from
     the same traces; "excluded" never samples 'none' and has traces of its own. ``nu`` per variant: fix keeps it
-    fixed, ada starts its running mean from it; None: fix uses the trace's 50-cell estimate, ada starts empty.
+    fixed, ada starts its running mean from it; None: fix uses the trace's 50-cell estimate, ada starts empty. With
+    ``nu`` given, only the variants it names get rows. ``mu``: None keeps the traces' own (2).
     """
 
     pattern: str
@@ -52,18 +53,27 @@ class TraceSet:
     none_op: str = "candidate"
     nu: dict[str, float] | None = None
     seeds: tuple[int, ...] | None = None  # only these seeds' traces (None: all)
+    mu: float | None = None
 
 
 STANDARD = "nasi_trace_cifar10_c16n5b64_real_true_seed*.json"
 DARTS_NU = {"fix": 100.0, "ada": 500.0}  # NASI's DARTS-space constraint: fixed at 100, adaptive from 500
+MU1_NU = {"fix": 100.0}
+HELD_OUT = tuple(range(8, 12))  # traced after the mu = 1 row was fixed (see README.md, "Held-out check")
 TRACE_SETS = (
     TraceSet(STANDARD, ""),
     TraceSet("nasi_trace_cifar10_c16n5b64_real_true_noaffine_seed*.json", ", cell BN without affine"),
     TraceSet(STANDARD, "", "candidate", DARTS_NU),
     TraceSet(STANDARD, ", 'none' never chosen", "not-derived"),
     TraceSet(STANDARD, ", 'none' never chosen", "not-derived", DARTS_NU),
-    # seeds 4-7 were traced after the row above had been read off seeds 0-3: a check on seeds it was not seen on
+    # the row above was read off seeds 0-3; seeds 4-7 were traced afterwards: a check on seeds it was not seen on
+    TraceSet(STANDARD, ", 'none' never chosen, seeds 0-3 alone", "not-derived", DARTS_NU, tuple(range(4))),
     TraceSet(STANDARD, ", 'none' never chosen, seeds 4-7 alone", "not-derived", DARTS_NU, tuple(range(4, 8))),
+    # seeds 4-7 contradicted the row above at 4T; mu = 1 with nu = 100 was then read off seeds 0-7 (the sensitivity
+    # grid) and fixed before seeds 8-11 were traced: those seeds are its held-out check
+    TraceSet(STANDARD, ", mu = 1, 'none' never chosen, seeds 0-7", "not-derived", MU1_NU, tuple(range(8)), 1.0),
+    TraceSet(STANDARD, ", mu = 1, 'none' never chosen, seeds 8-11 alone", "not-derived", MU1_NU, HELD_OUT, 1.0),
+    TraceSet(STANDARD, ", 'none' never chosen, seeds 8-11 alone", "not-derived", DARTS_NU, HELD_OUT),
     TraceSet("nasi_trace_cifar10_c16n5b64_real_true_nonone_seed*.json", ", 'none' excluded", "excluded"),
 )
 
@@ -87,10 +97,13 @@ def _nasi_runs(paths: list[Path], data: str | None, trace_set: TraceSet) -> dict
         trace = NasiTrace(**doc["trace"])
         base = {k: v for k, v in doc["config"].items() if k not in ("variant", "steps", "nu")}
         base["none_op"] = trace_set.none_op
+        if trace_set.mu is not None:
+            base["mu"] = trace_set.mu
+        variants = ("fix", "ada") if trace_set.nu is None else tuple(trace_set.nu)
         for steps, budget in ((T, "T"), (4 * T, "4T")):
             if len(trace.scores) < steps:
                 continue
-            for variant in ("fix", "ada"):
+            for variant in variants:
                 nu = None if trace_set.nu is None else trace_set.nu[variant]
                 config = NasiConfig(**base, variant=variant, steps=steps, nu=nu)
                 outcome = select(trace, config)
@@ -196,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
 def sensitivity(raw: Path, data: str | None) -> None:
     """Post-hoc: NASI-FIX on the same traces with other fixed nu and mu (never used to choose the headline), with
     'none' a candidate and with 'none' never chosen (the same traces serve both); each budget over every seed whose
-    trace reaches it."""
+    trace reaches it, seeds 0-7 (where settings were read off) apart from the held-out seeds 8-11."""
     sp = get_space("nb201")
     docs = [json.loads(p.read_text()) for p in sorted(raw.glob(STANDARD))]
     traces = [(doc["seed"], NasiTrace(**doc["trace"])) for doc in docs]
@@ -205,15 +218,20 @@ def sensitivity(raw: Path, data: str | None) -> None:
         return
     header = ["none_op", "steps", "seeds", "mu", "nu", "CIFAR-10", "CIFAR-100", "ImageNet16-120"]
     rows = []
-    grid = itertools.product(("candidate", "not-derived"), budgets, (1.0, 2.0), (3.0, 10.0, 30.0, 100.0, 300.0, 1000.0))
-    for none_op, steps, mu, nu in grid:
+    groups = (tuple(range(8)), HELD_OUT)
+    nus = (3.0, 10.0, 30.0, 100.0, 300.0, 1000.0)
+    for group, none_op, steps, mu, nu in itertools.product(
+        groups, ("candidate", "not-derived"), budgets, (1.0, 2.0), nus
+    ):
         runs = []
         for seed, trace in traces:
-            if len(trace.scores) < steps:
+            if seed not in group or len(trace.scores) < steps:
                 continue
             index = sp.resolve(select(trace, NasiConfig(steps=steps, mu=mu, nu=nu, none_op=none_op)).arch)
             runs.append(SearchResult("nasi", "nb201", "cifar10", seed, {}, index, "",
                                      lookup_accuracy("nb201", index, data), 0.0, ""))  # fmt: skip
+        if not runs:
+            continue
         s = summarise(runs)
         accuracies = [fmt(s[d]["mean"], s[d]["std"]) for d in ACCURACY_DATASETS]
         seeds = ",".join(str(r.seed) for r in runs)
