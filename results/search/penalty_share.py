@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
 from pathlib import Path
 
 import torch
+from tabulate import STANDARD  # the sibling script that tabulates these traces names their files
 
 from harness.search.nasi import NasiConfig, NasiTrace, reward_slope, select
 from harness.search.supernet import NUM_EDGES, NUM_OPS
@@ -49,19 +51,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--nu", type=float, default=100.0)
     args = parser.parse_args(argv)
     ops = " | ".join(f"{op} below / above" for op in OP_NAMES[1:])
-    print(f"| seed | steps above nu | norm below | norm above | {ops} |")
-    print("|" + "---|" * (4 + len(OP_NAMES) - 1))
-    for path in sorted(Path(args.raw).glob("nasi_trace_cifar10_c16n5b64_real_true_seed*.json")):
+    print(f"| seed | median score | mean score | steps above nu | norm below | norm above | {ops} |")
+    print("|" + "---|" * (6 + len(OP_NAMES) - 1))
+    for path in sorted(Path(args.raw).glob(STANDARD)):
         doc = json.loads(path.read_text())
         trace = NasiTrace(**doc["trace"])
         if len(trace.scores) < args.steps:
             continue
         below, above = split_delta(trace, args.steps, args.mu, args.nu)
-        n_above = sum(s > args.nu for s in trace.scores[: args.steps])
+        scores = trace.scores[: args.steps]
+        n_above = sum(s > args.nu for s in scores)
         pulls = " | ".join(
             f"{float(below[:, o].sum()):+.2f} / {float(above[:, o].sum()):+.2f}" for o in range(1, len(OP_NAMES))
         )
-        print(f"| {doc['seed']} | {n_above} | {float(below.norm()):.3f} | {float(above.norm()):.3f} | {pulls} |")
+        spread = f"{statistics.median(scores):.1f} | {statistics.fmean(scores):.1f} | {n_above}"
+        norms = f"{float(below.norm()):.3f} | {float(above.norm()):.3f}"
+        print(f"| {doc['seed']} | {spread} | {norms} | {pulls} |")
     return 0
 
 
