@@ -96,8 +96,9 @@ def test_reward_and_its_gradient(score, mu, nu, value, slope):
 def test_aggregation_divides_by_the_running_max_norm():
     agg = DeltaAggregator()
     grads = [torch.tensor([3.0, 4.0]), torch.tensor([0.0, 10.0]), torch.tensor([1.0, 0.0])]
-    for g in grads:
-        agg.add(g)
+    terms = [agg.add(g) for g in grads]  # each step's normalised term, as penalty_share.py splits them
+    for term, expected_term in zip(terms, (grads[0] / 5, grads[1] / 10, grads[2] / 10)):
+        torch.testing.assert_close(term, expected_term)
     expected = (grads[0] / 5 + grads[1] / 10 + grads[2] / 10) / 3
     torch.testing.assert_close(agg.delta, expected)
     assert agg.max_norm == 10.0 and agg.count == 3

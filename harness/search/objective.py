@@ -46,7 +46,8 @@ class DeltaAggregator:
         self.max_norm = 0.0
         self.count = 0
 
-    def add(self, grad: torch.Tensor) -> None:
+    def add(self, grad: torch.Tensor) -> torch.Tensor:
+        """Aggregate one step's reward gradient; returns its normalised term ``G_t / max norm`` (before the 1/T)."""
         grad = grad.detach()
         norm = float(grad.norm())
         if not math.isfinite(norm):
@@ -55,6 +56,7 @@ class DeltaAggregator:
         term = grad / self.max_norm if self.max_norm > 0 else torch.zeros_like(grad)
         self.total = term if self.total is None else self.total + term
         self.count += 1
+        return term
 
     @property
     def delta(self) -> torch.Tensor:

@@ -20,6 +20,7 @@ import torch
 from tabulate import STANDARD  # the sibling script that tabulates these traces names their files
 
 from harness.search.nasi import NasiConfig, NasiTrace, reward_slope, select
+from harness.search.objective import DeltaAggregator
 from harness.search.supernet import NUM_EDGES, NUM_OPS
 from harness.spaces.ops import OP_NAMES
 
@@ -30,13 +31,11 @@ def split_delta(trace: NasiTrace, steps: int, mu: float, nu: float) -> tuple[tor
     """T * (below-nu part, above-nu part) of NASI-FIX's Delta; checked to add up to T * ``select``'s alpha*."""
     below = torch.zeros(NUM_EDGES, NUM_OPS, dtype=torch.float64)
     above = torch.zeros_like(below)
-    max_norm = 0.0
+    aggregator = DeltaAggregator()  # its running max norm runs over every step, above nu or not
     for score, grad in zip(trace.scores[:steps], trace.grads[:steps]):
-        g = reward_slope(score, mu, nu) * torch.tensor(grad, dtype=torch.float64)
-        max_norm = max(max_norm, float(g.norm()))  # the running max runs over every step, as in the aggregation
-        if max_norm > 0:
-            part = above if score > nu else below
-            part += g / max_norm
+        term = aggregator.add(reward_slope(score, mu, nu) * torch.tensor(grad, dtype=torch.float64))
+        part = above if score > nu else below
+        part += term
     alpha = torch.tensor(select(trace, NasiConfig(steps=steps, mu=mu, nu=nu)).alpha, dtype=torch.float64)
     if not torch.allclose((below + above) / steps, alpha, rtol=1e-9, atol=1e-12):
         raise AssertionError("the two parts do not add up to NASI-FIX's alpha*")
