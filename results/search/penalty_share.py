@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 import torch
-from tabulate import STANDARD  # the sibling script that tabulates these traces names their files
+from tabulate import STANDARD, trace_paths  # the sibling script that tabulates these traces names their files
 
 from harness.search.nasi import NasiConfig, NasiTrace, reward_slope, select
 from harness.search.objective import DeltaAggregator
@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     ops = " | ".join(f"{op} below / above" for op in OP_NAMES[1:])
     print(f"| seed | median score | mean score | steps above nu | norm below | norm above | {ops} |")
     print("|" + "---|" * (6 + len(OP_NAMES) - 1))
-    for path in sorted(Path(args.raw).glob(STANDARD)):
+    for path in trace_paths(Path(args.raw), STANDARD):
         doc = json.loads(path.read_text())
         trace = NasiTrace(**doc["trace"])
         if len(trace.scores) < args.steps:

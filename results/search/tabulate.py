@@ -79,11 +79,16 @@ TRACE_SETS = (
 )
 
 
+def trace_paths(raw: Path, pattern: str) -> list[Path]:
+    """Trace files in seed order (seed10 sorts after seed9, not before seed2)."""
+    return sorted(raw.glob(pattern), key=lambda p: int(p.stem.rsplit("seed", 1)[1]))
+
+
 def nasi_runs(raw: Path, data: str | None) -> dict[str, list[SearchResult]]:
     """Method name -> runs, for every trace set (``TRACE_SETS``) at T and 4T, NASI-FIX and NASI-ADA."""
     methods: dict[str, list[SearchResult]] = {}
     for trace_set in TRACE_SETS:
-        for name, runs in _nasi_runs(sorted(raw.glob(trace_set.pattern)), data, trace_set).items():
+        for name, runs in _nasi_runs(trace_paths(raw, trace_set.pattern), data, trace_set).items():
             methods.setdefault(name, []).extend(runs)
     return methods
 
@@ -212,7 +217,7 @@ def sensitivity(raw: Path, data: str | None) -> None:
     'none' a candidate and with 'none' never chosen (the same traces serve both); each budget over every seed whose
     trace reaches it, seeds 0-7 (where settings were read off) apart from the held-out seeds 8-11."""
     sp = get_space("nb201")
-    docs = [json.loads(p.read_text()) for p in sorted(raw.glob(STANDARD))]
+    docs = [json.loads(p.read_text()) for p in trace_paths(raw, STANDARD)]
     traces = [(doc["seed"], NasiTrace(**doc["trace"])) for doc in docs]
     budgets = [steps for steps in (T, 4 * T) if any(len(t.scores) >= steps for _, t in traces)]
     if not budgets:
