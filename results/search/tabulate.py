@@ -75,6 +75,8 @@ TRACE_SETS = (
     TraceSet(STANDARD, ", mu = 1, 'none' never chosen, seeds 0-7", "not-derived", MU1_NU, SEARCHED, 1.0),
     TraceSet(STANDARD, ", mu = 1, 'none' never chosen, seeds 8-11 alone", "not-derived", MU1_NU, HELD_OUT, 1.0),
     TraceSet(STANDARD, ", 'none' never chosen, seeds 8-11 alone", "not-derived", DARTS_NU, HELD_OUT),
+    # the fixed row over every seed traced (the setting's seeds 0-7 and its held-out seeds 8-11 pooled)
+    TraceSet(STANDARD, ", mu = 1, 'none' never chosen, seeds 0-11", "not-derived", MU1_NU, SEARCHED + HELD_OUT, 1.0),
     TraceSet("nasi_trace_cifar10_c16n5b64_real_true_nonone_seed*.json", ", 'none' excluded", "excluded"),
 )
 
