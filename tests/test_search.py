@@ -447,7 +447,13 @@ def test_selecting_other_settings_from_a_trace_equals_searching_with_them():
 
     cpu = torch.device("cpu")
     trace = trace_nasi(NasiConfig(steps=3, nu_cells=2, **TINY), "cifar10", 5, cpu)
-    for settings in ({"nu": 0.5}, {"variant": "ada", "nu": 2.0}, {"nu": 0.5, "none_op": "not-derived"}):
+    settings_read_off = (
+        {"nu": 0.5},
+        {"variant": "ada", "nu": 2.0},
+        {"nu": 0.5, "none_op": "not-derived"},
+        {"nu": 0.5, "mu": 1.0, "none_op": "not-derived"},  # the held-out row's setting (mu = 1)
+    )
+    for settings in settings_read_off:
         config = NasiConfig(steps=3, **settings, **TINY)
         selected, direct = select(trace, config), run_nasi(config, "cifar10", 5, cpu)
         assert (selected.alpha, selected.arch) == (direct.alpha, direct.arch)
