@@ -64,6 +64,8 @@ class ProxySpec:
     prunable: bool
     splittable: bool
     description: str
+    version: int = 1
+    paper: str = ""
 
     def __call__(self, net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, ctx: ProxyContext) -> float:
         return self.fn(net, inputs, targets, ctx)
@@ -84,13 +86,21 @@ def register_proxy(
     prunable: bool = False,
     splittable: bool = False,
     description: str = "",
+    version: int = 1,
+    paper: str = "",
 ) -> Callable[[ProxyFn], ProxyFn]:
     """Register ``fn`` as proxy ``name``.
+
+    ``version``: bump it when a change alters the proxy's scores; it is part of each stored row's key, so a run
+    re-scores rows stored under another version. ``paper``: the publication whose score the name means.
 
     ``prunable``: the score only depends on the output and gradients, so edges that cannot reach the cell
     output may be skipped (see ``harness.spaces.cell.live_edges``). ``mutates_net``: the proxy changes
     weights or buffers in place, so it must get its own copy of the network.
     """
+
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise ValueError(f"proxy {name!r}: version must be an integer >= 1, got {version!r}")
 
     def decorator(fn: ProxyFn) -> ProxyFn:
         if name in _REGISTRY:
@@ -106,6 +116,8 @@ def register_proxy(
             prunable=prunable,
             splittable=splittable,
             description=description or (fn.__doc__ or "").strip().splitlines()[0] if fn.__doc__ else description,
+            version=version,
+            paper=paper,
         )
         return fn
 
