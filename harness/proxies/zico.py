@@ -51,10 +51,10 @@ def zico(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, ctx: Proxy
     Differentiated: mean cross-entropy of the logits against the labels, separately for the two halves of
     the batch (samples [0, B//2) and [B//2, B), each its own forward/backward with train-mode BN), w.r.t.
     the weights of every Conv2d and Linear (not biases, not BN), as the official
-    ``SLDGroup/ZiCo ZeroShotProxy/compute_zico.py`` with a loader of two batches. One deliberate
-    difference: the gradients are reset between the halves, so each half contributes its own gradient as
-    the paper's definition (Eqs. 5-6) states; the official loop never calls ``zero_grad`` and so records
-    g1 and g1 + g2. Layers whose weights get no gradient (cannot reach the loss) are left out, like
+    ``SLDGroup/ZiCo ZeroShotProxy/compute_zico.py`` with a loader of two batches. The gradients are reset
+    between the halves, so each half contributes its own gradient, as the paper's definition (Eqs. 5-6)
+    states and as the official loop does since commit d7076d5 (2023-02-17) added ``zero_grad`` to it; the
+    first release (bbabe28, 2023-02-09) did not, and so recorded g1 and g1 + g2. Layers whose weights get no gradient (cannot reach the loss) are left out, like
     layers whose gradient std is zero everywhere; hence prunable (pruning removes exactly those).
     Not splittable: the halves are fixed, and within a half train-mode BN couples the samples.
     """
