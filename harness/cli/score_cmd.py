@@ -27,7 +27,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
     parser.add_argument("--data-root", dest="data_root", help="data root (default $NASI_HARNESS_DATA, ~/.torch)")
-    parser.add_argument("--share-isomorphic", action="store_true", help="score one cell per isomorphism class")
+    parser.add_argument(
+        "--share-isomorphic",
+        action="store_true",
+        help="score one cell per isomorphism class and give its members that cell's score "
+        "(the first member's weight draw, not a draw of their own)",
+    )
     parser.add_argument(
         "--stack",
         type=int,

@@ -13,7 +13,7 @@ label_modes = ["true", "random"]
 seeds = [0]
 batch_size = 64
 device = "auto"                # auto, cpu, cuda, cuda:N
-share_isomorphic = false       # optional: score one cell per isomorphism class, copy to the others
+share_isomorphic = false       # optional: one cell per isomorphism class; its score (one draw) copied to the rest
 stack = 1                      # optional: score K cells per computation with proxies that have a stacked form
 
 [analysis]                     # optional: what the report compares against
