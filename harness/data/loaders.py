@@ -2,18 +2,19 @@
 
 A CIFAR pickle takes about a second to load; scoring asks for one batch per run (and tests for many), so
 each loaded split is kept in a small LRU cache keyed by the files' paths, sizes and modification times
-(an edited file is re-read). The pickles are the official format: only load files you trust.
+(an edited file is re-read). The files are pickles, read by ``harness.data.safe_pickle``: only the types the
+official layouts use are admitted, so a crafted file is refused before it can run anything.
 """
 
 from __future__ import annotations
 
 import functools
-import pickle
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from harness.data import safe_pickle
 from harness.data.layouts import Layout, Located
 from harness.errors import HarnessError
 
@@ -33,8 +34,9 @@ class Images:
 def _read_pickle(path: Path, layout: Layout) -> tuple[np.ndarray, np.ndarray]:
     """Images and 0-based labels of one file, restricted to the layout's classes."""
     try:
-        with open(path, "rb") as f:
-            entry = pickle.load(f, encoding="latin1")
+        entry = safe_pickle.load(path)
+    except safe_pickle.UnsafePickle:
+        raise
     except Exception as exc:  # noqa: BLE001 - any unreadable file is one user-facing error
         raise HarnessError(f"cannot read {path}: {type(exc).__name__}: {exc}".splitlines()[0]) from exc
     if not isinstance(entry, dict) or "data" not in entry or layout.label_key not in entry:
