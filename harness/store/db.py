@@ -30,12 +30,12 @@ from harness.store.schema import (
     SEARCH_COLUMNS,
     SEARCH_KEY_FIELDS,
     TABLES,
+    UNIT_KEY_FIELDS,
+    UnitKey,
     quote,
 )
 
 T = TypeVar("T")
-UnitKey = tuple[int, str, str, str, str, int, int]  # (index, proxy, dataset, data, labels, batch_size, seed)
-UNIT_KEY_FIELDS = ("index", "proxy", "dataset", "data", "labels", "batch_size", "seed")
 
 
 class RecordLike(Protocol):
@@ -254,7 +254,7 @@ class ResultStore:
         return tuple(values[c] for c in RESULT_COLUMNS)
 
     def done_keys(self, study: str, space: str | None = None, *, include_errors: bool = False) -> set[UnitKey]:
-        """Keys ``(index, proxy, dataset, data, labels, batch_size, seed)`` of the units already finished.
+        """The ``UnitKey`` of each unit of ``study`` already finished.
 
         ``error: ...`` rows are not finished (a rerun retries them) unless ``include_errors``.
         """
@@ -265,7 +265,7 @@ class ResultStore:
             args.append(space)
         if not include_errors:
             sql += " AND status NOT LIKE 'error%'"
-        return {tuple(row) for row in self._conn.execute(sql, args)}  # type: ignore[misc]
+        return {UnitKey(*row) for row in self._conn.execute(sql, args)}
 
     def count(self, study: str | None = None) -> int:
         if study is None:

@@ -7,10 +7,26 @@ migrated in place by the steps in ``MIGRATIONS``.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 SCHEMA_VERSION = 1
 
+
+class UnitKey(NamedTuple):
+    """One work unit of a study (within its study and space): the one definition of the key, read by name."""
+
+    index: int
+    proxy: str
+    dataset: str
+    data: str
+    labels: str
+    batch_size: int
+    seed: int
+
+
+UNIT_KEY_FIELDS: tuple[str, ...] = UnitKey._fields
 # One row per work unit; a unit is identified by these columns (the rest is its result and provenance).
-KEY_FIELDS = ("study", "space", "index", "proxy", "dataset", "data", "labels", "batch_size", "seed")
+KEY_FIELDS: tuple[str, ...] = ("study", "space", *UNIT_KEY_FIELDS)
 RESULT_FIELDS = ("arch", "score", "status", "seconds", "peak_mem_mb", "device")
 PROVENANCE_FIELDS = ("harness_version", "git_commit", "torch_version", "device_name", "host", "created_at")
 RESULT_COLUMNS = KEY_FIELDS[:3] + ("arch",) + KEY_FIELDS[3:] + RESULT_FIELDS[1:] + PROVENANCE_FIELDS

@@ -211,7 +211,7 @@ def without_rescored(study: Study, done: set, rescore: Sequence[str]) -> set:
         raise ValueError(f"--rescore {', '.join(unknown)}: not a proxy of study {study.name!r} "
                          f"(its proxies: {', '.join(study.proxies)})")  # fmt: skip
     again = set(rescore)
-    return {key for key in done if key[1] not in again}  # key = (index, proxy, ...): UNIT_KEY_FIELDS
+    return {key for key in done if key.proxy not in again}
 
 
 def run_study(

@@ -137,7 +137,7 @@ def make_plan(study: Study, done: Iterable[UnitKey], device: str | None = None, 
                         (i, p)
                         for i in cells
                         for p in proxies
-                        if (i, p, dataset, data_mode, label_mode, study.batch_size, seed) in done_set
+                        if UnitKey(i, p, dataset, data_mode, label_mode, study.batch_size, seed) in done_set
                     ) if done_set else frozenset()  # fmt: skip
                     done_before += len(finished)
                     shard = Shard(
