@@ -4,10 +4,28 @@
 import importlib
 import pkgutil
 
-from harness.proxies.base import ProxyContext, ProxySpec, get_proxy, parse_proxy_list, proxy_names, register_proxy
+from harness.proxies.base import (
+    ProxyContext,
+    ProxySpec,
+    get_proxy,
+    parse_proxy_list,
+    proxy_names,
+    register_proxy,
+    temporary_proxy,
+    unregister_proxy,
+)
 
 for _module in pkgutil.iter_modules(__path__):
     if _module.name not in ("base",) and not _module.name.startswith("_"):
         importlib.import_module(f"{__name__}.{_module.name}")
 
-__all__ = ["ProxyContext", "ProxySpec", "get_proxy", "parse_proxy_list", "proxy_names", "register_proxy"]
+__all__ = [
+    "ProxyContext",
+    "ProxySpec",
+    "get_proxy",
+    "parse_proxy_list",
+    "proxy_names",
+    "register_proxy",
+    "temporary_proxy",
+    "unregister_proxy",
+]

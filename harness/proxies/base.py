@@ -8,7 +8,9 @@ NaN/inf or exceptions into status records: a proxy just returns its signed score
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import numbers
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -68,7 +70,28 @@ class ProxySpec:
     paper: str = ""
 
     def __call__(self, net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, ctx: ProxyContext) -> float:
-        return self.fn(net, inputs, targets, ctx)
+        return as_score(self.name, self.fn(net, inputs, targets, ctx))
+
+    @property
+    def builtin(self) -> bool:
+        """Defined in this package (not by a plugin)."""
+        return getattr(self.fn, "__module__", "").startswith("harness.proxies.")
+
+
+def as_score(name: str, value: object) -> float:
+    """A proxy's return value as a float, or one clear ``TypeError``.
+
+    Accepted: real numbers (int, float, NumPy scalars) and one-element tensors (``.item()``: a 0-d tensor is
+    a number). Refused: None, strings, bools and tensors of more than one element, which ``float()`` would
+    either reject with an obscure message or silently accept ("1.5", True).
+    """
+    if isinstance(value, torch.Tensor):
+        if value.numel() != 1:
+            raise TypeError(f"proxy {name!r} returned a tensor of shape {tuple(value.shape)}; expected one number")
+        value = value.detach().item()
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"proxy {name!r} returned {type(value).__name__} {value!r:.40}; expected a float")
+    return float(value)
 
 
 _REGISTRY: dict[str, ProxySpec] = {}
@@ -104,6 +127,8 @@ def register_proxy(
 
     def decorator(fn: ProxyFn) -> ProxyFn:
         if name in _REGISTRY:
+            if _REGISTRY[name].builtin and not getattr(fn, "__module__", "").startswith("harness.proxies."):
+                raise ValueError(f"proxy {name!r} is a built-in proxy; choose another name")
             raise ValueError(f"proxy {name!r} registered twice")
         _REGISTRY[name] = ProxySpec(
             name=name,
@@ -136,6 +161,22 @@ def register_stacked(name: str) -> Callable[[StackedFn], StackedFn]:
         return fn
 
     return decorator
+
+
+def unregister_proxy(name: str) -> None:
+    """Remove proxy ``name`` (and its stacked form): for plugins that failed half-way and temporary test proxies."""
+    _REGISTRY.pop(name, None)
+    _STACKED.pop(name, None)
+
+
+@contextlib.contextmanager
+def temporary_proxy(name: str, fn: ProxyFn, **flags: Any) -> Iterator[ProxySpec]:
+    """Register ``fn`` as proxy ``name`` (``flags`` as for ``register_proxy``) for the ``with`` block only."""
+    register_proxy(name, **flags)(fn)
+    try:
+        yield _REGISTRY[name]
+    finally:
+        unregister_proxy(name)
 
 
 def get_stacked(name: str) -> StackedFn | None:
