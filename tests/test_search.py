@@ -441,7 +441,7 @@ def test_trace_prefix_extension_and_selection_equal_direct_searches():
 
 
 def test_selecting_other_settings_from_a_trace_equals_searching_with_them():
-    """tabulate.py reads rows with a given nu, ADA, or 'none' never chosen off one FIX trace whose nu was estimated:
+    """search_table.py reads rows with a given nu, ADA, or 'none' never chosen off one FIX trace whose nu was estimated:
     the estimate draws from its own streams, so the sampled cells and gradients are those of the direct search."""
     from harness.search.nasi import NasiConfig, run_nasi, select, trace_nasi
 

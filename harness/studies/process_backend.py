@@ -2,7 +2,7 @@
 
 Why processes and not threads: eager PyTorch on small NB201 networks is bound by Python and kernel-launch
 overhead, which intra-op threads do not parallelise; N single-threaded processes run N cells at once, and N
-processes sharing one GPU can overlap each other's launches (``benchmarks/speed.py --workers N`` measures the
+processes sharing one GPU can overlap each other's launches (``benchmarks/scripts/speed.py --workers N`` measures the
 throughput on a given machine). As with Ray, workers never touch the
 database: each sends one outcome per record to the driver, which writes it at once, so a killed run loses at
 most the cells in progress and a rerun resumes.

@@ -10,7 +10,7 @@ Reads the reference stores through ``nasi-harness correlate --json`` (nothing is
 A second table gives nasi on every cell per dataset: real data and true labels (CIFAR-10 only: the other datasets'
 images are not available here) and Gaussian data with random labels (NASI's agnostic setting).
 
-    NASI_HARNESS_DATA=../shared/data python results/headline.py
+    NASI_HARNESS_DATA=../shared/data python benchmarks/scripts/headline.py
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 STORES = [
     ROOT / "results/nb201_nasi_full/results.sqlite",
     ROOT / "results/nb201_proxies_cpu/results.sqlite",
@@ -87,7 +87,8 @@ def main() -> int:
     found: dict[tuple[str, bool], dict] = {}
     for store in STORES:
         if not store.is_file():
-            print(f"missing {store.relative_to(ROOT)}: run results/run_cpu_reference.sh first", file=sys.stderr)
+            msg = f"missing {store.relative_to(ROOT)}: run benchmarks/scripts/run_cpu_reference.sh first"
+            print(msg, file=sys.stderr)
             return 1
         for r in rows(store):
             key = (r["proxy"], r["degenerate_included"])

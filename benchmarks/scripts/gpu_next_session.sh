@@ -13,13 +13,13 @@
 #     nasi-harness merge results/nb201_ntk_trace/results.sqlite <files_at>/nb201_ntk_trace.sqlite
 # On the device machine, from the repository root, with cifar-10-batches-py under DATA; files land in OUT. One
 # command must end within 600 s: BUDGET (default 540) caps the whole script, step 3 gets whatever is left.
-#   DATA=<dir> OUT=<dir> bash results/gpu/next_session.sh
+#   DATA=<dir> OUT=<dir> bash benchmarks/scripts/gpu_next_session.sh
 # Data: the device gets the working tree, not ../shared; here, `mkdir -p .devdata && cp -r
 # ../shared/data/cifar-10-batches-py .devdata/` (git-ignored, 30 MB) and pass carry [".devdata"] to the device run.
 # A dry run of the script's logic on a CPU (tiny sizes):
 #   DEVICE=cpu SMOKE_CELLS=3 SPEED_CELLS=sample:4:0 NTK_CELLS=3 NTK_PROXIES=ntk_cond BUDGET=200 DATA=../shared/data \
 #   STACK_CHECK_CELLS=sample:4:1 STACK_WARMUP=2 SMOKE_BATCH=2 NTK_BATCH=2 STACK=2 \
-#   bash results/gpu/next_session.sh
+#   bash benchmarks/scripts/gpu_next_session.sh
 set -u
 export PYTHONPATH=$PWD PYTHONUNBUFFERED=1 MPLBACKEND=Agg NASI_HARNESS_DATA=${DATA:-$PWD/.devdata}
 O=${OUT:-/tmp/out}; PY=${PY:-python3}; B=${BUDGET:-540}; W=${WORKERS:-4}; DEV=${DEVICE:-cuda}
@@ -37,24 +37,24 @@ NTK_STACK=1
   && NTK_STACK=${STACK:-16}
 echo "ntk_trace study stack: $NTK_STACK"
 for w in 1 4 8; do
-  timeout 90 $PY benchmarks/speed.py --proxies nasi --cells "$SPEED_CELLS" --device "$DEV" --workers "$w" \
+  timeout 90 $PY benchmarks/scripts/speed.py --proxies nasi --cells "$SPEED_CELLS" --device "$DEV" --workers "$w" \
     --out "$O/speed_nasi_b64_w$w.csv"
 done
-timeout 60 $PY benchmarks/speed.py --proxies nasi --cells "$SPEED_CELLS" --device "$DEV" --fresh-networks \
+timeout 60 $PY benchmarks/scripts/speed.py --proxies nasi --cells "$SPEED_CELLS" --device "$DEV" --fresh-networks \
   --out "$O/speed_nasi_b64_w1_fresh.csv"
 for k in 16 64; do
-  timeout 60 $PY benchmarks/speed.py --proxies nasi --cells "$SPEED_CELLS" --device "$DEV" --stack "$k" --warmup "${STACK_WARMUP:-$k}" \
+  timeout 60 $PY benchmarks/scripts/speed.py --proxies nasi --cells "$SPEED_CELLS" --device "$DEV" --stack "$k" --warmup "${STACK_WARMUP:-$k}" \
     --out "$O/speed_nasi_b64_stack$k.csv"
 done
 timeout 60 $PY -m harness score nb201 --proxies nasi --cells "${STACK_CHECK_CELLS:-sample:64:1}" --data gaussian \
   --labels random --device "$DEV" --stack 64 --out "$O/nasi_stack64.csv"
 timeout 60 $PY -m harness score nb201 --proxies nasi --cells "${STACK_CHECK_CELLS:-sample:64:1}" --data gaussian \
   --labels random --device "$DEV" --out "$O/nasi_per_cell.csv"
-timeout 120 $PY benchmarks/speed.py --proxies "$NTK_PROXIES" --cells "$NTK_CELLS" --warmup 1 \
+timeout 120 $PY benchmarks/scripts/speed.py --proxies "$NTK_PROXIES" --cells "$NTK_CELLS" --warmup 1 \
   --device "$DEV" --batch-size "${NTK_BATCH:-64}" --out "$O/speed_ntk_b64.csv"
-[ "$NTK_STACK" -gt 1 ] && timeout 120 $PY benchmarks/speed.py --proxies ntk_trace --cells "$NTK_CELLS" --warmup 2 \
+[ "$NTK_STACK" -gt 1 ] && timeout 120 $PY benchmarks/scripts/speed.py --proxies ntk_trace --cells "$NTK_CELLS" --warmup 2 \
   --device "$DEV" --batch-size "${NTK_BATCH:-64}" --stack "$NTK_STACK" --out "$O/speed_ntk_trace_b64_stack.csv"
-[ "$NTK_STACK" -gt 1 ] && timeout 60 $PY benchmarks/speed.py --proxies ntk_cond --cells "$NTK_CELLS" --warmup 2 \
+[ "$NTK_STACK" -gt 1 ] && timeout 60 $PY benchmarks/scripts/speed.py --proxies ntk_cond --cells "$NTK_CELLS" --warmup 2 \
   --device "$DEV" --batch-size "${NTK_BATCH:-64}" --stack "$NTK_STACK" --out "$O/speed_ntk_cond_b64_stack.csv"
 echo "time left for ntk_trace: $(left) s"
 if [ -f results/nb201_ntk_trace/scores.csv.gz ]; then

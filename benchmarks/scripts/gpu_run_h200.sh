@@ -3,7 +3,7 @@
 # 1,000 NB201 cells, the agnosticism study (500 cells) and four NASI search traces, all at once on one GPU.
 # Studies are resumable and were spread over processes with `run --part K/N` (one SQLite store per study, WAL,
 # concurrent writers); agnosticism runs one process per (data mode, label mode) so every mode advances together.
-#   DATA=<dir holding cifar-10-batches-py> W=<work dir> DEADLINE=<seconds> bash results/gpu/run_h200.sh
+#   DATA=<dir holding cifar-10-batches-py> W=<work dir> DEADLINE=<seconds> bash benchmarks/scripts/gpu_run_h200.sh
 # Second call (the stores of the first copied into W, so the studies resume; ntk/te_nas units that failed under
 # channels_last are retried): SEARCH_SEEDS= SKIP_SPEED=1 PARTS=8 AGN_PROXIES='["nasi", ...]' DEADLINE=220
 set -u
@@ -23,11 +23,11 @@ cat "$W/smoke.csv"
 
 # 1. speed, alone on the GPU
 if [ -z "${SKIP_SPEED:-}" ]; then
-timeout 90 $PY benchmarks/speed.py --proxies nasi --cells "sample:$SPEED_CELLS:0" --batch-size 64 --device "$DEV" \
+timeout 90 $PY benchmarks/scripts/speed.py --proxies nasi --cells "sample:$SPEED_CELLS:0" --batch-size 64 --device "$DEV" \
   --out "$W/speed_nasi_b64.csv" 2>&1 | tee "$W/logs/speed_nasi.log"
-timeout 60 $PY benchmarks/speed.py --proxies nasi --cells "sample:$SPEED_CELLS:0" --batch-size 64 --device "$DEV" \
+timeout 60 $PY benchmarks/scripts/speed.py --proxies nasi --cells "sample:$SPEED_CELLS:0" --batch-size 64 --device "$DEV" \
   --layout contiguous --out "$W/speed_nasi_b64_contiguous.csv" 2>&1 | tee "$W/logs/speed_nasi_contig.log"
-timeout 120 $PY benchmarks/speed.py --proxies all --cells "sample:$ALL_CELLS:0" --batch-size 64 --device "$DEV" \
+timeout 120 $PY benchmarks/scripts/speed.py --proxies all --cells "sample:$ALL_CELLS:0" --batch-size 64 --device "$DEV" \
   --out "$W/speed_all_b64.csv" 2>&1 | tee "$W/logs/speed_all.log"
 fi
 
@@ -46,7 +46,7 @@ for d in real gaussian uniform repeat; do
   done
 done
 for seeds in ${SEARCH_SEEDS-0-1 2-3}; do
-  stop $PY results/search/nasi_traces.py --seeds "$seeds" --steps "$STEPS" --device "$DEV" --out "$W/raw_$DEV" \
+  stop $PY benchmarks/scripts/nasi_traces.py --seeds "$seeds" --steps "$STEPS" --device "$DEV" --out "$W/raw_$DEV" \
     > "$W/logs/search_$seeds.log" 2>&1 &
 done
 wait

@@ -4,7 +4,7 @@ NASI-FIX / NASI-ADA at T and 4T are selected from each seed's trace (``harness.s
 what ``nasi-harness search nasi --steps T`` computes for that seed); sample rows come from the JSON that
 ``nasi-harness search sample ... --json`` printed. Every run is also written to the results database.
 
-    NASI_HARNESS_DATA=../shared/data PYTHONPATH=. .venv/bin/python results/search/tabulate.py
+    NASI_HARNESS_DATA=../shared/data .venv/bin/python benchmarks/scripts/search_table.py
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from harness.search.nasi import NasiTrace, select
 from harness.search.result import ACCURACY_DATASETS, lookup_accuracy
 from harness.spaces import get_space
 
-HERE = Path(__file__).resolve().parent
+HERE = Path(__file__).resolve().parents[2] / "results/search"  # where the outputs live
 T = 100
 
 # Published rows: NASI (Shu et al., ICLR 2022; NAS-Bench-201, searched on CIFAR-10, test accuracy, search cost in GPU

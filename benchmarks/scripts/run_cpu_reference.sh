@@ -7,7 +7,7 @@
 # Resumable: rerun after a kill and only missing units are scored. A study whose store is absent (a fresh clone:
 # stores are not committed) starts from its committed export (`nasi-harness merge`), so only what the export lacks
 # is scored and the reports and tables are rebuilt in minutes; FROM_SCRATCH=1 scores everything again.
-# From the repository root, with the data beside it:  bash results/run_cpu_reference.sh
+# From the repository root, with the data beside it:  bash benchmarks/scripts/run_cpu_reference.sh
 set -euo pipefail
 export NASI_HARNESS_DATA="${NASI_HARNESS_DATA:-../shared/data}"
 WORKERS="${WORKERS:-2}"
@@ -25,4 +25,4 @@ for s in $STUDIES; do
   nasi-harness report "results/$s/results.sqlite" --out "results/$s/report"
   nasi-harness export "results/$s/results.sqlite" --format csv --out "results/$s/scores.csv.gz"
 done
-python results/headline.py
+python benchmarks/scripts/headline.py

@@ -7,7 +7,7 @@ bounds what the search can reach with that setting, leaving out the search's own
 and a fresh mini-batch per step). Over all cells, and over the 4,096 cells without 'none' (the cells DARTS's
 derivation can return). Writes ``objective_optimum.md`` and ``.csv`` beside this file.
 
-    NASI_HARNESS_DATA=../shared/data .venv/bin/python results/search/objective_optimum.py
+    NASI_HARNESS_DATA=../shared/data .venv/bin/python benchmarks/scripts/objective_optimum.py
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from harness.groundtruth import load_accuracy
 from harness.search.optimum import objective_optimum
 from harness.spaces import get_space
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parents[1]
+ROOT = Path(__file__).resolve().parents[2]
+HERE = ROOT / "results/search"  # where the outputs live
 DATASETS = ("cifar10", "cifar100", "ImageNet16-120")
 SWEEP = 400
 HIGH = 93.45  # NASI(4T)'s published CIFAR-10 mean minus one std

@@ -4,8 +4,8 @@ Not a test: a script run by hand (10-60 min of CPU for 300 cells). It samples ce
 score, scores every registered proxy that the reference also has with the engine (real images of the dataset,
 true labels, batch 64, seed 0), and writes per proxy the Spearman rank correlation with the reference.
 
-    python benchmarks/fidelity.py --data ../shared/data                       # 300 cells, cifar10
-    python benchmarks/fidelity.py --cells 50 --proxies snip,synflow --out /tmp/fid
+    python benchmarks/scripts/fidelity.py --data ../shared/data                       # 300 cells, cifar10
+    python benchmarks/scripts/fidelity.py --cells 50 --proxies snip,synflow --out /tmp/fid
 
 References (under ``<data root>/reference-proxies/``, or ``--reference DIR``):
 ``nbsuitezero_cifar10_9445nets.csv`` (NAS-Bench-Suite-Zero, CIFAR-10, one column per proxy, ``net_str`` = arch)

@@ -5,7 +5,7 @@ supernet), so they differ only in the parameter set whose gradient norm is score
 the scores without / with the cells' BN affine parameters, the cosine between the two reward gradients w.r.t.
 alpha, and the cell (NB201 index) NASI-FIX and NASI-ADA select from each at the steps both traces have.
 
-    NASI_HARNESS_DATA=../shared/data PYTHONPATH=. .venv/bin/python results/search/bn_affine_effect.py
+    NASI_HARNESS_DATA=../shared/data .venv/bin/python -m benchmarks.scripts.bn_affine_effect
 """
 
 from __future__ import annotations
@@ -17,12 +17,12 @@ import sys
 from pathlib import Path
 
 import torch
-from nasi_traces import trace_path  # the sibling script that writes the traces names them
 
+from benchmarks.scripts.nasi_traces import trace_path  # the sibling script that writes the traces names them
 from harness.search.nasi import NasiConfig, NasiTrace, select
 from harness.spaces import get_space
 
-HERE = Path(__file__).resolve().parent
+HERE = Path(__file__).resolve().parents[2] / "results/search"  # where the outputs live
 
 
 def load(path: Path) -> tuple[dict, NasiTrace]:

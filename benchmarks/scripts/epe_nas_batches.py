@@ -7,30 +7,27 @@ test images drawn with seeds 0-2, and batch 0 through NASLib's training transfor
 padding, horizontal flip), the kind of batch the reference was computed on (NASLib's train loader). It prints the
 Spearman rho of each variant with the reference and between variants, on the first N of fidelity.py's cells.
 
-    NASI_HARNESS_DATA=../shared/data PYTHONPATH=. python results/fidelity/epe_nas_batches.py [--cells 100]
+    NASI_HARNESS_DATA=../shared/data python -m benchmarks.scripts.epe_nas_batches [--cells 100]
 """
 
 from __future__ import annotations
 
 import argparse
 import itertools
-import sys
 from pathlib import Path
 
 import numpy as np
 import torch
 from scipy.stats import spearmanr
 
+from benchmarks.scripts.fidelity import choose_cells, load_references
+from harness.data import make_batch
+from harness.paths import find
+from harness.proxies import get_proxy
+from harness.proxies.base import ProxyContext
+from harness.spaces import get_space
+
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "benchmarks"))
-
-from fidelity import choose_cells, load_references  # noqa: E402
-
-from harness.data import make_batch  # noqa: E402
-from harness.paths import find  # noqa: E402
-from harness.proxies import get_proxy  # noqa: E402
-from harness.proxies.base import ProxyContext  # noqa: E402
-from harness.spaces import get_space  # noqa: E402
 
 
 def naslib_train_transform(inputs: torch.Tensor, seed: int) -> torch.Tensor:

@@ -2,9 +2,9 @@
 
 Not a test: run it by hand and record the figure with the device it ran on.
 
-    python benchmarks/speed.py --proxies nasi --cells sample:200:0 --batch-size 64
-    python benchmarks/speed.py --proxies all --cells sample:20:0 --out results/speed/cpu.csv
-    python benchmarks/speed.py --proxies nasi --cells sample:200:0 --workers 4   # 4 processes: throughput
+    python benchmarks/scripts/speed.py --proxies nasi --cells sample:200:0 --batch-size 64
+    python benchmarks/scripts/speed.py --proxies all --cells sample:20:0 --out results/speed/cpu.csv
+    python benchmarks/scripts/speed.py --proxies nasi --cells sample:200:0 --workers 4   # 4 processes: throughput
 
 Scores are computed on a fixed NB201 sample with Gaussian data and random labels by default (timing does not
 depend on pixel values, and this runs without any dataset); pass --data real to use the dataset.

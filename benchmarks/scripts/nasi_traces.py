@@ -1,4 +1,4 @@
-"""Trace NASI on NAS-Bench-201 once per seed and save it; ``tabulate.py`` derives NASI-FIX/ADA at T and 4T.
+"""Trace NASI on NAS-Bench-201 once per seed and save it; ``search_table.py`` derives NASI-FIX/ADA at T and 4T.
 
 NASI never moves alpha during its loop, so one trace of 4T steps holds everything the four variants need
 (see ``harness.search.nasi.NasiTrace``); a T-step search with the same seed is exactly the first T steps.
@@ -6,7 +6,7 @@ Traces are checkpointed every ``--chunk`` steps and extended in place, so ``--st
 ``--steps 400`` later costs 400 steps in all.
 
     NASI_HARNESS_DATA=../shared/data OMP_NUM_THREADS=1 \\
-        .venv/bin/python results/search/nasi_traces.py --seeds 0-3 --steps 400
+        .venv/bin/python benchmarks/scripts/nasi_traces.py --seeds 0-3 --steps 400
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from harness.scoring.device import device_label, resolve_device
 from harness.search import parse_seeds
 from harness.search.nasi import NasiConfig, NasiTrace, trace_nasi
 
-HERE = Path(__file__).resolve().parent
+HERE = Path(__file__).resolve().parents[2] / "results/search"  # where the outputs live
 
 
 def trace_path(out: Path, config: NasiConfig, dataset: str, seed: int) -> Path:

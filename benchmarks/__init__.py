@@ -1,0 +1,1 @@
+"""Study files (*.toml) live here; the experiment and figure scripts in scripts/."""
