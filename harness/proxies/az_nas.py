@@ -152,6 +152,7 @@ _COMMON = dict(needs_labels=False, needs_real_data=False, bn_mode="train", mutat
     higher_is_better=True,
     prunable=True,
     description="AZ-NAS expressivity: sum over blocks of the eigen-spectrum entropy of the feature covariance",
+    paper="Lee & Ham, CVPR 2024",
     **_COMMON,
 )
 def az_nas_expressivity(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, ctx: ProxyContext) -> float:
@@ -170,6 +171,7 @@ def az_nas_expressivity(net: nn.Module, inputs: torch.Tensor, targets: torch.Ten
     higher_is_better=True,
     prunable=True,
     description="AZ-NAS progressivity: min over consecutive blocks of the increase of the spectral entropy",
+    paper="Lee & Ham, CVPR 2024",
     **_COMMON,
 )
 def az_nas_progressivity(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, ctx: ProxyContext) -> float:
@@ -183,6 +185,7 @@ def az_nas_progressivity(net: nn.Module, inputs: torch.Tensor, targets: torch.Te
     higher_is_better=True,
     prunable=True,
     description="AZ-NAS trainability: mean over blocks of 2 - s - 1/s, s = spectral norm of the block Jacobian",
+    paper="Lee & Ham, CVPR 2024",
     **_COMMON,
 )
 def az_nas_trainability(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, ctx: ProxyContext) -> float:
@@ -207,6 +210,7 @@ def az_nas_trainability(net: nn.Module, inputs: torch.Tensor, targets: torch.Ten
     prunable=True,
     splittable=True,
     description="AZ-NAS complexity: FLOPs in millions (more ranks better, within a budget)",
+    paper="Lee & Ham, CVPR 2024",
 )
 def az_nas_complexity(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, ctx: ProxyContext) -> float:
     """Score = FLOPs (millions) of the cell in the benchmark's convention (``ctx.cost``); AZ-NAS ranks higher
@@ -219,6 +223,7 @@ def az_nas_complexity(net: nn.Module, inputs: torch.Tensor, targets: torch.Tenso
     higher_is_better=True,
     prunable=True,
     description="AZ-NAS per-cell surrogate: mean block entropy + progressivity + trainability + log(FLOPs)",
+    paper="Lee & Ham, CVPR 2024",
     **_COMMON,
 )
 def az_nas(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, ctx: ProxyContext) -> float:

@@ -63,6 +63,7 @@ def epe_nas_from_jacobian(jacobian: np.ndarray, labels: np.ndarray, num_classes:
     prunable=True,
     splittable=False,
     description="EPE-NAS: per-class sums of log |correlation| of input Jacobians",
+    paper="Lopes et al., ICANN 2021",
 )
 def epe_nas(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, ctx: ProxyContext) -> float:
     """Score (<= 100 classes) = sum_c | sum_ij log(|corr(J_c)|_ij + 1e-5) |, J_c = Jacobian rows of class c.

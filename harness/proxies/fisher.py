@@ -23,6 +23,7 @@ from harness.proxies.base import ProxyContext, register_proxy
     prunable=True,
     splittable=False,
     description="Σ over conv/linear output channels of ½·mean_n(Σ_spatial a·∂L/∂a)², times the layer fan-in",
+    paper="Turner et al., ICLR 2020",
 )
 def fisher(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, ctx: ProxyContext) -> float:
     """Score = Σ_layers fan_in · Σ_k ½ · mean_n (Σ_{h,w} a_nkhw · ∂L/∂a_nkhw)².

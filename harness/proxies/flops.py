@@ -21,6 +21,7 @@ from harness.spaces.cost import hook_cost
     prunable=False,
     splittable=True,
     description="forward FLOPs (multiply-accumulates of conv/linear layers) in millions for one image",
+    paper="Dong & Yang, ICLR 2020 (NAS-Bench-201's cost convention)",
 )
 def flops(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, ctx: ProxyContext) -> float:
     """Score = ``ctx.cost.flops_m``: the benchmark's ``get_cost_info`` FLOPs (conv k·k·Cin·Cout per output position

@@ -20,6 +20,7 @@ from harness.proxies.base import ProxyContext, register_proxy
     prunable=True,
     splittable=False,
     description="Σ over conv/linear layers of ||∂L/∂W||₂ (mean CE, train-mode BN)",
+    paper="Abdelfattah et al., ICLR 2021",
 )
 def grad_norm(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, ctx: ProxyContext) -> float:
     """Score = Σ_layers ||∂L/∂W_layer||₂ (unsquared Frobenius norm per layer, then summed).

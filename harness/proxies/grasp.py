@@ -49,6 +49,7 @@ def _hessian_gradient(
     prunable=True,
     splittable=False,
     description="Σ -W ⊙ (H g) over conv/linear weights (mean CE, train-mode BN)",
+    paper="Wang et al., ICLR 2020",
 )
 def grasp(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, ctx: ProxyContext) -> float:
     """Score = Σ -W ⊙ (H g) over the weights W of every Conv/Linear layer, signed.

@@ -38,6 +38,7 @@ def jacov_from_jacobian(jacobian: np.ndarray) -> float:
     prunable=True,
     splittable=False,
     description="Jacobian covariance: -sum(log(v+k)+1/(v+k)) over eigenvalues of the input-Jacobian correlation",
+    paper="Mellor et al., arXiv 2020 (v1)",
 )
 def jacov(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, ctx: ProxyContext) -> float:
     """Score = -sum_i [log(v_i + 1e-5) + 1/(v_i + 1e-5)], v = eigenvalues of ``corrcoef(J)``.

@@ -19,6 +19,7 @@ from harness.proxies.base import ProxyContext, register_proxy
     prunable=False,
     splittable=True,
     description="Σ over conv/linear layers of ||W||₂ at initialisation (no data)",
+    paper="Krishnakumar et al., NeurIPS 2022 (NAS-Bench-Suite-Zero)",
 )
 def l2_norm(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, ctx: ProxyContext) -> float:
     """Score = Σ_layers ||W_layer||₂ (unsquared Frobenius norm of each Conv/Linear weight, summed).

@@ -40,6 +40,7 @@ def min_corr_eigenvalue(feature: torch.Tensor) -> float | None:
     prunable=False,
     splittable=False,
     description="MeCo: sum over modules of the min eigenvalue of the channel correlation of one sample's features",
+    paper="Jiang et al., NeurIPS 2023",
 )
 def meco(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, ctx: ProxyContext) -> float:
     """Score = sum over modules m of lambda_min(P(f_m(x_0))), P = Pearson correlation between channels.

@@ -27,6 +27,7 @@ from harness.spaces.stacked import StackedNetworks
     prunable=True,
     splittable=False,
     description="NASI (ICLR 2022, eq. 12): squared L2 norm of the mean-CE gradient over all parameters",
+    paper="Shu et al., ICLR 2022",
 )
 def nasi(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, ctx: ProxyContext) -> float:
     """Score = ||∇_θ (1/b) Σ_i CE(f(x_i; θ0), y_i)||²₂ with θ all parameters concatenated.

@@ -40,6 +40,7 @@ def weights_gram(net: nn.Module, inputs: torch.Tensor, ctx: ProxyContext | None 
     prunable=True,
     splittable=False,
     description="TE-NAS NTK condition number λmax/λmin of the B x B Gram of ∂Σ_k f_k(x_i)/∂(weights); lower is better",
+    paper="Chen et al., ICLR 2021",
 )
 def ntk_cond(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, ctx: ProxyContext) -> float:
     """Score = λmax(Θ) / λmin(Θ), Θ_ij = ⟨∂Σ_k f_k(x_i)/∂θ_w, ∂Σ_k f_k(x_j)/∂θ_w⟩ (a B x B matrix).

@@ -26,6 +26,7 @@ from harness.spaces.stacked import StackedNetworks
     prunable=True,
     splittable=False,
     description="exact NTK trace Σ_i Σ_k ||∂f_k(x_i)/∂θ||² over all parameters (batch function, train-mode BN)",
+    paper="Shu et al., ICLR 2022 (the quantity NASI estimates)",
 )
 def ntk_trace(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, ctx: ProxyContext) -> float:
     """Score = ||Θ0||_tr = Σ_i Σ_k ||∂f_k(x_i; θ0)/∂θ||², the trace of the (B·K) x (B·K) empirical NTK.

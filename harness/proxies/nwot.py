@@ -40,6 +40,7 @@ def logdet_kernel(kernel: np.ndarray) -> float:
     prunable=False,
     splittable=False,
     description="NASWOT: log det of the kernel of binary ReLU codes summed over ReLU layers",
+    paper="Mellor et al., ICML 2021",
 )
 def nwot(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, ctx: ProxyContext) -> float:
     """Score = log det K, K = sum over nn.ReLU modules of c c^T + (1-c)(1-c)^T, c = [input > 0] per sample.

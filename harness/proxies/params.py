@@ -18,6 +18,7 @@ from harness.proxies.base import ProxyContext, register_proxy
     prunable=False,
     splittable=True,
     description="parameter count in millions (the benchmark's get_cost_info convention)",
+    paper="Dong & Yang, ICLR 2020 (NAS-Bench-201's cost convention)",
 )
 def params(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, ctx: ProxyContext) -> float:
     """Score = ``ctx.cost.params_m``: every trainable tensor (BN affine included) in millions, as the benchmark's

@@ -20,6 +20,7 @@ from harness.proxies.base import ProxyContext, register_proxy
     prunable=True,
     splittable=False,
     description="Σ W ⊙ ∂L/∂W over conv/linear weights, signed (mean CE, train-mode BN)",
+    paper="Abdelfattah et al., ICLR 2021",
 )
 def plain(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, ctx: ProxyContext) -> float:
     """Score = Σ W ⊙ ∂L/∂W over the weights of every Conv/Linear layer — signed, no absolute value.

@@ -20,6 +20,7 @@ from harness.proxies.base import ProxyContext, register_proxy
     prunable=True,
     splittable=False,
     description="Σ |W ⊙ ∂L/∂W| over conv/linear weights (mean CE, train-mode BN)",
+    paper="Lee et al., ICLR 2019",
 )
 def snip(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, ctx: ProxyContext) -> float:
     """Score = Σ |W ⊙ ∂L/∂W| over the weights of every Conv/Linear layer.

@@ -44,6 +44,7 @@ def count_unique_rows(packed: torch.Tensor) -> int:
     prunable=False,
     splittable=False,
     description="SWAP: number of distinct on/off patterns over the batch among all ReLU units (unregularised)",
+    paper="Peng et al., ICLR 2024",
 )
 def swap(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, ctx: ProxyContext) -> float:
     """Score = |{ (sign(relu_u(x_1)), ..., sign(relu_u(x_B))) : u a ReLU unit }|, the set size over all units.

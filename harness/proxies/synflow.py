@@ -67,6 +67,7 @@ def synflow_sum(net: nn.Module, input_shape: tuple[int, ...]) -> float:
     prunable=True,
     splittable=True,
     description="log Σ |W ⊙ ∂R/∂W|, R = sum of logits of an all-ones input through |θ|, BN bypassed, float64",
+    paper="Tanaka et al., NeurIPS 2020",
 )
 def synflow(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, ctx: ProxyContext) -> float:
     """Score = ln Σ |W ⊙ ∂R/∂W| over the weights W of every Conv/Linear layer.

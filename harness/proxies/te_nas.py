@@ -66,6 +66,7 @@ def ntk_condition_number(net: nn.Module, inputs: torch.Tensor, ctx: ProxyContext
     prunable=False,
     splittable=False,
     description="TE-NAS expressivity: distinct ReLU activation patterns (linear regions) over the batch",
+    paper="Chen et al., ICLR 2021",
 )
 def te_nas_linear_regions(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, ctx: ProxyContext) -> float:
     """Score = number of distinct activation patterns over the batch (1 .. B), higher is better.
@@ -90,6 +91,7 @@ def te_nas_linear_regions(net: nn.Module, inputs: torch.Tensor, targets: torch.T
     prunable=False,
     splittable=False,
     description="TE-NAS per-cell surrogate: log(linear regions) - log(NTK condition number)",
+    paper="Chen et al., ICLR 2021",
 )
 def te_nas(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, ctx: ProxyContext) -> float:
     """Score = log R - log kappa, with R = ``te_nas_linear_regions`` and kappa = ``ntk_cond``.

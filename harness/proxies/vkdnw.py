@@ -97,6 +97,7 @@ def parameter_tensors(net: nn.Module) -> int:
     prunable=True,
     splittable=True,
     description="VKDNW: entropy of the normalised deciles of the FIM eigenvalues (one weight per tensor)",
+    paper="Tybl & Neumann, CVPR 2025",
 )
 def vkdnw(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, ctx: ProxyContext) -> float:
     """Score = -sum_k q_k log q_k over the 9 normalised eigenvalue deciles of the FIM (module docstring).
@@ -120,6 +121,7 @@ def vkdnw(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, ctx: Prox
     prunable=True,
     splittable=True,
     description="VKDNW's dimension: the number of parameter tensors (size of the reduced FIM)",
+    paper="Tybl & Neumann, CVPR 2025",
 )
 def vkdnw_dim(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, ctx: ProxyContext) -> float:
     """Score = the number of parameter tensors of the network (``len(list(net.named_parameters()))``, the
@@ -137,6 +139,7 @@ def vkdnw_dim(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, ctx: 
     prunable=True,
     splittable=True,
     description="VKDNW single ranking as one number: (number of parameter tensors) + VKDNW / ln 9",
+    paper="Tybl & Neumann, CVPR 2025",
 )
 def vkdnw_single(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, ctx: ProxyContext) -> float:
     """Score = P + VKDNW / ln 9 with P = ``vkdnw_dim`` and VKDNW = ``vkdnw``.

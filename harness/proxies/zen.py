@@ -48,6 +48,7 @@ def bn_log_scaling(net: nn.Module) -> torch.Tensor:
     prunable=False,
     splittable=False,
     description="Zen-score: log E||f(x) - f(x + 0.01 e)||_1 of the pre-pooling map + sum log sqrt(BN running var)",
+    paper="Lin et al., ICCV 2021",
 )
 def zen(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, ctx: ProxyContext) -> float:
     """Score = log mean_b sum_chw |f(x)_b - f(x + 0.01 e)_b| + sum_BN log sqrt(mean(running_var)).

@@ -44,6 +44,7 @@ def _layers(net: nn.Module) -> list[tuple[str, nn.Module]]:
     prunable=True,
     splittable=False,
     description="ZiCo: sum over layers of log sum_theta mean|g|/std(g) across two half-batches",
+    paper="Li et al., ICLR 2023",
 )
 def zico(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, ctx: ProxyContext) -> float:
     """Score = sum_layers log( sum_theta mean_k |g_k(theta)| / std_k(g_k(theta)) ), k over 2 mini-batches.
