@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "agnostic_cmd",
     "report_cmd",
     "search_cmd",
+    "proxy_cmd",
 )
 
 
@@ -44,7 +45,34 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _load_plugins(argv: Sequence[str] | None) -> None:
+    """``--plugin PATH.py`` (any sub-command) and installed entry points, loaded before the parser is built so
+    that plugin spaces and proxies are valid choices."""
+    from harness.plugins import load_plugins
+
+    pre = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    pre.add_argument("--plugin", action="append", default=[])
+    known, _ = pre.parse_known_args(argv)
+    load_plugins(known.plugin)
+
+
+def add_plugin_option(parser: argparse.ArgumentParser) -> None:
+    """``--plugin`` on a sub-command (for its help; ``main`` has loaded the files already)."""
+    parser.add_argument(
+        "--plugin",
+        action="append",
+        default=[],
+        metavar="PATH.py",
+        help="load proxies/spaces from this file first (repeatable); see docs/extending.md",
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        _load_plugins(argv)
+    except HarnessError as exc:
+        print(f"nasi-harness: error: {exc}", file=sys.stderr)
+        return 2
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):

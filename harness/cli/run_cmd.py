@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from harness.cli import add_plugin_option
 from harness.studies import BACKENDS
 
 
@@ -43,6 +44,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--no-report", action="store_true", help="score only; skip the analysis and report step")
     parser.add_argument("--dry-run", action="store_true", help="validate and print the plan; run nothing")
+    add_plugin_option(parser)
     parser.set_defaults(func=_run)
 
 

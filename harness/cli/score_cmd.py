@@ -7,6 +7,7 @@ import csv
 import itertools
 import sys
 
+from harness.cli import add_plugin_option
 from harness.datasets import DATASETS
 from harness.proxies import parse_proxy_list
 from harness.scoring import RECORD_FIELDS, SPEC_FORM, parse_cells, score_cells
@@ -41,6 +42,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="score K cells per computation with the proxies that have a stacked form (nasi on nb201)",
     )
     parser.add_argument("--out", help="CSV file (default: stdout)")
+    add_plugin_option(parser)
     parser.set_defaults(func=_score)
 
 

@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 
+from harness.cli import add_plugin_option
 from harness.datasets import DATASETS
 from harness.search import (
     ACCURACY_DATASETS,
@@ -73,6 +74,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _common(sample)
     sample.add_argument("--n", type=int, default=100, help="cells to sample (default 100)")
     sample.add_argument("--proxies", required=True, help="proxy, or a comma list for a rank-sum ensemble")
+    add_plugin_option(sample)
     sample.set_defaults(func=_search)
 
 

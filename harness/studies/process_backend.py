@@ -35,11 +35,14 @@ def worker_parts(shards: Sequence[Shard], workers: int) -> list[list[Shard]]:
     return [[p for p in (s.part(k, workers) for s in shards) if p.units] for k in range(workers)]
 
 
-def _work(k: int, parts: list[Shard], data: str | None, threads: int, out: Any) -> None:
+def _work(k: int, parts: list[Shard], data: str | None, threads: int, out: Any, plugins: tuple = ()) -> None:
     """Runs in worker k: score its parts, send each outcome, then a final done or failed message."""
     try:
         import torch
 
+        from harness.plugins import load_sources
+
+        load_sources(plugins)  # the driver's plugin files, so their proxies and spaces exist here too
         torch.set_num_threads(threads)
         for shard in parts:
             for outcome in iter_shard(shard, data):
@@ -72,8 +75,11 @@ def run_processes(
     ctx = multiprocessing.get_context("spawn")  # fork is unsafe once torch has started its thread pools
     out = ctx.Queue()
     data_arg = None if data is None else str(data)
+    from harness.plugins import loaded_sources
+
+    plugins = loaded_sources()
     procs = {
-        k: ctx.Process(target=_work, args=(k, part, data_arg, threads, out), name=f"worker-{k}", daemon=True)
+        k: ctx.Process(target=_work, args=(k, part, data_arg, threads, out, plugins), name=f"worker-{k}", daemon=True)
         for k, part in enumerate(parts)
     }
     for proc in procs.values():

@@ -28,10 +28,15 @@ def import_ray() -> Any:
     return ray
 
 
-def _ray_task(shard: Shard, data: str | None) -> Outcome:
-    """Runs on a worker: use only the CPUs Ray assigned (torch would otherwise take every core)."""
+def _ray_task(shard: Shard, data: str | None, plugins: tuple = ()) -> Outcome:
+    """Runs on a worker: use only the CPUs Ray assigned (torch would otherwise take every core). ``plugins``:
+    the driver's plugin files as text (``harness.plugins``), so a worker on another machine needs no copy."""
     import ray
     import torch
+
+    from harness.plugins import load_sources
+
+    load_sources(plugins)
 
     cpus = ray.get_runtime_context().get_assigned_resources().get("CPU", 1.0)
     torch.set_num_threads(max(1, int(cpus)))
@@ -81,6 +86,9 @@ def run_ray(
         log(f"ray: {in_flight} concurrent tasks, {device_note} each, {len(shards)} shards")
         task = ray.remote(_ray_task).options(**options)
         data_arg = None if data is None else str(data)
+        from harness.plugins import loaded_sources
+
+        plugins = ray.put(loaded_sources())
         queue = list(shards)
         pending: dict[Any, Shard] = {}
         try:
@@ -89,7 +97,7 @@ def run_ray(
                     shard = queue.pop(0)
                     if uses_gpu:
                         shard = replace(shard, device=_gpu_device(shard.device))
-                    pending[task.remote(shard, data_arg)] = shard
+                    pending[task.remote(shard, data_arg, plugins)] = shard
                 ready, _ = ray.wait(list(pending), num_returns=1)
                 for ref in ready:
                     shard = pending.pop(ref)

@@ -15,6 +15,7 @@ batch_size = 64
 device = "auto"                # auto, cpu, cuda, cuda:N
 share_isomorphic = false       # optional: one cell per isomorphism class; its score (one draw) copied to the rest
 stack = 1                      # optional: score K cells per computation with proxies that have a stacked form
+plugins = ["my_proxy.py"]      # optional: proxy/space files to load first, relative to this file (docs/extending.md)
 
 [analysis]                     # optional: what the report compares against
 datasets = ["cifar10"]         # default: the study's datasets
@@ -50,7 +51,7 @@ else:  # pragma: no cover - exercised on 3.10 only
 
 SECTIONS = ("study", "analysis", "output")
 STUDY_KEYS = ("name", "description", "space", "cells", "proxies", "datasets", "data_modes", "label_modes", "seeds",
-              "batch_size", "device", "share_isomorphic", "stack")  # fmt: skip
+              "batch_size", "device", "share_isomorphic", "stack", "plugins")  # fmt: skip
 REQUIRED_STUDY_KEYS = ("name", "space", "cells", "proxies", "datasets", "data_modes", "label_modes", "seeds")
 ANALYSIS_KEYS = ("datasets", "target", "epochs", "reports", "exclude_degenerate")
 OUTPUT_KEYS = ("dir", "store", "report_dir")
@@ -98,6 +99,7 @@ class Study:
     store_path: Path = Path("results/results.sqlite")
     report_dir: Path = Path("results/report")
     source: Path | None = None
+    plugins: tuple[str, ...] = ()  # absolute paths of the plugin files loaded before validation
 
     @property
     def total_units(self) -> int:
@@ -228,6 +230,7 @@ def parse_study(document: dict[str, Any], where: str = "<study>", source: Path |
         if not s.has(key):
             raise s.error(key, f"missing required field; required: {', '.join(REQUIRED_STUDY_KEYS)}")
 
+    plugins = _load_study_plugins(s, source)
     name = s.string("name", None, "letters, digits, '.', '_', '-'")
     if not _NAME.match(name):
         raise s.error("name", f"{name!r} is not a valid name; allowed: letters, digits, '.', '_', '-'")
@@ -293,5 +296,21 @@ def parse_study(document: dict[str, Any], where: str = "<study>", source: Path |
         name=name, space=space, cells=cells, cell_indices=cell_indices, proxies=proxies, datasets=datasets,
         data_modes=data_modes, label_modes=label_modes, seeds=seeds, batch_size=batch_size, device=device,
         share_isomorphic=share, stack=stack, description=description, analysis=analysis, output_dir=out_dir,
-        store_path=store_path, report_dir=report_dir, source=source,
+        store_path=store_path, report_dir=report_dir, source=source, plugins=plugins,
     )  # fmt: skip
+
+
+def _load_study_plugins(s: Section, source: Path | None) -> tuple[str, ...]:
+    """Load the ``plugins`` files (relative to the study file) so their proxies and spaces validate below."""
+    from harness.plugins import PluginError, load_plugins
+
+    if not s.has("plugins"):
+        return ()
+    files = s.strings("plugins", None, "plugin files (.py), relative to the study file")
+    base = source.parent if source is not None else Path.cwd()
+    paths = tuple(str((base / f).resolve()) for f in files)
+    try:
+        load_plugins(paths)
+    except PluginError as exc:
+        raise s.error("plugins", str(exc)) from None
+    return paths
