@@ -88,7 +88,7 @@ def higher_is_better(proxy: str) -> bool:
         from harness.proxies import get_proxy
 
         return bool(get_proxy(proxy).higher_is_better)
-    except (ValueError, ImportError):
+    except ValueError:
         return True
 
 

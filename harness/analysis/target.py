@@ -94,12 +94,7 @@ def target_loader(spec: TargetSpec = TargetSpec(), data: str | os.PathLike | Non
     def load(space: str, dataset: str) -> pd.Series:
         key = (space, dataset)
         if key not in cache:
-            try:
-                import harness.groundtruth  # noqa: F401
-            except ImportError as exc:
-                cache[key] = DataMissing(f"ground truth unavailable: harness.groundtruth is missing ({exc})")
-            else:
-                cache[key] = _best_of(space, _ground_truth_dataset(dataset, spec.split), spec, data)
+            cache[key] = _best_of(space, _ground_truth_dataset(dataset, spec.split), spec, data)
         value = cache[key]
         if isinstance(value, Exception):
             raise value

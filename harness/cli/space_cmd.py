@@ -33,10 +33,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _accuracies(space: str, index: int, data: str | None) -> dict[str, float]:
     """Test accuracy (200 epochs, seed-averaged) per dataset, where ground truth is found."""
-    try:
-        from harness.groundtruth import load_accuracy
-    except ImportError:
-        return {}
+    from harness.groundtruth import load_accuracy
+
     found = {}
     for dataset in ACCURACY_DATASETS:
         try:

@@ -39,12 +39,9 @@ class Style:
 
 
 def _registered() -> list[str]:
-    try:
-        from harness.proxies import proxy_names
+    from harness.proxies import proxy_names
 
-        return list(proxy_names())
-    except ImportError:
-        return []
+    return list(proxy_names())
 
 
 def proxy_styles(proxies: Iterable[str]) -> dict[str, Style]:

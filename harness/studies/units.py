@@ -83,10 +83,8 @@ def applies(dataset: str, data_mode: str) -> bool:
     other = other_dataset(data_mode)
     if other is None:
         return True
-    try:
-        from harness.data.layouts import layout_for
-    except ImportError:  # pragma: no cover - older data layer
-        return other != dataset
+    from harness.data.layouts import layout_for
+
     return layout_for(other) is not layout_for(dataset)
 
 
