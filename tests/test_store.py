@@ -15,6 +15,7 @@ from harness.store import (
     SCHEMA_VERSION,
     ResultStore,
     StoreError,
+    UnitKey,
     load_results,
     load_search_runs,
 )
@@ -78,7 +79,7 @@ def test_rerun_never_duplicates(db):
 
 def test_errors_are_retried_but_never_overwrite_a_result(db):
     db.write("s", "nb201", [Rec(0, score=None, status="error: RuntimeError: boom"), Rec(1, score=3.0)])
-    assert db.done_keys("s") == {(1, "params", "cifar10", "gaussian", "random", 8, 0)}
+    assert db.done_keys("s") == {UnitKey(1, "params", "cifar10", "gaussian", "random", 8, 0)}
     assert len(db.done_keys("s", include_errors=True)) == 2
     db.write("s", "nb201", [Rec(0, score=2.0), Rec(1, score=None, status="error: later failure")])
     frame = load_results(db.path).set_index("index")

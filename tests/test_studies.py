@@ -11,7 +11,7 @@ import pytest
 from harness.cli import main
 from harness.proxies import base as proxy_base
 from harness.proxies import proxy_names, register_proxy
-from harness.store import ResultStore, load_results
+from harness.store import ResultStore, UnitKey, load_results
 from harness.studies import StudyError, load_study, make_plan, parse_study, run_study
 from harness.studies.units import Shard
 
@@ -178,8 +178,8 @@ def test_plan_counts_done_and_not_applicable(tmp_path, cheap_proxies):
                    seeds="[0, 1]", proxies='["t_cheap", "t_fail"]')  # fmt: skip
     assert study.total_units == 3 * 2 * 1 * 2 * 2 * 2
     done = {
-        (0, "t_cheap", "cifar10", "gaussian", "random", 8, 0),
-        (0, "t_cheap", "cifar10", "gaussian", "random", 9, 0),
+        UnitKey(0, "t_cheap", "cifar10", "gaussian", "random", 8, 0),
+        UnitKey(0, "t_cheap", "cifar10", "gaussian", "random", 9, 0),
     }
     plan = make_plan(study, done)  # the second key has another batch size: not this study's unit
     assert plan.done_before == 1

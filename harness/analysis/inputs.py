@@ -15,7 +15,7 @@ from harness.store.tables import is_table, read_table
 # What analyses and reports read of a store (not the provenance: loading its text is most of the time on a full
 # space); tables are read whole.
 ANALYSIS_COLUMNS = ("study", "space", "index", "proxy", "dataset", "data", "labels", "batch_size", "seed", "score",
-                    "status")  # fmt: skip
+                    "status", "proxy_version")  # fmt: skip
 
 PathLike = str | os.PathLike
 Sources = PathLike | Sequence[PathLike]
@@ -32,6 +32,17 @@ def describe_sources(sources: Sources) -> str:
 
 
 def load_scores(path: Sources, study: str | None = None, space: str | None = None) -> pd.DataFrame:
+    """``_load_scores`` keeping only each proxy's latest version (never two versions of one proxy in one table);
+    what was left out is in ``attrs["notes"]``."""
+    from harness.store.load import latest_versions
+
+    frame, notes = latest_versions(_load_scores(path, study, space))
+    if notes:
+        frame.attrs["notes"] = [*frame.attrs.get("notes", []), *notes]
+    return frame
+
+
+def _load_scores(path: Sources, study: str | None = None, space: str | None = None) -> pd.DataFrame:
     """Results rows from ``path``: ``.csv``/``.csv.gz``/``.parquet`` are tables, anything else a results store
     (of which only ``ANALYSIS_COLUMNS`` are read; ``harness.store.load_results`` reads everything).
 
@@ -44,7 +55,7 @@ def load_scores(path: Sources, study: str | None = None, space: str | None = Non
     if not paths:
         raise HarnessError("no results file given")
     if len(paths) > 1:
-        frame = pd.concat([load_scores(p, space=space) for p in paths], ignore_index=True)
+        frame = pd.concat([_load_scores(p, space=space) for p in paths], ignore_index=True)
         return frame if study is None else _one_study(frame, study, describe_sources(paths))
     path = Path(paths[0])
     if not path.exists():

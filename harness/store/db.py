@@ -13,7 +13,7 @@ import math
 import os
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -25,6 +25,7 @@ from harness.store.schema import (
     CREATE_STATEMENTS,
     KEY_FIELDS,
     MIGRATIONS,
+    PROTOCOL,
     RESULT_COLUMNS,
     SCHEMA_VERSION,
     SEARCH_COLUMNS,
@@ -33,6 +34,7 @@ from harness.store.schema import (
     UNIT_KEY_FIELDS,
     UnitKey,
     quote,
+    select_list,
 )
 
 T = TypeVar("T")
@@ -193,10 +195,15 @@ class ResultStore:
         *,
         provenance: prov.Provenance | None = None,
         commit_every: int = 1,
+        versions: Mapping[str, int] | None = None,
+        protocol: str = PROTOCOL,
+        after_write: Callable[[sqlite3.Connection, list[tuple]], None] | None = None,
     ) -> int:
         """Insert ``records`` of ``study``/``space`` as they come, committing every ``commit_every`` rows.
 
-        ``provenance`` describes the process that computed them (default: this one). Returns the number of
+        ``provenance`` describes the process that computed them (default: this one); ``versions`` gives each
+        proxy's version (default: the registered one); ``after_write(conn, rows)`` runs inside each commit's
+        transaction (releasing the units' claims with the rows that finish them). Returns the number of
         records consumed (an error record for a unit that already has a result leaves that result in place).
         An interrupted iteration keeps every row committed so far.
         """
@@ -211,23 +218,26 @@ class ResultStore:
             + " WHERE results.status LIKE 'error%' OR excluded.status NOT LIKE 'error%'"
         )
         base = provenance or prov.current()
+        version_of = _VersionLookup(versions)
         written, pending = 0, []
         for record in records:
-            pending.append(self._row(study, space, record, base))
+            pending.append(self._row(study, space, record, base, version_of(record.proxy), protocol))
             if len(pending) >= commit_every:
-                written += self._flush(sql, pending)
+                written += self._flush(sql, pending, after_write)
                 pending = []
         if pending:
-            written += self._flush(sql, pending)
+            written += self._flush(sql, pending, after_write)
         return written
 
-    def _flush(self, sql: str, rows: list[tuple]) -> int:
+    def _flush(self, sql: str, rows: list[tuple], after_write: Callable | None = None) -> int:
         with self.transaction() as conn:
             conn.executemany(sql, rows)
+            if after_write is not None:
+                after_write(conn, rows)
         return len(rows)
 
     @staticmethod
-    def _row(study: str, space: str, r: RecordLike, base: prov.Provenance) -> tuple:
+    def _row(study: str, space: str, r: RecordLike, base: prov.Provenance, version: int, protocol: str) -> tuple:
         score = None if r.score is None else float(r.score)
         problem = score_problem(score, r.status)
         if problem:
@@ -243,6 +253,8 @@ class ResultStore:
             "labels": r.labels,
             "batch_size": int(r.batch_size),
             "seed": int(r.seed),
+            "proxy_version": int(version),
+            "protocol": protocol,
             "score": score,
             "status": r.status,
             "seconds": float(r.seconds) if r.seconds is not None else None,
@@ -258,7 +270,7 @@ class ResultStore:
 
         ``error: ...`` rows are not finished (a rerun retries them) unless ``include_errors``.
         """
-        sql = f"SELECT {', '.join(quote(c) for c in UNIT_KEY_FIELDS)} FROM results WHERE study = ?"
+        sql = f"SELECT {select_list(UNIT_KEY_FIELDS, self.table_columns('results'))} FROM results WHERE study = ?"
         args: list[Any] = [study]
         if space is not None:
             sql += " AND space = ?"
@@ -266,6 +278,10 @@ class ResultStore:
         if not include_errors:
             sql += " AND status NOT LIKE 'error%'"
         return {UnitKey(*row) for row in self._conn.execute(sql, args)}
+
+    def table_columns(self, table: str) -> set[str]:
+        """The columns ``table`` has in this file (a read-only older store lacks those added since)."""
+        return {row[1] for row in self._conn.execute(f"PRAGMA table_info({quote(table)})")}
 
     def count(self, study: str | None = None) -> int:
         if study is None:
@@ -359,6 +375,28 @@ class ResultStore:
         )
         with self.transaction() as conn:
             conn.execute(sql, tuple(values[c] for c in SEARCH_COLUMNS))
+
+
+class _VersionLookup:
+    """Each proxy's version: from ``versions``, else the registry (1 for a name not registered here)."""
+
+    def __init__(self, versions: Mapping[str, int] | None) -> None:
+        self.known = dict(versions or {})
+
+    def __call__(self, proxy: str) -> int:
+        if proxy not in self.known:
+            self.known[proxy] = registered_version(proxy)
+        return self.known[proxy]
+
+
+def registered_version(proxy: str) -> int:
+    """The registered version of ``proxy`` (1 when no such proxy is registered, e.g. rows merged from elsewhere)."""
+    from harness.proxies import get_proxy
+
+    try:
+        return int(get_proxy(proxy).version)
+    except (KeyError, ValueError):
+        return 1
 
 
 def search_config_text(config: dict) -> str:

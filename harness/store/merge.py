@@ -27,7 +27,7 @@ from harness.store.schema import KEY_FIELDS, RESULT_COLUMNS, SEARCH_COLUMNS, quo
 from harness.store.tables import is_table, read_table
 
 REQUIRED_COLUMNS = (*KEY_FIELDS, "arch", "score", "status")
-_INTEGER_COLUMNS = ("index", "batch_size", "seed")
+_INTEGER_COLUMNS = ("index", "batch_size", "seed", "proxy_version")
 _FLOAT_COLUMNS = ("score", "seconds", "peak_mem_mb")
 
 

@@ -20,30 +20,36 @@ from harness import __version__
 
 @dataclass(frozen=True)
 class Provenance:
-    """The computing process: versions, host and its CPU (a GPU's name comes with each record's device label)."""
+    """The computing process: versions, host, its CPU and intra-op thread count (CPU scores depend on it: a
+    reduction split over more threads adds in another order); a GPU's name comes with each record's device label."""
 
     harness_version: str
     git_commit: str
     torch_version: str
     host: str
     cpu: str
+    threads: int | None = None  # None where torch is not loaded in the process
 
-    def as_dict(self) -> dict[str, str]:
+    def as_dict(self) -> dict[str, str | int | None]:
         return asdict(self)
 
-    def columns(self, device_label: str) -> dict[str, str]:
+    def columns(self, device_label: str) -> dict[str, str | int | None]:
         """The provenance columns of a row computed on ``device_label``."""
         return {
             "harness_version": self.harness_version,
             "git_commit": self.git_commit,
             "torch_version": self.torch_version,
+            "threads": self.threads,
+            "cpu": self.cpu,
             "device_name": device_name(device_label, self.cpu),
             "host": self.host,
         }
 
     @classmethod
     def from_dict(cls, values: dict[str, str]) -> Provenance:
-        return cls(**{k: str(values[k]) for k in ("harness_version", "git_commit", "torch_version", "host", "cpu")})
+        threads = values.get("threads")
+        text = {k: str(values[k]) for k in ("harness_version", "git_commit", "torch_version", "host", "cpu")}
+        return cls(**text, threads=None if threads is None else int(threads))
 
 
 def now_utc() -> str:
@@ -89,6 +95,12 @@ def _read_head(git_dir: Path) -> str:
     return "unknown"  # a branch with no commit yet
 
 
+def torch_threads() -> int | None:
+    """The intra-op thread count of this process's torch, or None when torch is not loaded."""
+    torch = sys.modules.get("torch")
+    return int(torch.get_num_threads()) if torch is not None else None
+
+
 def torch_version() -> str:
     if "torch" in sys.modules:
         return str(sys.modules["torch"].__version__)
@@ -126,4 +138,5 @@ def current() -> Provenance:
         torch_version=torch_version(),
         host=socket.gethostname(),
         cpu=cpu_name(),
+        threads=torch_threads(),
     )

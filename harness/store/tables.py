@@ -11,7 +11,7 @@ import pandas as pd
 
 from harness.errors import HarnessError
 
-TEXT_COLUMNS = ("study", "space", "arch", "proxy", "dataset", "data", "labels", "status", "device")
+TEXT_COLUMNS = ("study", "space", "arch", "proxy", "dataset", "data", "labels", "protocol", "status", "device")
 TABLE_SUFFIXES = (".csv", ".csv.gz", ".parquet", ".pq")
 # How each space writes a cell, for tables that do not say their space (``score --out``)
 ARCH_PATTERNS = {"nb201": re.compile(r"^\|.*\|$"), "nats-sss": re.compile(r"^\d+(:\d+)+$")}
@@ -39,6 +39,11 @@ def read_table(path: str | os.PathLike, space: str | None = None) -> pd.DataFram
         raise HarnessError(f"cannot read results table {path}: {exc}") from None
     if "space" not in frame.columns:
         frame["space"] = space or infer_space(frame, path)
+    from harness.store.schema import LEGACY_DEFAULTS
+
+    for column in ("proxy_version", "protocol"):  # an export from before schema 2: version 1, harness protocol
+        if column not in frame.columns:
+            frame[column] = LEGACY_DEFAULTS[column]
     return frame
 
 

@@ -20,7 +20,7 @@ from harness.errors import DataMissing, HarnessError
 from harness.store import ResultStore
 from harness.studies.execute import Outcome, iter_shard
 from harness.studies.spec import DEVICE_FORM, Study
-from harness.studies.units import Shard, cells_per_shard, make_plan
+from harness.studies.units import Shard, cells_per_shard, make_plan, proxy_versions, stale_versions
 
 BACKENDS = ("local", "ray")
 Log = Callable[[str], None]
@@ -240,7 +240,11 @@ def run_study(
     start = time.monotonic()
     with ResultStore(store_path) as db:
         db.record_study(study.name, study.space, study.as_config(), None if study.source is None else str(study.source))
-        plan = make_plan(study, without_rescored(study, db.done_keys(study.name, study.space), rescore), device, stack)
+        done = db.done_keys(study.name, study.space)
+        plan = make_plan(study, without_rescored(study, done, rescore), device, stack)
+        versions = proxy_versions(study.proxies)
+        for (proxy, old), n in sorted(stale_versions(done, versions).items()):
+            log(f"re-scoring {n} rows of proxy {proxy} stored under version {old} (now {versions[proxy]})")
         if rescore:
             log(f"rescoring {', '.join(rescore)}: their stored units are scored again and replaced")
         summary = RunSummary(study.name, store_path, backend, plan.total, plan.done_before)
@@ -265,7 +269,7 @@ def run_study(
                         log(f"skipping units whose data is missing on a worker: {outcome.missing}")
                     continue
                 db.write(study.name, study.space, outcome.records, provenance=outcome.provenance,
-                         commit_every=max(1, len(outcome.records)))  # fmt: skip
+                         commit_every=max(1, len(outcome.records)), versions=versions)  # fmt: skip
                 summary.count(outcome.records)
                 if bar is not None:
                     bar.update(len(outcome.records))

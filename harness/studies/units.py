@@ -12,6 +12,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
 from harness.store import UnitKey
+from harness.store.db import registered_version
+from harness.store.schema import PROTOCOL
 from harness.studies.spec import Study
 
 
@@ -119,6 +121,7 @@ def make_plan(study: Study, done: Iterable[UnitKey], device: str | None = None, 
     ``device`` and ``stack`` override the study's."""
     done_set = set(done)
     cells, proxies = study.cell_indices, study.proxies
+    versions = proxy_versions(proxies)
     per_batch = len(cells) * len(proxies)
     shards: list[Shard] = []
     not_applicable: dict[str, int] = {}
@@ -135,7 +138,8 @@ def make_plan(study: Study, done: Iterable[UnitKey], device: str | None = None, 
                         (i, p)
                         for i in cells
                         for p in proxies
-                        if UnitKey(i, p, dataset, data_mode, label_mode, study.batch_size, seed) in done_set
+                        if UnitKey(i, p, dataset, data_mode, label_mode, study.batch_size, seed, versions[p], PROTOCOL)
+                        in done_set
                     ) if done_set else frozenset()  # fmt: skip
                     done_before += len(finished)
                     shard = Shard(
@@ -148,6 +152,23 @@ def make_plan(study: Study, done: Iterable[UnitKey], device: str | None = None, 
                         shards.append(shard)
     return Plan(study=study, total=study.total_units, done_before=done_before, shards=shards,
                 not_applicable=not_applicable)  # fmt: skip
+
+
+def proxy_versions(proxies: Iterable[str]) -> dict[str, int]:
+    """Each proxy's registered version: the version its new rows carry, and the only one that counts as done."""
+    return {p: registered_version(p) for p in proxies}
+
+
+def stale_versions(done: Iterable[UnitKey], versions: dict[str, int]) -> dict[tuple[str, int], int]:
+    """(proxy, stored version) -> rows stored under a version other than the registered one and not yet scored
+    under the registered one: what a run re-scores."""
+    done_set = set(done)
+    stale: dict[tuple[str, int], int] = {}
+    for key in done_set:
+        now = versions.get(key.proxy)
+        if now is not None and key.proxy_version != now and key._replace(proxy_version=now) not in done_set:
+            stale[(key.proxy, key.proxy_version)] = stale.get((key.proxy, key.proxy_version), 0) + 1
+    return stale
 
 
 def cells_per_shard(n_cells: int, slots: int, max_cells: int = 32) -> int:
