@@ -149,3 +149,21 @@ def _registering(load: Callable[[], object], where: str) -> list[str]:
 def _one_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return f"{type(exc).__name__}: {text.splitlines()[0]}" if text else type(exc).__name__
+
+
+def plugin_proxy(text: str) -> str:
+    """``PATH.py:NAME`` -> load the plugin and return NAME (checked to be registered); ``NAME`` -> NAME."""
+    from harness.proxies import get_proxy
+
+    path, sep, name = text.rpartition(":")
+    if sep and path.endswith(".py"):
+        added = load_plugins([path])
+        if name not in proxy_base._REGISTRY:
+            raise PluginError(
+                f"plugin {path} registers no proxy {name!r} (it registered: {', '.join(added) or 'none'})"
+            )
+    elif text.endswith(".py"):
+        raise PluginError(f"{text}: name the proxy too, as {text}:NAME")
+    else:
+        name = text
+    return get_proxy(name).name

@@ -1,0 +1,48 @@
+"""``nasi-harness proxy {check,list}``: run the proxy contract (harness.scoring.contract), list the registry."""
+
+from __future__ import annotations
+
+import argparse
+
+from harness.cli import add_plugin_option
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("proxy", help="check a proxy against the contract; list registered proxies")
+    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    check = actions.add_parser("check", help="run the contract on a few NB201 cells (Gaussian batch); exit 0 / 1")
+    check.add_argument("proxy", metavar="[PATH.py:]NAME", help="a registered proxy, or NAME from the plugin PATH.py")
+    check.add_argument("--batch-size", type=int, default=8, help="samples in the Gaussian batch (default 8)")
+    check.add_argument("--seed", type=int, default=0)
+    add_plugin_option(check)
+    check.set_defaults(func=_check)
+    listing = actions.add_parser("list", help="name, version, paper and declared flags of every registered proxy")
+    add_plugin_option(listing)
+    listing.set_defaults(func=_list)
+
+
+def _check(args: argparse.Namespace) -> int:
+    from harness.plugins import plugin_proxy
+    from harness.scoring.contract import check_proxy, format_report
+
+    name = plugin_proxy(args.proxy)
+    if args.batch_size < 2:
+        raise ValueError(f"--batch-size must be >= 2, got {args.batch_size}")
+    report = check_proxy(name, batch_size=args.batch_size, seed=args.seed)
+    print("\n".join(format_report(report)))
+    return 0 if report.ok else 1
+
+
+def _list(args: argparse.Namespace) -> int:
+    from harness.proxies import get_proxy, proxy_names
+
+    print(f"{'name':<22} {'ver':>3}  {'flags':<50} paper")
+    for name in proxy_names():
+        s = get_proxy(name)
+        flags = [f"bn={s.bn_mode}", f"higher={'yes' if s.higher_is_better else 'no'}"]
+        flags += [f for f, on in (("labels", s.needs_labels), ("real-data", s.needs_real_data),
+                                  ("mutates", s.mutates_net), ("prunable", s.prunable),
+                                  ("splittable", s.splittable)) if on]  # fmt: skip
+        origin = "" if s.builtin else " [plugin]"
+        print(f"{name:<22} {s.version:>3}  {' '.join(flags):<50} {s.paper or '-'}{origin}")
+    return 0
