@@ -67,3 +67,4 @@ class SourceStatus:
     path: str | None
     detail: str  # what was found (version, split) or what was looked for where
     how_to_obtain: str
+    problem: str | None = None  # a found source whose contents are wrong: what is wrong (data check exits 1)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 import pandas as pd
 import pytest
 
+from harness.cli import main
 from harness.errors import DataMissing
-from harness.groundtruth import GroundTruthMissing, describe_sources, load_accuracy, load_costs
+from harness.groundtruth import GroundTruthBroken, GroundTruthMissing, describe_sources, load_accuracy, load_costs
 from harness.groundtruth.sources import CANDIDATES
 from harness.spaces import get_space
 
@@ -77,32 +79,117 @@ def test_one_seed_table_needs_seed_avg_false(nb201_only):
     assert (avg - single).abs().max() > 0.5
 
 
-def _tiny_table(path, archs):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    frame = pd.DataFrame(
+SEEDAVG = "tss_test_acc_200ep_seedavg.csv"
+ONESEED = "tss_test_acc_12ep_200ep_oneseed.csv"
+
+
+@pytest.fixture(scope="module")
+def full_frame():
+    """A complete table in the seed-averaged layout (every nb201 cell in order), made up but well formed."""
+    space = get_space("nb201")
+    n = len(space)
+    return pd.DataFrame(
         {
-            "CIFAR10TestAccuracy200Epochs": [90.0, 91.5, 80.25][: len(archs)],
-            "CIFAR100TestAccuracy200Epochs": [60.0, 61.0, 62.0][: len(archs)],
-            "ImageNetTestAccuracy200Epochs": [30.0, 31.0, 32.0][: len(archs)],
-            "ArchitectureString": archs,
+            "CIFAR10TestAccuracy200Epochs": [10.0 + (i % 80) for i in range(n)],
+            "CIFAR100TestAccuracy200Epochs": [1.0 + (i % 70) for i in range(n)],
+            "ImageNetTestAccuracy200Epochs": [0.5 + (i % 45) for i in range(n)],
+            "ArchitectureString": [space.arch(i) for i in range(n)],
         }
     )
-    frame.to_csv(path, index=False)
 
 
-def test_partial_csv_table(tmp_path):
-    space = get_space("nb201")
-    _tiny_table(tmp_path / "nb201" / "tss_test_acc_200ep_seedavg.csv", [space.arch(i) for i in range(3)])
+def _root_with(tmp_path, shared_data, seedavg_text: str | None):
+    """A data root with the reference one-seed table and the given seed-averaged table text (None: absent)."""
+    (tmp_path / "nb201").mkdir(parents=True, exist_ok=True)
+    (tmp_path / "nb201" / ONESEED).symlink_to(shared_data / "nb201" / ONESEED)
+    if seedavg_text is not None:
+        (tmp_path / "nb201" / SEEDAVG).write_text(seedavg_text)
+    return tmp_path
+
+
+def test_a_complete_made_up_table_reads(tmp_path, full_frame):
+    (tmp_path / "nb201").mkdir()
+    full_frame.to_csv(tmp_path / "nb201" / SEEDAVG, index=False)
     acc = load_accuracy("nb201", "cifar10", "test", 200, data=tmp_path)
-    assert acc.to_dict() == {0: 90.0, 1: 91.5, 2: 80.25}
-    assert acc.attrs["provenance"]["cells"] == "3 of 15625"
+    assert len(acc) == 15625 and acc[0] == 10.0 and acc[81] == 11.0
+    assert acc.attrs["provenance"]["cells"] == "15625 of 15625"
 
 
-def test_csv_in_another_order_is_refused(tmp_path):
-    space = get_space("nb201")
-    _tiny_table(tmp_path / "nb201" / "tss_test_acc_200ep_seedavg.csv", [space.arch(0), space.arch(2), space.arch(1)])
-    with pytest.raises(ValueError, match="row 1 .* not in the official NAS-Bench-201 order"):
-        load_accuracy("nb201", "cifar10", "test", 200, data=tmp_path)
+def _truncated(frame: pd.DataFrame) -> str:
+    text = frame.to_csv(index=False)
+    return text[: len(text) // 2]  # cut mid-line, as an interrupted copy leaves it
+
+
+def _swapped(frame: pd.DataFrame) -> str:
+    swapped = frame.copy()
+    swapped.loc[[1, 2], "ArchitectureString"] = swapped.loc[[2, 1], "ArchitectureString"].to_numpy()
+    return swapped.to_csv(index=False)
+
+
+def _valued(frame: pd.DataFrame, value: object) -> str:
+    bad = frame.copy().astype({"CIFAR10TestAccuracy200Epochs": object})
+    bad.loc[7, "CIFAR10TestAccuracy200Epochs"] = value
+    return bad.to_csv(index=False)
+
+
+CORRUPT = {
+    "truncated": (_truncated, r"has \d+ rows, but .* one per nb201 cell \(15625\): truncated"),
+    "missing column": (
+        lambda f: f.drop(columns="CIFAR10TestAccuracy200Epochs").to_csv(index=False),
+        r"no column 'CIFAR10TestAccuracy200Epochs'",
+    ),
+    "out of order": (_swapped, r"row 1 has arch .* not in the official NAS-Bench-201 order \(2 rows differ\)"),
+    "above 100": (
+        lambda f: _valued(f, 130.5),
+        r"column 'CIFAR10TestAccuracy200Epochs' row 7 is '130.5', not an accuracy",
+    ),
+    "negative": (lambda f: _valued(f, -1), r"row 7 is '-1', not an accuracy in 0..100"),
+    "not a number": (lambda f: _valued(f, "n/a"), r"row 7 is 'n/a', not an accuracy in 0..100"),
+    "empty": (lambda f: "", r"unreadable as a CSV table \(EmptyDataError"),
+    "binary": (lambda f: "\x00\xff" * 50, r"no column 'ArchitectureString'"),
+}
+
+
+@pytest.mark.parametrize("kind", list(CORRUPT))
+def test_a_broken_table_is_an_error_naming_it_never_a_fallback(tmp_path, shared_data, full_frame, kind):
+    """The reference one-seed table also holds cifar10/test/200ep: a broken seed-averaged table must not make
+    the analysis (which prefers seed-averaged and falls back to one seed when that is *missing*) use it."""
+    from harness.analysis.target import TargetSpec, target_loader
+
+    make, pattern = CORRUPT[kind]
+    root = _root_with(tmp_path, shared_data, make(full_frame))
+    before = sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in (root / "nb201").iterdir())
+    with pytest.raises(GroundTruthBroken) as err:
+        load_accuracy("nb201", "cifar10", "test", 200, data=root)
+    message = str(err.value)
+    assert "\n" not in message and str(root / "nb201" / SEEDAVG) in message
+    assert re.search(pattern.replace("SEEDAVG", SEEDAVG), message), message
+    assert not isinstance(err.value, (ValueError, DataMissing))  # nothing may mistake it for "absent"
+    with pytest.raises(GroundTruthBroken):
+        target_loader(TargetSpec("test", 200), data=root)("nb201", "cifar10")
+    assert not (tmp_path / "cache" / "groundtruth").exists()  # nothing written
+    after = sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in (root / "nb201").iterdir())
+    assert after == before
+
+
+def test_only_an_absent_table_lets_the_analysis_use_the_one_seed_table(tmp_path, shared_data):
+    from harness.analysis.target import TargetSpec, target_loader
+
+    root = _root_with(tmp_path, shared_data, None)
+    acc = target_loader(TargetSpec("test", 200), data=root)("nb201", "cifar10")
+    assert acc.attrs["provenance"]["file"].endswith(ONESEED)
+
+
+def test_data_check_validates_contents_and_exits_1_on_a_broken_table(tmp_path, shared_data, full_frame, capsys):
+    root = _root_with(tmp_path, shared_data, _truncated(full_frame))
+    assert main(["data", "check", "--data", str(root)]) == 1
+    out = capsys.readouterr().out
+    assert f"[BROKEN ] nb201/{SEEDAVG}" in out and "truncated or not the reference table" in out
+    assert "1 broken." in out
+    (root / "nb201" / SEEDAVG).write_text(full_frame.to_csv(index=False))
+    assert main(["data", "check", "--data", str(root)]) == 0  # absent sources are listed, not errors
+    out = capsys.readouterr().out
+    assert "0 broken." in out and "contents checked" in out and "[missing] NAS-Bench-201-v1_1-096897.pth" in out
 
 
 @pytest.mark.parametrize(

@@ -39,13 +39,14 @@ from __future__ import annotations
 
 from harness.data.batch import Batch, make_batch
 from harness.data.layouts import describe_datasets
-from harness.data.loaders import clear_cache
+from harness.data.loaders import check_datasets, clear_cache
 from harness.data.modes import DATA_MODES, LABEL_MODES, requires_dataset, validate_modes
 
 __all__ = [
     "DATA_MODES",
     "LABEL_MODES",
     "Batch",
+    "check_datasets",
     "clear_cache",
     "describe_datasets",
     "make_batch",

@@ -8,15 +8,18 @@ official layouts use are admitted, so a crafted file is refused before it can ru
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from harness.data import safe_pickle
-from harness.data.layouts import Layout, Located
+from harness.data.layouts import Layout, Located, describe_datasets, layout_for, locate
 from harness.errors import HarnessError
+from harness.paths import SourceStatus
 
 
 @dataclass(frozen=True)
@@ -82,3 +85,21 @@ def load(located: Located) -> Images:
 def clear_cache() -> None:
     """Forget loaded datasets (frees memory; files are re-read on next use)."""
     _load_cached.cache_clear()
+
+
+def check_datasets(data: str | os.PathLike | None = None) -> list[SourceStatus]:
+    """``describe_datasets`` with each found split's files read and checked as a batch would read them (one
+    file at a time, not kept): ``SourceStatus.problem`` names a file that is unreadable, refused or wrong."""
+    statuses = []
+    for status in describe_datasets(data):
+        name = status.name.split(",")[0]
+        found = locate(layout_for(name), data) if status.found else None
+        if found is not None:
+            try:
+                images = sum(len(_read_pickle(path, found.layout)[1]) for path in found.files)
+            except HarnessError as exc:
+                status = dataclasses.replace(status, problem=str(exc))
+            else:
+                status = dataclasses.replace(status, detail=f"{status.detail}; {images} images read and checked")
+        statuses.append(status)
+    return statuses

@@ -13,6 +13,11 @@ Sources, auto-detected in the data root (``--data DIR``, else ``$NASI_HARNESS_DA
    load under torch >= 2.6 without a second copy in memory; the first read needs tens of GB of RAM);
 3. CSV tables in the layout of the reference data's ``nb201/`` folder (NAS-Bench-201 space only).
 
+A source that is present but wrong (a CSV table missing a column, truncated, out of order or holding a value
+outside 0..100; an official file whose MD5 does not match its name or that its API cannot read; an unreadable
+per-cell archive file) raises ``GroundTruthBroken`` naming the file and the problem: never a fallback to the
+next source. ``docs/security.md`` says what is checked before an official file is unpickled.
+
 Split meanings per dataset are in ``harness.groundtruth.spec`` (CIFAR-10: ``cifar10-valid`` has
 train/valid/test with the model trained on the train half; ``cifar10`` has train/test with the model trained
 on train+valid; CIFAR-100 and ImageNet16-120: ``valid`` and ``test`` are the two halves of the original test
@@ -27,13 +32,14 @@ lookups of all 15,625 accuracies read one column and take milliseconds. CSV tabl
 """
 
 from harness.groundtruth.api import PartialGroundTruth, describe_sources, load_accuracy, load_costs
-from harness.groundtruth.errors import GroundTruthMissing
+from harness.groundtruth.errors import GroundTruthBroken, GroundTruthMissing
 from harness.groundtruth.spec import DATASETS, EPOCHS, SPLITS
 
 __all__ = [
     "DATASETS",
     "EPOCHS",
     "SPLITS",
+    "GroundTruthBroken",
     "GroundTruthMissing",
     "PartialGroundTruth",
     "describe_sources",

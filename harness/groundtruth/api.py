@@ -4,20 +4,25 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
 
-from harness.groundtruth.errors import GroundTruthMissing
+from harness.groundtruth import cache, integrity
+from harness.groundtruth.errors import GroundTruthBroken, GroundTruthMissing
 from harness.groundtruth.sources import (
     CANDIDATES,
     SOURCE_KINDS,
+    CsvSource,
     OfficialSource,
+    Source,
     found_sources,
     how_to_obtain,
     source_for,
 )
 from harness.groundtruth.spec import DATASETS, FAMILIES, FULL_EPOCHS, make_request
+from harness.groundtruth.tables import validate as validate_table
 from harness.paths import SourceStatus, data_roots, describe_roots
 
 PathArg = str | os.PathLike | None
@@ -36,6 +41,7 @@ def load_accuracy(
     data: PathArg = None,
     seed_avg: bool = True,
     source: str | None = None,
+    cells: Sequence[int] | None = None,
 ) -> pd.Series:
     """Accuracy (percent) per cell index for one dataset/split/schedule, from the best source found.
 
@@ -44,6 +50,10 @@ def load_accuracy(
     the search to one kind: ``"nats-bench"``, ``"nas-bench-201"`` or ``"csv"``. The series may cover only
     some cells (e.g. a partial archive); ``.attrs["provenance"]`` says which file, version, split meaning,
     seed handling and how many cells.
+
+    A source that is present but wrong raises ``GroundTruthBroken`` naming the file and the problem; the next
+    source is never tried instead. ``cells``: the cells the caller needs, when not all: an unreadable per-cell
+    file of a NATS archive is then an error only for its own cell.
     """
     request = make_request(space, dataset, split, epochs, seed_avg)
     kind = _check_kind(source)
@@ -51,7 +61,7 @@ def load_accuracy(
     sources = found_sources(request.family, roots, kind)
     reasons = []
     for found in sources:
-        result = found.accuracy(request)
+        result = found.accuracy(request, cells)
         if isinstance(result, pd.Series):
             if not found.complete:
                 warnings.warn(
@@ -88,16 +98,22 @@ def load_costs(space: str = "nb201", dataset: str = "cifar10", *, data: PathArg 
     raise GroundTruthMissing(_missing(what, family, data, None, reasons, note="the CSV tables hold no costs"))
 
 
-def describe_sources(data: PathArg = None) -> list[SourceStatus]:
-    """Every ground-truth source looked for, found or not, for ``nasi-harness data check``."""
+def describe_sources(data: PathArg = None, *, validate: bool = False) -> list[SourceStatus]:
+    """Every ground-truth source looked for, found or not, for ``nasi-harness data check``; ``validate`` also
+    checks each found source's contents (``SourceStatus.problem`` says what is wrong)."""
     roots = data_roots(data)
     statuses = []
     for candidate in CANDIDATES:
         path = candidate.locate(roots)
+        problem = None
         if path is None:
             detail = f"looked for {candidate.relative} (also one folder down) under {_where(data)}"
         else:
-            detail = source_for(candidate, path).summary()
+            source = source_for(candidate, path)
+            detail = source.summary()
+            if validate:
+                checked, problem = check_source(source)
+                detail += f"; {checked}" if checked else ""
         statuses.append(
             SourceStatus(
                 kind="ground-truth",
@@ -106,9 +122,38 @@ def describe_sources(data: PathArg = None) -> list[SourceStatus]:
                 path=str(path) if path is not None else None,
                 detail=detail,
                 how_to_obtain=candidate.how_to_obtain,
+                problem=problem,
             )
         )
     return statuses
+
+
+def check_source(source: Source) -> tuple[str, str | None]:
+    """(what was checked, the problem or None) for one found source, without the official API's full read.
+
+    CSV tables: every column, row, arch and value (as a lookup does). Single official files: the MD5 their
+    name carries. NATS ``-simple`` directories: every file a complete bz2 stream, and cells a previous
+    extraction could not read.
+    """
+    try:
+        if isinstance(source, CsvSource):
+            validate_table(source.table, source.path)
+            return "contents checked (columns, 15625 rows in official order, accuracies in 0..100)", None
+        if source.path.is_dir():
+            problems = integrity.check_archive_dir(source.path)
+            if problems:
+                name, why = problems[0]
+                more = f" (and {len(problems) - 1} more files)" if len(problems) > 1 else ""
+                return "", f"{source.path / name}: {why}{more}"
+            checked = "every file a complete bz2 stream"
+        else:
+            checked = integrity.verify(source.path)
+        cached = cache.open_cached(source.cache_path) if isinstance(source, OfficialSource) else None
+        if cached is not None:
+            source.check_cells(cached, None)
+        return checked, None
+    except GroundTruthBroken as exc:
+        return "", str(exc)
 
 
 def _check_kind(source: str | None) -> str | None:

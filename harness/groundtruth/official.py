@@ -25,8 +25,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
+from harness.groundtruth.errors import GroundTruthBroken
 from harness.groundtruth.spec import FULL_EPOCHS, SPACE_OF_FAMILY, SPLITS
 from harness.spaces import get_space
 
@@ -40,6 +40,8 @@ class _TorchForNB201:
     """Stands in for ``torch`` inside ``nas_201_api``: everything is torch's, except ``load`` trusts the pickle."""
 
     def __getattr__(self, name: str) -> Any:
+        import torch  # here, not at the top: CSV ground truth needs no torch
+
         return getattr(torch, name)
 
     @staticmethod
@@ -47,6 +49,8 @@ class _TorchForNB201:
         kwargs.setdefault("weights_only", False)
         if isinstance(f, str | os.PathLike) and zipfile.is_zipfile(f):
             kwargs.setdefault("mmap", True)  # the legacy (pre-1.6) format cannot be memory-mapped
+        import torch
+
         return torch.load(f, map_location=map_location, **kwargs)
 
 
@@ -87,14 +91,20 @@ def archive_indices(directory: Path) -> list[int]:
     return sorted(found)
 
 
+def cell_file(directory: Path, index: int) -> Path:
+    """The per-cell file of ``index`` in a NATS ``-simple`` directory, under either name the API accepts."""
+    padded = directory / f"{index:06d}.pickle.pbz2"
+    return padded if padded.exists() else directory / f"{index}.pickle.pbz2"
+
+
 def check_order(meta_archs: Sequence[str], family: str, origin: str) -> None:
     """The benchmark's index order must be the harness's, or every lookup would be for another cell."""
     space = get_space(SPACE_OF_FAMILY[family])
     if len(meta_archs) != len(space):
-        raise ValueError(f"{origin} lists {len(meta_archs)} architectures, but {space.name} has {len(space)}")
+        raise GroundTruthBroken(f"{origin} lists {len(meta_archs)} architectures, but {space.name} has {len(space)}")
     for i, arch in enumerate(meta_archs):
         if arch != space.arch(i):
-            raise ValueError(
+            raise GroundTruthBroken(
                 f"{origin}: architecture {i} is {arch!r} but {space.name} index {i} is {space.arch(i)!r}; "
                 "the file is not in the official order"
             )
@@ -112,11 +122,13 @@ def extract_rows(api: Any, indices: Sequence[int], family: str, progress: str | 
     trial seeds), ``.../one`` (``is_random=<lowest seed>``: that single trial), ``nseeds/<dataset>/<epochs>ep``,
     ``seed/<dataset>/<epochs>ep`` (the seed behind ``one``), and ``params_m|flops_m|latency_ms/<dataset>`` from
     ``ArchResults.get_compute_costs`` under the full schedule. Missing values stay NaN. A record the official
-    API itself cannot read is left out and counted in a ``failures`` column (present only when non-zero).
+    API itself cannot read is left out and counted in a ``failures`` column (present only when non-zero); a
+    cell whose own archive file cannot be loaded is marked in a ``broken`` column (likewise).
     """
     n = len(indices)
     columns: dict[str, np.ndarray] = {}
     failures = np.zeros(n)
+    broken = np.zeros(n)
     fast = bool(getattr(api, "fast_mode", False))
     rows = enumerate(indices)
     if progress:
@@ -125,7 +137,11 @@ def extract_rows(api: Any, indices: Sequence[int], family: str, progress: str | 
         rows = tqdm(rows, total=n, desc=progress, unit="cell", disable=None)
     for row, index in rows:
         if fast and index not in api.arch2infos_dict:
-            api.reload(api.archive_dir, index)
+            try:
+                api.reload(api.archive_dir, index)
+            except Exception:  # noqa: BLE001 - a truncated/corrupt cell file fails anywhere in bz2, pickle or the API
+                broken[row] = 1  # reported by the caller, per file; the other cells are still read
+                continue
         for hp, results in api.arch2infos_dict[index].items():
             for dataset in results.get_dataset_names():
                 if dataset not in SPLITS:
@@ -145,6 +161,8 @@ def extract_rows(api: Any, indices: Sequence[int], family: str, progress: str | 
             api.evaluated_indexes.discard(index)
     if failures.any():
         columns["failures"] = failures
+    if broken.any():
+        columns["broken"] = broken
     return columns
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -18,7 +19,8 @@ import numpy as np
 import pandas as pd
 
 from harness.errors import HarnessError
-from harness.groundtruth import cache, official
+from harness.groundtruth import cache, integrity, official
+from harness.groundtruth.errors import GroundTruthBroken
 from harness.groundtruth.spec import FULL_EPOCHS, SPACE_OF_FAMILY, Request
 from harness.groundtruth.tables import TABLES, CsvTable, read_column
 from harness.spaces import get_space
@@ -143,8 +145,9 @@ class Source:
     def summary(self) -> str:
         return self.candidate.label
 
-    def accuracy(self, request: Request) -> pd.Series | str:
-        """The requested accuracies with provenance in ``.attrs``, or the reason this source has none."""
+    def accuracy(self, request: Request, cells: Sequence[int] | None = None) -> pd.Series | str:
+        """The requested accuracies with provenance in ``.attrs``, or the reason this source has none;
+        ``GroundTruthBroken`` when the source is present but wrong (for ``cells``, or any cell when None)."""
         raise NotImplementedError
 
     def costs(self, dataset: str) -> pd.DataFrame | str:
@@ -193,6 +196,8 @@ class OfficialSource(Source):
         """The cached extract, building it through the official API when absent."""
         target = self.cache_path
         cached = cache.open_cached(target)
+        if cached is not None and _broken_changed(self.path, cached.meta):
+            cached = None  # a broken cell file was replaced: read the archive again
         if cached is None:
             extract = self._build()
             try:
@@ -210,6 +215,7 @@ class OfficialSource(Source):
     def _build(self) -> cache.Extract:
         family = self.candidate.family
         origin = str(self.path)
+        integrity.verify(self.path)  # before anything unpickles it
         try:
             if self.candidate.kind == "nas-bench-201":
                 api = official.open_nb201(self.path)
@@ -218,7 +224,7 @@ class OfficialSource(Source):
         except MemoryError:
             raise
         except Exception as exc:  # the official loaders fail with anything from AssertionError to UnpicklingError
-            raise HarnessError(
+            raise GroundTruthBroken(
                 f"cannot read {origin} through the official API ({type(exc).__name__}: {exc}); the file may be "
                 f"incomplete or not the official one: {self.candidate.how_to_obtain}"
             ) from exc
@@ -230,6 +236,8 @@ class OfficialSource(Source):
         else:
             index = official.evaluated(api)
             columns = official.extract_rows(api, index, family, progress=f"extracting {self.path.name}")
+        broken = columns.pop("broken", None)
+        broken_files = [] if broken is None else _broken_files(self.path, np.asarray(index)[broken > 0])
         failures = columns.pop("failures", None)
         unreadable = 0 if failures is None else int(failures.sum())
         if unreadable:
@@ -244,11 +252,24 @@ class OfficialSource(Source):
             "version": self.candidate.version,
             "api": _api_version(self.candidate.kind),
             "unreadable_records": unreadable,
+            "broken_files": broken_files,
         }
         return cache.Extract(np.asarray(index, dtype=np.int64), columns, meta)
 
-    def accuracy(self, request: Request) -> pd.Series | str:
+    def check_cells(self, extract: cache.CachedExtract, cells: Sequence[int] | None) -> None:
+        """``GroundTruthBroken`` naming the first unreadable cell file among ``cells`` (any, when None)."""
+        wanted = None if cells is None else {int(c) for c in cells}
+        broken = [b for b in extract.meta.get("broken_files", []) if wanted is None or b["cell"] in wanted]
+        if broken:
+            more = f" (and {len(broken) - 1} more cell files)" if len(broken) > 1 else ""
+            raise GroundTruthBroken(
+                f"{self.path / broken[0]['name']}: cannot be read ({broken[0]['error']}){more}; cell "
+                f"{broken[0]['cell']} has no ground truth until the file is replaced: {self.candidate.how_to_obtain}"
+            )
+
+    def accuracy(self, request: Request, cells: Sequence[int] | None = None) -> pd.Series | str:
         extract = self.extract()
+        self.check_cells(extract, cells)
         values = extract.column(request.column)
         if values is None or np.isnan(values).all():
             return f"has no {request.label} ({'seed-averaged' if request.seed_avg else 'one seed'})"
@@ -272,6 +293,7 @@ class OfficialSource(Source):
 
     def costs(self, dataset: str) -> pd.DataFrame | str:
         extract = self.extract()
+        self.check_cells(extract, None)
         names = {
             "params_m": f"params_m/{dataset}",
             "flops_m": f"flops_m/{dataset}",
@@ -309,7 +331,7 @@ class CsvSource(Source):
     def summary(self) -> str:
         return self.table.summary()
 
-    def accuracy(self, request: Request) -> pd.Series | str:
+    def accuracy(self, request: Request, cells: Sequence[int] | None = None) -> pd.Series | str:
         table = self.table
         if not table.holds(request.dataset, request.split, request.epochs):
             return f"has no {request.label}"
@@ -322,6 +344,45 @@ class CsvSource(Source):
         seeds = "averaged over all trial seeds of each cell" if table.seed_avg else "one seed (random trial per cell)"
         series.attrs["provenance"] = self._provenance(request, len(series), seeds, origin=table.origin, cache=None)
         return series
+
+
+def _broken_files(directory: Path, cells: np.ndarray) -> list[dict[str, Any]]:
+    """What ``data check`` and a lookup report for each unreadable cell file, with its stamp (to notice a fix)."""
+    out = []
+    for cell in (int(c) for c in cells):
+        path = official.cell_file(directory, cell)
+        out.append({"cell": cell, "name": path.name, "error": _load_error(path), **_stamp(path)})
+    return out
+
+
+def _load_error(path: Path) -> str:
+    """Why the API could not load a cell file, in a few words (decompressing it again names the problem)."""
+    import bz2
+
+    try:
+        with bz2.open(path, "rb") as f:
+            while f.read(1 << 20):
+                pass
+    except EOFError:
+        return "truncated: the bz2 stream ends early"
+    except OSError as exc:
+        return f"not a bz2 file ({exc})"
+    return "decompresses, but is not a cell record the official API reads"
+
+
+def _stamp(path: Path) -> dict[str, int]:
+    try:
+        st = path.stat()
+    except OSError:
+        return {"size": -1, "mtime_ns": -1}
+    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+def _broken_changed(directory: Path, meta: dict) -> bool:
+    return any(
+        _stamp(directory / b["name"]) != {"size": b["size"], "mtime_ns": b["mtime_ns"]}
+        for b in meta.get("broken_files", [])
+    )
 
 
 def _averaged(counts: np.ndarray) -> str:

@@ -3,7 +3,8 @@
 Each table is described by a ``CsvTable``: which (dataset, split, epochs) each column holds, whether the
 values are seed-averaged, and where they came from. Rows are cell indices (an ``index`` column when present,
 else the row number); the arch-string column is checked against the harness's NAS-Bench-201 order on every
-read, so a shuffled or foreign table fails loudly instead of silently mislabelling cells.
+read, so a shuffled or foreign table fails loudly instead of silently mislabelling cells. A table is complete
+or refused (``validate``): a truncated or edited table is an error naming it, never a partial read.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from harness.groundtruth.errors import GroundTruthBroken
 from harness.spaces import get_space
 
 Key = tuple[str, str, int]  # (dataset, split, epochs)
@@ -82,31 +84,83 @@ TABLES: tuple[CsvTable, ...] = (
 )
 
 
+ACCURACY_RANGE = (0.0, 100.0)  # percent
+
+
 def read_column(table: CsvTable, path: Path, key: Key) -> pd.Series:
-    """One accuracy column indexed by cell, after checking the table's cell order."""
-    wanted = [table.arch_column, table.columns[key]] + ([table.index_column] if table.index_column else [])
+    """One accuracy column indexed by cell, from a table that passed ``validate``."""
+    frame = validate(table, path)
+    return frame[table.columns[key]].rename(None).copy()
+
+
+def validate(table: CsvTable, path: Path) -> pd.DataFrame:
+    """The table's accuracy columns indexed by cell, after checking everything a wrong file could get wrong.
+
+    A table present under an official name is complete or an error (``GroundTruthBroken`` naming the file and
+    the problem): every column of the layout, one row per nb201 cell in the official order, every accuracy a
+    number in 0..100. Never a partial read, so a truncated table cannot hand its caller fewer cells to fall
+    back from. Cached per (path, size, modification time).
+    """
+    st = path.stat()
+    key = (table.file, str(path.resolve()), st.st_size, st.st_mtime_ns)
+    if key not in _VALIDATED:
+        if len(_VALIDATED) >= 8:
+            _VALIDATED.pop(next(iter(_VALIDATED)))
+        _VALIDATED[key] = _validated(table, key[1])
+    return _VALIDATED[key]
+
+
+_VALIDATED: dict[tuple[str, str, int, int], pd.DataFrame] = {}
+
+
+def _validated(table: CsvTable, path: str) -> pd.DataFrame:
+    value_columns = list(dict.fromkeys(table.columns.values()))
+    wanted = [table.arch_column, *value_columns] + ([table.index_column] if table.index_column else [])
     try:
-        frame = pd.read_csv(path, usecols=wanted)
-    except ValueError as exc:  # pandas names the missing columns
-        raise ValueError(f"{path} is not a {table.file} table: {exc}") from None
+        frame = pd.read_csv(path, usecols=lambda c: c in wanted, dtype=str, keep_default_na=False)
+    except (OSError, ValueError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise GroundTruthBroken(f"{path}: unreadable as a CSV table ({_first_line(exc)})") from None
+    missing = [c for c in wanted if c not in frame.columns]
+    if missing:
+        raise GroundTruthBroken(f"{path} is not a {table.file} table: no column {', '.join(map(repr, missing))}")
     space = get_space("nb201")
+    if len(frame) != len(space):
+        raise GroundTruthBroken(
+            f"{path} has {len(frame)} rows, but a {table.file} table has one per nb201 cell ({len(space)}): "
+            "truncated or not the reference table"
+        )
     if table.index_column:
-        index = frame[table.index_column].to_numpy()
-        if index.min() < 0 or index.max() >= len(space) or len(np.unique(index)) != len(index):
-            raise ValueError(
-                f"{path}: column {table.index_column!r} is not a set of distinct indices 0..{len(space) - 1}"
+        index = pd.to_numeric(frame[table.index_column], errors="coerce").to_numpy()
+        if not np.array_equal(np.sort(index), np.arange(len(space))):
+            raise GroundTruthBroken(
+                f"{path}: column {table.index_column!r} is not the indices 0..{len(space) - 1}, each once"
             )
+        index = index.astype(np.int64)
     else:
-        if len(frame) > len(space):
-            raise ValueError(f"{path} has {len(frame)} rows, more than the {len(space)} cells of nb201")
         index = np.arange(len(frame))
-    expected = [space.arch(int(i)) for i in index]
-    mismatch = np.flatnonzero(frame[table.arch_column].astype(str).to_numpy() != np.array(expected, dtype=object))
+    expected = np.array([space.arch(int(i)) for i in index], dtype=object)
+    mismatch = np.flatnonzero(frame[table.arch_column].to_numpy(dtype=object) != expected)
     if len(mismatch):
         row = int(mismatch[0])
-        raise ValueError(
+        raise GroundTruthBroken(
             f"{path}: row {row} has arch {frame[table.arch_column].iloc[row]!r} but nb201 index {int(index[row])} is "
             f"{expected[row]!r}; the table is not in the official NAS-Bench-201 order ({len(mismatch)} rows differ)"
         )
-    values = pd.Series(frame[table.columns[key]].to_numpy(dtype=float), index=pd.Index(index, name="index"))
+    values = pd.DataFrame(index=pd.Index(index, name="index"))
+    low, high = ACCURACY_RANGE
+    for column in value_columns:
+        numbers = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=float)
+        bad = np.flatnonzero(~np.isfinite(numbers) | (numbers < low) | (numbers > high))
+        if len(bad):
+            row = int(bad[0])
+            raise GroundTruthBroken(
+                f"{path}: column {column!r} row {row} is {frame[column].iloc[row]!r}, not an accuracy in "
+                f"{low:g}..{high:g} ({len(bad)} such rows)"
+            )
+        values[column] = numbers
     return values.sort_index()
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
