@@ -123,3 +123,40 @@ def test_runs_stored_before_a_setting_existed_count_as_done(tmp_path):
     assert pending_runs(study, stored) == [("cifar10", 1)]
     other = {("nasi", "nb201", "cifar10", 1, search_config_text({**config, "none_op": "excluded"}))}
     assert pending_runs(study, stored | other) == [("cifar10", 1)]
+
+
+def test_load_returns_the_study_of_its_kind(tmp_path):
+    """``harness.studies.load`` reads either kind of file; both answer plan() and run() the same way."""
+    from harness.search.study import SearchStudy
+    from harness.studies import ScoringStudy, load
+
+    search = load(_write(tmp_path, TINY_NASI))
+    assert isinstance(search, SearchStudy) and search.kind == "search" and search.name == "tiny_nasi"
+    lines = search.plan().lines()
+    assert lines[0] == "search study tiny_nasi: nasi on nb201, 2 runs (1 datasets x 2 seeds), 2 to run"
+    assert lines[-1] == f"store: {tmp_path / 'out' / 'results.sqlite'}"
+    with pytest.raises(ValueError, match=r"^--workers, --stack apply to scoring studies, not to a search study"):
+        search.run(workers=2, stack=4, backend="local")
+    with pytest.raises(ValueError, match="--rescore apply to scoring studies"):
+        search.plan(rescore=["nasi"])
+    assert not (tmp_path / "out").exists()  # refused before anything was opened
+
+    scoring = load(Path("benchmarks/quickstart.toml"))
+    assert isinstance(scoring, ScoringStudy) and scoring.kind == "scoring" and scoring.name == "quickstart"
+    plan = scoring.plan(tmp_path / "none.sqlite", workers=2)  # execution options do not change the plan
+    assert (
+        plan.lines()[0].startswith("study quickstart: 1600 units") and "0 done before, 1600 to run" in plan.lines()[0]
+    )
+    assert plan.lines()[-1] == f"store: {tmp_path / 'none.sqlite'}"
+
+
+def test_load_errors_are_one_line(tmp_path):
+    from harness.studies import load
+
+    with pytest.raises(StudyError, match="study file not found"):
+        load(tmp_path / "absent.toml")
+    (tmp_path / "bad.toml").write_text("[study\n")
+    with pytest.raises(StudyError, match="invalid TOML"):
+        load(tmp_path / "bad.toml")
+    with pytest.raises(StudyError, match=r"unknown section \[analysis\]; a search study allows"):
+        load(_write(tmp_path, TINY_NASI + "[analysis]\ntarget = 'test'\n", "mixed.toml"))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from harness.cli import add_plugin_option
 from harness.studies import BACKENDS
@@ -69,71 +68,18 @@ def _part(text: str) -> tuple[int, int]:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from harness.search.study import is_search_study
+    from harness.studies import load
 
-    if is_search_study(args.study):
-        return _run_search_study(args)
-    from harness.store import ResultStore
-    from harness.studies import load_study, make_plan, run_study
-    from harness.studies.runner import without_rescored
-
-    study = load_study(args.study)
+    study = load(args.study)  # a scoring or a search study: each refuses the options it does not have
+    options = {"backend": args.backend, "workers": args.workers, "address": args.address, "part": args.part,
+               "rescore": args.rescore, "stack": args.stack}  # fmt: skip
     if args.dry_run:
-        store_path = Path(args.store) if args.store else study.store_path
-        done: set = set()
-        if store_path.is_file():
-            with ResultStore(store_path, readonly=True) as db:
-                done = db.done_keys(study.name, study.space)
-        plan = make_plan(study, without_rescored(study, done, args.rescore), args.device, args.stack)
-        print(plan.describe())
-        for reason, n in plan.not_applicable.items():
-            print(f"would skip {n} units {reason}")
-        print(f"store: {store_path}")
+        print("\n".join(study.plan(args.store, device=args.device, **options).lines()))
         return 0
-    summary = run_study(study, store=args.store, backend=args.backend, workers=args.workers, address=args.address,
-                        data=args.data, device=args.device, report=not args.no_report, part=args.part,
-                        rescore=args.rescore, stack=args.stack)  # fmt: skip
+    summary = study.run(args.store, args.data, args.device, report=not args.no_report,
+                        echo=lambda line: print(line, flush=True), **options)  # fmt: skip
     for line in summary.lines():
         print(line)
     if summary.interrupted:
         return 130
     return 1 if summary.by_status.get("error") else 0
-
-
-def _run_search_study(args: argparse.Namespace) -> int:
-    """A study file with a ``[search]`` section: its runs (datasets x seeds) into the store, resumably."""
-    import sys
-
-    from harness.cli.search_cmd import _line, _summary_lines
-    from harness.search.study import load_search_study, pending_runs, run_search_study
-    from harness.store import ResultStore
-
-    scoring_only = {"--backend": args.backend != "local", "--workers": args.workers, "--address": args.address,
-                    "--part": args.part, "--rescore": args.rescore, "--stack": args.stack}  # fmt: skip
-    given = [flag for flag, value in scoring_only.items() if value]
-    if given:
-        raise ValueError(f"{', '.join(given)} apply to scoring studies, not to a search study ({args.study})")
-    study = load_search_study(args.study)
-    store_path = Path(args.store) if args.store else study.store_path
-    if args.dry_run:
-        stored: set = set()
-        if store_path.is_file():
-            with ResultStore(store_path, readonly=True) as db:
-                stored = db.search_run_keys(study.name)
-        print(f"search study {study.name}: {study.algorithm} on {study.space}, {len(study.runs())} runs "
-              f"({len(study.datasets)} datasets x {len(study.seeds)} seeds), "
-              f"{len(pending_runs(study, stored))} to run")  # fmt: skip
-        print(f"settings: {study.settings.as_dict()}")
-        print(f"store: {store_path}")
-        return 0
-    summary = run_search_study(
-        study, store=store_path, data=args.data, device=args.device,
-        on_result=lambda r: print(f"{r.dataset} {_line(r)}", flush=True),
-    )  # fmt: skip
-    if summary.skipped:
-        print(f"{summary.skipped} runs already stored, skipped", file=sys.stderr)
-    for dataset, results in summary.by_dataset().items():
-        print(f"{study.name}: searched on {dataset}, {len(results)} seeds")
-        print("\n".join(_summary_lines(results)[1:]))
-    print(f"store: {summary.store_path}")
-    return 0

@@ -9,17 +9,15 @@ import sys
 from harness.cli import add_plugin_option
 from harness.datasets import DATASETS
 from harness.search import (
-    ACCURACY_DATASETS,
     NONE_OP_MODES,
     VARIANTS,
-    SearchResult,
     parse_seeds,
     record,
     run_search,
     summarise,
 )
-
-_SHORT = {"cifar10": "C10", "cifar100": "C100", "ImageNet16-120": "IN16"}
+from harness.search.result import result_line as _line
+from harness.search.result import summary_lines as _summary_lines
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -88,26 +86,6 @@ def _config(args: argparse.Namespace) -> dict:
             "none_op": args.none_op,
         }  # fmt: skip
     return {**common, "n": args.n, "proxies": args.proxies}
-
-
-def _line(result: SearchResult) -> str:
-    accs = " ".join(
-        f"{_SHORT[name]} {'n/a' if result.accuracy.get(name) is None else format(result.accuracy[name], '.2f')}"
-        for name in ACCURACY_DATASETS
-    )
-    return f"seed {result.seed}: cell {result.index} {result.arch} | {accs} | {result.seconds:.1f} s on {result.device}"
-
-
-def _summary_lines(results: list[SearchResult]) -> list[str]:
-    summary = summarise(results)
-    lines = [f"{results[0].algorithm} on {results[0].dataset}, {len(results)} seed(s): test accuracy mean ± std"]
-    for name in ACCURACY_DATASETS:
-        s = summary[name]
-        value = "n/a" if s["mean"] is None else f"{s['mean']:.2f} ± {s['std']:.2f}"
-        lines.append(f"  {name:<15} {value}")
-    seconds = sum(r.seconds for r in results) / len(results)
-    lines.append(f"  mean wall time {seconds:.1f} s per search on {results[0].device}")
-    return lines
 
 
 def _search(args: argparse.Namespace) -> int:

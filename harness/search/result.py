@@ -57,6 +57,31 @@ def summarise(results: list[SearchResult]) -> dict[str, dict[str, float | None]]
     return summary
 
 
+_SHORT = {"cifar10": "C10", "cifar100": "C100", "ImageNet16-120": "IN16"}
+
+
+def result_line(result: SearchResult) -> str:
+    """One run in one line: seed, chosen cell, its accuracy on the three datasets, time and device."""
+    accs = " ".join(
+        f"{_SHORT[name]} {'n/a' if result.accuracy.get(name) is None else format(result.accuracy[name], '.2f')}"
+        for name in ACCURACY_DATASETS
+    )
+    return f"seed {result.seed}: cell {result.index} {result.arch} | {accs} | {result.seconds:.1f} s on {result.device}"
+
+
+def summary_lines(results: list[SearchResult]) -> list[str]:
+    """A heading, then per dataset the accuracy mean ± std over ``results`` (one setting), then mean wall time."""
+    summary = summarise(results)
+    lines = [f"{results[0].algorithm} on {results[0].dataset}, {len(results)} seed(s): test accuracy mean ± std"]
+    for name in ACCURACY_DATASETS:
+        s = summary[name]
+        value = "n/a" if s["mean"] is None else f"{s['mean']:.2f} ± {s['std']:.2f}"
+        lines.append(f"  {name:<15} {value}")
+    seconds = sum(r.seconds for r in results) / len(results)
+    lines.append(f"  mean wall time {seconds:.1f} s per search on {results[0].device}")
+    return lines
+
+
 def lookup_accuracy(space: str, index: int, data: str | os.PathLike | None = None) -> dict[str, float | None]:
     """Ground-truth 200-epoch test accuracy (seed-averaged, %) of cell ``index`` on the three datasets.
 

@@ -30,13 +30,15 @@ from typing import Any
 
 from harness.datasets import DATASETS
 from harness.search.nasi import NasiConfig
-from harness.search.result import SearchResult
+from harness.search.result import SearchResult, result_line, summary_lines
 from harness.search.runner import ALGORITHMS, config_class, make_config, parse_seeds, record, run_search
 from harness.search.sample import SampleConfig
-from harness.studies.spec import Section, StudyError, read_toml
+from harness.studies.spec import StudyDocument, StudyError
 
 SECTIONS = ("study", "search", "output")
 STUDY_KEYS = ("name", "description", "space", "datasets", "seeds", "device")
+# Options of ``run`` that only a scoring study has (the CLI's flags of the same names): refused when given.
+SCORING_ONLY = {"backend": "local", "workers": None, "address": None, "part": None, "rescore": (), "stack": None}
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,8 @@ class SearchStudy:
     algorithm: str
     settings: NasiConfig | SampleConfig
     store_path: Path
+    source: str = ""  # the file it was read from, for messages
+    kind = "search"  # a class attribute, as ScoringStudy's (harness.studies.load)
 
     def runs(self) -> list[tuple[str, int]]:
         """(dataset, seed) of every run, in execution order."""
@@ -60,28 +64,97 @@ class SearchStudy:
 
         return self.algorithm, self.space, dataset, seed, search_config_text(self.settings.as_dict())
 
+    def plan(self, store: str | os.PathLike | None = None, *, device: str | None = None, **options: Any) -> SearchPlan:
+        """What ``run`` would do: the runs its store (``store`` overrides the study's) lacks. Runs nothing
+        (``device`` does not change the plan; scoring-only options are refused as by ``run``)."""
+        self._refuse_scoring_options(options)
+        from harness.store import ResultStore
+
+        store_path = Path(store) if store else self.store_path
+        stored: set = set()
+        if store_path.is_file():
+            with ResultStore(store_path, readonly=True) as db:
+                stored = db.search_run_keys(self.name)
+        return SearchPlan(self, len(pending_runs(self, stored)), store_path)
+
+    def run(
+        self,
+        store: str | os.PathLike | None = None,
+        data: str | os.PathLike | None = None,
+        device: str | None = None,
+        *,
+        echo: Callable[[str], None] | None = print,
+        log: Callable[[str], None] | None = None,
+        **options: Any,
+    ) -> SearchStudySummary:
+        """Run the runs the store lacks; ``echo`` gets one line per finished run, ``log`` (default stderr) notes.
+
+        ``report`` and ``progress`` are accepted for a uniform call and have no effect; the options only a scoring
+        study has (backend, workers, address, part, rescore, stack) are refused with one ``ValueError`` line."""
+        options.pop("report", None), options.pop("progress", None)
+        self._refuse_scoring_options(options)
+        on_result = None if echo is None else (lambda r: echo(f"{r.dataset} {result_line(r)}"))
+        summary = run_search_study(self, store=store, data=data, device=device, on_result=on_result)
+        if summary.skipped:
+            (log or _stderr)(f"{summary.skipped} runs already stored, skipped")
+        return summary
+
+    def _refuse_scoring_options(self, options: dict[str, Any]) -> None:
+        unknown = [k for k in options if k not in SCORING_ONLY]
+        if unknown:
+            raise TypeError(f"unexpected option {unknown[0]!r} for a search study")
+        given = [f"--{k}" for k, default in SCORING_ONLY.items() if options.get(k) and options[k] != default]
+        if given:
+            where = self.source or self.name
+            raise ValueError(f"{', '.join(given)} apply to scoring studies, not to a search study ({where})")
+
+
+@dataclass(frozen=True)
+class SearchPlan:
+    study: SearchStudy
+    pending: int
+    store_path: Path
+
+    def lines(self) -> list[str]:
+        s = self.study
+        return [
+            f"search study {s.name}: {s.algorithm} on {s.space}, {len(s.runs())} runs "
+            f"({len(s.datasets)} datasets x {len(s.seeds)} seeds), {self.pending} to run",
+            f"settings: {s.settings.as_dict()}",
+            f"store: {self.store_path}",
+        ]
+
+
+def _stderr(message: str) -> None:
+    import sys
+
+    print(message, file=sys.stderr)
+
 
 def is_search_study(path: str | os.PathLike) -> bool:
     """True when the TOML file at ``path`` has a ``[search]`` section (False when it cannot be read as TOML)."""
     try:
-        return "search" in read_toml(Path(path))
+        return StudyDocument.read(path).kind == "search"
     except StudyError:
         return False
 
 
 def load_search_study(path: str | os.PathLike) -> SearchStudy:
     """Read and validate a search study file; a malformed one is a one-line ``StudyError``."""
-    return parse_search_study(read_toml(Path(path)), str(path))
+    return parse_search_study(StudyDocument.read(path))
 
 
-def parse_search_study(document: dict[str, Any], where: str = "<study>") -> SearchStudy:
-    unknown = [k for k in document if k not in SECTIONS]
+def parse_search_study(document: StudyDocument | dict[str, Any], where: str = "<study>") -> SearchStudy:
+    """Validate a search study read by :class:`StudyDocument` (or a parsed TOML dict, named ``where``)."""
+    doc = document if isinstance(document, StudyDocument) else StudyDocument(document, where)
+    where = doc.where
+    unknown = [k for k in doc.tables if k not in SECTIONS]
     if unknown:
-        raise StudyError(f"{where}: unknown section [{unknown[0]}]; a search study allows {', '.join(SECTIONS)}")
+        raise doc.error(f"unknown section [{unknown[0]}]; a search study allows {', '.join(SECTIONS)}")
     for section in ("study", "search"):
-        if not isinstance(document.get(section), dict):
-            raise StudyError(f"{where}: missing section [{section}]")
-    s = Section(where, "study", document["study"], STUDY_KEYS)
+        if not isinstance(doc.tables.get(section), dict):
+            raise doc.error(f"missing section [{section}]")
+    s = doc.section("study", STUDY_KEYS)
     name = s.table.get("name")
     if not isinstance(name, str) or not name.strip():
         raise StudyError(f"{where}: [study] name must be a non-empty string")
@@ -96,7 +169,7 @@ def parse_search_study(document: dict[str, Any], where: str = "<study>") -> Sear
             raise ValueError("expected a list of non-negative integers or a range such as '0-3'")
     except ValueError as exc:
         raise s.error("seeds", str(exc)) from None
-    settings_table = dict(document["search"])  # its keys are the algorithm's settings, checked by make_config
+    settings_table = dict(doc.tables["search"])  # its keys are the algorithm's settings, checked by make_config
     algorithm = settings_table.pop("algorithm", None)
     if algorithm not in ALGORITHMS:
         raise StudyError(f"{where}: [search] algorithm must be one of {', '.join(ALGORITHMS)}, got {algorithm!r}")
@@ -104,7 +177,7 @@ def parse_search_study(document: dict[str, Any], where: str = "<study>") -> Sear
         settings = make_config(algorithm, **settings_table)
     except ValueError as exc:
         raise StudyError(f"{where}: [search] {exc}") from None
-    o = Section(where, "output", document.get("output", {}), ("dir",))
+    o = doc.section("output", ("dir",))
     return SearchStudy(
         name=name,
         description=str(s.table.get("description", "")),
@@ -115,6 +188,7 @@ def parse_search_study(document: dict[str, Any], where: str = "<study>") -> Sear
         algorithm=algorithm,
         settings=settings,
         store_path=Path(o.string("dir", f"results/{name}", "a directory")) / "results.sqlite",
+        source="" if doc.source is None else str(doc.source),
     )
 
 
@@ -153,6 +227,20 @@ class SearchStudySummary:
     results: list[SearchResult]  # every run of the study, in ``runs()`` order: stored earlier or just run
     skipped: int
     store_path: Path
+    name: str = ""
+    interrupted: bool = False  # a search is not interruptible mid-run: a killed one is redone
+
+    @property
+    def by_status(self) -> dict[str, int]:
+        return {"ok": len(self.results)}
+
+    def lines(self) -> list[str]:
+        """Per dataset: accuracy mean ± std over the seeds and mean wall time; then the store."""
+        out = []
+        for dataset, results in self.by_dataset().items():
+            out.append(f"{self.name}: searched on {dataset}, {len(results)} seeds")
+            out.extend(summary_lines(results)[1:])
+        return [*out, f"store: {self.store_path}"]
 
     def by_dataset(self) -> dict[str, list[SearchResult]]:
         out: dict[str, list[SearchResult]] = {}
@@ -194,4 +282,4 @@ def run_search_study(
         if r is not None:
             results.append(SearchResult(r.algorithm, r.space, r.dataset, int(r.seed), r.config, int(r.index), r.arch,
                                         r.accuracy, float(r.seconds), r.device))  # fmt: skip
-    return SearchStudySummary(results, len(study.runs()) - len(todo), store_path)
+    return SearchStudySummary(results, len(study.runs()) - len(todo), store_path, study.name)

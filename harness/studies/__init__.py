@@ -1,8 +1,10 @@
 """Studies: a TOML file describing a whole experiment, expanded into work units, run locally or on Ray,
-stored in the results database, then analysed."""
+stored in the results database, then analysed. ``load(path)`` returns a study of either kind (scoring or search),
+each with ``plan()`` and ``run()``."""
 
+from harness.studies.load import ScoringStudy, load
 from harness.studies.runner import BACKENDS, RunSummary, run_study
-from harness.studies.spec import AnalysisSpec, Study, StudyError, load_study, parse_study
+from harness.studies.spec import AnalysisSpec, Study, StudyDocument, StudyError, load_study, parse_study
 from harness.studies.units import Plan, Shard, make_plan
 
 __all__ = [
@@ -10,9 +12,12 @@ __all__ = [
     "AnalysisSpec",
     "Plan",
     "RunSummary",
+    "ScoringStudy",
     "Shard",
     "Study",
+    "StudyDocument",
     "StudyError",
+    "load",
     "load_study",
     "make_plan",
     "parse_study",

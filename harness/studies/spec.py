@@ -206,6 +206,36 @@ def read_toml(path: Path) -> dict[str, Any]:
         raise StudyError(f"{path}: invalid TOML: {exc}") from None
 
 
+@dataclass(frozen=True)
+class StudyDocument:
+    """A study file read as TOML, not yet validated: the public reader every study kind parses from.
+
+    ``kind`` says which parser applies (a ``[search]`` section makes a search study); ``section`` reads one table
+    field by field with one-line errors (:class:`Section`), so other study kinds need none of this module's
+    internals."""
+
+    tables: dict[str, Any]
+    where: str
+    source: Path | None = None
+
+    @classmethod
+    def read(cls, path: str | os.PathLike) -> StudyDocument:
+        """The file at ``path``; a missing file or invalid TOML is one ``StudyError`` line."""
+        path = Path(path)
+        return cls(read_toml(path), str(path), path)
+
+    @property
+    def kind(self) -> str:
+        return "search" if "search" in self.tables else "scoring"
+
+    def section(self, name: str, allowed: tuple[str, ...]) -> Section:
+        """Table ``name`` (empty when absent), restricted to the keys ``allowed``."""
+        return Section(self.where, name, self.tables.get(name, {}), allowed)
+
+    def error(self, problem: str) -> StudyError:
+        return StudyError(f"{self.where}: {problem}")
+
+
 def load_study(path: str | os.PathLike) -> Study:
     """Read and validate a study file (every field; proxies against those registered now)."""
     path = Path(path)
