@@ -21,6 +21,13 @@ _LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)")
 _CODE = re.compile(r"```.*?```|`[^`\n]*`", re.DOTALL)
 
 
+def _anchors(path: Path) -> set[str]:
+    """GitHub's heading anchors of a Markdown file: lower case, punctuation dropped, spaces to hyphens."""
+    text = re.sub(r"```.*?```", "", path.read_text(encoding="utf-8"), flags=re.DOTALL)
+    headings = re.findall(r"^#{1,6}\s+(.+?)\s*$", text, flags=re.MULTILINE)
+    return {re.sub(r"[^\w\- ]", "", h.strip().lower()).replace(" ", "-") for h in headings}
+
+
 def _pages() -> list[Path]:
     return [ROOT / "README.md", *sorted(DOCS.glob("*.md"))]
 
@@ -82,12 +89,13 @@ def test_cli_page_renders_every_visible_flag_of_a_parser() -> None:
 def test_relative_links_resolve(page: Path) -> None:
     broken = []
     for target in _links(page):
-        if re.match(r"^[a-z][a-z0-9+.-]*:", target) or target.startswith("#"):
-            continue  # external (http:, mailto:) or an anchor within the page
-        path = target.split("#", 1)[0]
-        if not (page.parent / path).exists():
+        if re.match(r"^[a-z][a-z0-9+.-]*:", target):
+            continue  # external (http:, mailto:)
+        path, _, anchor = target.partition("#")
+        file = page.parent / path if path else page
+        if not file.exists() or anchor and file.suffix == ".md" and anchor not in _anchors(file):
             broken.append(target)
-    assert broken == [], f"{page.relative_to(ROOT)}: links to missing files: {', '.join(broken)}"
+    assert broken == [], f"{page.relative_to(ROOT)}: links to missing files or headings: {', '.join(broken)}"
 
 
 def test_every_docs_page_is_linked_from_the_index_and_the_readme_links_the_index() -> None:
@@ -103,3 +111,19 @@ def test_link_checker_finds_a_broken_link(tmp_path: Path) -> None:
     page = tmp_path / "page.md"
     page.write_text("[ok](page.md) [bad](missing.md#x) `[code](nowhere.md)` [web](https://example.org)\n")
     assert _links(page) == ["page.md", "missing.md#x", "https://example.org"]
+    assert _anchors(Path(__file__).parents[1] / "docs" / "search.md") >= {"nasis-score-precisely"}
+
+
+def test_studies_page_lists_every_study_file_key() -> None:
+    from dataclasses import fields
+
+    from harness.search import study as search_study
+    from harness.search.nasi import NasiConfig
+    from harness.search.sample import SampleConfig
+    from harness.studies import spec
+
+    page = (DOCS / "studies.md").read_text(encoding="utf-8")
+    keys = {*spec.STUDY_KEYS, *spec.ANALYSIS_KEYS, *spec.OUTPUT_KEYS, *search_study.STUDY_KEYS}
+    keys |= {f.name for f in fields(NasiConfig)} | {f.name for f in fields(SampleConfig)}
+    missing = sorted(k for k in keys if f"| `{k}` |" not in page)
+    assert missing == [], f"docs/studies.md does not describe: {', '.join(missing)}"
