@@ -4,19 +4,26 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from matplotlib.figure import Figure
+from matplotlib.text import Text
+from PIL import Image
 
 from harness.analysis import correlate
 from harness.analysis.synthetic import synthetic_accuracy, synthetic_results, write_store
 from harness.cli import main
 from harness.errors import DataMissing
-from harness.report import OKABE_ITO, build_report, proxy_styles, render_report
+from harness.report import OKABE_ITO, build_report, figures, proxy_styles, render_report
+from harness.report.build import rho_order
 
 N_BOOT = 100
 FIGURES = (
     "scatter_toy_cifar10_real_true",
-    "heatmap_correlation",
+    "correlation_dots",
     "precision_topk",
     "agnostic_scatter_toy_cifar10",
     "agnostic_bars_toy_cifar10",
@@ -34,7 +41,7 @@ def results(accuracy: pd.Series) -> pd.DataFrame:
     modes = {("real", "random"): 0.98, ("gaussian", "true"): 0.5}
     return synthetic_results(
         accuracy,
-        {"nasi": 0.7, "snip": 0.4, "synflow": 0.2},
+        {"synflow": 0.7, "nasi": 0.4, "snip": 0.2},  # by rho: neither alphabetical nor registry order
         modes=modes,
         space="toy",
         degenerate=range(0, 300, 15),
@@ -43,10 +50,182 @@ def results(accuracy: pd.Series) -> pd.DataFrame:
     )
 
 
+def _recording(drawn: dict[str, Figure]):  # noqa: ANN202
+    """``figures.save`` that also keeps each figure by stem in ``drawn``, to inspect its axes and texts."""
+    save = figures.save
+
+    def recording(fig: Figure, out_dir: Path, stem: str, tight: bool = False) -> list[Path]:
+        drawn[stem] = fig
+        return save(fig, out_dir, stem, tight)
+
+    return recording
+
+
+def _render_recording(*args, **kwargs) -> tuple[Path, dict[str, Figure]]:  # noqa: ANN002, ANN003
+    """``render_report`` with every figure it saves kept by stem."""
+    drawn: dict[str, Figure] = {}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(figures, "save", _recording(drawn))
+        path = render_report(*args, **kwargs)
+    return path, drawn
+
+
 @pytest.fixture(scope="module")
-def report(results: pd.DataFrame, accuracy: pd.Series, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def rendered(
+    results: pd.DataFrame, accuracy: pd.Series, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Path, dict[str, Figure]]:
     out = tmp_path_factory.mktemp("report")
-    return render_report(results, out, accuracy, ensembles=[("nasi", "snip")], n_boot=N_BOOT)
+    return _render_recording(results, out, accuracy, ensembles=[("nasi", "snip")], n_boot=N_BOOT)
+
+
+@pytest.fixture(scope="module")
+def report(rendered: tuple[Path, dict[str, Figure]]) -> Path:
+    return rendered[0]
+
+
+@pytest.fixture(scope="module")
+def wide(accuracy: pd.Series, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Figure]]:
+    """Fourteen proxies on two datasets with a swapped mode: pages, a heatmap, the precision@k choice."""
+    strengths = {f"p{i:02d}": 0.9 - 0.06 * i for i in range(13)} | {"nasi": 0.05}
+    frame = pd.concat(
+        [
+            synthetic_results(accuracy, strengths, modes={("gaussian", "random"): 0.8}, space="toy", dataset=d)
+            for d in ("cifar10", "cifar100")
+        ],
+        ignore_index=True,
+    )
+    return _render_recording(frame, tmp_path_factory.mktemp("wide"), lambda space, dataset: accuracy, n_boot=20)
+
+
+def _texts(fig: Figure) -> list:
+    return [t for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip()]
+
+
+def _panels(fig: Figure) -> list:
+    return [ax for ax in fig.axes if ax.get_visible() and ax.get_label() != "<colorbar>"]
+
+
+def test_figures_fit_seven_inches_with_legible_text(
+    rendered: tuple[Path, dict[str, Figure]], wide: tuple[Path, dict[str, Figure]]
+) -> None:
+    for path, drawn in (rendered, wide):
+        pngs = sorted((path.parent / "figures").glob("*.png"))
+        assert len(pngs) == len(drawn) >= 6
+        for png in pngs:
+            with Image.open(png) as image:
+                assert image.size[0] / figures.DPI <= figures.MAX_WIDTH_IN + 1e-6, png.name
+        for stem, fig in drawn.items():
+            assert fig.get_figwidth() <= figures.MAX_WIDTH_IN + 1e-9, stem
+            small = {(t.get_text(), t.get_fontsize()) for t in _texts(fig) if t.get_fontsize() < figures.MIN_FONT_PT}
+            assert not small, (stem, small)
+
+
+def test_many_panels_are_split_into_pages(wide: tuple[Path, dict[str, Figure]]) -> None:
+    path, drawn = wide
+    scatter = sorted(s for s in drawn if s.startswith("scatter_toy_cifar10_"))
+    assert scatter == ["scatter_toy_cifar10_real_true_p1", "scatter_toy_cifar10_real_true_p2"]
+    assert [len(_panels(drawn[s])) for s in scatter] == [12, 2]  # 14 proxies
+    swapped = [s for s in drawn if s.startswith("agnostic_scatter_toy_cifar10_p")]
+    assert len(swapped) == 2 and all(len(_panels(drawn[s])) <= figures.PANELS_PER_PAGE for s in swapped)
+    text = path.read_text()
+    assert "(page 2 of 2)](figures/scatter_toy_cifar10_real_true_p2.png)" in text
+    assert not (path.parent / "figures" / "scatter_toy_cifar10_real_true.png").exists()
+
+
+@given(
+    st.lists(st.integers(0, 5), max_size=60).map(sorted),
+    st.integers(1, 12),
+)
+def test_paginate_keeps_order_page_size_and_groups(items: list[int], per_page: int) -> None:
+    pages = figures.paginate(items, per_page, group=lambda x: x)
+    assert [x for page in pages for x in page] == items
+    assert all(len(page) <= per_page for page in pages)
+    for value in set(items):
+        holding = [k for k, page in enumerate(pages) if value in page]
+        if items.count(value) <= per_page:
+            assert len(holding) == 1  # a group that fits on one page is not split
+
+
+def test_proxies_are_ordered_by_rho(rendered: tuple[Path, dict[str, Figure]], wide) -> None:  # noqa: ANN001
+    path, drawn = rendered
+    corr = pd.read_csv(path.parent / "tables" / "correlation.csv")
+    reference = corr[corr["degenerate_included"] & (corr["data"] == "real") & (corr["labels"] == "true")]
+    by_rho = list(reference.sort_values("spearman", ascending=False)["proxy"])
+    assert by_rho == ["synflow", "nasi", "snip"] == rho_order(corr)
+    titles = [ax.get_title().split("\n")[0] for ax in _panels(drawn["scatter_toy_cifar10_real_true"])]
+    assert titles == by_rho
+    dots = drawn["correlation_dots"].axes[0]
+    assert [t.get_text() for t in dots.get_yticklabels()] == by_rho  # one dataset: dots, best on top
+    assert dots.get_ylim()[0] > dots.get_ylim()[1]
+    agreement = drawn["agreement_toy_cifar10"].axes[0]
+    assert [t.get_text() for t in agreement.get_yticklabels()] == by_rho
+    bars = drawn["agnostic_bars_toy_cifar10"].axes[0]
+    assert [t.get_text() for t in bars.get_xticklabels()] == by_rho
+    wide_corr = pd.read_csv(wide[0].parent / "tables" / "correlation.csv")
+    wide_ref = wide_corr[wide_corr["degenerate_included"] & (wide_corr["data"] == "real")]
+    mean_rho = wide_ref.groupby("proxy")["spearman"].mean().sort_values(ascending=False)
+    assert rho_order(wide_corr) == list(mean_rho.index) and mean_rho.index[-1] == "nasi"
+    heat = wide[1]["heatmap_correlation"].axes[0]  # two datasets: the heatmap, rows best first
+    assert [t.get_text() for t in heat.get_yticklabels()] == list(mean_rho.index)
+
+
+def test_rho_order_orients_lower_is_better_and_puts_missing_last() -> None:
+    corr = pd.DataFrame(
+        {
+            "proxy": ["a", "b", "c", "d", "a"],
+            "spearman": [0.5, -0.8, 0.9, float("nan"), 0.1],
+            "higher_is_better": [True, False, True, True, True],
+            "degenerate_included": [True, True, True, True, False],
+            "data": "real",
+            "labels": "true",
+        }
+    )
+    assert rho_order(corr) == ["c", "b", "a", "d"]
+
+
+def test_outliers_cannot_squash_a_score_axis(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    drawn: dict[str, Figure] = {}
+    monkeypatch.setattr(figures, "save", _recording(drawn))
+    rng = np.random.default_rng(1)
+    for n in (500, figures.HEXBIN_ABOVE + 100):  # scatter and hexbin
+        score = rng.normal(10, 1, n)
+        score[0], score[1] = 1e6, -5e4  # one outlier each side
+        cells = pd.DataFrame(
+            {"proxy": "grasp", "score": score, "accuracy": rng.uniform(10, 94, n), "degenerate": False}
+        )
+        figures.score_vs_accuracy(cells, {}, proxy_styles(["grasp"]), title="t", accuracy_label="acc",
+                                  out_dir=tmp_path, stem=f"outlier{n}")  # fmt: skip
+        ax = drawn[f"outlier{n}"].axes[0]
+        lo, hi = ax.get_xlim()
+        bulk = np.percentile(score, [1, 99])
+        assert -5e4 < lo < bulk[0] and bulk[1] < hi < 1e6  # the outliers are outside, the bulk inside
+        assert hi - lo < 20 and ax.get_xscale() == "linear"
+        assert "2 far outliers at edge" in ax.get_xlabel() and "1st-99th pct" in ax.get_xlabel()
+    clean = rng.normal(10, 1, 500)
+    assert figures.robust_limits(clean) is None  # nothing far out: the axis shows everything
+    lo, hi = figures.robust_limits(np.append(clean, 1e6))
+    assert hi < 1e6 and lo < clean.min()  # only the outlying side is cut
+    assert figures.robust_limits(10 ** rng.uniform(0, 6, 500), log=True) is None
+
+
+def test_precision_at_k_draws_the_best_five_and_nasi(wide: tuple[Path, dict[str, Figure]]) -> None:
+    order = ["a", "b", "c", "d", "e", "f", "nasi"]
+    assert figures.choose_proxies(order) == ["a", "b", "c", "d", "e", "nasi"]
+    assert figures.choose_proxies(["nasi", *order[:6]]) == ["nasi", "a", "b", "c", "d"]
+    assert figures.choose_proxies(order[:3]) == ["a", "b", "c"]
+    path, drawn = wide
+    fig = drawn["precision_topk"]
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    best = rho_order(pd.read_csv(path.parent / "tables" / "correlation.csv"))
+    assert best[-1] == "nasi" and labels == [*best[:5], "nasi", "random (k/100)"]
+    assert len(_panels(fig)) == 2  # one per dataset
+    for ax in _panels(fig):
+        assert len(ax.get_lines()) == 7
+        random = ax.get_lines()[-1]
+        assert np.allclose(random.get_ydata(), np.asarray(random.get_xdata()) / 100)
+    legend_top = fig.legends[0].get_window_extent().y1
+    assert all(legend_top < ax.get_window_extent().y0 for ax in _panels(fig))  # below the panels, not on the title
+    assert ", ".join([*best[:5], "nasi"]) in path.read_text()
 
 
 def test_every_figure_is_written_as_png_and_pdf(report: Path) -> None:
@@ -102,13 +281,13 @@ def test_report_without_ground_truth_keeps_the_score_only_parts(results: pd.Data
         raise DataMissing(f"no ground truth for {space} {dataset}: get the benchmark file")
 
     render_report(results, tmp_path, synthetic_accuracy(300, seed=9), n_boot=20)
-    assert (tmp_path / "figures" / "heatmap_correlation.png").exists()
+    assert (tmp_path / "figures" / "correlation_dots.png").exists()
     path = render_report(results, tmp_path, missing, n_boot=50)  # replaces the report above
     text = path.read_text()
     assert "**Ground truth missing:** no ground truth for toy cifar10" in text
     assert "## Correlation with accuracy" not in text and "## Agnosticism" in text and "## Proxy agreement" in text
     assert (tmp_path / "figures" / "agnostic_bars_toy_cifar10.png").stat().st_size > 5000
-    assert not (tmp_path / "figures" / "heatmap_correlation.png").exists()
+    assert not (tmp_path / "figures" / "correlation_dots.png").exists()
 
 
 def test_build_report_from_a_store(results: pd.DataFrame, tmp_path: Path, monkeypatch, capsys) -> None:  # noqa: ANN001

@@ -8,6 +8,7 @@ missing and how to get it.
 from __future__ import annotations
 
 import datetime as _dt
+import math
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -106,9 +107,10 @@ def render_report(
     except DataMissing as exc:
         corr, truth_missing = None, str(exc)
     report.ground_truth(frame, target, truth_missing)
+    report.order = rho_order(corr) if corr is not None else []
     if corr is not None and not corr.empty:
         report.correlation(frame, corr, target, styles)
-        report.heatmap(corr)
+        report.heatmap(corr, styles)
         report.comparison(results, target, ensembles, n_boot, seed, level)
         report.precision(results, target, styles)
     report.agreement(results)
@@ -117,6 +119,22 @@ def render_report(
 
 
 ANNOTATE_MAX = 12  # proxies in an agreement heatmap with values written in its cells
+
+
+def rho_order(corr: pd.DataFrame) -> list[str]:
+    """Proxies best first by oriented Spearman rho (negated when lower is better) with degenerate cells
+    included, averaged over the reference settings (all settings when none is the reference): the order of
+    every figure and heatmap row, so that a reader finds the strong proxies first, not the early letters."""
+    rows = corr[corr["degenerate_included"]]
+    reference = rows[(rows["data"] == frames.REFERENCE_MODE[0]) & (rows["labels"] == frames.REFERENCE_MODE[1])]
+    rows = reference if not reference.empty else rows
+    if rows.empty:
+        return []
+    oriented = rows["spearman"].astype(float) * rows["higher_is_better"].map(lambda up: 1.0 if up else -1.0)
+    mean = oriented.groupby(rows["proxy"]).mean()
+    return sorted(
+        mean.index.astype(str), key=lambda p: (not math.isfinite(mean[p]), -mean[p] if math.isfinite(mean[p]) else 0, p)
+    )
 
 
 def _slug(*parts: object) -> str:
@@ -132,13 +150,19 @@ class _Report:
         self.sections: list[str] = []
         self.notes: list[str] = []
         self.files: list[Path] = []
+        self.order: list[str] = []  # proxies best rho first (empty without ground truth): see rho_order
 
     # -- helpers ---------------------------------------------------------------------------------------------
     def _figure(self, paths: list[Path], caption: str) -> str:
+        """Markdown for a figure's pages (``paths``: PNG, PDF of each page, in page order)."""
         self.files += paths
-        png = paths[0].relative_to(self.out).as_posix()
-        pdf = paths[1].relative_to(self.out).as_posix()
-        return f"![{caption}]({png})\n\n*{caption}* ([PDF]({pdf}))"
+        pages = list(zip(paths[0::2], paths[1::2]))
+        parts = []
+        for k, (png, pdf) in enumerate(pages, start=1):
+            text = caption + (f" (page {k} of {len(pages)})" if len(pages) > 1 else "")
+            rel_png, rel_pdf = png.relative_to(self.out).as_posix(), pdf.relative_to(self.out).as_posix()
+            parts.append(f"![{text}]({rel_png})\n\n*{text}* ([PDF]({rel_pdf}))")
+        return "\n\n".join(parts)
 
     def _table(self, frame: pd.DataFrame, name: str, columns, notes: Sequence[str] = ()) -> str:  # noqa: ANN001
         csv_path = self.tab_dir / f"{name}.csv"
@@ -227,8 +251,8 @@ class _Report:
                 & corr["degenerate_included"]
             ]
             stats = {
-                r.proxy: f"ρ = {r.spearman:.2f} [{r.spearman_ci[0]:.2f}, {r.spearman_ci[1]:.2f}], τ = {r.kendall:.2f}, "
-                f"n = {r.n:,}"
+                r.proxy: f"ρ = {r.spearman:.2f} [{r.spearman_ci[0]:.2f}, {r.spearman_ci[1]:.2f}]\n"
+                f"τ = {r.kendall:.2f}, n = {r.n:,}"
                 for r in chosen.itertuples()
             }
             split = accuracy.attrs.get("provenance", {}).get("split", "")
@@ -239,6 +263,7 @@ class _Report:
                 styles,
                 title=f"{label}, {setting.data} data / {setting.labels} labels: score against {split} accuracy",
                 accuracy_label=f"{split} accuracy (%)".strip(),
+                order=self.order,
                 out_dir=self.fig_dir,
                 stem=_slug(
                     "scatter",
@@ -255,7 +280,7 @@ class _Report:
         parts.append(self._table(corr, "correlation", tables.correlation_columns))
         self.sections.append("\n\n".join(parts))
 
-    def heatmap(self, corr: pd.DataFrame) -> None:
+    def heatmap(self, corr: pd.DataFrame, styles: dict) -> None:
         ref = corr[corr["degenerate_included"]]
         reference = ref[(ref["data"] == frames.REFERENCE_MODE[0]) & (ref["labels"] == frames.REFERENCE_MODE[1])]
         ref = reference if not reference.empty else ref
@@ -269,10 +294,24 @@ class _Report:
             return text + (f" b{r['batch_size']} s{r['seed']}" if many_runs else "")
 
         ref = ref.assign(column=ref.apply(column, axis=1))
-        matrices = {
-            f"Spearman rho ({'signed'})": ref.pivot_table(index="proxy", columns="column", values="spearman"),
-            "Kendall tau (signed)": ref.pivot_table(index="proxy", columns="column", values="kendall"),
-        }
+        if ref["column"].nunique() == 1:  # one dataset: dots with their intervals, not a one-column heatmap
+            rows = ref.set_index("proxy").loc[figures.ordered(list(ref["proxy"]), self.order)].reset_index()
+            paths = figures.correlation_dots(
+                rows,
+                styles,
+                title=f"Correlation of each proxy with accuracy, {rows['column'].iloc[0]}",
+                out_dir=self.fig_dir,
+                stem="correlation_dots",
+            )
+            self.sections.append(
+                "## Proxy x dataset\n\n"
+                + self._figure(paths, "Signed rank correlations with 95% bootstrap intervals, best rho first")
+            )
+            return
+        matrices = {}
+        for name, value in (("Spearman rho (signed)", "spearman"), ("Kendall tau (signed)", "kendall")):
+            matrix = ref.pivot_table(index="proxy", columns="column", values=value)
+            matrices[name] = matrix.loc[figures.ordered(list(matrix.index), self.order)]
         paths = figures.heatmap(
             matrices,
             title="Correlation of each proxy with accuracy, per dataset",
@@ -280,7 +319,7 @@ class _Report:
             stem="heatmap_correlation",
         )
         self.sections.append(
-            "## Proxy x dataset\n\n" + self._figure(paths, "Signed rank correlations, proxy x dataset")
+            "## Proxy x dataset\n\n" + self._figure(paths, "Signed rank correlations, proxy x dataset, best rho first")
         )
 
     def comparison(
@@ -333,6 +372,8 @@ class _Report:
                 f" {info['data']}/{info['labels']} b{info['batch_size']} s{info['seed']}" if many else ""
             )
             matrix = agreement_matrix(rows, "spearman")
+            names = figures.ordered(list(matrix.index), self.order)
+            matrix = matrix.loc[names, [c for c in names if c in matrix.columns]]
             paths = figures.heatmap(
                 {"Spearman rho (oriented)": matrix},
                 title=f"Proxy agreement, {label}",
@@ -365,10 +406,17 @@ class _Report:
             if shown[keys].drop_duplicates().shape[0] > len(shown[["space", "dataset"]].drop_duplicates()):
                 title += f" {info['data']}/{info['labels']} b{info['batch_size']} s{info['seed']}"
             panels.append((title, rows))
-        paths = figures.precision_curves(shown, styles, panels=panels, out_dir=self.fig_dir, stem="precision_topk")
+        chosen = figures.choose_proxies(figures.ordered(list(shown["proxy"]), self.order))
+        paths = figures.precision_curves(
+            shown, styles, panels=panels, out_dir=self.fig_dir, stem="precision_topk", proxies=chosen
+        )
+        caption = (
+            f"Precision of the proxy's top-k% among the true top-k% for {', '.join(chosen)} (the best five by rho, "
+            "and nasi; dashed: random, k/100)"
+        )
         self.sections.append(
             "## Precision at top-k\n\n"
-            + self._figure(paths, "Precision of the proxy's top-k% among the true top-k% (dashed: random, k/100)")
+            + self._figure(paths, caption)
             + f"\n\nValues: [{curves_path.name}](tables/{curves_path.name})"
         )
 
@@ -404,13 +452,18 @@ class _Report:
         for (space, dataset), rows in table.groupby(["space", "dataset"], sort=True):
             pairs = self._pairs(frame, space, dataset, rows)
             stats = {
-                (r.proxy, r.mode): f"τ = {r.kendall:.2f} [{r.kendall_ci[0]:.2f}, {r.kendall_ci[1]:.2f}], "
+                (r.proxy, r.mode): f"τ = {r.kendall:.2f} [{r.kendall_ci[0]:.2f}, {r.kendall_ci[1]:.2f}]\n"
                 f"r = {r.pearson:.2f}: {r.verdict}"
                 for r in rows.itertuples()
             }
             if not pairs.empty:
                 scatter = figures.agreement_scatter(
-                    pairs, stats, styles, out_dir=self.fig_dir, stem=_slug("agnostic_scatter", space, dataset)
+                    pairs,
+                    stats,
+                    styles,
+                    out_dir=self.fig_dir,
+                    stem=_slug("agnostic_scatter", space, dataset),
+                    order=self.order,
                 )
                 parts.append(self._figure(scatter, f"Reference against swapped scores, {space} {dataset}"))
             bars = figures.agreement_bars(
@@ -419,6 +472,7 @@ class _Report:
                 thresholds=(thresholds.holds, thresholds.fails),
                 out_dir=self.fig_dir,
                 stem=_slug("agnostic_bars", space, dataset),
+                order=self.order,
             )
             parts.append(self._figure(bars, f"Agreement with the reference scores, {space} {dataset}"))
         parts.append(self._table(table.drop(columns="mode"), "agnostic", tables.agnostic_columns))

@@ -1,15 +1,23 @@
 """The report's figures, each written as PNG (for the Markdown) and PDF (for a paper).
 
+Sized for a paper: no figure is wider than ``MAX_WIDTH_IN`` (a two-column page's text width), no text is
+smaller than ``MIN_FONT_PT`` at that size, and a figure of many panels is split into pages of at most
+``PANELS_PER_PAGE`` panels (``stem_p1``, ``stem_p2``, ...) instead of one image too tall to print. Proxies
+appear in the order the caller gives (the report passes them best rho first), never alphabetically.
+
 Figures are built on ``matplotlib.figure.Figure`` directly (the Agg canvas, no pyplot state), so the
 report runs headless and never opens a window. Every axis is labelled, every proxy keeps its style from
 :mod:`harness.report.palette`, and dense scatter plots become hexbin density plots (rasterised in the PDF).
+A few extreme scores must not squash a panel into a vertical line, so score axes get robust limits
+(:func:`robust_limits`), say so in their label, and draw the cells beyond them as triangles at the edge.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
@@ -20,12 +28,21 @@ from matplotlib.patches import Patch
 from harness.report.palette import DEGENERATE_MARKER, NEUTRAL, Style
 
 HEXBIN_ABOVE = 2000  # cells; above this a scatter plot is a blot, so show density instead
-PANEL_COLUMNS = 5
+PANEL_COLUMNS = 3
+PANELS_PER_PAGE = 12
+MAX_WIDTH_IN = 7.0  # a paper's full text width; every figure fits it
+MIN_FONT_PT = 7.0  # legible in print at MAX_WIDTH_IN
+TITLE_PT = 9.0
 DPI = 150
+ROBUST_PERCENTILES = (1.0, 99.0)
+FAR = 0.25  # a value further than FAR x (1st-99th percentile span) beyond those percentiles is an outlier
+
+T = TypeVar("T")
 
 
-def save(fig: Figure, out_dir: Path, stem: str, tight: bool = True) -> list[Path]:
-    """Write ``stem.png`` and ``stem.pdf`` under ``out_dir``; return both paths."""
+def save(fig: Figure, out_dir: Path, stem: str, tight: bool = False) -> list[Path]:
+    """Write ``stem.png`` and ``stem.pdf`` under ``out_dir``; return both paths. Not ``tight`` by default: the
+    layouts here already fit their text inside the figure, and a tight box would pad it past its set width."""
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = [out_dir / f"{stem}.png", out_dir / f"{stem}.pdf"]
     fig.savefig(paths[0], dpi=DPI, bbox_inches="tight" if tight else None)
@@ -33,18 +50,57 @@ def save(fig: Figure, out_dir: Path, stem: str, tight: bool = True) -> list[Path
     return paths
 
 
-# Panel grids have a fixed layout in inches: with 20 panels, matplotlib's automatic layouts (constrained,
-# tight bbox) measure every tick label again and take most of the report's time.
-_AXES_W, _AXES_H = 2.5, 1.95
-_PAD_LEFT, _PAD_RIGHT, _PAD_TOP, _PAD_BOTTOM, _SUPTITLE = 0.62, 0.12, 0.42, 0.45, 0.4
+def paginate(items: Sequence[T], per_page: int = PANELS_PER_PAGE, group: Callable[[T], Hashable] | None = None):
+    """``items`` in pages of at most ``per_page``, in order; items of one ``group`` (say, one proxy's modes) are
+    kept on one page when they fit on one, so a reader finds a proxy's panels together."""
+    if group is None:
+        return [list(items[i : i + per_page]) for i in range(0, len(items), per_page)] or [[]]
+    runs: list[list[T]] = []
+    for item in items:
+        if runs and group(runs[-1][-1]) == group(item):
+            runs[-1].append(item)
+        else:
+            runs.append([item])
+    pages: list[list[T]] = []
+    for run in runs:
+        for start in range(0, len(run), per_page):
+            chunk = run[start : start + per_page]
+            if pages and len(pages[-1]) + len(chunk) <= per_page:
+                pages[-1].extend(chunk)
+            else:
+                pages.append(list(chunk))
+    return pages or [[]]
 
 
-def _grid(count: int, axes_w: float = _AXES_W, axes_h: float = _AXES_H) -> tuple[Figure, list]:
+def page_stems(stem: str, count: int) -> list[str]:
+    """One page keeps ``stem``; several are ``stem_p1`` ... ``stem_pN``."""
+    return [stem] if count == 1 else [f"{stem}_p{k}" for k in range(1, count + 1)]
+
+
+def _page_title(title: str, k: int, count: int) -> str:
+    return title + (f" (page {k} of {count})" if count > 1 else "")
+
+
+def ordered(names: Sequence[str], order: Sequence[str] | None) -> list[str]:
+    """``names`` in ``order`` (the report's rho ranking); names it lacks keep their own order, after it."""
+    unique = list(dict.fromkeys(names))
+    if not order:
+        return unique
+    rank = {p: i for i, p in enumerate(order)}
+    return sorted(unique, key=lambda p: (rank.get(p, len(rank)), unique.index(p)))
+
+
+# Panel grids have a fixed layout in inches: with 12 panels, matplotlib's automatic layouts (constrained,
+# tight bbox) measure every tick label again and take most of the report's time. Three columns fill 7 inches.
+_CELL_W = MAX_WIDTH_IN / PANEL_COLUMNS
+_PAD_LEFT, _PAD_RIGHT, _PAD_TOP, _PAD_BOTTOM, _SUPTITLE = 0.5, 0.12, 0.5, 0.6, 0.35
+_AXES_W, _AXES_H = _CELL_W - _PAD_LEFT - _PAD_RIGHT, 1.45
+
+
+def _grid(count: int) -> tuple[Figure, list]:
     cols = max(1, min(PANEL_COLUMNS, count))
     rows = max(1, math.ceil(count / cols))
-    cell_w = _PAD_LEFT + axes_w + _PAD_RIGHT
-    cell_h = _PAD_TOP + axes_h + _PAD_BOTTOM
-    width, height = cols * cell_w, rows * cell_h + _SUPTITLE
+    width, height = cols * _CELL_W, rows * (_PAD_TOP + _AXES_H + _PAD_BOTTOM) + _SUPTITLE
     fig = Figure(figsize=(width, height))
     axes = fig.subplots(rows, cols, squeeze=False).ravel().tolist()
     fig.subplots_adjust(
@@ -52,23 +108,64 @@ def _grid(count: int, axes_w: float = _AXES_W, axes_h: float = _AXES_H) -> tuple
         right=1 - _PAD_RIGHT / width,
         bottom=_PAD_BOTTOM / height,
         top=1 - (_SUPTITLE + _PAD_TOP) / height,
-        wspace=(_PAD_LEFT + _PAD_RIGHT) / axes_w,
-        hspace=(_PAD_TOP + _PAD_BOTTOM) / axes_h,
+        wspace=(_PAD_LEFT + _PAD_RIGHT) / _AXES_W,
+        hspace=(_PAD_TOP + _PAD_BOTTOM) / _AXES_H,
     )
     for ax in axes[count:]:
         ax.set_visible(False)
     return fig, axes[:count]
 
 
+def _suptitle(fig: Figure, title: str) -> None:
+    fig.suptitle(title, fontsize=TITLE_PT, y=1 - 0.08 / fig.get_figheight(), va="top")
+
+
 def _title(ax, name: str, detail: str) -> None:  # noqa: ANN001
-    """Panel title: the name, then its statistics on a second line (above the data rather than over it)."""
-    ax.set_title(name + (f"\n{detail}" if detail else ""), fontsize=7.5)
+    """Panel title: the name, then its statistics below it (above the data rather than over it)."""
+    ax.set_title(name + (f"\n{detail}" if detail else ""), fontsize=MIN_FONT_PT, linespacing=1.1)
+
+
+def _finite(values: np.ndarray, log: bool = False) -> np.ndarray:
+    keep = np.isfinite(values) & ((values > 0) if log else True)
+    return values[keep]
 
 
 def _log_scale(values: np.ndarray) -> bool:
-    """Scores spanning three or more decades of positive values read better on a log axis (synflow, NTK)."""
+    """Scores whose bulk (1st-99th percentile) spans three or more decades of positive values read better on a
+    log axis (synflow, NTK); one outlier alone does not make an axis logarithmic."""
     finite = values[np.isfinite(values)]
-    return finite.size > 1 and bool(np.all(finite > 0)) and finite.max() / finite.min() >= 1e3
+    if finite.size < 2 or not bool(np.all(finite > 0)):
+        return False
+    lo, hi = np.percentile(finite, ROBUST_PERCENTILES) if finite.size >= 20 else (finite.min(), finite.max())
+    return bool(hi / lo >= 1e3)
+
+
+def robust_limits(values: np.ndarray, log: bool = False) -> tuple[float, float] | None:
+    """Axis limits that outliers cannot squash: on a side where values lie further than ``FAR`` x the
+    1st-99th percentile span beyond its percentile, the axis ends just past the last value within that reach
+    (so only those far values fall outside). ``None`` when no side needs cutting (then the axis shows
+    everything, as usual). Computed on log10 values for a log axis."""
+    finite = _finite(values, log)
+    if finite.size < 20:
+        return None
+    v = np.log10(finite) if log else finite
+    p_lo, p_hi = np.percentile(v, ROBUST_PERCENTILES)
+    span = p_hi - p_lo
+    if span <= 0:
+        return None
+    near = v[(v >= p_lo - FAR * span) & (v <= p_hi + FAR * span)]
+    if near.size == v.size:
+        return None
+    margin = 0.04 * (near.max() - near.min())
+    lo, hi = near.min() - margin, near.max() + margin
+    return (10**lo, 10**hi) if log else (float(lo), float(hi))
+
+
+ROBUST_AXIS_NOTE = f"(axis: 1st-99th pct ± {FAR:.0%} of span)"
+
+
+def _clip_note(limits: tuple[float, float] | None, beyond: int) -> str:
+    return f"; {beyond} far outliers at edge ▸\n{ROBUST_AXIS_NOTE}" if limits is not None and beyond else ""
 
 
 def _density(ax, x: np.ndarray, y: np.ndarray, style: Style, log_x: bool) -> None:  # noqa: ANN001
@@ -86,10 +183,21 @@ def _density(ax, x: np.ndarray, y: np.ndarray, style: Style, log_x: bool) -> Non
             rasterized=True,
         )
     else:
-        size = 8 if x.size > 300 else 18  # few cells: bigger markers
+        size = 6 if x.size > 300 else 14  # few cells: bigger markers
         ax.scatter(x, y, s=size, color=style.color, marker=style.marker, alpha=0.7, linewidths=0, rasterized=True)
         if log_x:
             ax.set_xscale("log")
+
+
+def _beyond(ax, x: np.ndarray, y: np.ndarray, limits: tuple[float, float]) -> int:  # noqa: ANN001
+    """Cells outside ``limits`` drawn as grey triangles on the edge they lie beyond; returns how many."""
+    lo, hi = limits
+    count = 0
+    for side, marker, mask in ((lo, "<", x < lo), (hi, ">", x > hi)):
+        if mask.any():
+            ax.scatter(np.full(mask.sum(), side), y[mask], s=12, marker=marker, color=NEUTRAL, clip_on=False)
+            count += int(mask.sum())
+    return count
 
 
 def score_vs_accuracy(
@@ -101,37 +209,89 @@ def score_vs_accuracy(
     accuracy_label: str,
     out_dir: Path,
     stem: str,
+    order: Sequence[str] | None = None,
 ) -> list[Path]:
-    """One panel per proxy: score (x) against accuracy (y); degenerate cells as grey crosses.
+    """One panel per proxy (in ``order``): score (x) against accuracy (y); degenerate cells as grey crosses;
+    pages of ``PANELS_PER_PAGE``. Returns each page's PNG and PDF, in page order.
 
     ``cells``: columns proxy, score, accuracy, degenerate. ``stats``: proxy -> text for the panel (rho, tau).
     """
-    proxies = list(dict.fromkeys(cells["proxy"]))
-    fig, axes = _grid(len(proxies))
-    for ax, proxy in zip(axes, proxies):
-        rows = cells[cells["proxy"] == proxy]
-        x, y = rows["score"].to_numpy(float), rows["accuracy"].to_numpy(float)
-        degenerate = rows["degenerate"].to_numpy(bool)
-        log_x = _log_scale(x)
-        _density(ax, x[~degenerate], y[~degenerate], styles[proxy], log_x)
-        if degenerate.any():
-            ax.scatter(
-                x[degenerate],
-                y[degenerate],
-                s=14,
-                marker=DEGENERATE_MARKER,
-                color=NEUTRAL,
-                linewidths=0.8,
-                label=f"degenerate ({degenerate.sum()})",
-                rasterized=True,
-            )
-            ax.legend(loc="lower right", fontsize=6, frameon=False)
-        _title(ax, proxy, stats.get(proxy, ""))
-        ax.set_xlabel("score" + (" (log scale)" if log_x else ""), fontsize=8)
-        ax.set_ylabel(accuracy_label, fontsize=8)
-        ax.tick_params(labelsize=7)
-    fig.suptitle(title, fontsize=10, y=1 - 0.12 / fig.get_figheight(), va="top")
-    return save(fig, out_dir, stem, tight=False)
+    proxies = ordered(list(cells["proxy"]), order)
+    pages = paginate(proxies)
+    paths: list[Path] = []
+    for k, (page, page_stem) in enumerate(zip(pages, page_stems(stem, len(pages))), start=1):
+        fig, axes = _grid(len(page))
+        for ax, proxy in zip(axes, page):
+            rows = cells[cells["proxy"] == proxy]
+            x, y = rows["score"].to_numpy(float), rows["accuracy"].to_numpy(float)
+            degenerate = rows["degenerate"].to_numpy(bool)
+            log_x = _log_scale(x[~degenerate])
+            limits = robust_limits(x[~degenerate], log_x)
+            inside = np.ones(x.size, bool) if limits is None else (x >= limits[0]) & (x <= limits[1])
+            _density(ax, x[~degenerate & inside], y[~degenerate & inside], styles[proxy], log_x)
+            if (degenerate & inside).any():
+                chosen = degenerate & inside
+                ax.scatter(
+                    x[chosen],
+                    y[chosen],
+                    s=10,
+                    marker=DEGENERATE_MARKER,
+                    color=NEUTRAL,
+                    linewidths=0.7,
+                    label=f"degenerate ({degenerate.sum()})",
+                    rasterized=True,
+                )
+                ax.legend(loc="lower right", fontsize=MIN_FONT_PT, frameon=False, handletextpad=0.2)
+            beyond = 0
+            if limits is not None:
+                beyond = _beyond(ax, x, y, limits)
+                ax.set_xlim(*limits)
+            _title(ax, proxy, stats.get(proxy, ""))
+            ax.set_xlabel("score" + (" (log axis)" if log_x else "") + _clip_note(limits, beyond), fontsize=MIN_FONT_PT)
+            ax.set_ylabel(accuracy_label, fontsize=MIN_FONT_PT)
+            ax.tick_params(labelsize=MIN_FONT_PT)
+        _suptitle(fig, _page_title(title, k, len(pages)))
+        paths += save(fig, out_dir, page_stem)
+    return paths
+
+
+def correlation_dots(
+    table: pd.DataFrame,
+    styles: Mapping[str, Style],
+    *,
+    title: str,
+    out_dir: Path,
+    stem: str,
+    measures: Sequence[tuple[str, str]] = (("spearman", "Spearman ρ"), ("kendall", "Kendall τ")),
+) -> list[Path]:
+    """One dataset's correlations as dots with their intervals, one row per proxy in the table's order (the
+    report sorts it by rho, best on top): a one-column heatmap would show the same numbers without intervals.
+
+    ``table``: columns proxy, and per measure ``m`` the value ``m`` and its interval ``m_ci`` (lo, hi).
+    """
+    proxies = list(dict.fromkeys(table["proxy"]))
+    height = 0.9 + 0.17 * max(len(proxies), 3)
+    fig = Figure(figsize=(min(MAX_WIDTH_IN, 2.6 + 2.2 * len(measures)), height), layout="constrained")
+    axes = fig.subplots(1, len(measures), squeeze=False, sharey=True).ravel()
+    rows = np.arange(len(proxies))
+    for ax, (column, label) in zip(axes, measures):
+        for i, proxy in enumerate(proxies):
+            row = table[table["proxy"] == proxy].iloc[0]
+            value, (lo, hi) = float(row[column]), row[f"{column}_ci"]
+            style = styles[proxy]
+            if np.isfinite(lo) and np.isfinite(hi):
+                ax.plot([lo, hi], [i, i], color=style.color, linewidth=1.2, solid_capstyle="butt")
+            ax.plot([value], [i], marker=style.marker, color=style.color, markersize=4, linestyle="none")
+        ax.axvline(0, color=NEUTRAL, linewidth=0.6)
+        ax.set_xlim(-1, 1)
+        ax.set_xlabel(f"{label} with accuracy (signed; bar: 95% CI)", fontsize=MIN_FONT_PT)
+        ax.tick_params(labelsize=MIN_FONT_PT)
+        ax.grid(axis="x", color="#DDDDDD", linewidth=0.5)
+    axes[0].set_yticks(rows, proxies, fontsize=MIN_FONT_PT)
+    axes[0].set_ylim(len(proxies) - 0.5, -0.5)  # best on top
+    axes[0].set_ylabel("proxy (best ρ first)", fontsize=MIN_FONT_PT)
+    fig.suptitle(title, fontsize=TITLE_PT)
+    return save(fig, out_dir, stem)
 
 
 def heatmap(
@@ -146,70 +306,99 @@ def heatmap(
     cell_width: float = 0.9,
     annotate: bool = True,
 ) -> list[Path]:
-    """Side-by-side heatmaps (proxy x dataset, or proxy x proxy), values written in the cells (``annotate``:
-    each value is a text the layout measures, so a large matrix leaves them to its table).
+    """Side-by-side heatmaps (proxy x dataset, or proxy x proxy) in the matrices' row order, values written in
+    the cells (``annotate``) while a cell is wide enough for them at ``MIN_FONT_PT``.
 
-    Diverging ColorBrewer PuOr (colour-blind safe), fixed to [-1, 1] so that colours compare across panels.
+    Cells narrow to keep the figure within ``MAX_WIDTH_IN``. Diverging ColorBrewer PuOr (colour-blind safe),
+    fixed to [-1, 1] so that colours compare across panels.
     """
     names = list(matrices)
     first = matrices[names[0]]
-    width = 1.2 + cell_width * first.shape[1]
-    value_size = 7 if cell_width >= 0.6 else 5.5
-    fig = Figure(figsize=(width * len(names) + 1.2, 0.8 + 0.32 * max(first.shape[0], 3)), layout="constrained")
+    label_w, colorbar_w = 1.6, 0.9  # tick labels of each panel; the shared colour bar
+    room = (MAX_WIDTH_IN - colorbar_w) / len(names) - label_w
+    cell_w = max(0.12, min(cell_width, room / max(first.shape[1], 1)))
+    cell_h = min(0.3, max(0.14, cell_w))
+    annotate = annotate and cell_w >= 0.34
+    width = min(MAX_WIDTH_IN, (label_w + cell_w * first.shape[1]) * len(names) + colorbar_w)
+    height = 1.3 + (0.6 if xlabel == "proxy" else 0) + cell_h * max(first.shape[0], 3)
+    fig = Figure(figsize=(width, height), layout="constrained")
     axes = fig.subplots(1, len(names), squeeze=False).ravel()
     image = None
     for ax, name in zip(axes, names):
         matrix = matrices[name]
         values = matrix.to_numpy(dtype=float)
         image = ax.imshow(values, cmap="PuOr", vmin=-1, vmax=1, aspect="auto")
-        ax.set_xticks(range(matrix.shape[1]), [str(c) for c in matrix.columns], rotation=30, ha="right", fontsize=8)
-        ax.set_yticks(range(matrix.shape[0]), [str(i) for i in matrix.index], fontsize=8)
-        ax.set_xlabel(xlabel, fontsize=8)
-        ax.set_ylabel(ylabel, fontsize=8)
-        ax.set_title(name, fontsize=9)
+        ax.set_xticks(range(matrix.shape[1]), [str(c) for c in matrix.columns], rotation=45, ha="right")
+        ax.set_yticks(range(matrix.shape[0]), [str(i) for i in matrix.index])
+        ax.tick_params(labelsize=MIN_FONT_PT)
+        ax.set_xlabel(xlabel, fontsize=MIN_FONT_PT)
+        ax.set_ylabel(ylabel, fontsize=MIN_FONT_PT)
+        ax.set_title(name, fontsize=MIN_FONT_PT + 1)
         for (i, j), v in np.ndenumerate(values if annotate else np.empty((0, 0))):
             text = "-" if not np.isfinite(v) else f"{v:.2f}"
             colour = "white" if abs(v) > 0.6 else "black"
-            ax.text(j, i, text, ha="center", va="center", fontsize=value_size, color=colour)
+            ax.text(j, i, text, ha="center", va="center", fontsize=MIN_FONT_PT, color=colour)
     if image is not None:
-        fig.colorbar(image, ax=list(axes), shrink=0.8, label=value_label)
-    fig.suptitle(title, fontsize=10)
+        bar = fig.colorbar(image, ax=list(axes), shrink=0.8)
+        bar.set_label(value_label, fontsize=MIN_FONT_PT)
+        bar.ax.tick_params(labelsize=MIN_FONT_PT)
+    fig.suptitle(title, fontsize=TITLE_PT)
     return save(fig, out_dir, stem)
 
 
 def agreement_scatter(
-    pairs: pd.DataFrame, stats: Mapping[tuple[str, str], str], styles: Mapping[str, Style], *, out_dir: Path, stem: str
+    pairs: pd.DataFrame,
+    stats: Mapping[tuple[str, str], str],
+    styles: Mapping[str, Style],
+    *,
+    out_dir: Path,
+    stem: str,
+    order: Sequence[str] | None = None,
 ) -> list[Path]:
-    """One panel per proxy x swapped mode: reference score (x) against swapped score (y), with the y = x line."""
-    order = {p: i for i, p in enumerate(styles)}
-    keys = sorted(dict.fromkeys(zip(pairs["proxy"], pairs["mode"])), key=lambda k: (order.get(k[0], 0), k))
-    fig, axes = _grid(len(keys))
-    for ax, (proxy, mode) in zip(axes, keys):
-        rows = pairs[(pairs["proxy"] == proxy) & (pairs["mode"] == mode)]
-        x, y = rows["ref"].to_numpy(float), rows["swap"].to_numpy(float)
-        log_x = _log_scale(x) and _log_scale(y)
-        _density(ax, x, y, styles[proxy], log_x)
-        if log_x:
-            ax.set_yscale("log")
-        finite = np.concatenate([x[np.isfinite(x)], y[np.isfinite(y)]])
-        if finite.size:
-            lo, hi = finite.min(), finite.max()
-            ax.plot([lo, hi], [lo, hi], color=NEUTRAL, linewidth=0.8, linestyle="--", label="y = x")
-        _title(ax, f"{proxy}: {mode}", stats.get((proxy, mode), ""))
-        ax.set_xlabel("score, real data / true labels", fontsize=8)
-        ax.set_ylabel(f"score, {mode}", fontsize=8)
-        ax.tick_params(labelsize=7)
-    fig.suptitle(
-        "Scores under swapped data/labels against the reference scores (same cells)",
-        fontsize=10,
-        y=1 - 0.12 / fig.get_figheight(),
-        va="top",
-    )
-    return save(fig, out_dir, stem, tight=False)
+    """One panel per proxy x swapped mode (proxies in ``order``): reference score (x) against swapped score
+    (y), with the y = x line; pages of ``PANELS_PER_PAGE``, a proxy's modes kept on one page where they fit."""
+    proxies = ordered(list(pairs["proxy"]), order or list(styles))
+    rank = {p: i for i, p in enumerate(proxies)}
+    keys = sorted(dict.fromkeys(zip(pairs["proxy"], pairs["mode"])), key=lambda k: (rank[k[0]], k[1]))
+    pages = paginate(keys, group=lambda k: k[0])
+    paths: list[Path] = []
+    for n, (page, page_stem) in enumerate(zip(pages, page_stems(stem, len(pages))), start=1):
+        fig, axes = _grid(len(page))
+        for ax, (proxy, mode) in zip(axes, page):
+            rows = pairs[(pairs["proxy"] == proxy) & (pairs["mode"] == mode)]
+            x, y = rows["ref"].to_numpy(float), rows["swap"].to_numpy(float)
+            log_x = _log_scale(x) and _log_scale(y)
+            x_lim, y_lim = robust_limits(x, log_x), robust_limits(y, log_x)
+            inside = np.ones(x.size, bool)
+            for lim, v in ((x_lim, x), (y_lim, y)):
+                if lim is not None:
+                    inside &= (v >= lim[0]) & (v <= lim[1])
+            _density(ax, x[inside], y[inside], styles[proxy], log_x)
+            if log_x:
+                ax.set_yscale("log")
+            finite = np.concatenate([x[inside & np.isfinite(x)], y[inside & np.isfinite(y)]])
+            if finite.size:
+                lo, hi = finite.min(), finite.max()
+                ax.plot([lo, hi], [lo, hi], color=NEUTRAL, linewidth=0.8, linestyle="--")
+            if x_lim is not None:
+                ax.set_xlim(*x_lim)
+            if y_lim is not None:
+                ax.set_ylim(*y_lim)
+            note = "" if inside.all() else f"; {int((~inside).sum())} far outliers\nnot drawn {ROBUST_AXIS_NOTE}"
+            _title(ax, f"{proxy}: {mode}", stats.get((proxy, mode), ""))
+            ax.set_xlabel("score, real data / true labels" + note, fontsize=MIN_FONT_PT)
+            ax.set_ylabel(f"score, {mode}", fontsize=MIN_FONT_PT)
+            ax.tick_params(labelsize=MIN_FONT_PT)
+        _suptitle(
+            fig,
+            _page_title("Scores under swapped data/labels against the reference scores (dashed: y = x)", n, len(pages)),
+        )
+        paths += save(fig, out_dir, page_stem)
+    return paths
 
 
 HATCHES = ("", "///", "...", "xxx", "\\\\\\", "+++", "ooo", "---", "|||", "**", "OO", "//..", "xx..", "\\\\||")
-MAX_WIDTH_IN = 28.0  # a figure any wider is unreadable on a page; the bars get thinner instead
+BARS_PER_PAGE = 36  # bars in one row at MAX_WIDTH_IN: more and hatches stop being legible
 
 
 def agreement_bars(
@@ -220,55 +409,81 @@ def agreement_bars(
     out_dir: Path,
     stem: str,
     measures: Sequence[tuple[str, str]] = (("kendall", "Kendall tau"), ("pearson", "Pearson r (NASI's measure)")),
+    order: Sequence[str] | None = None,
 ) -> list[Path]:
-    """Grouped bars: per proxy, one bar per swapped mode (hatch = mode), height = agreement, whiskers = 95% CI."""
-    proxies = list(dict.fromkeys(table["proxy"]))
+    """Grouped bars: per proxy (in ``order``), one bar per swapped mode (hatch = mode), height = agreement,
+    whiskers = 95% CI. Proxies go on pages of at most ``BARS_PER_PAGE`` bars."""
+    proxies = ordered(list(table["proxy"]), order)
     modes = list(dict.fromkeys(table["mode"]))
     mode_hatch = {m: HATCHES[k % len(HATCHES)] for k, m in enumerate(modes)}  # repeats only past len(HATCHES)
     width = 0.8 / max(len(modes), 1)
-    wide = min(MAX_WIDTH_IN, max(6.0, 0.55 * len(proxies) * max(len(modes), 1) + 2))
-    fig = Figure(figsize=(wide, 3.2 * len(measures)), layout="constrained")
-    axes = fig.subplots(len(measures), 1, squeeze=False).ravel()
-    for ax, (column, label) in zip(axes, measures):
-        for j, mode in enumerate(modes):
-            for i, proxy in enumerate(proxies):
-                row = table[(table["proxy"] == proxy) & (table["mode"] == mode)]
-                if row.empty:
-                    continue
-                value = float(row[column].iloc[0])
-                lo, hi = row[f"{column}_ci"].iloc[0]
-                x = i - 0.4 + width * (j + 0.5)
-                ax.bar(
-                    x,
-                    value,
-                    width=width * 0.9,
-                    color=styles[proxy].color,
-                    hatch=mode_hatch[mode],
-                    edgecolor="white" if not mode_hatch[mode] else "#333333",
-                    linewidth=0.4,
-                )
-                if np.isfinite(lo) and np.isfinite(hi):
-                    ax.errorbar(
+    pages = paginate(proxies, max(1, BARS_PER_PAGE // max(len(modes), 1)))
+    low = min(-0.05, float(np.nanmin([np.nanmin(table[c]) for c, _ in measures])) - 0.1)
+    legend_rows = math.ceil((len(modes) + 2) / 4)
+    paths: list[Path] = []
+    for n, (page, page_stem) in enumerate(zip(pages, page_stems(stem, len(pages))), start=1):
+        wide = min(MAX_WIDTH_IN, max(4.5, 0.22 * len(page) * max(len(modes), 1) + 1.5))
+        fig = Figure(figsize=(wide, 2.3 * len(measures) + 0.6 + 0.18 * legend_rows), layout="constrained")
+        axes = fig.subplots(len(measures), 1, squeeze=False).ravel()
+        for ax, (column, label) in zip(axes, measures):
+            for j, mode in enumerate(modes):
+                for i, proxy in enumerate(page):
+                    row = table[(table["proxy"] == proxy) & (table["mode"] == mode)]
+                    if row.empty:
+                        continue
+                    value = float(row[column].iloc[0])
+                    lo, hi = row[f"{column}_ci"].iloc[0]
+                    x = i - 0.4 + width * (j + 0.5)
+                    ax.bar(
                         x,
                         value,
-                        yerr=[[max(value - lo, 0)], [max(hi - value, 0)]],
-                        color="#333333",
-                        capsize=2,
-                        linewidth=0.8,
+                        width=width * 0.9,
+                        color=styles[proxy].color,
+                        hatch=mode_hatch[mode],
+                        edgecolor="white" if not mode_hatch[mode] else "#333333",
+                        linewidth=0.4,
                     )
-        if column == "kendall":
-            ax.axhline(thresholds[0], color=NEUTRAL, linestyle="--", linewidth=0.8, label=f"holds >= {thresholds[0]}")
-            ax.axhline(thresholds[1], color=NEUTRAL, linestyle=":", linewidth=0.8, label=f"fails < {thresholds[1]}")
-        ax.set_xticks(range(len(proxies)), proxies, rotation=30, ha="right", fontsize=8)
-        ax.set_ylabel(label, fontsize=8)
-        ax.set_xlabel("proxy", fontsize=8)
-        ax.set_ylim(min(-0.05, float(np.nanmin(table[column])) - 0.1), 1.05)
-        ax.axhline(0, color="black", linewidth=0.5)
+                    if np.isfinite(lo) and np.isfinite(hi):
+                        ax.errorbar(
+                            x,
+                            value,
+                            yerr=[[max(value - lo, 0)], [max(hi - value, 0)]],
+                            color="#333333",
+                            capsize=1.5,
+                            linewidth=0.7,
+                        )
+            if column == "kendall":
+                ax.axhline(
+                    thresholds[0], color=NEUTRAL, linestyle="--", linewidth=0.8, label=f"holds ≥ {thresholds[0]}"
+                )
+                ax.axhline(thresholds[1], color=NEUTRAL, linestyle=":", linewidth=0.8, label=f"fails < {thresholds[1]}")
+            ax.set_xticks(range(len(page)), page, rotation=20, ha="right", fontsize=MIN_FONT_PT)
+            ax.set_ylabel(label, fontsize=MIN_FONT_PT)
+            ax.tick_params(labelsize=MIN_FONT_PT)
+            ax.set_ylim(low, 1.05)
+            ax.axhline(0, color="black", linewidth=0.5)
         handles = [Patch(facecolor="white", edgecolor="#333333", hatch=mode_hatch[m], label=m) for m in modes]
-        line_handles, _ = ax.get_legend_handles_labels()
-        ax.legend(handles=handles + line_handles, fontsize=7, frameon=False, loc="upper left", bbox_to_anchor=(1, 1))
-    fig.suptitle("Agreement of swapped-mode scores with reference scores (95% bootstrap intervals)", fontsize=10)
-    return save(fig, out_dir, stem)
+        line_handles, _ = axes[0].get_legend_handles_labels()
+        fig.legend(
+            handles=handles + line_handles,
+            fontsize=MIN_FONT_PT,
+            frameon=False,
+            loc="outside lower center",
+            ncols=min(4, len(handles) + len(line_handles)),
+        )
+        fig.suptitle(
+            _page_title("Agreement of swapped-mode scores with the reference scores (95% bootstrap CI)", n, len(pages)),
+            fontsize=TITLE_PT,
+        )
+        paths += save(fig, out_dir, page_stem)
+    return paths
+
+
+def choose_proxies(order: Sequence[str], best: int = 5, always: Sequence[str] = ("nasi",)) -> list[str]:
+    """The proxies a precision@k figure draws: the ``best`` first of ``order`` (best rho first) and ``always``
+    (where present), in ``order``; 26 overlapping lines tell a reader nothing."""
+    chosen = list(order[:best]) + [p for p in always if p in order and p not in order[:best]]
+    return ordered(chosen, order)
 
 
 def precision_curves(
@@ -278,18 +493,26 @@ def precision_curves(
     panels: Sequence[tuple[str, pd.DataFrame]],
     out_dir: Path,
     stem: str,
+    proxies: Sequence[str] | None = None,
 ) -> list[Path]:
-    """Precision of the proxy's top-k% among the true top-k%, against k (log axis), one panel per dataset."""
+    """Precision of the proxy's top-k% among the true top-k%, against k (log axis), one panel per dataset, for
+    ``proxies`` (default all, in the curves' order) and the random baseline k/100; the legend below the panels."""
+    shown = list(proxies) if proxies is not None else list(dict.fromkeys(curves["proxy"]))
     cols = max(1, min(3, len(panels)))
     rows = max(1, math.ceil(len(panels) / cols))
-    fig = Figure(figsize=(4.2 * cols + 1.4, 3.2 * rows + 0.5), layout="constrained")
+    legend_rows = math.ceil((len(shown) + 1) / 4)
+    fig = Figure(
+        figsize=(min(MAX_WIDTH_IN, 2.3 * cols + 0.9), 2.2 * rows + 0.5 + 0.2 * legend_rows), layout="constrained"
+    )
     grid = fig.subplots(rows, cols, squeeze=False).ravel().tolist()
     for ax in grid[len(panels) :]:
         ax.set_visible(False)
     axes = grid[: len(panels)]
-    for ax, (title, rows) in zip(axes, panels):
-        for proxy in dict.fromkeys(rows["proxy"]):
-            curve = rows[rows["proxy"] == proxy].sort_values("percent")
+    for ax, (title, frame) in zip(axes, panels):
+        for proxy in shown:
+            curve = frame[frame["proxy"] == proxy].sort_values("percent")
+            if curve.empty:
+                continue
             style = styles[proxy]
             ax.plot(
                 curve["percent"],
@@ -297,24 +520,32 @@ def precision_curves(
                 color=style.color,
                 linestyle=style.linestyle,
                 marker=style.marker,
-                markersize=3.5,
-                linewidth=1.2,
+                markersize=3,
+                linewidth=1.1,
                 label=proxy,
             )
-        ks = np.array(sorted(set(rows["percent"])))
-        ax.plot(ks, ks / 100, color=NEUTRAL, linestyle="--", linewidth=0.8, label="random")
+        ks = np.array(sorted(set(frame["percent"])))
+        ax.plot(ks, ks / 100, color=NEUTRAL, linestyle="--", linewidth=1.0, label="random (k/100)")
         ax.set_xscale("log")
         ax.set_xticks(ks, [f"{k:g}" for k in ks])
+        ax.minorticks_off()
         ax.set_ylim(0, 1.02)
-        ax.set_xlabel("k (% of cells)", fontsize=8)
-        ax.set_ylabel("precision at top-k%", fontsize=8)
-        ax.set_title(title, fontsize=9)
-        ax.tick_params(labelsize=7)
+        ax.set_xlabel("k (% of cells)", fontsize=MIN_FONT_PT)
+        ax.set_ylabel("precision at top-k%", fontsize=MIN_FONT_PT)
+        ax.set_title(title, fontsize=MIN_FONT_PT + 1)
+        ax.tick_params(labelsize=MIN_FONT_PT)
     legend: dict[str, object] = {}
     for ax in axes:
         for handle, label in zip(*ax.get_legend_handles_labels()):
             legend.setdefault(label, handle)
     if legend:
-        fig.legend(list(legend.values()), list(legend), loc="outside right center", fontsize=7, frameon=False)
-    fig.suptitle("Precision of each proxy's top-k% among the true top-k%", fontsize=10)
+        fig.legend(
+            list(legend.values()),
+            list(legend),
+            loc="outside lower center",
+            ncols=min(4, len(legend)),
+            fontsize=MIN_FONT_PT,
+            frameon=False,
+        )
+    fig.suptitle("Precision of each proxy's top-k% among the true top-k%", fontsize=TITLE_PT)
     return save(fig, out_dir, stem)
