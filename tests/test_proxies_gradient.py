@@ -197,24 +197,17 @@ def nb201_batch() -> tuple[torch.Tensor, torch.Tensor]:
     return torch.randn(8, 3, 32, 32, generator=gen), torch.randint(0, 10, (8,), generator=gen)
 
 
-def test_every_proxy_on_an_nb201_cell_is_finite_deterministic_and_prunable_where_declared(nb201_batch):
+def test_nb201_cell_scores_are_positive_where_the_definition_is(nb201_batch):
+    """Finiteness, determinism and exact pruning are the contract's (tests/test_proxy_contract.py); the sign is
+    each definition's: a sum of squares, norms or magnitudes (plain and grasp are signed)."""
     sp = get_space("nb201")
     x, y = nb201_batch
-    torch.manual_seed(0)
-    net = sp.build(DEAD_EDGES)
-    state = {k: v.clone() for k, v in net.state_dict().items()}
     ctx = ProxyContext(num_classes=10, cost=sp.cost(DEAD_EDGES))
     for name in MINE:
+        if name in ("plain", "grasp"):
+            continue
         spec = get_proxy(name)
-        scores = []
-        for prune in (False, True, True):
-            net.load_state_dict(state)
-            net.set_prune(prune)
-            net.train(spec.bn_mode == "train")
-            scores.append(spec(net, x, y, ctx))
-        assert all(math.isfinite(s) for s in scores), name
-        assert scores[1] == scores[2], f"{name} is not deterministic"
-        if spec.prunable:  # skipping dead edges must not change the score
-            assert scores[1] == pytest.approx(scores[0], rel=1e-5), name
-        if name != "plain" and name != "grasp":
-            assert scores[0] > 0, name
+        torch.manual_seed(0)
+        net = sp.build(DEAD_EDGES)
+        net.train(spec.bn_mode == "train")
+        assert spec(net, x, y, ctx) > 0, name
