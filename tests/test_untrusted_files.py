@@ -7,17 +7,22 @@ names ``run`` refuses.
 
 from __future__ import annotations
 
+import bz2
 import datetime
+import hashlib
 import os
 import pickle
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from harness.cli import main
 from harness.data import make_batch, safe_pickle
 from harness.data.loaders import clear_cache
 from harness.errors import HarnessError
+from harness.groundtruth import GroundTruthBroken, PartialGroundTruth, integrity, load_accuracy
 
 
 class _RunsCommand:
@@ -112,3 +117,98 @@ def test_the_real_cifar10_batch_still_loads(shared_data: Path) -> None:
     assert len(entry["labels"]) == 10_000 and len(entry["filenames"]) == 10_000
     meta = safe_pickle.load(shared_data / "cifar-10-batches-py" / "batches.meta")
     assert len(meta["label_names"]) == 10
+
+
+# --- benchmark archives: the MD5 their official names carry, checked before anything unpickles them ----------
+
+
+def _files(root: Path) -> list[tuple[str, int, int]]:
+    return sorted((str(p.relative_to(root)), p.stat().st_size, p.stat().st_mtime_ns) for p in root.rglob("*"))
+
+
+@pytest.mark.parametrize("name", sorted(integrity.PUBLISHED_MD5_PREFIX))
+def test_an_archive_whose_md5_does_not_match_its_name_is_never_unpickled(tmp_path: Path, name: str) -> None:
+    marker = tmp_path / "marker"
+    root = tmp_path / "data"
+    root.mkdir()
+    payload = pickle.dumps(_RunsCommand(f"touch {marker}"))
+    (root / name).write_bytes(bz2.compress(payload) if name.endswith(".pbz2") else payload)
+    before = _files(root)
+    space = "nats-sss" if "sss" in name else "nb201"
+    with pytest.raises(GroundTruthBroken) as info:
+        load_accuracy(space, "cifar10", "test", 90 if space == "nats-sss" else 200, data=root)
+    message = str(info.value)
+    prefix = integrity.PUBLISHED_MD5_PREFIX[name]
+    assert "\n" not in message and message.startswith(f"{root / name}: md5 ")
+    assert f"does not begin with {prefix}" in message and "not the released file" in message
+    assert not marker.exists()
+    assert _files(root) == before
+    assert not integrity.is_verified(root / name)
+    assert main(["data", "check", "--data", str(root)]) == 1
+    assert not marker.exists()
+
+
+def test_a_matching_archive_is_hashed_once_until_it_changes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "NAS-Bench-201-v1_1-096897.pth"
+    path.write_bytes(b"stand-in bytes")
+    monkeypatch.setitem(integrity.PUBLISHED_MD5_PREFIX, path.name, hashlib.md5(path.read_bytes()).hexdigest()[:6])
+    assert integrity.verify(path).endswith("verified")
+    monkeypatch.setattr(integrity, "md5", lambda p: pytest.fail("hashed again although unchanged"))
+    assert "verified before" in integrity.verify(path)
+    path.write_bytes(b"other bytes, same name")
+    monkeypatch.undo()
+    monkeypatch.setitem(integrity.PUBLISHED_MD5_PREFIX, path.name, "096897")
+    with pytest.raises(GroundTruthBroken, match="does not begin with 096897"):
+        integrity.verify(path)
+
+
+# --- a NATS -simple archive with one truncated per-cell file --------------------------------------------------
+
+
+@pytest.fixture
+def truncated_cell(shared_data: Path, tmp_path: Path) -> Path:
+    """The real NATS-tss sample (cells 0, 11, 284) copied to a temporary root, cell 11's file cut in half."""
+    source = shared_data / "nats-bench-sample" / "NATS-tss-v1_0-3ffb9-simple"
+    folder = tmp_path / "root" / source.name
+    shutil.copytree(source, folder)
+    cell = folder / "000011.pickle.pbz2"
+    cell.chmod(0o644)
+    cell.write_bytes(cell.read_bytes()[: cell.stat().st_size // 2])
+    return folder
+
+
+def test_a_truncated_cell_file_is_one_line_and_other_cells_still_work(truncated_cell: Path, capsys) -> None:
+    root = truncated_cell.parent
+    cell_file = truncated_cell / "000011.pickle.pbz2"
+    with pytest.raises(GroundTruthBroken) as info:
+        load_accuracy("nb201", "cifar10", "test", 200, data=root)
+    message = str(info.value)
+    assert "\n" not in message and message.startswith(f"{cell_file}: cannot be read (truncated")
+    assert "cell 11 has no ground truth until the file is replaced" in message
+    with pytest.warns(PartialGroundTruth):
+        intact = load_accuracy("nb201", "cifar10", "test", 200, data=root, cells=[0, 284])
+    assert intact.index.tolist() == [0, 284]
+    with pytest.raises(GroundTruthBroken, match="000011.pickle.pbz2"):
+        load_accuracy("nb201", "cifar10", "test", 200, data=root, cells=[11])
+    # The CLI: the intact cell shows its accuracy, the broken one is one error line (exit 2), no traceback.
+    capsys.readouterr()
+    assert main(["space", "show", "nb201", "0", "--data", str(root)]) == 0
+    assert "accuracy: cifar10" in capsys.readouterr().out
+    assert main(["space", "show", "nb201", "11", "--data", str(root)]) == 2
+    err = capsys.readouterr().err
+    errors = [line for line in err.splitlines() if "error:" in line]  # (a deprecation notice may precede it)
+    assert len(errors) == 1 and "000011.pickle.pbz2: cannot be read" in errors[0] and "Traceback" not in err
+    assert main(["data", "check", "--data", str(root)]) == 1
+    out = capsys.readouterr().out
+    assert "[BROKEN ] NATS-tss-v1_0-3ffb9-simple" in out and "000011.pickle.pbz2: truncated" in out
+
+
+def test_a_replaced_cell_file_is_read_again(truncated_cell: Path, shared_data: Path) -> None:
+    root = truncated_cell.parent
+    with pytest.raises(GroundTruthBroken):
+        load_accuracy("nb201", "cifar10", "test", 200, data=root)
+    good = shared_data / "nats-bench-sample" / "NATS-tss-v1_0-3ffb9-simple" / "000011.pickle.pbz2"
+    (truncated_cell / "000011.pickle.pbz2").write_bytes(good.read_bytes())
+    with pytest.warns(PartialGroundTruth):
+        acc = load_accuracy("nb201", "cifar10", "test", 200, data=root)
+    assert acc.index.tolist() == [0, 11, 284]
