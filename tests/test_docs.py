@@ -29,7 +29,7 @@ def _anchors(path: Path) -> set[str]:
 
 
 def _pages() -> list[Path]:
-    return [ROOT / "README.md", *sorted(DOCS.glob("*.md"))]
+    return [ROOT / "README.md", *sorted(DOCS.glob("*.md")), *sorted(ROOT.glob("results/*/README.md"))]
 
 
 def _links(path: Path) -> list[str]:
