@@ -75,13 +75,15 @@ def test_cli_page_renders_every_visible_flag_of_a_parser() -> None:
     run.add_argument("--workers", type=int, default=1, help="processes (default %(default)s)")
     run.add_argument("--data-root", help=argparse.SUPPRESS)
     nested = sub.add_parser("data", help="data").add_subparsers(dest="action")
-    nested.add_parser("check", help="check the data").add_argument("--strict", action="store_true", help="fail")
+    check = nested.add_parser("check", help="check the data", description="Exit status: 1 when\n  broken.")
+    check.add_argument("--strict", action="store_true", help="fail")
     page = render_cli_page(parser)
     assert "| [`run`](#run) | run 100% of it |" in page
     assert "| `--data-dir DIR` |  | data folder |" in page
     assert "| `--workers WORKERS` | `1` | processes (default 1) |" in page
     assert "| `study` |  | study file |" in page
     assert "## data check" in page and "| `--strict` |  | fail |" in page
+    assert "\nExit status: 1 when broken.\n" in page
     assert "--data-root" not in page  # hidden (deprecated) spellings stay out
 
 

@@ -85,6 +85,8 @@ def _command_section(name: str, parser: argparse.ArgumentParser, summary: str) -
     lines = [f"## {name}", ""]
     if summary:
         lines += [summary[0].upper() + summary[1:] + ("" if summary.endswith(".") else "."), ""]
+    if parser.description:
+        lines += [" ".join(parser.description.split()), ""]
     lines += ["```text", _usage(parser), "```", ""]
     rows = []
     for action in parser._actions:
