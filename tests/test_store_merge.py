@@ -202,3 +202,48 @@ def test_a_table_whose_arch_strings_do_not_tell_the_space(tmp_path):
     with pytest.raises(HarnessError, match="give --space"):
         read_table(mixed)
     assert set(read_table(mixed, space="nb201")["space"]) == {"nb201"}
+
+
+BAD_NAMES = ["x'; DROP TABLE results; --", "../../etc", 'a"b', "semi;colon", "with space", ".hidden"]
+
+
+@pytest.mark.parametrize("column", ["study", "proxy"])
+@pytest.mark.parametrize("bad", BAD_NAMES)
+def test_names_run_would_refuse_are_refused_and_nothing_is_written(tmp_path, column, bad):
+    """#23: ``merge`` stored study and proxy names that ``run`` refuses; the rule is now the one of
+    ``harness.names`` that the study parser applies, checked before the target is opened."""
+    from harness.names import name_problem
+
+    assert name_problem(bad)
+    _store(tmp_path / "good.sqlite", "s", [Rec(1)])
+    source = tmp_path / "bad.csv"
+    export(tmp_path / "good.sqlite", "csv", source)
+    frame = pd.read_csv(source)
+    frame[column] = bad
+    frame.to_csv(source, index=False)
+    with pytest.raises(HarnessError) as info:
+        merge_results(tmp_path / "new.sqlite", [source])
+    message = str(info.value)
+    assert "\n" not in message and message.startswith(f"{source}, row 2: {column} {bad!r} is not a valid name")
+    assert not (tmp_path / "new.sqlite").exists()  # a refused merge creates no target
+
+    _store(tmp_path / "t.sqlite", "s", [Rec(0)])
+    before = (tmp_path / "t.sqlite").read_bytes()
+    with pytest.raises(HarnessError, match="is not a valid name"):
+        merge_results(tmp_path / "t.sqlite", [tmp_path / "good.sqlite", source])
+    assert (tmp_path / "t.sqlite").read_bytes() == before
+
+
+def test_a_database_source_with_a_bad_study_name_and_the_study_option(tmp_path, capsys):
+    """The store itself takes any string, so a database written by other code is checked like a table; so is
+    the name ``--study`` files a ``score --out`` table under; the CLI says it in one line (exit 2)."""
+    _store(tmp_path / "odd.sqlite", "../up", [Rec(0)])
+    with pytest.raises(HarnessError, match=r"odd.sqlite, row 1: study '../up' is not a valid name"):
+        merge_results(tmp_path / "m.sqlite", [tmp_path / "odd.sqlite"])
+    _store(tmp_path / "ok.sqlite", "s", [Rec(0)])
+    with pytest.raises(HarnessError, match=r"^--study: 'a;b' is not a valid name"):
+        merge_results(tmp_path / "m.sqlite", [tmp_path / "ok.sqlite"], study="a;b")
+    assert main(["merge", str(tmp_path / "m.sqlite"), str(tmp_path / "odd.sqlite")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "is not a valid name" in err
+    assert not (tmp_path / "m.sqlite").exists()

@@ -6,8 +6,10 @@ that ``run`` resumes from (finished units are skipped) and that analyses read as
 
 The rule is the store's own: a finished row (ok, degenerate, nan) is never replaced, an ``error: ...`` row is
 replaced by a finished one, and a unit finished in both keeps the target's row (reported when the two differ,
-e.g. scores from two devices). Rows keep their provenance. The whole merge is one transaction: a bad source
-leaves the target as it was.
+e.g. scores from two devices). Rows keep their provenance. Study and proxy names follow the rule ``run``
+applies to a study file (``harness.names``): a name with quotes, ``;`` or ``../`` is refused, naming the file
+and row. Every source is checked before the target is opened, and the whole merge is one transaction: a bad
+source leaves the target as it was (or absent, when it did not exist).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from pathlib import Path
 import pandas as pd
 
 from harness.errors import HarnessError
+from harness.names import name_problem
 from harness.store.db import ResultStore, score_problem
 from harness.store.load import load_results
 from harness.store.schema import KEY_FIELDS, RESULT_COLUMNS, SEARCH_COLUMNS, quote
@@ -29,6 +32,7 @@ from harness.store.tables import is_table, read_table
 REQUIRED_COLUMNS = (*KEY_FIELDS, "arch", "score", "status")
 _INTEGER_COLUMNS = ("index", "batch_size", "seed", "proxy_version")
 _FLOAT_COLUMNS = ("score", "seconds", "peak_mem_mb")
+_NAME_COLUMNS = ("study", "proxy")
 
 
 @dataclass
@@ -64,6 +68,8 @@ def merge_results(
     (``score --out``) under it. Returns what was added, replaced and kept."""
     if not sources:
         raise HarnessError("merge needs at least one source")
+    if study is not None and name_problem(study):
+        raise HarnessError(f"--study: {name_problem(study)}")
     target_path = Path(target)
     for source in sources:
         if not Path(source).exists():
@@ -116,6 +122,10 @@ def _read_source(source: str | os.PathLike, study: str | None) -> tuple[list[tup
         raise HarnessError(f"{source} is not a results table: no column {', '.join(missing)}{hint}")
     if study is not None:
         frame = frame[frame["study"].astype(str) == study]
+    for kind, names in (("search run", [r[0] for r in search_rows]), ("study configuration", [r[0] for r in studies])):
+        for name in dict.fromkeys(names):
+            if name_problem(name):
+                raise HarnessError(f"{source}: {kind} of study {name_problem(name)}")
     return _checked_rows(frame, source), search_rows, studies
 
 
@@ -129,6 +139,9 @@ def _checked_rows(frame: pd.DataFrame, source: str | os.PathLike) -> list[tuple]
         for column in (*KEY_FIELDS, "arch", "status"):
             if values[column] is None or values[column] == "":
                 raise HarnessError(f"{where}: empty {column}")
+        for column in _NAME_COLUMNS:  # what ``run`` would refuse in a study file never enters the store either
+            if name_problem(values[column]):
+                raise HarnessError(f"{where}: {column} {name_problem(values[column])}")
         try:
             for column in _INTEGER_COLUMNS:
                 number_value = float(values[column])
