@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.proxies import get_proxy, proxy_names
+from harness.proxies import proxy_names, register_proxy
 from harness.report.cli_page import render_cli_page
-from harness.report.proxy_page import render_proxy_page
+from harness.report.proxy_page import builtin_proxies, render_proxy_page
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
@@ -54,8 +54,10 @@ def test_cli_page_is_up_to_date() -> None:
 
 def test_proxy_page_lists_every_proxy_with_its_paper_and_direction() -> None:
     page = render_proxy_page()
-    for name in proxy_names():
-        spec = get_proxy(name)
+    specs = builtin_proxies()
+    assert {s.name for s in specs} >= {"nasi", "ntk_trace", "snip", "synflow"}
+    for spec in specs:
+        name = spec.name
         row = next(line for line in page.splitlines() if line.startswith(f"| [`{name}`]"))
         assert (spec.paper or "-") in row
         assert ("higher" if spec.higher_is_better else "lower") in row
@@ -63,7 +65,20 @@ def test_proxy_page_lists_every_proxy_with_its_paper_and_direction() -> None:
 
 
 def test_every_proxy_names_its_paper() -> None:
-    assert [name for name in proxy_names() if not get_proxy(name).paper] == []
+    assert [spec.name for spec in builtin_proxies() if not spec.paper] == []
+
+
+def test_proxy_page_leaves_out_proxies_registered_outside_the_package() -> None:
+    from harness.proxies.base import unregister_proxy
+
+    @register_proxy("t_docs_plugin", needs_labels=False)
+    def _plugin(net, inputs, targets, ctx) -> float:  # noqa: ANN001
+        return 0.0
+
+    try:
+        assert "t_docs_plugin" in proxy_names() and "t_docs_plugin" not in render_proxy_page()
+    finally:
+        unregister_proxy("t_docs_plugin")
 
 
 def test_cli_page_renders_every_visible_flag_of_a_parser() -> None:
