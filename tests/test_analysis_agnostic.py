@@ -50,7 +50,9 @@ def test_claims() -> None:
 
 
 def test_known_answers(results: pd.DataFrame, accuracy: pd.Series) -> None:
-    table = agnosticism(results, accuracy, n_boot=N_BOOT)
+    found = agnosticism(results, accuracy, n_boot=N_BOOT)
+    assert found.method[0].startswith("verdict on Kendall tau") and found.targets
+    table = found.to_frame()
     assert len(table) == 3 * 3  # proxies x swapped modes
     row = table.set_index(["proxy", "data", "labels"])
     identical = row.loc[("params", "gaussian", "true")]
@@ -74,15 +76,15 @@ def test_known_answers(results: pd.DataFrame, accuracy: pd.Series) -> None:
 
 
 def test_without_ground_truth_agreement_is_still_computed(results: pd.DataFrame) -> None:
-    plain = agnosticism(results, None, n_boot=50)
+    plain = agnosticism(results, None, n_boot=50).table
     assert plain["spearman_acc_ref"].isna().all() and plain["kendall"].notna().all()
 
     def missing(space: str, dataset: str) -> pd.Series:
         raise DataMissing("no ground truth here")
 
     noted = agnosticism(results, missing, n_boot=50)
-    assert noted["kendall"].notna().all()
-    assert any("no ground truth here" in n for n in noted.attrs["notes"])
+    assert noted.table["kendall"].notna().all()
+    assert any("no ground truth here" in n for n in noted.notes)
 
 
 def test_no_reference_or_no_swapped_mode(results: pd.DataFrame) -> None:
@@ -90,6 +92,6 @@ def test_no_reference_or_no_swapped_mode(results: pd.DataFrame) -> None:
     assert agnosticism(reference_only, None, n_boot=20).empty
     swapped_only = results[results["labels"] == "random"]
     table = agnosticism(swapped_only, None, n_boot=20)
-    assert table.empty and any("no reference" in n for n in table.attrs["notes"])
-    custom = agnosticism(results, None, reference=("gaussian", "true"), n_boot=20)
+    assert table.empty and any("no reference" in n for n in table.notes)
+    custom = agnosticism(results, None, reference=("gaussian", "true"), n_boot=20).table
     assert set(zip(custom["data"], custom["labels"])) == {("real", "true"), ("real", "random"), ("gaussian", "random")}

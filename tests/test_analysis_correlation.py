@@ -7,8 +7,9 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from harness.analysis import compare, correlate, frames, rank_ensemble
+from harness.analysis import AnalysisResult, compare, correlate, frames, rank_ensemble
 from harness.analysis.synthetic import latent_spearman, synthetic_accuracy, synthetic_results
+from harness.analysis.target import describe
 from harness.errors import DataMissing
 
 N_BOOT = 200
@@ -32,7 +33,10 @@ def results(accuracy: pd.Series) -> pd.DataFrame:
 
 
 def test_correlate_rows_keys_and_values(results: pd.DataFrame, accuracy: pd.Series) -> None:
-    table = correlate(results, accuracy, n_boot=N_BOOT)
+    result = correlate(results, accuracy, n_boot=N_BOOT)
+    assert isinstance(result, AnalysisResult) and result.targets == tuple(dict.fromkeys(result.table["target"]))
+    assert result.method and "resamples" in result.method[0] and not result.table.attrs
+    table = result.to_frame()
     assert len(table) == 3 * 2  # proxies x (degenerate included, excluded)
     for key in (
         "proxy",
@@ -83,7 +87,7 @@ def test_correlate_rows_keys_and_values(results: pd.DataFrame, accuracy: pd.Seri
 
 
 def test_degenerate_choice_and_errors(results: pd.DataFrame, accuracy: pd.Series) -> None:
-    only = correlate(results, accuracy, degenerate="excluded", n_boot=50)
+    only = correlate(results, accuracy, degenerate="excluded", n_boot=50).to_frame()
     assert not only["degenerate_included"].any() and (only["n_degenerate"] == 0).all()
     with pytest.raises(ValueError, match="degenerate"):
         correlate(results, accuracy, degenerate="sometimes")
@@ -106,8 +110,8 @@ def test_missing_ground_truth_is_a_clear_error_or_a_note(results: pd.DataFrame, 
         return accuracy if dataset == "cifar10" else none(space, dataset)
 
     table = correlate(both, only_cifar10, n_boot=50)
-    assert set(table["dataset"]) == {"cifar10"}
-    assert any("cifar100" in note for note in table.attrs["notes"])
+    assert set(table.table["dataset"]) == {"cifar10"}
+    assert any("cifar100" in note for note in table.notes)
 
 
 def test_lower_is_better_proxy_is_reported_signed_and_ranked_negated(
@@ -115,9 +119,9 @@ def test_lower_is_better_proxy_is_reported_signed_and_ranked_negated(
 ) -> None:
     flipped = results.copy()
     flipped.loc[flipped["proxy"] == "good", "score"] *= -1  # a "condition number": lower is better
-    baseline = correlate(results, accuracy, degenerate="included", n_boot=50).set_index("proxy")
+    baseline = correlate(results, accuracy, degenerate="included", n_boot=50).table.set_index("proxy")
     monkeypatch.setattr(frames, "higher_is_better", lambda name: name != "good")
-    table = correlate(flipped, accuracy, degenerate="included", n_boot=50).set_index("proxy")
+    table = correlate(flipped, accuracy, degenerate="included", n_boot=50).table.set_index("proxy")
     assert not table.loc["good", "higher_is_better"]
     assert table.loc["good", "spearman"] == pytest.approx(-baseline.loc["good", "spearman"])  # raw, signed
     for metric in ("precision@5%", "ndcg@10", "best_rank@10"):  # the proxy still finds the same cells
@@ -127,9 +131,9 @@ def test_lower_is_better_proxy_is_reported_signed_and_ranked_negated(
 def test_duplicate_rows_keep_the_last(accuracy: pd.Series) -> None:
     base = synthetic_results(accuracy, {"p": 0.5}, cells=range(50))
     rerun = base.assign(score=-base["score"])  # same keys, later rows
-    table = correlate(pd.concat([base, rerun]), accuracy, degenerate="included", n_boot=20)
+    table = correlate(pd.concat([base, rerun]), accuracy, degenerate="included", n_boot=20).table
     assert table["n"].iloc[0] == 50
-    expected = correlate(rerun, accuracy, degenerate="included", n_boot=20)["spearman"].iloc[0]
+    expected = correlate(rerun, accuracy, degenerate="included", n_boot=20).table["spearman"].iloc[0]
     assert table["spearman"].iloc[0] == pytest.approx(expected)
 
 
@@ -148,7 +152,7 @@ def test_rank_ensemble_by_hand() -> None:
 
 def test_compare_ranks_with_paired_intervals(results: pd.DataFrame, accuracy: pd.Series) -> None:
     out = compare(results, accuracy, ensembles=[("good", "weak")], n_boot=N_BOOT)
-    ranking = out.ranking
+    ranking = out.to_frame()
     assert ranking["rank"].tolist() == [1, 2, 3, 4]
     assert ranking["proxy"].iloc[-1] == "noise"
     assert set(ranking["proxy"]) == {"good", "weak", "noise", "ensemble(good+weak)"}
@@ -158,7 +162,7 @@ def test_compare_ranks_with_paired_intervals(results: pd.DataFrame, accuracy: pd
     assert best["delta_vs_best"] == 0
     noise = ranking.set_index("proxy").loc["noise"]
     assert noise["delta_ci"][0] > 0  # clearly worse than the best, paired
-    pairs = out.pairwise
+    pairs = out.to_frame("pairwise")
     assert len(pairs) == 4 * 3
     ab = pairs[(pairs["proxy_a"] == "good") & (pairs["proxy_b"] == "weak")].iloc[0]
     ba = pairs[(pairs["proxy_a"] == "weak") & (pairs["proxy_b"] == "good")].iloc[0]
@@ -189,13 +193,36 @@ def test_a_prepared_frame_is_taken_as_it_is_and_analyses_agree(accuracy: pd.Seri
     assert again is not prepared
     pd.testing.assert_frame_equal(again, prepared)
     raw = correlate(results, accuracy, n_boot=30)
-    pd.testing.assert_frame_equal(correlate(prepared, accuracy, n_boot=30), raw)
+    pd.testing.assert_frame_equal(correlate(prepared, accuracy, n_boot=30).table, raw.table)
     assert not frames.prepare(results.copy()).empty and "usable" not in results.columns  # the input is untouched
 
 
 def test_a_proxy_without_any_usable_score_is_reported_not_dropped(accuracy: pd.Series) -> None:
     frame = synthetic_results(accuracy, {"ok": 0.5, "broken": 0.5}, cells=range(30))
     frame.loc[frame["proxy"] == "broken", ["score", "status"]] = [np.nan, "error: RuntimeError: boom"]
-    table = correlate(frame, accuracy, degenerate="included", n_boot=20).set_index("proxy")
+    table = correlate(frame, accuracy, degenerate="included", n_boot=20).table.set_index("proxy")
     assert table.loc["broken", "n"] == 0 and table.loc["broken", "n_unscored"] == 30
     assert np.isnan(table.loc["broken", "spearman"]) and table.loc["ok", "n"] == 30
+
+
+def test_one_result_type_for_every_analysis(results: pd.DataFrame, accuracy: pd.Series) -> None:
+    """correlate, compare, agnosticism and score_agreement return the same kind of object: table, notes, target
+    provenance and method in fields (not in DataFrame.attrs, which filtering drops)."""
+    from harness.analysis import agnosticism, score_agreement
+
+    swapped = synthetic_results(accuracy, {"good": 0.8}, modes={("real", "random"): 0.9}, space="toy", seed=4)
+    found = [
+        correlate(results, accuracy, n_boot=20),
+        compare(results, accuracy, n_boot=20),
+        agnosticism(swapped, accuracy, n_boot=20),
+        score_agreement(results, n_boot=20),
+    ]
+    for result in found:
+        assert type(result) is AnalysisResult and not result.table.attrs
+        frame = result.to_frame()
+        assert frame.equals(result.table) and frame is not result.table and len(result) == len(frame) > 0
+        assert result.footer()[-1] == result.method[-1] and "resamples" in result.method[-1]
+    assert found[0].targets == found[1].targets == found[2].targets == (describe(accuracy),)
+    assert list(found[1].tables) == ["pairwise"] and not found[1].to_frame("pairwise").empty
+    with pytest.raises(KeyError, match="no table 'ranking'"):
+        found[0].to_frame("ranking")

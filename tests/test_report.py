@@ -255,7 +255,7 @@ def test_tables_match_the_analysis(report: Path, results: pd.DataFrame, accuracy
     for name in ("correlation", "comparison", "agnostic"):
         assert (tables / f"{name}.csv").is_file() and (tables / f"{name}.md").is_file()
     written = pd.read_csv(tables / "correlation.csv")
-    expected = correlate(results, accuracy, n_boot=N_BOOT)
+    expected = correlate(results, accuracy, n_boot=N_BOOT).to_frame()
     assert len(written) == len(expected) == 3 * 3 * 2
     merged = written.merge(expected, on=["proxy", "data", "labels", "degenerate_included"], suffixes=("", "_x"))
     assert len(merged) == len(expected)

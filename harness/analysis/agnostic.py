@@ -18,6 +18,7 @@ import pandas as pd
 from harness.analysis import frames, topk
 from harness.analysis.bootstrap import DEFAULT_LEVEL, DEFAULT_RESAMPLES, bootstrap_correlations, percentile_interval
 from harness.analysis.correlation import aligned, bootstrap_note
+from harness.analysis.result import AnalysisResult, targets_of
 from harness.analysis.stats import STATISTICS, correlation
 from harness.analysis.target import Target, describe, resolve
 from harness.errors import DataMissing
@@ -82,7 +83,7 @@ def agnosticism(
     n_boot: int = DEFAULT_RESAMPLES,
     seed: int = 0,
     level: float = DEFAULT_LEVEL,
-) -> pd.DataFrame:
+) -> AnalysisResult:
     """One row per (space, dataset, batch size, seed) x proxy x swapped mode, compared with ``reference``.
 
     Needs no ground truth; with a ``target`` it adds each mode's Spearman rho with accuracy on the compared
@@ -127,8 +128,8 @@ def agnosticism(
             row["target"] = target_label
             rows_out.append(row)
     out = pd.DataFrame(rows_out)
-    out.attrs.update(notes=notes, thresholds=thresholds.describe(), bootstrap=bootstrap_note(n_boot, seed, level))
-    return out
+    method = (thresholds.describe(), bootstrap_note(n_boot, seed, level))
+    return AnalysisResult(out, tuple(notes), targets_of(out), method)
 
 
 def _accuracy(target: Target | None, setting: frames.Setting, notes: list[str]) -> tuple[pd.Series | None, str]:

@@ -16,6 +16,7 @@ import pandas as pd
 from harness.analysis import frames
 from harness.analysis.bootstrap import DEFAULT_LEVEL, DEFAULT_RESAMPLES, bootstrap_correlations, percentile_interval
 from harness.analysis.correlation import bootstrap_note
+from harness.analysis.result import AnalysisResult
 from harness.analysis.stats import STATISTICS, correlation
 
 MIN_CELLS = 3
@@ -30,10 +31,10 @@ def score_agreement(
     n_boot: int = DEFAULT_RESAMPLES,
     seed: int = 0,
     level: float = DEFAULT_LEVEL,
-) -> pd.DataFrame:
+) -> AnalysisResult:
     """One row per setting and pair of proxies (``proxy_a`` before ``proxy_b`` in ``proxies`` order, else by
     name): ``n`` common cells and the oriented Spearman, Kendall and Pearson correlations with intervals.
-    Pairs with fewer than three common cells are left out (and listed in ``attrs["notes"]``). ``n_boot=0`` gives
+    Pairs with fewer than three common cells are left out (and listed in the result's ``notes``). ``n_boot=0`` gives
     point estimates only (intervals NaN), e.g. for a heatmap of many proxies; ``methods`` limits the statistics
     (Kendall is the slow one on a full space)."""
     frame = frames.prepare(results)
@@ -71,9 +72,8 @@ def score_agreement(
                     )
                 found[b] = row
             rows += [found[b] for b in names[i + 1 :] if b in found]
-    out = pd.DataFrame(rows)
-    out.attrs.update(notes=notes, bootstrap=bootstrap_note(n_boot, seed, level) if n_boot > 0 else "")
-    return out
+    method = (bootstrap_note(n_boot, seed, level),) if n_boot > 0 else ()
+    return AnalysisResult(pd.DataFrame(rows), tuple(notes), (), method)
 
 
 def _pairs_with(
@@ -98,8 +98,10 @@ def _pairs_with(
     return out
 
 
-def agreement_matrix(agreement: pd.DataFrame, statistic: str = "spearman") -> pd.DataFrame:
+def agreement_matrix(agreement: AnalysisResult | pd.DataFrame, statistic: str = "spearman") -> pd.DataFrame:
     """The symmetric proxy x proxy matrix of one setting's ``statistic`` (1 on the diagonal, NaN: no pair)."""
+    if isinstance(agreement, AnalysisResult):
+        agreement = agreement.table
     names = list(dict.fromkeys([*agreement["proxy_a"], *agreement["proxy_b"]]))
     matrix = pd.DataFrame(np.eye(len(names)), index=names, columns=names)
     matrix[:] = np.where(np.eye(len(names), dtype=bool), 1.0, np.nan)

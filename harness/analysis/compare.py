@@ -8,7 +8,6 @@ interval of rho_a - rho_b reflects only how the two disagree, not the shared luc
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -17,6 +16,7 @@ from scipy.stats import rankdata
 from harness.analysis import frames
 from harness.analysis.bootstrap import DEFAULT_LEVEL, DEFAULT_RESAMPLES, bootstrap_correlations, percentile_interval
 from harness.analysis.correlation import aligned, bootstrap_note, metrics_for
+from harness.analysis.result import AnalysisResult, targets_of
 from harness.analysis.stats import correlation
 from harness.analysis.target import Target, describe, resolve
 from harness.errors import DataMissing
@@ -45,15 +45,6 @@ def rank_ensemble(scores: pd.DataFrame, higher_is_better: Mapping[str, bool] | N
     return pd.Series(total, index=complete.index, name=ensemble_name([str(c) for c in complete.columns]))
 
 
-@dataclass
-class Comparison:
-    """``ranking``: one row per setting x proxy, best first; ``pairwise``: every ordered pair's difference."""
-
-    ranking: pd.DataFrame
-    pairwise: pd.DataFrame
-    notes: list[str] = field(default_factory=list)
-
-
 def compare(
     results: pd.DataFrame,
     target: Target,
@@ -64,8 +55,11 @@ def compare(
     n_boot: int = DEFAULT_RESAMPLES,
     seed: int = 0,
     level: float = DEFAULT_LEVEL,
-) -> Comparison:
+) -> AnalysisResult:
     """Rank proxies by oriented Spearman rho with accuracy within each setting, on the cells all of them scored.
+
+    The result's table has one row per setting x proxy, best first; its ``tables["pairwise"]`` every ordered pair's
+    difference.
 
     Ensembles are scored like any proxy: rho and tau with intervals, the paired difference, top-k metrics.
 
@@ -109,9 +103,9 @@ def compare(
         pairwise += rows_pairs
     if not ranking and missing:
         raise missing[0]
-    out = Comparison(pd.DataFrame(ranking), pd.DataFrame(pairwise), notes)
-    out.ranking.attrs.update(notes=notes, bootstrap=bootstrap_note(n_boot, seed, level))
-    return out
+    table = pd.DataFrame(ranking)
+    method = (bootstrap_note(n_boot, seed, level),)
+    return AnalysisResult(table, tuple(notes), targets_of(table), method, {"pairwise": pd.DataFrame(pairwise)})
 
 
 def _where(setting: frames.Setting) -> str:

@@ -14,6 +14,7 @@ import pandas as pd
 
 from harness.analysis import frames, topk
 from harness.analysis.bootstrap import DEFAULT_LEVEL, DEFAULT_RESAMPLES, bootstrap_correlations, percentile_interval
+from harness.analysis.result import AnalysisResult, targets_of
 from harness.analysis.stats import STATISTICS, correlation
 from harness.analysis.target import Target, describe, resolve
 from harness.errors import DataMissing
@@ -79,11 +80,11 @@ def correlate(
     n_boot: int = DEFAULT_RESAMPLES,
     seed: int = 0,
     level: float = DEFAULT_LEVEL,
-) -> pd.DataFrame:
+) -> AnalysisResult:
     """One row per setting x proxy x degenerate variant, for every data/label mode in ``results``.
 
     ``target``: accuracy Series, or ``(space, dataset) -> Series``. Settings without ground truth are skipped
-    and listed in ``.attrs["notes"]``; if none has any, the first :class:`DataMissing` is raised.
+    and listed in the result's ``notes``; if none has any, the first :class:`DataMissing` is raised.
     """
     variants = _variants(degenerate)
     frame = frames.prepare(results)
@@ -151,8 +152,7 @@ def correlate(
     if not rows_out and missing:
         raise missing[0]
     out = pd.DataFrame(rows_out)
-    out.attrs.update(notes=notes, bootstrap=bootstrap_note(n_boot, seed, level))
-    return out
+    return AnalysisResult(out, tuple(notes), targets_of(out), (bootstrap_note(n_boot, seed, level),))
 
 
 def bootstrap_note(n_boot: int, seed: int, level: float) -> str:

@@ -52,7 +52,7 @@ def _agnostic(args: argparse.Namespace) -> int:
         raise ValueError(f"--reference must be DATA/LABELS (e.g. real/true), got {args.reference!r}")
     thresholds = Thresholds(holds=args.holds, fails=args.fails)
     results = options.load_filtered(args)
-    table = agnosticism(
+    result = agnosticism(
         results,
         None if args.no_accuracy else options.make_target(args),
         reference=(data_mode, labels),
@@ -62,13 +62,14 @@ def _agnostic(args: argparse.Namespace) -> int:
         seed=args.seed,
         level=args.level,
     )
+    table = result.table
     if table.empty:
         modes = sorted({f"{d}/{lab}" for d, lab in zip(results["data"], results["labels"])})
         raise HarnessError(
             f"nothing to compare: modes stored are {', '.join(modes)}; agnosticism needs the reference "
             f"{args.reference} and at least one swapped mode (score with e.g. --labels random or --data gaussian)"
         )
-    notes = [*table.attrs.get("notes", []), table.attrs["thresholds"], table.attrs["bootstrap"]]
+    notes = [*result.notes, *result.method]  # the verdict thresholds, then the bootstrap
     options.emit(
         args,
         table,

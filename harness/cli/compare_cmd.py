@@ -61,14 +61,14 @@ def _compare(args: argparse.Namespace) -> int:
         seed=args.seed,
         level=args.level,
     )
-    ranking = result.ranking
-    notes = [*result.notes, ranking.attrs.get("bootstrap", ""), _NOTE]
+    ranking, pairwise = result.table, result.tables["pairwise"]
+    notes = [*result.notes, *result.method, _NOTE]
 
     def text() -> str:
         out = tables.render_text(ranking, tables.compare_columns, notes)
-        if args.pairwise and not result.pairwise.empty:
+        if args.pairwise and not pairwise.empty:
             out += "\npairwise differences of oriented rho (a - b) [paired 95% CI]\n"
-            out += tables.text_table(tables.render(result.pairwise, _PAIR_COLUMNS)) + "\n"
+            out += tables.text_table(tables.render(pairwise, _PAIR_COLUMNS)) + "\n"
         return out
 
     options.emit(
@@ -77,7 +77,7 @@ def _compare(args: argparse.Namespace) -> int:
         text=text,
         markdown=lambda: tables.render_markdown(ranking, tables.compare_columns, notes=notes),
         as_json=lambda: json.dumps(
-            {"ranking": tables.records(ranking), "pairwise": tables.records(result.pairwise), "notes": notes}, indent=2
+            {"ranking": tables.records(ranking), "pairwise": tables.records(pairwise), "notes": notes}, indent=2
         ),
         as_csv=lambda: tables.to_csv(ranking),
     )
@@ -91,7 +91,7 @@ def _agreement(args: argparse.Namespace) -> int:
 
     if args.ensemble:
         raise ValueError("--agreement compares stored proxies; drop --ensemble")
-    agreement = score_agreement(
+    found = score_agreement(
         options.load_filtered(args),
         proxies=options.split_list(args.proxies) or None,
         exclude_degenerate=args.exclude_degenerate,
@@ -99,7 +99,8 @@ def _agreement(args: argparse.Namespace) -> int:
         seed=args.seed,
         level=args.level,
     )
-    notes = [*agreement.attrs["notes"], agreement.attrs["bootstrap"], _AGREEMENT_NOTE]
+    agreement = found.table
+    notes = [*found.notes, *found.method, _AGREEMENT_NOTE]
     options.emit(
         args,
         agreement,

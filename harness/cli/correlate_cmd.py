@@ -29,7 +29,7 @@ def _correlate(args: argparse.Namespace) -> int:
     from harness.analysis import correlate, tables
 
     results = options.load_filtered(args)
-    table = correlate(
+    result = correlate(
         results,
         options.make_target(args),
         degenerate="excluded" if args.exclude_degenerate else "both",
@@ -37,7 +37,8 @@ def _correlate(args: argparse.Namespace) -> int:
         seed=args.seed,
         level=args.level,
     )
-    notes = [*table.attrs.get("notes", []), table.attrs.get("bootstrap", ""), _DIRECTION_NOTE]
+    table = result.table
+    notes = [*result.notes, *result.method, _DIRECTION_NOTE]
     options.emit(
         args,
         table,

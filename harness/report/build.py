@@ -22,6 +22,7 @@ from harness.analysis.bootstrap import DEFAULT_LEVEL, DEFAULT_RESAMPLES
 from harness.analysis.compare import compare, ensemble_name
 from harness.analysis.correlation import aligned, bootstrap_note, correlate, precision_curve
 from harness.analysis.inputs import Sources, describe_sources, load_scores, source_paths
+from harness.analysis.result import AnalysisResult
 from harness.analysis.target import Target, TargetSpec, describe, resolve, target_loader
 from harness.errors import DataMissing
 from harness.report import figures
@@ -107,10 +108,10 @@ def render_report(
     except DataMissing as exc:
         corr, truth_missing = None, str(exc)
     report.ground_truth(frame, target, truth_missing)
-    report.order = rho_order(corr) if corr is not None else []
+    report.order = rho_order(corr.table) if corr is not None else []
     if corr is not None and not corr.empty:
         report.correlation(frame, corr, target, styles)
-        report.heatmap(corr, styles)
+        report.heatmap(corr.table, styles)
         report.comparison(results, target, ensembles, n_boot, seed, level)
         report.precision(results, target, styles)
     report.agreement(results)
@@ -224,7 +225,8 @@ class _Report:
                     lines.append(f"  - note: {accuracy.attrs['note']}")
         self.sections.append("\n\n".join(lines[:1]) + "\n\n" + "\n".join(lines[1:]))
 
-    def correlation(self, frame: pd.DataFrame, corr: pd.DataFrame, target: Target, styles: dict) -> None:
+    def correlation(self, frame: pd.DataFrame, found: AnalysisResult, target: Target, styles: dict) -> None:
+        corr, notes = found.table, list(found.notes)
         parts = ["## Correlation with accuracy"]
         reference = [(s, r) for s, r in frames.settings(frame) if s.mode == frames.REFERENCE_MODE]
         shown = reference or list(frames.settings(frame))
@@ -275,7 +277,6 @@ class _Report:
                 ),
             )
             parts.append(self._figure(paths, f"Score against accuracy, {label} (degenerate cells as grey crosses)"))
-        notes = [*corr.attrs.get("notes", [])]
         self.notes += notes
         parts.append(self._table(corr, "correlation", tables.correlation_columns))
         self.sections.append("\n\n".join(parts))
@@ -326,7 +327,7 @@ class _Report:
         self, results: pd.DataFrame, target: Target, ensembles, n_boot: int, seed: int, level: float
     ) -> None:  # noqa: ANN001
         result = compare(results, target, ensembles=ensembles, n_boot=n_boot, seed=seed, level=level)
-        if result.ranking.empty:
+        if result.empty:
             self.notes += result.notes
             return
         self.notes += result.notes
@@ -338,22 +339,23 @@ class _Report:
         if ensembles:
             text += " `ensemble(...)` = sum over its proxies of log(rank / N), rank N = best (AZ-NAS aggregation)."
         pair_path = self.tab_dir / "pairwise.csv"
-        pair_path.write_text(tables.to_csv(result.pairwise))
+        pair_path.write_text(tables.to_csv(result.tables["pairwise"]))
         self.files.append(pair_path)
         self.sections.append(
             text
             + "\n\n"
-            + self._table(result.ranking, "comparison", tables.compare_columns)
+            + self._table(result.table, "comparison", tables.compare_columns)
             + f"\n\nEvery pairwise difference: [{pair_path.name}](tables/{pair_path.name})"
         )
 
     def agreement(self, results: pd.DataFrame) -> None:
         """Proxy x proxy agreement of the oriented scores (point estimates; ``compare --agreement`` gives
         intervals), one heatmap per reference setting: needs no accuracy."""
-        table = score_agreement(results, methods=("spearman", "pearson"), n_boot=0)
+        found = score_agreement(results, methods=("spearman", "pearson"), n_boot=0)
+        table = found.table
         if table.empty:
             return
-        self.notes += table.attrs.get("notes", [])
+        self.notes += found.notes
         path = self.tab_dir / "agreement.csv"
         path.write_text(tables.to_csv(table.drop(columns=[c for c in table.columns if c.endswith("_ci")])))
         self.files.append(path)
@@ -431,8 +433,9 @@ class _Report:
         seed: int,
         level: float,
     ) -> None:
-        table = agnosticism(results, target, thresholds=thresholds, n_boot=n_boot, seed=seed, level=level)
-        self.notes += table.attrs.get("notes", [])
+        found = agnosticism(results, target, thresholds=thresholds, n_boot=n_boot, seed=seed, level=level)
+        table = found.table
+        self.notes += found.notes
         if table.empty:
             self.sections.append(
                 "## Agnosticism\n\nNo proxy was scored under both the reference mode (real data, true labels) and "
