@@ -1,6 +1,6 @@
 """Where the harness looks for user-supplied data (benchmark files, ground truth, datasets).
 
-One rule for every module: an explicit ``--data DIR`` wins, then ``NASI_HARNESS_DATA``, then
+One rule for every module: an explicit ``--data-dir DIR`` wins, then ``NASI_HARNESS_DATA``, then
 ``$TORCH_HOME`` and ``~/.torch`` (where the official NAS-Bench APIs put their files by default).
 """
 
@@ -30,12 +30,12 @@ def data_roots(explicit: str | os.PathLike | None = None) -> list[Path]:
 def describe_roots(explicit: str | os.PathLike | None = None) -> str:
     """Human-readable description of where data is looked for (for error messages)."""
     if explicit:
-        return f"--data {explicit}"
+        return f"--data-dir {explicit}"
     if os.environ.get(ENV_VAR):
         return f"${ENV_VAR}={os.environ[ENV_VAR]}"
     torch_home = os.environ.get("TORCH_HOME")
     where = f"$TORCH_HOME={torch_home} and ~/.torch" if torch_home else "~/.torch"
-    return f"{where} (set --data DIR or ${ENV_VAR} to point elsewhere)"
+    return f"{where} (set --data-dir DIR or ${ENV_VAR} to point elsewhere)"
 
 
 def find(relative: str, explicit: str | os.PathLike | None = None) -> Path | None:

@@ -407,7 +407,7 @@ def test_missing_dataset_one_line(
         make_batch(dataset, 4, data_mode, label_mode, data=tmp_path)
     message = str(info.value)
     assert "\n" not in message
-    assert looked_for in message and how in message and f"--data {tmp_path}" in message
+    assert looked_for in message and how in message and f"--data-dir {tmp_path}" in message
     assert data_mode in message  # says what needed the files
 
 

@@ -219,7 +219,7 @@ def test_missing_ground_truth_is_one_clear_line(tmp_path):
     message = str(err.value)
     assert isinstance(err.value, DataMissing) and isinstance(err.value, FileNotFoundError)
     assert "\n" not in message
-    assert "nb201 cifar100/valid/200ep" in message and f"--data {tmp_path}" in message
+    assert "nb201 cifar100/valid/200ep" in message and f"--data-dir {tmp_path}" in message
     for name in ("NATS-tss-v1_0-3ffb9-simple", "NAS-Bench-201-v1_1-096897.pth", "nb201/tss_test_acc_200ep_seedavg.csv"):
         assert name in message
     assert "github.com/D-X-Y/NATS-Bench" in message and "github.com/D-X-Y/NAS-Bench-201" in message

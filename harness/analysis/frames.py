@@ -7,6 +7,7 @@ search space does), which rows are duplicates (the last one wins), and in which 
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
@@ -84,6 +85,12 @@ def _degenerate_lookup(space: str) -> np.ndarray | None:
 @cache
 def higher_is_better(proxy: str) -> bool:
     """The proxy's declared direction; names the registry does not know (ensembles) point up."""
+    if "harness.proxies" not in sys.modules:  # the registry imports torch: read the built-ins' declarations (#22)
+        from harness.analysis.directions import declared_directions
+
+        declared = declared_directions()
+        if declared.get(proxy) is not None or proxy not in declared:
+            return bool(declared.get(proxy, True))
     try:
         from harness.proxies import get_proxy
 

@@ -1,8 +1,9 @@
-"""Analysis frames as text: aligned tables for the terminal, Markdown and CSV for reports, JSON records.
+"""Analysis frames as text for reports and files: Markdown, CSV, JSON records, and the views they share.
 
-Each analysis has one *view*: the columns a reader needs, formatted (a value and its interval in one cell),
-grouped in blocks that share a setting and a target, so every printed table states what it was ranked
-against.
+Each analysis has one *view*: the columns a reader needs, formatted (a value and its interval in one cell,
+one number format per column), grouped in blocks that share a setting and a target, so every table states
+what it was ranked against. Terminal rendering (aligned text fitted to the screen) is the CLI's:
+``harness.cli.tables``.
 """
 
 from __future__ import annotations
@@ -41,9 +42,8 @@ def _direction(up: bool) -> str:
 
 
 def _best_rank(value: float) -> str:
-    if not math.isfinite(value):
-        return "-"
-    return str(int(value)) if float(value).is_integer() else f"{value:.1f}"
+    """Expected best true rank: one decimal always, so a column never mixes '20' and '803.8' (#22)."""
+    return fmt(float(value), 1)
 
 
 Column = tuple[str, Callable[[pd.Series], str]]
@@ -128,28 +128,6 @@ def render(frame: pd.DataFrame, columns: Sequence[Column]) -> pd.DataFrame:
     return pd.DataFrame([[f(row) for _, f in columns] for _, row in frame.iterrows()], columns=[h for h, _ in columns])
 
 
-def text_table(cells: pd.DataFrame) -> str:
-    """Aligned plain-text table (numbers right-aligned, words left-aligned)."""
-    headers = list(cells.columns)
-    body = cells.astype(str).to_numpy().tolist()
-    widths = [max([len(h), *(len(row[i]) for row in body)]) for i, h in enumerate(headers)]
-    numeric = [all(_numeric(row[i]) for row in body) and bool(body) for i in range(len(headers))]
-
-    def line(values: Sequence[str]) -> str:
-        return "  ".join(v.rjust(w) if num else v.ljust(w) for v, w, num in zip(values, widths, numeric)).rstrip()
-
-    return "\n".join([line(headers), line(["-" * w for w in widths]), *(line(r) for r in body)])
-
-
-def _numeric(text: str) -> bool:
-    head = text.split(" [")[0]
-    try:
-        float(head)
-    except ValueError:
-        return head == "-"
-    return True
-
-
 def markdown_table(cells: pd.DataFrame) -> str:
     def esc(v: object) -> str:
         return str(v).replace("|", "\\|")
@@ -185,15 +163,6 @@ def heading(info: dict) -> str:
     if info.get("target"):
         text += f"\ntarget: {info['target']}"
     return text
-
-
-def render_text(frame: pd.DataFrame, columns: Callable[[pd.DataFrame], list[Column]], notes: Sequence[str] = ()) -> str:
-    """Every block of an analysis as heading + aligned table, then the notes."""
-    parts = []
-    for title, rows in blocks(frame):
-        parts.append(f"{title}\n{text_table(render(rows, columns(frame)))}")
-    lines = [f"note: {n}" for n in notes if n]
-    return "\n\n".join(parts) + ("\n\n" + "\n".join(lines) if lines else "") + "\n"
 
 
 def render_markdown(

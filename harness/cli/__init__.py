@@ -48,12 +48,21 @@ def build_parser() -> argparse.ArgumentParser:
 def _load_plugins(argv: Sequence[str] | None) -> None:
     """``--plugin PATH.py`` (any sub-command) and installed entry points, loaded before the parser is built so
     that plugin spaces and proxies are valid choices."""
-    from harness.plugins import load_plugins
-
     pre = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
     pre.add_argument("--plugin", action="append", default=[])
     known, _ = pre.parse_known_args(argv)
+    if not known.plugin and not _plugin_entry_points():
+        return  # nothing to load: the plugin machinery imports the proxy registry, and with it torch (#22)
+    from harness.plugins import load_plugins
+
     load_plugins(known.plugin)
+
+
+def _plugin_entry_points() -> bool:
+    """Whether an installed package declares plugins (``harness.plugins.ENTRY_POINT_GROUP``; a test checks it)."""
+    from importlib import metadata
+
+    return bool(metadata.entry_points(group="nasi_harness.proxies"))
 
 
 def add_plugin_option(parser: argparse.ArgumentParser) -> None:

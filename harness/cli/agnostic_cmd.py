@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import argparse
 
-from harness.analysis import options
+from harness.cli import options
+
+# harness.analysis.agnostic.Thresholds() defaults, repeated so that --help needs no pandas (a test checks them)
+DEFAULT_HOLDS, DEFAULT_FAILS = 0.80, 0.50
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from harness.analysis.agnostic import Thresholds
-
-    default = Thresholds()
     parser = subparsers.add_parser(
         "agnostic",
         help="agreement of each proxy's scores under swapped data/labels with its reference scores, and a verdict",
@@ -27,14 +27,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--holds",
         type=float,
-        default=default.holds,
-        help=f"'holds' when tau's lower bound >= this (default {default.holds})",
+        default=DEFAULT_HOLDS,
+        help=f"'holds' when tau's lower bound >= this (default {DEFAULT_HOLDS})",
     )
     parser.add_argument(
         "--fails",
         type=float,
-        default=default.fails,
-        help=f"'fails' when tau's upper bound < this (default {default.fails})",
+        default=DEFAULT_FAILS,
+        help=f"'fails' when tau's upper bound < this (default {DEFAULT_FAILS})",
     )
     parser.add_argument("--no-accuracy", action="store_true", help="skip the correlation with ground truth")
     parser.add_argument("--exclude-degenerate", action="store_true", help="leave degenerate cells out")
@@ -44,7 +44,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _agnostic(args: argparse.Namespace) -> int:
-    from harness.analysis import Thresholds, agnosticism, tables
+    from harness.analysis import Thresholds, agnosticism
+    from harness.analysis import tables as views
+    from harness.cli import tables
     from harness.errors import HarnessError
 
     data_mode, _, labels = args.reference.partition("/")
@@ -59,7 +61,7 @@ def _agnostic(args: argparse.Namespace) -> int:
         exclude_degenerate=args.exclude_degenerate,
         thresholds=thresholds,
         n_boot=args.bootstrap,
-        seed=args.seed,
+        seed=args.bootstrap_seed,
         level=args.level,
     )
     table = result.table
@@ -73,9 +75,9 @@ def _agnostic(args: argparse.Namespace) -> int:
     options.emit(
         args,
         table,
-        text=lambda: tables.render_text(table, tables.agnostic_columns, notes),
-        markdown=lambda: tables.render_markdown(table, tables.agnostic_columns, notes=notes),
-        as_json=lambda: tables.to_json(table),
-        as_csv=lambda: tables.to_csv(table),
+        text=lambda wide: tables.render_text(table, views.agnostic_columns, notes, wide),
+        markdown=lambda: views.render_markdown(table, views.agnostic_columns, notes=notes),
+        as_json=lambda: views.to_json(table),
+        as_csv=lambda: views.to_csv(table),
     )
     return 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from harness.analysis import options
+from harness.cli import options
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -26,7 +26,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _correlate(args: argparse.Namespace) -> int:
-    from harness.analysis import correlate, tables
+    from harness.analysis import correlate
+    from harness.analysis import tables as views
+    from harness.cli import tables
 
     results = options.load_filtered(args)
     result = correlate(
@@ -34,7 +36,7 @@ def _correlate(args: argparse.Namespace) -> int:
         options.make_target(args),
         degenerate="excluded" if args.exclude_degenerate else "both",
         n_boot=args.bootstrap,
-        seed=args.seed,
+        seed=args.bootstrap_seed,
         level=args.level,
     )
     table = result.table
@@ -42,10 +44,10 @@ def _correlate(args: argparse.Namespace) -> int:
     options.emit(
         args,
         table,
-        text=lambda: tables.render_text(table, tables.correlation_columns, notes),
-        markdown=lambda: tables.render_markdown(table, tables.correlation_columns, notes=notes),
-        as_json=lambda: tables.to_json(table),
-        as_csv=lambda: tables.to_csv(table),
+        text=lambda wide: tables.render_text(table, views.correlation_columns, notes, wide),
+        markdown=lambda: views.render_markdown(table, views.correlation_columns, notes=notes),
+        as_json=lambda: views.to_json(table),
+        as_csv=lambda: views.to_csv(table),
     )
     return 0
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from harness.analysis import options
+from harness.cli import options
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -16,7 +16,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "ground truth, the score-only parts are still written and the report says what is missing.",
     )
     options.add_store_positional(parser)
-    parser.add_argument("--out", required=True, metavar="DIR", help="output directory (created if needed)")
+    parser.add_argument("--out", required=True, metavar="DIR", help="output folder (created, with any missing parents)")
     parser.add_argument("--study", help="report one study of the store (default: every row)")
     options.add_target_arguments(parser)
     parser.add_argument(
@@ -42,14 +42,14 @@ def _report(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     path = build_report(
         args.store,
-        args.out,
+        options.output_path(args.out),
         study=args.study,
-        data=args.data_root,
+        data=args.data_dir,
         split=args.split,
         epochs=args.epochs,
         ensembles=ensembles,
         n_boot=args.bootstrap,
-        seed=args.seed,
+        seed=args.bootstrap_seed,
         level=args.level,
     )
     print(f"wrote {path} in {time.perf_counter() - start:.1f} s")

@@ -7,12 +7,12 @@ import csv
 import itertools
 import sys
 
-from harness.cli import add_plugin_option
+from harness.cli import add_plugin_option, options
 from harness.datasets import DATASETS
-from harness.proxies import parse_proxy_list
-from harness.scoring import RECORD_FIELDS, SPEC_FORM, parse_cells, score_cells
-from harness.scoring.progress import Progress
 from harness.spaces import space_names
+
+# harness.scoring.SPEC_FORM, repeated so that --help needs no torch (tests/test_cli_startup.py checks it)
+SPEC_FORM = "'all', 'unique', 'sample:N[:SEED]', 'A-B' (inclusive), or a comma list of indices / arch strings"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -21,13 +21,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--proxies", required=True, help="comma list of proxy names, or 'all'")
     parser.add_argument("--cells", default="sample:20:0", help=f"cell SPEC: {SPEC_FORM} (default sample:20:0)")
     parser.add_argument("--dataset", default="cifar10", choices=list(DATASETS))
-    parser.add_argument("--data", dest="data_mode", default="real", metavar="MODE",
+    parser.add_argument("--data", "--data-mode", dest="data_mode", default="real", metavar="MODE",
                         help="data mode: real, gaussian, uniform, repeat, other:<dataset>")  # fmt: skip
-    parser.add_argument("--labels", default="true", help="label mode: true, random, shuffled")
+    parser.add_argument("--labels", "--label-mode", dest="labels", default="true", metavar="MODE",
+                        help="label mode: true, random, shuffled")  # fmt: skip
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
-    parser.add_argument("--data-root", dest="data_root", help="data root (default $NASI_HARNESS_DATA, ~/.torch)")
+    options.add_data_dir(parser, "data root", legacy=("--data-root",))
     parser.add_argument(
         "--share-isomorphic",
         action="store_true",
@@ -41,26 +42,30 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="K",
         help="score K cells per computation with the proxies that have a stacked form (nasi on nb201)",
     )
-    parser.add_argument("--out", help="CSV file (default: stdout)")
+    options.add_out(parser, "CSV file (default: stdout)", metavar="FILE")
     add_plugin_option(parser)
     parser.set_defaults(func=_score)
 
 
 def _score(args: argparse.Namespace) -> int:
     from harness.data import validate_modes
+    from harness.proxies import parse_proxy_list
+    from harness.scoring import RECORD_FIELDS, parse_cells, score_cells
+    from harness.scoring.progress import Progress
 
     proxies = parse_proxy_list(args.proxies)
     validate_modes(args.data_mode, args.labels)
     cells = parse_cells(args.cells, args.space)
     records = score_cells(
         args.space, cells, proxies, dataset=args.dataset, data_mode=args.data_mode, label_mode=args.labels,
-        batch_size=args.batch_size, seed=args.seed, device=args.device, data=args.data_root,
+        batch_size=args.batch_size, seed=args.seed, device=args.device, data=args.data_dir,
         share_isomorphic=args.share_isomorphic, stack=args.stack,
     )  # fmt: skip
     # The engine checks its arguments and data when first asked for a record: ask before writing anything, so a
     # bad option or missing data is one error line and no half-written file.
     first = next(records, None)
-    out = open(args.out, "w", newline="") if args.out else sys.stdout  # noqa: SIM115
+    out = open(options.output_path(args.out), "w", newline="") if args.out else sys.stdout  # noqa: SIM115
+    rows = 0
     try:
         writer = csv.DictWriter(out, fieldnames=RECORD_FIELDS)
         writer.writeheader()
@@ -68,8 +73,11 @@ def _score(args: argparse.Namespace) -> int:
             for record in itertools.chain([] if first is None else [first], records):
                 writer.writerow(record.as_dict())
                 out.flush()
+                rows += 1
                 progress.update(1)
     finally:
         if args.out:
             out.close()
+    if args.out:
+        options.wrote(rows, args.out)
     return 0

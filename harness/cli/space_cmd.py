@@ -7,6 +7,7 @@ import csv
 import json
 import sys
 
+from harness.cli import options
 from harness.datasets import DATASETS
 from harness.errors import DataMissing
 from harness.spaces import get_space, space_names
@@ -21,13 +22,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     show.add_argument("space", choices=space_names())
     show.add_argument("cell", help="official index or arch string")
     show.add_argument("--dataset", default="cifar10", choices=list(DATASETS), help="for params/FLOPs")
-    show.add_argument("--data", help="data root for ground truth (default $NASI_HARNESS_DATA, ~/.torch)")
+    options.add_data_dir(show, "data root for ground truth")
     show.add_argument("--json", action="store_true", help="print JSON")
     show.set_defaults(func=_show)
     table = sub.add_parser("table", help="every cell in index order as CSV")
     table.add_argument("space", choices=space_names())
     table.add_argument("--dataset", default="cifar10", choices=list(DATASETS), help="for params/FLOPs")
-    table.add_argument("--out", help="CSV file (default: stdout)")
+    options.add_out(table, "CSV file (default: stdout)", metavar="FILE")
     table.set_defaults(func=_table)
 
 
@@ -58,7 +59,7 @@ def _show(args: argparse.Namespace) -> int:
         "params_m": cost.params_m,
         "flops_m": cost.flops_m,
     }
-    accuracy = _accuracies(args.space, index, args.data)
+    accuracy = _accuracies(args.space, index, args.data_dir)
     if accuracy:
         info["accuracy"] = accuracy
     if args.json:
@@ -77,7 +78,7 @@ def _table(args: argparse.Namespace) -> int:
     sp = get_space(args.space)
     with_iso = args.space == "nb201"
     columns = ["index", "arch", "params_m", "flops_m"] + (["canonical", "degenerate"] if with_iso else [])
-    out = open(args.out, "w", newline="") if args.out else sys.stdout  # noqa: SIM115
+    out = open(options.output_path(args.out), "w", newline="") if args.out else sys.stdout  # noqa: SIM115
     try:
         writer = csv.writer(out)
         writer.writerow(columns)
@@ -91,5 +92,5 @@ def _table(args: argparse.Namespace) -> int:
         if args.out:
             out.close()
     if args.out:
-        print(f"wrote {len(sp)} rows to {args.out}", file=sys.stderr)
+        options.wrote(len(sp), args.out)
     return 0

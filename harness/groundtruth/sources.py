@@ -106,7 +106,7 @@ def _csv_candidates() -> list[Candidate]:
             f"CSV table {table.file}",
             table.file.removesuffix(".csv"),
             "place the reference data's nb201/ folder (or a table in its layout) in DATA_ROOT, e.g. "
-            "--data ../shared/data",
+            "--data-dir ../shared/data",
             table,
         )
         for table in TABLES

@@ -5,10 +5,12 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
-
-from torch import nn
+from typing import TYPE_CHECKING
 
 from harness.datasets import dataset_info
+
+if TYPE_CHECKING:  # torch only where a network is built: reading cells and the registry stays torch-free
+    from torch import nn
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from harness.spaces.ops import OP_NAMES
+# Defined here, not in ops (which builds torch modules), so that reading arch strings needs no torch.
+OP_NAMES: tuple[str, ...] = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 
 Genotype = tuple[tuple[tuple[str, int], ...], ...]
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import itertools
 from functools import cached_property
-
-from torch import nn
+from typing import TYPE_CHECKING
 
 from harness.datasets import dataset_info
 from harness.spaces.base import Cost, SearchSpace, register_space
 from harness.spaces.cell import parse_arch
-from harness.spaces.cost import network_cost
-from harness.spaces.networks import CellNetwork
+
+if TYPE_CHECKING:  # torch is imported when a network is built, not to read cells
+    from torch import nn
 
 CHANNEL_CHOICES = tuple(range(8, 65, 8))
 NUM_LAYERS = 5
@@ -60,9 +60,13 @@ class NATSSizeSpace(SearchSpace):
         return parse_channels(self.arch(self.resolve(cell)))
 
     def build(self, cell: int | str, dataset: str = "cifar10", prune: bool = False) -> nn.Module:
+        from harness.spaces.networks import CellNetwork  # torch: imported when a network is built
+
         return CellNetwork(SSS_GENOTYPE, self.channels(cell), dataset_info(dataset).num_classes, prune=prune)
 
     def cost(self, cell: int | str, dataset: str = "cifar10") -> Cost:
+        from harness.spaces.cost import network_cost
+
         info = dataset_info(dataset)
         params, flops = network_cost(SSS_GENOTYPE, self.channels(cell), info.num_classes, info.resolution)
         return Cost(round(params, 6), round(flops, 6))

@@ -5,15 +5,14 @@ from __future__ import annotations
 import itertools
 import random
 from functools import cache, cached_property
-
-from torch import nn
+from typing import TYPE_CHECKING
 
 from harness.datasets import dataset_info
 from harness.spaces.base import Cost, SearchSpace, register_space
-from harness.spaces.cell import ARCH_FORM, Genotype, canonical_form, format_arch, is_degenerate, parse_arch
-from harness.spaces.cost import network_cost
-from harness.spaces.networks import CellNetwork
-from harness.spaces.ops import OP_NAMES
+from harness.spaces.cell import ARCH_FORM, OP_NAMES, Genotype, canonical_form, format_arch, is_degenerate, parse_arch
+
+if TYPE_CHECKING:  # torch is imported when a network is built, not to read cells
+    from torch import nn
 
 NB201_CHANNELS = tuple([16] * 5 + [32] + [32] * 5 + [64] + [64] * 5)
 
@@ -60,9 +59,13 @@ class NB201Space(SearchSpace):
         return _genotype(self._archs[self.resolve(cell)])
 
     def build(self, cell: int | str, dataset: str = "cifar10", prune: bool = False) -> nn.Module:
+        from harness.spaces.networks import CellNetwork  # torch: imported when a network is built
+
         return CellNetwork(self.genotype(cell), NB201_CHANNELS, dataset_info(dataset).num_classes, prune=prune)
 
     def cost(self, cell: int | str, dataset: str = "cifar10") -> Cost:
+        from harness.spaces.cost import network_cost
+
         info = dataset_info(dataset)
         params, flops = network_cost(self.genotype(cell), NB201_CHANNELS, info.num_classes, info.resolution)
         return Cost(round(params, 6), round(flops, 6))

@@ -10,9 +10,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from harness.spaces.cell import OP_NAMES as OP_NAMES  # re-exported: defined beside the arch-string parser
 from harness.spaces.recycle import pooled
-
-OP_NAMES: tuple[str, ...] = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 
 
 class ReLUConvBN(nn.Sequential):

@@ -1,0 +1,225 @@
+"""Command-line options with one meaning across every command, and the steps the analysis commands share.
+
+One spelling per meaning (#22): ``--data-dir DIR`` is a data folder everywhere, ``--data MODE`` the data mode
+(score), ``--bootstrap-seed`` the analysis commands' resampling seed (``--seed`` is a scoring seed). Old
+spellings keep working through ``Deprecated``, which says once on stderr what to type instead. Every ``--out``
+goes through ``output_path``: a missing parent folder is created.
+
+Nothing heavy is imported at module level: building the parser (``--help``) must stay fast and torch-free,
+so pandas and the analysis package are imported inside the functions that read a store.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from harness.errors import HarnessError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from harness.analysis.target import TargetFn
+
+# The library's defaults, repeated here so that --help needs no numpy/pandas; tests/test_cli_startup.py checks them.
+DEFAULT_RESAMPLES = 1000  # harness.analysis.bootstrap.DEFAULT_RESAMPLES
+DEFAULT_LEVEL = 0.95  # harness.analysis.bootstrap.DEFAULT_LEVEL
+DATA_DIR_DEFAULT = "default $NASI_HARNESS_DATA, then $TORCH_HOME, ~/.torch"
+OUT_FOLDER_NOTE = "a missing parent folder is created"
+
+
+class Deprecated(argparse.Action):
+    """An old spelling of an option: stores into the new option's ``dest`` and prints one notice on stderr."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, *, use: str, **kwargs: Any) -> None:
+        self.use = use
+        super().__init__(option_strings, dest, **kwargs)
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        print(f"nasi-harness: {option_string} is deprecated; use {self.use}", file=sys.stderr)
+        setattr(namespace, self.dest, values)
+
+
+def add_deprecated(parser: argparse.ArgumentParser, old: str, new: str, dest: str, **kwargs: Any) -> None:
+    """Accept ``old`` as a hidden alias of ``new`` (same ``dest``), with a one-line notice when used."""
+    parser.add_argument(old, dest=dest, action=Deprecated, use=new, help=argparse.SUPPRESS, **kwargs)
+
+
+def add_data_dir(parser: argparse.ArgumentParser, what: str = "data root", legacy: Sequence[str] = ("--data",)) -> None:
+    """``--data-dir DIR`` (dest ``data_dir``), and the old spellings that meant a folder in this command."""
+    parser.add_argument("--data-dir", dest="data_dir", metavar="DIR", help=f"{what} ({DATA_DIR_DEFAULT})")
+    for old in legacy:
+        add_deprecated(parser, old, "--data-dir", "data_dir", metavar="DIR")
+
+
+def add_out(parser: argparse.ArgumentParser, what: str, **kwargs: Any) -> None:
+    """``--out`` with the behaviour every command shares stated in its help."""
+    parser.add_argument("--out", help=f"{what}; {OUT_FOLDER_NOTE}", **kwargs)
+
+
+def output_path(out: str | Path) -> Path:
+    """The path ``--out`` names, its parent folder created; an unusable path is one error line."""
+    path = Path(out)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise HarnessError(f"cannot create the folder of --out {path}: {exc.strerror or exc}") from None
+    if path.is_dir():
+        raise HarnessError(f"--out {path} is a folder; give a file name")
+    return path
+
+
+def wrote(rows: int, path: str | Path) -> None:
+    """The last line of a command that wrote a table to a file (stderr, so stdout stays data)."""
+    print(f"wrote {rows} rows to {path}", file=sys.stderr)
+
+
+def add_store_arguments(parser: argparse.ArgumentParser) -> None:
+    add_store_positional(parser)
+    parser.add_argument("--study", help="analyse one study of the store (default: every row)")
+    parser.add_argument("--dataset", help="only scores computed on this dataset (default: every dataset)")
+    parser.add_argument("--proxies", help="comma list of proxies to include (default: every proxy stored)")
+    parser.add_argument(
+        "--space", help="search space of a CSV/Parquet table without a space column (default: from its arch strings)"
+    )
+
+
+def add_store_positional(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "store",
+        metavar="STORE",
+        nargs="+",
+        help="results database or a CSV/Parquet export of one; several are read as one table (e.g. the real-data "
+        "scores of one study and the swapped-mode scores of another)",
+    )
+
+
+def add_target_arguments(parser: argparse.ArgumentParser) -> None:
+    add_data_dir(parser, "ground-truth root")
+    parser.add_argument(
+        "--target",
+        dest="split",
+        choices=("test", "valid"),
+        default="test",
+        help="accuracy split to rank against (valid on cifar10 uses cifar10-valid; default test)",
+    )
+    parser.add_argument(
+        "--epochs",
+        type=int,
+        default=None,
+        help="training schedule of the target: 200 or 12 (default: the space's full schedule)",
+    )
+
+
+def add_bootstrap_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--bootstrap",
+        type=_positive,
+        default=DEFAULT_RESAMPLES,
+        metavar="N",
+        help=f"bootstrap resamples (default {DEFAULT_RESAMPLES})",
+    )
+    parser.add_argument(
+        "--bootstrap-seed", dest="bootstrap_seed", type=_non_negative, default=0, help="bootstrap seed (default 0)"
+    )
+    add_deprecated(parser, "--seed", "--bootstrap-seed", "bootstrap_seed", type=_non_negative)
+    parser.add_argument(
+        "--level",
+        type=float,
+        default=DEFAULT_LEVEL,
+        help=f"confidence level of the intervals (default {DEFAULT_LEVEL})",
+    )
+
+
+def add_output_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--json", action="store_true", help="print JSON records instead of tables")
+    group.add_argument(
+        "--out",
+        metavar="FILE",
+        help=f"write to FILE: .json, .csv, .md, anything else aligned text; {OUT_FOLDER_NOTE}",
+    )
+    parser.add_argument(
+        "--wide", action="store_true", help="terminal tables with every column (default: fit 100 characters)"
+    )
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text}")
+    return value
+
+
+def _non_negative(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text}")
+    return value
+
+
+def split_list(text: str | None) -> list[str]:
+    return [t.strip() for t in (text or "").split(",") if t.strip()]
+
+
+def load_filtered(args: argparse.Namespace) -> pd.DataFrame:
+    """The store's rows after --study, --dataset and --proxies, or a one-line error saying what is present."""
+    from harness.analysis.inputs import describe_sources, load_scores
+
+    frame = load_scores(args.store, study=args.study, space=getattr(args, "space", None))
+    where = describe_sources(args.store)
+    if frame.empty:
+        raise HarnessError(f"no results in {where}" + (f" for study {args.study!r}" if args.study else ""))
+    if args.dataset:
+        present = sorted(set(frame["dataset"].astype(str)))
+        frame = frame[frame["dataset"].astype(str) == args.dataset]
+        if frame.empty:
+            raise HarnessError(f"no scores on dataset {args.dataset!r} in {where}; present: {', '.join(present)}")
+    wanted = split_list(getattr(args, "proxies", None))
+    if wanted:
+        present = set(frame["proxy"].astype(str))
+        absent = [p for p in wanted if p not in present]
+        if absent:
+            raise HarnessError(f"proxy {', '.join(absent)} not in {where}; present: {', '.join(sorted(present))}")
+        frame = frame[frame["proxy"].astype(str).isin(wanted)]
+    return frame
+
+
+def make_target(args: argparse.Namespace) -> TargetFn:
+    from harness.analysis.target import TargetSpec, target_loader
+
+    return target_loader(TargetSpec(split=args.split, epochs=args.epochs), data=args.data_dir)
+
+
+def emit(
+    args: argparse.Namespace,
+    frame: pd.DataFrame,
+    text: Callable[[bool], str],
+    markdown: Callable[[], str],
+    as_json: Callable[[], str],
+    as_csv: Callable[[], str],
+) -> None:
+    """Print or write one analysis in the format the options ask for.
+
+    ``text(wide)`` renders the terminal tables; a text file gets every column (it has no screen to fit).
+    """
+    if args.json:
+        sys.stdout.write(as_json() + "\n")
+        return
+    if not args.out:
+        sys.stdout.write(text(args.wide))
+        return
+    out = output_path(args.out)
+    writers = {".json": lambda: as_json() + "\n", ".csv": as_csv, ".md": markdown}
+    content = writers.get(out.suffix.lower(), lambda: text(True))()
+    out.write_text(content)
+    wrote(len(frame), out)
