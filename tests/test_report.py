@@ -201,6 +201,13 @@ def test_outliers_cannot_squash_a_score_axis(tmp_path: Path, monkeypatch: pytest
         assert -5e4 < lo < bulk[0] and bulk[1] < hi < 1e6  # the outliers are outside, the bulk inside
         assert hi - lo < 20 and ax.get_xscale() == "linear"
         assert "2 far outliers at edge" in ax.get_xlabel() and "1st-99th pct" in ax.get_xlabel()
+    degenerate = np.arange(500) < 5  # az_nas scores its degenerate cells -1e6
+    score = np.where(degenerate, -1e6, rng.normal(10, 1, 500))
+    cells = pd.DataFrame({"proxy": "az_nas", "score": score, "accuracy": 50.0, "degenerate": degenerate})
+    figures.score_vs_accuracy(cells, {}, proxy_styles(["az_nas"]), title="t", accuracy_label="acc",
+                              out_dir=tmp_path, stem="degenerate")  # fmt: skip
+    ax = drawn["degenerate"].axes[0]
+    assert ax.get_xlim()[0] > 0 and "5 far outliers at edge" in ax.get_xlabel()
     clean = rng.normal(10, 1, 500)
     assert figures.robust_limits(clean) is None  # nothing far out: the axis shows everything
     lo, hi = figures.robust_limits(np.append(clean, 1e6))

@@ -15,6 +15,7 @@ A few extreme scores must not squash a panel into a vertical line, so score axes
 from __future__ import annotations
 
 import math
+import textwrap
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from pathlib import Path
 from typing import TypeVar
@@ -93,31 +94,41 @@ def ordered(names: Sequence[str], order: Sequence[str] | None) -> list[str]:
 # Panel grids have a fixed layout in inches: with 12 panels, matplotlib's automatic layouts (constrained,
 # tight bbox) measure every tick label again and take most of the report's time. Three columns fill 7 inches.
 _CELL_W = MAX_WIDTH_IN / PANEL_COLUMNS
-_PAD_LEFT, _PAD_RIGHT, _PAD_TOP, _PAD_BOTTOM, _SUPTITLE = 0.5, 0.12, 0.5, 0.6, 0.35
+_PAD_LEFT, _PAD_RIGHT, _PAD_TOP, _PAD_BOTTOM = 0.5, 0.12, 0.5, 0.6
+_TITLE_CHAR_IN = 0.075  # width of an average character of a TITLE_PT title, with some room
+
+
+def wrap(title: str, width_in: float) -> str:
+    """``title`` broken into lines that fit ``width_in`` inches at ``TITLE_PT`` (a narrow figure's title would
+    otherwise run off both sides)."""
+    return textwrap.fill(title, max(20, int(width_in / _TITLE_CHAR_IN)))
+
+
 _AXES_W, _AXES_H = _CELL_W - _PAD_LEFT - _PAD_RIGHT, 1.45
 
 
-def _grid(count: int) -> tuple[Figure, list]:
+def _grid(count: int, title: str) -> tuple[Figure, list]:
+    """A page of ``count`` panels, at most ``PANEL_COLUMNS`` wide, with ``title`` above them."""
     cols = max(1, min(PANEL_COLUMNS, count))
     rows = max(1, math.ceil(count / cols))
-    width, height = cols * _CELL_W, rows * (_PAD_TOP + _AXES_H + _PAD_BOTTOM) + _SUPTITLE
+    width = cols * _CELL_W
+    title = wrap(title, width)
+    suptitle = 0.12 + 0.17 * (title.count("\n") + 1)
+    height = rows * (_PAD_TOP + _AXES_H + _PAD_BOTTOM) + suptitle
     fig = Figure(figsize=(width, height))
     axes = fig.subplots(rows, cols, squeeze=False).ravel().tolist()
     fig.subplots_adjust(
         left=_PAD_LEFT / width,
         right=1 - _PAD_RIGHT / width,
         bottom=_PAD_BOTTOM / height,
-        top=1 - (_SUPTITLE + _PAD_TOP) / height,
+        top=1 - (suptitle + _PAD_TOP) / height,
         wspace=(_PAD_LEFT + _PAD_RIGHT) / _AXES_W,
         hspace=(_PAD_TOP + _PAD_BOTTOM) / _AXES_H,
     )
     for ax in axes[count:]:
         ax.set_visible(False)
+    fig.suptitle(title, fontsize=TITLE_PT, y=1 - 0.08 / height, va="top")
     return fig, axes[:count]
-
-
-def _suptitle(fig: Figure, title: str) -> None:
-    fig.suptitle(title, fontsize=TITLE_PT, y=1 - 0.08 / fig.get_figheight(), va="top")
 
 
 def _title(ax, name: str, detail: str) -> None:  # noqa: ANN001
@@ -140,16 +151,19 @@ def _log_scale(values: np.ndarray) -> bool:
     return bool(hi / lo >= 1e3)
 
 
-def robust_limits(values: np.ndarray, log: bool = False) -> tuple[float, float] | None:
+def robust_limits(values: np.ndarray, log: bool = False, bulk: np.ndarray | None = None) -> tuple[float, float] | None:
     """Axis limits that outliers cannot squash: on a side where values lie further than ``FAR`` x the
     1st-99th percentile span beyond its percentile, the axis ends just past the last value within that reach
     (so only those far values fall outside). ``None`` when no side needs cutting (then the axis shows
-    everything, as usual). Computed on log10 values for a log axis."""
+    everything, as usual). Computed on log10 values for a log axis. ``bulk`` (default ``values``): the values
+    the percentiles are taken of, e.g. the non-degenerate cells, whose axis a degenerate cell's score (az_nas
+    gives them -1e6) must not squash either."""
     finite = _finite(values, log)
-    if finite.size < 20:
+    reference = finite if bulk is None else _finite(bulk, log)
+    if reference.size < 20:
         return None
     v = np.log10(finite) if log else finite
-    p_lo, p_hi = np.percentile(v, ROBUST_PERCENTILES)
+    p_lo, p_hi = np.percentile(np.log10(reference) if log else reference, ROBUST_PERCENTILES)
     span = p_hi - p_lo
     if span <= 0:
         return None
@@ -161,11 +175,12 @@ def robust_limits(values: np.ndarray, log: bool = False) -> tuple[float, float] 
     return (10**lo, 10**hi) if log else (float(lo), float(hi))
 
 
-ROBUST_AXIS_NOTE = f"(axis: 1st-99th pct ± {FAR:.0%} of span)"
+ROBUST_AXIS_NOTE = f"(axis: 1st-99th pct ± {FAR:.0%})"
 
 
 def _clip_note(limits: tuple[float, float] | None, beyond: int) -> str:
-    return f"; {beyond} far outliers at edge ▸\n{ROBUST_AXIS_NOTE}" if limits is not None and beyond else ""
+    plural = "s" if beyond != 1 else ""
+    return f"; {beyond} far outlier{plural} at edge ▸\n{ROBUST_AXIS_NOTE}" if limits is not None and beyond else ""
 
 
 def _density(ax, x: np.ndarray, y: np.ndarray, style: Style, log_x: bool) -> None:  # noqa: ANN001
@@ -220,13 +235,13 @@ def score_vs_accuracy(
     pages = paginate(proxies)
     paths: list[Path] = []
     for k, (page, page_stem) in enumerate(zip(pages, page_stems(stem, len(pages))), start=1):
-        fig, axes = _grid(len(page))
+        fig, axes = _grid(len(page), _page_title(title, k, len(pages)))
         for ax, proxy in zip(axes, page):
             rows = cells[cells["proxy"] == proxy]
             x, y = rows["score"].to_numpy(float), rows["accuracy"].to_numpy(float)
             degenerate = rows["degenerate"].to_numpy(bool)
             log_x = _log_scale(x[~degenerate])
-            limits = robust_limits(x[~degenerate], log_x)
+            limits = robust_limits(x, log_x, bulk=x[~degenerate])
             inside = np.ones(x.size, bool) if limits is None else (x >= limits[0]) & (x <= limits[1])
             _density(ax, x[~degenerate & inside], y[~degenerate & inside], styles[proxy], log_x)
             if (degenerate & inside).any():
@@ -250,7 +265,6 @@ def score_vs_accuracy(
             ax.set_xlabel("score" + (" (log axis)" if log_x else "") + _clip_note(limits, beyond), fontsize=MIN_FONT_PT)
             ax.set_ylabel(accuracy_label, fontsize=MIN_FONT_PT)
             ax.tick_params(labelsize=MIN_FONT_PT)
-        _suptitle(fig, _page_title(title, k, len(pages)))
         paths += save(fig, out_dir, page_stem)
     return paths
 
@@ -290,7 +304,7 @@ def correlation_dots(
     axes[0].set_yticks(rows, proxies, fontsize=MIN_FONT_PT)
     axes[0].set_ylim(len(proxies) - 0.5, -0.5)  # best on top
     axes[0].set_ylabel("proxy (best ρ first)", fontsize=MIN_FONT_PT)
-    fig.suptitle(title, fontsize=TITLE_PT)
+    fig.suptitle(wrap(title, fig.get_figwidth()), fontsize=TITLE_PT)
     return save(fig, out_dir, stem)
 
 
@@ -342,7 +356,7 @@ def heatmap(
         bar = fig.colorbar(image, ax=list(axes), shrink=0.8)
         bar.set_label(value_label, fontsize=MIN_FONT_PT)
         bar.ax.tick_params(labelsize=MIN_FONT_PT)
-    fig.suptitle(title, fontsize=TITLE_PT)
+    fig.suptitle(wrap(title, fig.get_figwidth()), fontsize=TITLE_PT)
     return save(fig, out_dir, stem)
 
 
@@ -363,7 +377,8 @@ def agreement_scatter(
     pages = paginate(keys, group=lambda k: k[0])
     paths: list[Path] = []
     for n, (page, page_stem) in enumerate(zip(pages, page_stems(stem, len(pages))), start=1):
-        fig, axes = _grid(len(page))
+        title = "Scores under swapped data/labels against the reference scores (dashed: y = x)"
+        fig, axes = _grid(len(page), _page_title(title, n, len(pages)))
         for ax, (proxy, mode) in zip(axes, page):
             rows = pairs[(pairs["proxy"] == proxy) & (pairs["mode"] == mode)]
             x, y = rows["ref"].to_numpy(float), rows["swap"].to_numpy(float)
@@ -384,15 +399,15 @@ def agreement_scatter(
                 ax.set_xlim(*x_lim)
             if y_lim is not None:
                 ax.set_ylim(*y_lim)
-            note = "" if inside.all() else f"; {int((~inside).sum())} far outliers\nnot drawn {ROBUST_AXIS_NOTE}"
+            note = (
+                ""
+                if inside.all()
+                else f"\n{int((~inside).sum())} far outlier(s) not drawn\n{ROBUST_AXIS_NOTE.replace('axis', 'axes')}"
+            )
             _title(ax, f"{proxy}: {mode}", stats.get((proxy, mode), ""))
             ax.set_xlabel("score, real data / true labels" + note, fontsize=MIN_FONT_PT)
             ax.set_ylabel(f"score, {mode}", fontsize=MIN_FONT_PT)
             ax.tick_params(labelsize=MIN_FONT_PT)
-        _suptitle(
-            fig,
-            _page_title("Scores under swapped data/labels against the reference scores (dashed: y = x)", n, len(pages)),
-        )
         paths += save(fig, out_dir, page_stem)
     return paths
 
@@ -419,10 +434,11 @@ def agreement_bars(
     width = 0.8 / max(len(modes), 1)
     pages = paginate(proxies, max(1, BARS_PER_PAGE // max(len(modes), 1)))
     low = min(-0.05, float(np.nanmin([np.nanmin(table[c]) for c, _ in measures])) - 0.1)
-    legend_rows = math.ceil((len(modes) + 2) / 4)
     paths: list[Path] = []
     for n, (page, page_stem) in enumerate(zip(pages, page_stems(stem, len(pages))), start=1):
         wide = min(MAX_WIDTH_IN, max(4.5, 0.22 * len(page) * max(len(modes), 1) + 1.5))
+        legend_cols = max(1, int(wide / 1.5))  # "gaussian/shuffled" at MIN_FONT_PT and its patch
+        legend_rows = math.ceil((len(modes) + 2) / legend_cols)
         fig = Figure(figsize=(wide, 2.3 * len(measures) + 0.6 + 0.18 * legend_rows), layout="constrained")
         axes = fig.subplots(len(measures), 1, squeeze=False).ravel()
         for ax, (column, label) in zip(axes, measures):
@@ -469,10 +485,15 @@ def agreement_bars(
             fontsize=MIN_FONT_PT,
             frameon=False,
             loc="outside lower center",
-            ncols=min(4, len(handles) + len(line_handles)),
+            ncols=min(legend_cols, len(handles) + len(line_handles)),
         )
         fig.suptitle(
-            _page_title("Agreement of swapped-mode scores with the reference scores (95% bootstrap CI)", n, len(pages)),
+            wrap(
+                _page_title(
+                    "Agreement of swapped-mode scores with the reference scores (95% bootstrap CI)", n, len(pages)
+                ),
+                wide,
+            ),
             fontsize=TITLE_PT,
         )
         paths += save(fig, out_dir, page_stem)
@@ -500,10 +521,10 @@ def precision_curves(
     shown = list(proxies) if proxies is not None else list(dict.fromkeys(curves["proxy"]))
     cols = max(1, min(3, len(panels)))
     rows = max(1, math.ceil(len(panels) / cols))
-    legend_rows = math.ceil((len(shown) + 1) / 4)
-    fig = Figure(
-        figsize=(min(MAX_WIDTH_IN, 2.3 * cols + 0.9), 2.2 * rows + 0.5 + 0.2 * legend_rows), layout="constrained"
-    )
+    width = min(MAX_WIDTH_IN, max(4.5, 2.3 * cols + 0.3))
+    legend_cols = max(1, int(width / 1.5))  # a label of ~15 characters at MIN_FONT_PT and its line
+    legend_rows = math.ceil((len(shown) + 1) / legend_cols)
+    fig = Figure(figsize=(width, 2.2 * rows + 0.5 + 0.2 * legend_rows), layout="constrained")
     grid = fig.subplots(rows, cols, squeeze=False).ravel().tolist()
     for ax in grid[len(panels) :]:
         ax.set_visible(False)
@@ -543,9 +564,9 @@ def precision_curves(
             list(legend.values()),
             list(legend),
             loc="outside lower center",
-            ncols=min(4, len(legend)),
+            ncols=min(legend_cols, len(legend)),
             fontsize=MIN_FONT_PT,
             frameon=False,
         )
-    fig.suptitle("Precision of each proxy's top-k% among the true top-k%", fontsize=TITLE_PT)
+    fig.suptitle(wrap("Precision of each proxy's top-k% among the true top-k%", fig.get_figwidth()), fontsize=TITLE_PT)
     return save(fig, out_dir, stem)
