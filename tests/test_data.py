@@ -471,3 +471,66 @@ def test_describe_datasets(root: Path, tmp_path: Path) -> None:
     missing = statuses["ImageNet16-120"]
     assert not missing.found and missing.path is None
     assert "ImageNet16/" in missing.detail and "NAS-Bench-201" in missing.how_to_obtain
+
+
+def test_data_check_reads_each_dataset_file_and_exits_1_on_a_broken_one(tmp_path: Path, capsys) -> None:
+    """``data check`` checks contents, not presence: a file that is present but unreadable is BROKEN (exit 1)."""
+    from harness.cli import main
+
+    _cifar10(tmp_path, train=False)
+    assert main(["data", "check", "--data", str(tmp_path)]) == 0
+    assert f"{C10_TEST} images read and checked" in capsys.readouterr().out
+    path = tmp_path / "cifar-10-batches-py" / "test_batch"
+    path.write_bytes(path.read_bytes()[:100])  # truncated
+    before = sorted(p.name for p in tmp_path.rglob("*"))
+    assert main(["data", "check", "--data", str(tmp_path)]) == 1
+    out = capsys.readouterr().out
+    assert "[BROKEN ] cifar10, cifar10-valid" in out and f"problem: cannot read {path}" in out and "1 broken." in out
+    assert sorted(p.name for p in tmp_path.rglob("*")) == before
+
+
+STUDY = """
+[study]
+name = "needs"
+space = "nb201"
+cells = "0-3"
+proxies = ["params"]
+datasets = ["cifar10"]
+data_modes = ["gaussian", "other:cifar100"]
+label_modes = ["random", "true"]
+seeds = [0]
+"""
+
+
+def test_data_check_study_exits_1_when_a_needed_source_is_missing(shared_data: Path, tmp_path: Path, capsys) -> None:
+    """--study: cifar10 is needed for the true labels, cifar100 for other:cifar100, ground truth for the report's
+    analysis of cifar10; absent ones fail the check, ones no study asks for do not."""
+    from harness.cli import main
+
+    study = tmp_path / "needs.toml"
+    study.write_text(STUDY)
+
+    def root(name: str, cifar100: bool, tables: bool) -> Path:
+        folder = tmp_path / name
+        _cifar10(folder, train=False)
+        if cifar100:
+            _cifar100(folder)
+        if tables:
+            (folder / "nb201").mkdir()
+            for table in (shared_data / "nb201").glob("*.csv"):
+                (folder / "nb201" / table.name).symlink_to(table)
+        return folder
+
+    full = root("full", cifar100=True, tables=True)
+    assert main(["data", "check", "--data", str(full), "--study", str(study)]) == 0
+    assert f"study needs ({study}): has every source it needs" in capsys.readouterr().out
+    only_c10 = root("c10", cifar100=False, tables=False)
+    assert main(["data", "check", "--data", str(only_c10)]) == 0  # nothing asked for: missing is not an error
+    capsys.readouterr()
+    assert main(["data", "check", "--data", str(only_c10), "--study", str(study)]) == 1
+    out = capsys.readouterr().out
+    assert f"study needs ({study}): lacks 2 source(s) it needs" in out
+    assert "needs cifar100 images (data/labels other:cifar100/random, other:cifar100/true): missing;" in out
+    assert "needs ground truth for its analysis of cifar10: no ground truth for nb201 cifar10/test/200ep" in out
+    assert "needs cifar10 images" not in out
+    assert main(["data", "check", "--study", str(tmp_path / "absent.toml")]) == 2  # a bad study file: one line

@@ -90,11 +90,10 @@ def _unmet(study, statuses: list[SourceStatus], data: str | None) -> list[str]:
         if not status.found or status.problem:
             why = status.problem or f"missing; {status.how_to_obtain}"
             lines.append(f"  needs {dataset} images (data/labels {', '.join(dict.fromkeys(modes))}): {why}")
-    if study.analysis.reports:
-        target = target_loader(TargetSpec(split=study.analysis.target, epochs=study.analysis.epochs), data=data)
-        for dataset in study.analysis.datasets:
-            try:
-                target(study.space, dataset)
-            except (HarnessError, ValueError) as exc:
-                lines.append(f"  needs ground truth for its analysis of {dataset}: {exc}")
+    target = target_loader(TargetSpec(split=study.analysis.target, epochs=study.analysis.epochs), data=data)
+    for dataset in study.analysis.datasets:  # the report a run ends with ranks against this ground truth
+        try:
+            target(study.space, dataset)
+        except (HarnessError, ValueError) as exc:
+            lines.append(f"  needs ground truth for its analysis of {dataset}: {exc}")
     return lines
