@@ -1,0 +1,123 @@
+"""The library entry points a notebook calls, re-exported lazily by ``harness`` (``from harness import score``).
+
+Each is a thin convenience over the layer that does the work: results may be a DataFrame or the path(s) of a
+results database or export, and the accuracy target defaults to the benchmark's ground truth found under
+``data`` (else ``$NASI_HARNESS_DATA``, ``$TORCH_HOME``, ``~/.torch``). Heavy imports (torch) happen inside the
+functions that need them, so importing this module stays cheap.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+if TYPE_CHECKING:
+    from harness.analysis.result import AnalysisResult
+    from harness.analysis.target import Target
+    from harness.studies.load import StudySummary
+
+PathLike = str | os.PathLike
+Results = pd.DataFrame | PathLike | Sequence[PathLike]
+
+
+class _GroundTruth:
+    """The default target: the benchmark's test accuracy after 200 epochs, from the data root."""
+
+    def __repr__(self) -> str:
+        return "GROUND_TRUTH"
+
+
+GROUND_TRUTH: Any = _GroundTruth()
+
+
+def load_results(path: PathLike | Sequence[PathLike], study: str | None = None) -> pd.DataFrame:
+    """The scores in a results database or a CSV/Parquet export (several paths: read as one table), each
+    proxy's latest version only; what was left out is in ``.attrs["notes"]``."""
+    from harness.analysis.inputs import load_scores
+
+    return load_scores(path, study)
+
+
+def score(
+    cells: Iterable[int | str] | str,
+    proxies: Sequence[str] | str,
+    *,
+    space: str = "nb201",
+    dataset: str = "cifar10",
+    data_mode: str = "real",
+    label_mode: str = "true",
+    batch_size: int = 64,
+    seed: int = 0,
+    device: str = "auto",
+    data: PathLike | None = None,
+    **options: Any,
+) -> pd.DataFrame:
+    """Score ``cells`` (indices, arch strings, or a cell SPEC such as ``"sample:20:0"``) with ``proxies`` (names
+    or a comma list); one row per cell x proxy, in the columns of a results table. ``data_mode="gaussian"`` with
+    ``label_mode="random"`` needs no dataset. Further options: :func:`harness.scoring.score_cells`."""
+    from harness.proxies import parse_proxy_list
+    from harness.scoring import RECORD_FIELDS, parse_cells, score_cells
+
+    indices = parse_cells(cells, space) if isinstance(cells, str) else list(cells)
+    names = parse_proxy_list(proxies) if isinstance(proxies, str) else list(proxies)
+    records = score_cells(space, indices, names, dataset=dataset, data_mode=data_mode, label_mode=label_mode,
+                          batch_size=batch_size, seed=seed, device=device, data=data, **options)  # fmt: skip
+    frame = pd.DataFrame([r.as_dict() for r in records], columns=list(RECORD_FIELDS))
+    frame.insert(0, "space", space)
+    return frame
+
+
+def run_study(study: Any, **options: Any) -> StudySummary:
+    """Run a study file (or a loaded study of either kind) into its results database; resumable.
+    Options: those of the study kind's ``run`` (e.g. ``device``, ``workers``, ``report=False``)."""
+    from harness.studies.load import run
+
+    return run(study, **options)
+
+
+def correlate(
+    results: Results, target: Target = GROUND_TRUTH, *, data: PathLike | None = None, **options: Any
+) -> AnalysisResult:
+    """Each proxy's signed correlations with accuracy, with bootstrap intervals and top-k metrics, per setting
+    (:func:`harness.analysis.correlate`)."""
+    from harness.analysis import correlate as run
+
+    return run(_frame(results), _target(target, data), **options)
+
+
+def compare(
+    results: Results, target: Target = GROUND_TRUTH, *, data: PathLike | None = None, **options: Any
+) -> AnalysisResult:
+    """Proxies ranked by oriented Spearman rho on the cells all scored, with paired intervals of the
+    differences (:func:`harness.analysis.compare`; ``ensembles=[("a", "b")]`` adds rank ensembles)."""
+    from harness.analysis import compare as run
+
+    return run(_frame(results), _target(target, data), **options)
+
+
+def agnostic(
+    results: Results, target: Target | None = GROUND_TRUTH, *, data: PathLike | None = None, **options: Any
+) -> AnalysisResult:
+    """Each proxy's scores under a swapped data/label mode against real data and true labels, with a verdict
+    (:func:`harness.analysis.agnosticism`); ``target=None`` leaves out the correlations with accuracy."""
+    from harness.analysis import agnosticism
+
+    return agnosticism(_frame(results), None if target is None else _target(target, data), **options)
+
+
+def _frame(results: Results) -> pd.DataFrame:
+    return results if isinstance(results, pd.DataFrame) else load_results(results)
+
+
+def _target(target: Any, data: PathLike | None) -> Any:
+    if target is GROUND_TRUTH:
+        from harness.analysis.target import target_loader
+
+        return target_loader(data=data)
+    return target
+
+
+__all__ = ["GROUND_TRUTH", "agnostic", "compare", "correlate", "load_results", "run_study", "score"]
