@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from harness.cli import options
+from harness.analysis import options
+from harness.cli import add_plugin_option
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -34,16 +35,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     options.add_bootstrap_arguments(parser)
     options.add_output_arguments(parser)
+    parser.add_argument(
+        "--against",
+        choices=("reference",),
+        help="rank your proxy (STORE's only proxy, or --proxies NAME) among the committed scores of the built-in "
+        "proxies on the 1,000 reference cells, on the cells both have (docs/extending.md)",
+    )
+    parser.add_argument("--reference-dir", help="checkout holding results/ (default: this repository)")
+    add_plugin_option(parser)
     parser.set_defaults(func=_compare)
 
 
 def _compare(args: argparse.Namespace) -> int:
     import json
 
-    from harness.analysis import compare
-    from harness.analysis import tables as views
-    from harness.cli import tables
+    from harness.analysis import compare, tables
 
+    if args.against:
+        return _against(args)
     if args.agreement:
         return _agreement(args)
     ensembles = [options.split_list(e) for e in args.ensemble]
@@ -60,28 +69,28 @@ def _compare(args: argparse.Namespace) -> int:
         ensembles=ensembles,
         exclude_degenerate=args.exclude_degenerate,
         n_boot=args.bootstrap,
-        seed=args.bootstrap_seed,
+        seed=args.seed,
         level=args.level,
     )
-    ranking, pairwise = result.table, result.tables["pairwise"]
-    notes = [*result.notes, *result.method, _NOTE]
+    ranking = result.ranking
+    notes = [*result.notes, ranking.attrs.get("bootstrap", ""), _NOTE]
 
-    def text(wide: bool) -> str:
-        out = tables.render_text(ranking, views.compare_columns, notes, wide)
-        if args.pairwise and not pairwise.empty:
+    def text() -> str:
+        out = tables.render_text(ranking, tables.compare_columns, notes)
+        if args.pairwise and not result.pairwise.empty:
             out += "\npairwise differences of oriented rho (a - b) [paired 95% CI]\n"
-            out += tables.text_table(views.render(pairwise, _pair_columns()), None)[0] + "\n"
+            out += tables.text_table(tables.render(result.pairwise, _PAIR_COLUMNS)) + "\n"
         return out
 
     options.emit(
         args,
         ranking,
         text=text,
-        markdown=lambda: views.render_markdown(ranking, views.compare_columns, notes=notes),
+        markdown=lambda: tables.render_markdown(ranking, tables.compare_columns, notes=notes),
         as_json=lambda: json.dumps(
-            {"ranking": views.records(ranking), "pairwise": views.records(pairwise), "notes": notes}, indent=2
+            {"ranking": tables.records(ranking), "pairwise": tables.records(result.pairwise), "notes": notes}, indent=2
         ),
-        as_csv=lambda: views.to_csv(ranking),
+        as_csv=lambda: tables.to_csv(ranking),
     )
     return 0
 
@@ -89,29 +98,26 @@ def _compare(args: argparse.Namespace) -> int:
 def _agreement(args: argparse.Namespace) -> int:
     import json
 
-    from harness.analysis import score_agreement
-    from harness.analysis import tables as views
-    from harness.cli import tables
+    from harness.analysis import score_agreement, tables
 
     if args.ensemble:
         raise ValueError("--agreement compares stored proxies; drop --ensemble")
-    found = score_agreement(
+    agreement = score_agreement(
         options.load_filtered(args),
         proxies=options.split_list(args.proxies) or None,
         exclude_degenerate=args.exclude_degenerate,
         n_boot=args.bootstrap,
-        seed=args.bootstrap_seed,
+        seed=args.seed,
         level=args.level,
     )
-    agreement = found.table
-    notes = [*found.notes, *found.method, _AGREEMENT_NOTE]
+    notes = [*agreement.attrs["notes"], agreement.attrs["bootstrap"], _AGREEMENT_NOTE]
     options.emit(
         args,
         agreement,
-        text=lambda wide: tables.render_text(agreement, views.agreement_columns, notes, wide),
-        markdown=lambda: views.render_markdown(agreement, views.agreement_columns, notes=notes),
-        as_json=lambda: json.dumps({"agreement": views.records(agreement), "notes": notes}, indent=2),
-        as_csv=lambda: views.to_csv(agreement),
+        text=lambda: tables.render_text(agreement, tables.agreement_columns, notes),
+        markdown=lambda: tables.render_markdown(agreement, tables.agreement_columns, notes=notes),
+        as_json=lambda: json.dumps({"agreement": tables.records(agreement), "notes": notes}, indent=2),
+        as_csv=lambda: tables.to_csv(agreement),
     )
     return 0
 
@@ -129,6 +135,7 @@ def _pair_columns() -> list:
     ]
 
 
+_PAIR_COLUMNS = _pair_columns()
 _AGREEMENT_NOTE = (
     "correlations between the oriented scores of two proxies (negated when lower is better: +1 = they prefer the "
     "same cells) over every cell both scored; no accuracy involved"
@@ -137,3 +144,35 @@ _NOTE = (
     "ranked by oriented rho (rho, negated for lower-is-better proxies); all proxies of a setting on the same "
     "cells; ensemble(...) = sum over its proxies of log(rank/N), rank N = best"
 )
+
+
+def _against(args: argparse.Namespace) -> int:
+    """``--against reference``: the user's proxy ranked among the committed reference scores."""
+    import json
+
+    from harness.analysis.inputs import load_scores
+    from harness.analysis.reference import compare_to_reference, format_comparison, load_reference
+    from harness.analysis.target import TargetSpec, target_loader
+
+    if args.ensemble or args.agreement:
+        raise ValueError("--against reference ranks one proxy; drop --ensemble / --agreement")
+    names = [p.strip() for p in (args.proxies or "").split(",") if p.strip()]
+    if len(names) > 1:
+        raise ValueError("--against reference ranks one proxy: give --proxies NAME")
+    data = getattr(args, "data_dir", None) or getattr(args, "data_root", None)
+    result = compare_to_reference(
+        load_scores(args.store, study=args.study),
+        load_reference(args.reference_dir),
+        target_loader(TargetSpec(split=args.split, epochs=args.epochs), data=data),
+        proxy=names[0] if names else None,
+        n_boot=args.bootstrap,
+        seed=getattr(args, "bootstrap_seed", getattr(args, "seed", 0)),
+        level=args.level,
+    )
+    if args.json:
+        table = result.table.replace({float("nan"): None}).to_dict("records")
+        print(json.dumps({"proxy": result.proxy, "shared_cells": result.shared_cells, "table": table,
+                          "notes": result.notes}, indent=2))  # fmt: skip
+    else:
+        print("\n".join(format_comparison(result)))
+    return 0
