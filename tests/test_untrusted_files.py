@@ -25,6 +25,15 @@ from harness.errors import HarnessError
 from harness.groundtruth import GroundTruthBroken, PartialGroundTruth, integrity, load_accuracy
 
 
+@pytest.fixture(autouse=True)
+def _cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NASI_HARNESS_CACHE", str(tmp_path / "cache"))
+
+
+def _extracts(tmp_path: Path) -> list[Path]:
+    return list((tmp_path / "cache").rglob("*.npz"))
+
+
 class _RunsCommand:
     """Pickles as a call to ``os.system``: a plain ``pickle.load`` would run the command."""
 
@@ -142,7 +151,7 @@ def test_an_archive_whose_md5_does_not_match_its_name_is_never_unpickled(tmp_pat
     assert "\n" not in message and message.startswith(f"{root / name}: md5 ")
     assert f"does not begin with {prefix}" in message and "not the released file" in message
     assert not marker.exists()
-    assert _files(root) == before
+    assert _files(root) == before and _extracts(tmp_path) == []
     assert not integrity.is_verified(root / name)
     assert main(["data", "check", "--data", str(root)]) == 1
     assert not marker.exists()
@@ -177,6 +186,7 @@ def truncated_cell(shared_data: Path, tmp_path: Path) -> Path:
     return folder
 
 
+@pytest.mark.filterwarnings("ignore::harness.groundtruth.PartialGroundTruth")  # space show: 3 sample cells
 def test_a_truncated_cell_file_is_one_line_and_other_cells_still_work(truncated_cell: Path, capsys) -> None:
     root = truncated_cell.parent
     cell_file = truncated_cell / "000011.pickle.pbz2"
@@ -212,3 +222,19 @@ def test_a_replaced_cell_file_is_read_again(truncated_cell: Path, shared_data: P
     with pytest.warns(PartialGroundTruth):
         acc = load_accuracy("nb201", "cifar10", "test", 200, data=root)
     assert acc.index.tolist() == [0, 11, 284]
+
+
+def test_a_truncated_archive_meta_file_is_one_line(shared_data: Path, tmp_path: Path, capsys) -> None:
+    source = shared_data / "nats-bench-sample" / "NATS-tss-v1_0-3ffb9-simple"
+    folder = tmp_path / "root" / source.name
+    shutil.copytree(source, folder)
+    meta = folder / "meta.pickle.pbz2"
+    meta.chmod(0o644)
+    meta.write_bytes(meta.read_bytes()[:1000])
+    with pytest.raises(GroundTruthBroken) as info:
+        load_accuracy("nb201", "cifar10", "test", 200, data=folder.parent, cells=[0])
+    message = str(info.value)
+    assert "\n" not in message and message.startswith(f"cannot read {folder} through the official API (EOFError")
+    assert _extracts(tmp_path) == []  # nothing cached from a file that could not be read
+    assert main(["data", "check", "--data", str(folder.parent)]) == 1
+    assert "meta.pickle.pbz2: truncated" in capsys.readouterr().out
