@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from harness.analysis import options
-from harness.cli import add_plugin_option
+from harness.cli import add_plugin_option, options
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -49,7 +48,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _compare(args: argparse.Namespace) -> int:
     import json
 
-    from harness.analysis import compare, tables
+    from harness.analysis import compare
+    from harness.analysis import tables as views
+    from harness.cli import tables
 
     if args.against:
         return _against(args)
@@ -69,28 +70,28 @@ def _compare(args: argparse.Namespace) -> int:
         ensembles=ensembles,
         exclude_degenerate=args.exclude_degenerate,
         n_boot=args.bootstrap,
-        seed=args.seed,
+        seed=args.bootstrap_seed,
         level=args.level,
     )
-    ranking = result.ranking
-    notes = [*result.notes, ranking.attrs.get("bootstrap", ""), _NOTE]
+    ranking, pairwise = result.table, result.tables["pairwise"]
+    notes = [*result.notes, *result.method, _NOTE]
 
-    def text() -> str:
-        out = tables.render_text(ranking, tables.compare_columns, notes)
-        if args.pairwise and not result.pairwise.empty:
+    def text(wide: bool) -> str:
+        out = tables.render_text(ranking, views.compare_columns, notes, wide)
+        if args.pairwise and not pairwise.empty:
             out += "\npairwise differences of oriented rho (a - b) [paired 95% CI]\n"
-            out += tables.text_table(tables.render(result.pairwise, _PAIR_COLUMNS)) + "\n"
+            out += tables.text_table(views.render(pairwise, _pair_columns()), None)[0] + "\n"
         return out
 
     options.emit(
         args,
         ranking,
         text=text,
-        markdown=lambda: tables.render_markdown(ranking, tables.compare_columns, notes=notes),
+        markdown=lambda: views.render_markdown(ranking, views.compare_columns, notes=notes),
         as_json=lambda: json.dumps(
-            {"ranking": tables.records(ranking), "pairwise": tables.records(result.pairwise), "notes": notes}, indent=2
+            {"ranking": views.records(ranking), "pairwise": views.records(pairwise), "notes": notes}, indent=2
         ),
-        as_csv=lambda: tables.to_csv(ranking),
+        as_csv=lambda: views.to_csv(ranking),
     )
     return 0
 
@@ -98,26 +99,29 @@ def _compare(args: argparse.Namespace) -> int:
 def _agreement(args: argparse.Namespace) -> int:
     import json
 
-    from harness.analysis import score_agreement, tables
+    from harness.analysis import score_agreement
+    from harness.analysis import tables as views
+    from harness.cli import tables
 
     if args.ensemble:
         raise ValueError("--agreement compares stored proxies; drop --ensemble")
-    agreement = score_agreement(
+    found = score_agreement(
         options.load_filtered(args),
         proxies=options.split_list(args.proxies) or None,
         exclude_degenerate=args.exclude_degenerate,
         n_boot=args.bootstrap,
-        seed=args.seed,
+        seed=args.bootstrap_seed,
         level=args.level,
     )
-    notes = [*agreement.attrs["notes"], agreement.attrs["bootstrap"], _AGREEMENT_NOTE]
+    agreement = found.table
+    notes = [*found.notes, *found.method, _AGREEMENT_NOTE]
     options.emit(
         args,
         agreement,
-        text=lambda: tables.render_text(agreement, tables.agreement_columns, notes),
-        markdown=lambda: tables.render_markdown(agreement, tables.agreement_columns, notes=notes),
-        as_json=lambda: json.dumps({"agreement": tables.records(agreement), "notes": notes}, indent=2),
-        as_csv=lambda: tables.to_csv(agreement),
+        text=lambda wide: tables.render_text(agreement, views.agreement_columns, notes, wide),
+        markdown=lambda: views.render_markdown(agreement, views.agreement_columns, notes=notes),
+        as_json=lambda: json.dumps({"agreement": views.records(agreement), "notes": notes}, indent=2),
+        as_csv=lambda: views.to_csv(agreement),
     )
     return 0
 
@@ -135,7 +139,6 @@ def _pair_columns() -> list:
     ]
 
 
-_PAIR_COLUMNS = _pair_columns()
 _AGREEMENT_NOTE = (
     "correlations between the oriented scores of two proxies (negated when lower is better: +1 = they prefer the "
     "same cells) over every cell both scored; no accuracy involved"
