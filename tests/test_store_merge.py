@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 
 import pandas as pd
@@ -247,3 +248,19 @@ def test_a_database_source_with_a_bad_study_name_and_the_study_option(tmp_path, 
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "is not a valid name" in err
     assert not (tmp_path / "m.sqlite").exists()
+
+
+@pytest.mark.parametrize("bad", BAD_NAMES)
+def test_run_and_merge_share_the_name_rule(tmp_path, bad):
+    """One rule (harness.names): a study file with such a name is refused by ``run``'s parser, and no proxy can be
+    registered under one, so nothing ``run`` stores is refused by ``merge`` and nothing ``merge`` stores could not
+    have come from ``run``."""
+    from harness.proxies import register_proxy
+    from harness.studies.spec import StudyError
+
+    study = tmp_path / "s.toml"
+    study.write_text(STUDY.replace('name = "parts"', f"name = {json.dumps(bad)}"))  # a TOML basic string
+    with pytest.raises(StudyError, match="is not a valid name"):
+        load_study(study)
+    with pytest.raises(ValueError, match="is not a valid name"):
+        register_proxy(bad, needs_labels=False)

@@ -17,6 +17,7 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
+from harness.names import name_problem
 from harness.spaces.base import Cost
 
 ProxyFn = Callable[[nn.Module, torch.Tensor, torch.Tensor, "ProxyContext"], float]
@@ -122,6 +123,8 @@ def register_proxy(
     weights or buffers in place, so it must get its own copy of the network.
     """
 
+    if name_problem(name):  # stored rows carry it; merge refuses the same names (harness.names, #23)
+        raise ValueError(f"proxy {name_problem(name)}")
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
         raise ValueError(f"proxy {name!r}: version must be an integer >= 1, got {version!r}")
 
