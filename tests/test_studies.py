@@ -77,20 +77,14 @@ def _study(tmp_path: Path, text: str = VALID, **edits: str):
 
 @pytest.mark.parametrize("path", BENCHMARKS, ids=lambda p: p.name)
 def test_shipped_study_files_validate(path):
-    from harness.search.study import is_search_study, load_search_study
-    from harness.studies.spec import tomllib
+    """Every shipped study file loads as its kind (scoring or [search]) through the one loader."""
+    from harness.studies import ScoringStudy, load
 
-    if is_search_study(path):  # a [search] study: NASI / sample-and-pick runs, validated by its own parser
-        study = load_search_study(path)
-        assert study.name == path.stem and study.store_path == Path("results") / path.stem / "results.sqlite"
-        return
-    names = tomllib.loads(path.read_text())["study"]["proxies"]
-    absent = [] if names == "all" else [n for n in names if n not in proxy_names()]
-    if absent:
-        pytest.skip(f"proxies not registered in this build: {', '.join(absent)}")
-    study = load_study(path)
+    study = load(path)
     assert study.name == path.stem and study.store_path == Path("results") / path.stem / "results.sqlite"
-    assert study.total_units > 0 and study.analysis.target == "test"
+    assert study.kind == ("scoring" if isinstance(study, ScoringStudy) else "search")
+    if isinstance(study, ScoringStudy):
+        assert study.spec.total_units > 0 and study.spec.analysis.target == "test"
 
 
 def test_shipped_studies_match_the_issue():

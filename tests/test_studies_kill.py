@@ -10,9 +10,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-
-from harness.proxies import proxy_names
 from harness.store import load_results
 
 REPO = Path(__file__).resolve().parents[1]
@@ -21,10 +18,7 @@ N_CELLS = 80
 
 def _cheap_proxy() -> str:
     """A real registered proxy (the subprocess cannot see test-only ones), the cheapest available."""
-    for name in ("params", "flops", "nwot", "jacov"):
-        if name in proxy_names():
-            return name
-    pytest.skip("no cheap proxy (params, flops, nwot, jacov) is registered in this build")
+    return "params"  # built in: always registered
 
 
 def _rows(path: Path) -> int:
