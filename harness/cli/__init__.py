@@ -35,13 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"nasi-harness {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(f"harness.cli.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"harness.cli.{name}":
-                continue  # sub-command not installed in this build
-            raise
-        module.register(subparsers)
+        importlib.import_module(f"harness.cli.{name}").register(subparsers)
     return parser
 
 
