@@ -1,4 +1,4 @@
-"""benchmarks/scripts/speed.py runs end to end on a CPU and writes its table (a smoke test; the timings are not checked)."""
+"""benchmarks/scripts/speed.py runs end to end on a CPU and writes its table (a smoke test; timings unchecked)."""
 
 from __future__ import annotations
 
