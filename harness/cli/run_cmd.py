@@ -41,6 +41,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="override the study's stack: score K cells per computation with the proxies that have a stacked form "
         "(nasi on nb201; for a GPU that one small network leaves launch-bound)",
     )
+    parser.add_argument(
+        "--threads",
+        type=_positive,
+        help="override the study's threads: intra-op threads of each scoring process (default 1; CPU scores depend "
+        "on it, so a resume under another count is refused)",
+    )
+    parser.add_argument(
+        "--allow-thread-change",
+        action="store_true",
+        help="resume a study whose stored CPU rows used another thread count (warns; each row records its count)",
+    )
     parser.add_argument("--no-report", action="store_true", help="score only; skip the analysis and report step")
     parser.add_argument("--dry-run", action="store_true", help="validate and print the plan; run nothing")
     add_plugin_option(parser)
@@ -72,7 +83,8 @@ def _run(args: argparse.Namespace) -> int:
 
     study = load(args.study)  # a scoring or a search study: each refuses the options it does not have
     options = {"backend": args.backend, "workers": args.workers, "address": args.address, "part": args.part,
-               "rescore": args.rescore, "stack": args.stack}  # fmt: skip
+               "rescore": args.rescore, "stack": args.stack, "threads": args.threads,
+               "allow_thread_change": args.allow_thread_change}  # fmt: skip
     if args.dry_run:
         print("\n".join(study.plan(args.store, device=args.device, **options).lines()))
         return 0

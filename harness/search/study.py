@@ -38,7 +38,8 @@ from harness.studies.spec import StudyDocument, StudyError
 SECTIONS = ("study", "search", "output")
 STUDY_KEYS = ("name", "description", "space", "datasets", "seeds", "device")
 # Options of ``run`` that only a scoring study has (the CLI's flags of the same names): refused when given.
-SCORING_ONLY = {"backend": "local", "workers": None, "address": None, "part": None, "rescore": (), "stack": None}
+SCORING_ONLY = {"backend": "local", "workers": None, "address": None, "part": None, "rescore": (), "stack": None,
+                "threads": None, "allow_thread_change": False}  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -24,9 +24,15 @@ class Outcome:
 
 
 def iter_shard(shard: Shard, data: str | os.PathLike | None = None) -> Iterator[Outcome]:
-    """Score ``shard`` and yield one outcome per record as soon as it exists (or one ``missing`` outcome)."""
+    """Score ``shard`` and yield one outcome per record as soon as it exists (or one ``missing`` outcome).
+
+    The process's intra-op thread count is fixed to the shard's first: CPU scores depend on it (a reduction split
+    over more threads adds in another order), so a study's rows agree however it is spread over processes."""
+    import torch
+
     from harness.scoring import score_cells
 
+    torch.set_num_threads(shard.threads)
     records = score_cells(
         shard.space, shard.cells, shard.proxies, dataset=shard.dataset, data_mode=shard.data_mode,
         label_mode=shard.label_mode, batch_size=shard.batch_size, seed=shard.seed, device=shard.device, data=data,

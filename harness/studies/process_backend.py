@@ -25,11 +25,6 @@ _FAILED = "failed"
 POLL_SECONDS = 1.0
 
 
-def threads_per_worker(workers: int, cpus: int | None = None) -> int:
-    """Cores divided evenly over the workers (at least one thread each)."""
-    return max(1, (cpus or os.cpu_count() or 1) // max(1, workers))
-
-
 def worker_parts(shards: Sequence[Shard], workers: int) -> list[list[Shard]]:
     """Worker k gets part k of every shard (disjoint by cell; isomorphism classes stay whole when shared)."""
     return [[p for p in (s.part(k, workers) for s in shards) if p.units] for k in range(workers)]
@@ -70,8 +65,10 @@ def run_processes(
     parts = [p for p in worker_parts(shards, workers) if p]
     if not parts:
         return
-    threads = threads_per_worker(len(parts))
+    threads = shards[0].threads  # the study's: scores must not depend on how many processes share the cores
     log(f"local: {len(parts)} worker processes, {threads} thread{'s' * (threads > 1)} each")
+    if len(parts) * threads > (os.cpu_count() or 1):
+        log(f"note: {len(parts)} x {threads} threads exceed this machine's {os.cpu_count()} cores")
     ctx = multiprocessing.get_context("spawn")  # fork is unsafe once torch has started its thread pools
     out = ctx.Queue()
     data_arg = None if data is None else str(data)

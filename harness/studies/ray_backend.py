@@ -29,17 +29,11 @@ def import_ray() -> Any:
 
 
 def _ray_task(shard: Shard, data: str | None, plugins: tuple = ()) -> Outcome:
-    """Runs on a worker: use only the CPUs Ray assigned (torch would otherwise take every core). ``plugins``:
+    """Runs on a worker with the study's thread count (``iter_shard`` fixes it; Ray assigns as many CPUs). ``plugins``:
     the driver's plugin files as text (``harness.plugins``), so a worker on another machine needs no copy."""
-    import ray
-    import torch
-
     from harness.plugins import load_sources
 
     load_sources(plugins)
-
-    cpus = ray.get_runtime_context().get_assigned_resources().get("CPU", 1.0)
-    torch.set_num_threads(max(1, int(cpus)))
     return score_shard(shard, data)
 
 
@@ -84,6 +78,7 @@ def run_ray(
         uses_gpu = "num_gpus" in options
         device_note = "1 GPU" if uses_gpu else "1 CPU"
         log(f"ray: {in_flight} concurrent tasks, {device_note} each, {len(shards)} shards")
+        options["num_cpus"] = max((s.threads for s in shards), default=1)  # a thread per CPU Ray reserves
         task = ray.remote(_ray_task).options(**options)
         data_arg = None if data is None else str(data)
         from harness.plugins import loaded_sources

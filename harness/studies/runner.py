@@ -18,9 +18,18 @@ from pathlib import Path
 
 from harness.errors import DataMissing, HarnessError
 from harness.store import ResultStore
+from harness.store.leases import Lease
 from harness.studies.execute import Outcome, iter_shard
 from harness.studies.spec import DEVICE_FORM, Study
-from harness.studies.units import Shard, cells_per_shard, make_plan, proxy_versions, stale_versions
+from harness.studies.units import (
+    Shard,
+    cells_per_shard,
+    make_plan,
+    proxy_versions,
+    restrict,
+    stale_versions,
+    unit_keys,
+)
 
 BACKENDS = ("local", "ray")
 Log = Callable[[str], None]
@@ -93,7 +102,11 @@ def _stderr(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def _check_options(backend: str, workers: int | None, address: str | None, device: str | None) -> None:
+def _check_options(
+    backend: str, workers: int | None, address: str | None, device: str | None, threads: int | None = None
+) -> None:
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
+        raise ValueError(f"threads must be a positive integer, got {threads!r}")
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; expected one of {', '.join(BACKENDS)}")
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
@@ -106,6 +119,34 @@ def _check_options(backend: str, workers: int | None, address: str | None, devic
         from harness.studies.ray_backend import import_ray
 
         import_ray()  # fail before any work when Ray is not installed
+
+
+def _check_cuda(backend: str, device: str) -> None:
+    """CUDA asked for on a machine without it: refused before the store is created (Ray workers may have GPUs
+    the driver lacks, so only the local backend is checked here)."""
+    if backend != "local" or not device.startswith("cuda"):
+        return
+    import torch
+
+    if not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} requested but CUDA is not available here; use --device cpu or auto")
+
+
+def check_threads(db: ResultStore, study: Study, threads: int, allow: bool, log: Log) -> None:
+    """Refuse to resume a study whose stored CPU rows were scored with another thread count (their scores differ
+    in the last digits), unless ``allow``: then warn and go on (each row records its own count)."""
+    stored = [row[0] for row in db.connection.execute(
+        "SELECT DISTINCT threads FROM results WHERE study = ? AND device = 'cpu' AND threads IS NOT NULL "
+        "AND status NOT LIKE 'error%' ORDER BY threads", (study.name,))]  # fmt: skip
+    other = [int(t) for t in stored if int(t) != threads]
+    if not other:
+        return
+    counts = " and ".join(map(str, other))
+    message = (f"study {study.name} has CPU rows scored with {counts} intra-op thread{'s' * (other != [1])} per "
+               f"process; this run uses {threads}, and CPU scores depend on the thread count")  # fmt: skip
+    if not allow:
+        raise HarnessError(f"{message}: resume with --threads {other[0]}, or give --allow-thread-change")
+    log(f"warning: {message}; going on (--allow-thread-change): each row records its thread count")
 
 
 class _Skips:
@@ -157,26 +198,54 @@ def _drop_missing(shards: list[Shard], data: str | os.PathLike | None, skips: _S
     return kept
 
 
+class _Claims:
+    """Claims units in the store before they are scored (``harness.store.leases``), counting those another run
+    holds or finished meanwhile."""
+
+    CELLS_PER_CLAIM = 8  # in-process runs claim as they go, a few cells at a time, so concurrent runs share work
+
+    def __init__(self, lease: Lease, versions: dict[str, int], rescore: Sequence[str]) -> None:
+        self.lease, self.versions, self.rescore = lease, versions, tuple(rescore)
+        self.elsewhere = 0
+
+    def held(self, shards: list[Shard]) -> list[Shard]:
+        """Claim every unit of ``shards`` at once; the shards reduced to the units this run holds."""
+        keys = [unit_keys(s, self.versions) for s in shards]
+        held = self.lease.claim([k for ks in keys for k in ks], self.rescore)
+        out = []
+        for shard, shard_keys in zip(shards, keys):
+            mine = held.intersection(shard_keys)
+            self.elsewhere += len(shard_keys) - len(mine)
+            if mine:
+                out.append(restrict(shard, mine, self.versions))
+        return out
+
+    def as_they_go(self, shards: list[Shard]) -> Iterator[Shard]:
+        for shard in shards:
+            for piece in shard.split(self.CELLS_PER_CLAIM):
+                yield from self.held([piece])
+
+
 def _outcomes(
     shards: list[Shard], backend: str, workers: int | None, address: str | None, data: str | os.PathLike | None,
-    log: Log,
+    log: Log, claims: _Claims,
 ) -> Iterator[Outcome]:  # fmt: skip
     if not shards:
         return
     if backend == "local" and (workers or 1) > 1:
         from harness.studies.process_backend import run_processes
 
-        yield from run_processes(shards, data=data, workers=workers, log=log)
+        yield from run_processes(claims.held(shards), data=data, workers=workers, log=log)
         return
     if backend == "local":
-        for shard in shards:
+        for shard in claims.as_they_go(shards):
             yield from iter_shard(shard, data)
         return
     from harness.studies.ray_backend import run_ray
 
     n_cells = max((len(s.cells) for s in shards), default=1)
     size = cells_per_shard(n_cells, workers or os.cpu_count() or 1)
-    pieces = [piece for shard in shards for piece in shard.split(size)]
+    pieces = [piece for shard in claims.held(shards) for piece in shard.split(size)]
     yield from run_ray(pieces, data=data, workers=workers, address=address, log=log)
 
 
@@ -218,6 +287,8 @@ def run_study(
     part: tuple[int, int] | None = None,
     rescore: Sequence[str] = (),
     stack: int | None = None,
+    threads: int | None = None,
+    allow_thread_change: bool = False,
 ) -> RunSummary:
     """Run every unfinished unit of ``study`` and store the results (``store`` overrides the study's path).
 
@@ -225,23 +296,30 @@ def run_study(
     ``part=(k, n)`` runs only the k-th of n disjoint parts of the cells (several processes, one store or many).
     ``rescore`` names proxies whose stored units are scored again and overwritten (e.g. after a fix to them);
     an interrupted rescoring starts over for those proxies when rerun with the same option.
-    Returns the counts; ``summary.interrupted`` is set when Ctrl-C stopped the run.
+    ``threads`` overrides the study's intra-op thread count per scoring process; a store whose CPU rows used
+    another count is refused unless ``allow_thread_change``. Units are claimed in the store before they are
+    scored, so runs sharing a store skip each other's units (``harness.store.leases``).
+    Returns the counts; ``summary.interrupted`` is set when Ctrl-C stopped the run. Every refused argument is
+    refused before the store is created or changed.
     """
     from harness.scoring.progress import Progress
 
-    _check_options(backend, workers, address, device)
+    _check_options(backend, workers, address, device, threads)
     without_rescored(study, set(), rescore)  # a bad name fails before the store is opened
     if part is not None:
         k, n = part
         if not (isinstance(k, int) and isinstance(n, int) and 0 <= k < n):
             raise ValueError(f"part must be K/N with 0 <= K < N, got {k}/{n}")
+    _check_cuda(backend, device or study.device)
     log = log or _stderr
     store_path = Path(store) if store is not None else study.store_path
+    threads = threads or study.threads
     start = time.monotonic()
     with ResultStore(store_path) as db:
+        check_threads(db, study, threads, allow_thread_change, log)  # a store with rows exists already: none made
         db.record_study(study.name, study.space, study.as_config(), None if study.source is None else str(study.source))
         done = db.done_keys(study.name, study.space)
-        plan = make_plan(study, without_rescored(study, done, rescore), device, stack)
+        plan = make_plan(study, without_rescored(study, done, rescore), device, stack, threads)
         versions = proxy_versions(study.proxies)
         for (proxy, old), n in sorted(stale_versions(done, versions).items()):
             log(f"re-scoring {n} rows of proxy {proxy} stored under version {old} (now {versions[proxy]})")
@@ -262,23 +340,29 @@ def run_study(
                 log(f"skipping {n} units {reason}")
         todo = sum(s.units for s in shards)
         bar = Progress(total=todo, desc=study.name) if progress and todo else None
+        lease = Lease(db, study.name, study.space)
+        claims = _Claims(lease, versions, rescore)
         try:
-            for outcome in _outcomes(shards, backend, workers, address, data, log):
+            for outcome in _outcomes(shards, backend, workers, address, data, log, claims):
                 if outcome.missing is not None:  # only from workers on other machines
                     if skips.add(outcome.missing, outcome.shard):
                         log(f"skipping units whose data is missing on a worker: {outcome.missing}")
                     continue
                 db.write(study.name, study.space, outcome.records, provenance=outcome.provenance,
-                         commit_every=max(1, len(outcome.records)), versions=versions)  # fmt: skip
+                         commit_every=max(1, len(outcome.records)), versions=versions,
+                         after_write=lease.release_rows)  # fmt: skip
                 summary.count(outcome.records)
                 if bar is not None:
                     bar.update(len(outcome.records))
         except KeyboardInterrupt:
             summary.interrupted = True
         finally:
+            lease.close()
             if bar is not None:
                 bar.close()
             summary.skipped.update(skips.reasons())
+            if claims.elsewhere:
+                summary.skipped["held or finished by another run on this store"] = claims.elsewhere
     summary.seconds = time.monotonic() - start
     if summary.interrupted:
         summary.report_note = "skipped: the run was interrupted"

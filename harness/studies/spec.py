@@ -15,6 +15,7 @@ batch_size = 64
 device = "auto"                # auto, cpu, cuda, cuda:N
 share_isomorphic = false       # optional: one cell per isomorphism class; its score (one draw) copied to the rest
 stack = 1                      # optional: score K cells per computation with proxies that have a stacked form
+threads = 1                    # optional: intra-op threads of each scoring process (CPU scores depend on it)
 plugins = ["my_proxy.py"]      # optional: proxy/space files to load first, relative to this file (docs/extending.md)
 
 [analysis]                     # optional: what the report compares against
@@ -51,7 +52,7 @@ else:  # pragma: no cover - exercised on 3.10 only
 
 SECTIONS = ("study", "analysis", "output")
 STUDY_KEYS = ("name", "description", "space", "cells", "proxies", "datasets", "data_modes", "label_modes", "seeds",
-              "batch_size", "device", "share_isomorphic", "stack", "plugins")  # fmt: skip
+              "batch_size", "device", "share_isomorphic", "stack", "plugins", "threads")  # fmt: skip
 REQUIRED_STUDY_KEYS = ("name", "space", "cells", "proxies", "datasets", "data_modes", "label_modes", "seeds")
 ANALYSIS_KEYS = ("datasets", "target", "epochs", "reports", "exclude_degenerate")
 OUTPUT_KEYS = ("dir", "store", "report_dir")
@@ -59,6 +60,7 @@ TARGETS = ("test", "valid")
 EPOCHS = (200, 12)
 REPORTS = ("correlation", "comparison", "agnosticism", "figures")
 DEVICE_FORM = "auto, cpu, cuda or cuda:N"
+DEFAULT_THREADS = 1  # one thread per scoring process: NB201-sized networks gain little from more (docs/reliability.md)
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _DEVICE = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
 
@@ -93,6 +95,7 @@ class Study:
     device: str = "auto"
     share_isomorphic: bool = False
     stack: int = 1
+    threads: int = DEFAULT_THREADS
     description: str = ""
     analysis: AnalysisSpec = field(default_factory=lambda: AnalysisSpec(datasets=()))
     output_dir: Path = Path("results")
@@ -304,6 +307,7 @@ def parse_study(document: dict[str, Any], where: str = "<study>", source: Path |
         raise s.error("device", f"unknown device {device!r}; allowed: {DEVICE_FORM}")
     share = s.boolean("share_isomorphic", False)
     stack = s.integer("stack", 1, "cells per stacked computation (nasi; 1 = one network at a time)", minimum=1)
+    threads = s.integer("threads", DEFAULT_THREADS, "intra-op threads per scoring process", minimum=1)
     description = s.table.get("description", "")
     if not isinstance(description, str):
         raise s.error("description", f"expected a string, got {description!r}")
@@ -325,8 +329,8 @@ def parse_study(document: dict[str, Any], where: str = "<study>", source: Path |
     return Study(
         name=name, space=space, cells=cells, cell_indices=cell_indices, proxies=proxies, datasets=datasets,
         data_modes=data_modes, label_modes=label_modes, seeds=seeds, batch_size=batch_size, device=device,
-        share_isomorphic=share, stack=stack, description=description, analysis=analysis, output_dir=out_dir,
-        store_path=store_path, report_dir=report_dir, source=source, plugins=plugins,
+        share_isomorphic=share, stack=stack, threads=threads, description=description, analysis=analysis,
+        output_dir=out_dir, store_path=store_path, report_dir=report_dir, source=source, plugins=plugins,
     )  # fmt: skip
 
 

@@ -31,6 +31,7 @@ class Shard:
     done: frozenset[tuple[int, str]] = frozenset()  # (index, proxy) pairs to skip
     share_isomorphic: bool = False
     stack: int = 1  # cells per stacked computation (harness.scoring.score_cells)
+    threads: int = 1  # intra-op threads of the process that scores it (the study's ``threads``)
 
     @property
     def units(self) -> int:
@@ -115,10 +116,13 @@ class Plan:
                 f"{shared}")  # fmt: skip
 
 
-def make_plan(study: Study, done: Iterable[UnitKey], device: str | None = None, stack: int | None = None) -> Plan:
+def make_plan(
+    study: Study, done: Iterable[UnitKey], device: str | None = None, stack: int | None = None,
+    threads: int | None = None,
+) -> Plan:  # fmt: skip
     """The shards still to run: one per (dataset, data mode, label mode, seed) with unfinished units.
 
-    ``device`` and ``stack`` override the study's."""
+    ``device``, ``stack`` and ``threads`` override the study's."""
     done_set = set(done)
     cells, proxies = study.cell_indices, study.proxies
     versions = proxy_versions(proxies)
@@ -146,12 +150,41 @@ def make_plan(study: Study, done: Iterable[UnitKey], device: str | None = None, 
                         space=study.space, dataset=dataset, data_mode=data_mode, label_mode=label_mode, seed=seed,
                         batch_size=study.batch_size, device=device or study.device, cells=tuple(cells),
                         proxies=tuple(proxies), done=finished, share_isomorphic=study.share_isomorphic,
-                        stack=stack or study.stack,
+                        stack=stack or study.stack, threads=threads or study.threads,
                     )  # fmt: skip
                     if shard.units:
                         shards.append(shard)
     return Plan(study=study, total=study.total_units, done_before=done_before, shards=shards,
                 not_applicable=not_applicable)  # fmt: skip
+
+
+def unit_keys(shard: Shard, versions: dict[str, int]) -> list[UnitKey]:
+    """The keys of ``shard``'s units (those it does not skip)."""
+    return [
+        UnitKey(
+            i,
+            p,
+            shard.dataset,
+            shard.data_mode,
+            shard.label_mode,
+            shard.batch_size,
+            shard.seed,
+            versions.get(p, 1),
+            PROTOCOL,
+        )  # fmt: skip
+        for i in shard.cells
+        for p in shard.proxies
+        if not shard.skip(i, p)
+    ]
+
+
+def restrict(shard: Shard, keys: set[UnitKey], versions: dict[str, int]) -> Shard:
+    """``shard`` reduced to the units in ``keys`` (the ones this run holds): other cells dropped, other units of
+    a kept cell skipped."""
+    held = {(k.index, k.proxy) for k in keys}
+    cells = tuple(i for i in shard.cells if any((i, p) in held for p in shard.proxies))
+    skip = frozenset((i, p) for i in cells for p in shard.proxies if (i, p) not in held)
+    return replace(shard, cells=cells, done=skip)
 
 
 def proxy_versions(proxies: Iterable[str]) -> dict[str, int]:
