@@ -11,6 +11,7 @@ remembered by (path, size, modification time) under the cache folder and not has
 
 from __future__ import annotations
 
+import bz2
 import hashlib
 import json
 import os
@@ -96,8 +97,6 @@ def check_archive_dir(directory: Path) -> list[tuple[str, str]]:
     a CRC per block), not a deliberately crafted file; nothing is unpickled. A clean directory is remembered
     by a stamp of its whole listing and not decompressed again until a file changes.
     """
-    import bz2
-
     stamp = {"path": str(directory.resolve()), "listing": _listing_stamp(directory)}
     if any(all(r.get(k) == v for k, v in stamp.items()) for r in _records()):
         return []
@@ -105,18 +104,23 @@ def check_archive_dir(directory: Path) -> list[tuple[str, str]]:
     names = sorted(n for n in os.listdir(directory) if n.endswith(".pickle.pbz2"))
     if "meta.pickle.pbz2" not in names:
         problems.append(("meta.pickle.pbz2", "missing (it lists the architectures)"))
-    for name in names:
-        try:
-            with bz2.open(directory / name, "rb") as f:
-                while f.read(_CHUNK):
-                    pass
-        except EOFError:
-            problems.append((name, "truncated: the bz2 stream ends early"))
-        except OSError as exc:
-            problems.append((name, f"not a valid bz2 file ({exc})"))
+    problems += [(name, why) for name in names if (why := bz2_problem(directory / name))]
     if not problems:
         _remember_record(stamp)
     return problems
+
+
+def bz2_problem(path: Path) -> str | None:
+    """Why ``path`` is not one complete bz2 stream (decompressed, never unpickled), or None."""
+    try:
+        with bz2.open(path, "rb") as f:
+            while f.read(_CHUNK):
+                pass
+    except EOFError:
+        return "truncated: the bz2 stream ends early"
+    except OSError as exc:
+        return f"not a valid bz2 file ({exc})"
+    return None
 
 
 def _remember_record(stamp: dict) -> None:

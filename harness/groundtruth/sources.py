@@ -346,28 +346,17 @@ class CsvSource(Source):
         return series
 
 
+_NOT_A_RECORD = "decompresses, but is not a cell record the official API reads"
+
+
 def _broken_files(directory: Path, cells: np.ndarray) -> list[dict[str, Any]]:
     """What ``data check`` and a lookup report for each unreadable cell file, with its stamp (to notice a fix)."""
     out = []
     for cell in (int(c) for c in cells):
         path = official.cell_file(directory, cell)
-        out.append({"cell": cell, "name": path.name, "error": _load_error(path), **_stamp(path)})
+        error = integrity.bz2_problem(path) or _NOT_A_RECORD
+        out.append({"cell": cell, "name": path.name, "error": error, **_stamp(path)})
     return out
-
-
-def _load_error(path: Path) -> str:
-    """Why the API could not load a cell file, in a few words (decompressing it again names the problem)."""
-    import bz2
-
-    try:
-        with bz2.open(path, "rb") as f:
-            while f.read(1 << 20):
-                pass
-    except EOFError:
-        return "truncated: the bz2 stream ends early"
-    except OSError as exc:
-        return f"not a bz2 file ({exc})"
-    return "decompresses, but is not a cell record the official API reads"
 
 
 def _stamp(path: Path) -> dict[str, int]:
