@@ -1,0 +1,81 @@
+"""docs/extending.md, run: every ``nasi-harness`` command in its bash blocks, on its example plugin files (five
+reference cells), with the outputs the page shows checked where they do not depend on the machine."""
+
+from __future__ import annotations
+
+import csv
+import re
+import shlex
+import shutil
+from pathlib import Path
+
+import pytest
+
+from harness import plugins
+from harness.cli import main
+from harness.proxies import base as proxy_base
+from harness.spaces import base as space_base
+
+REPO = Path(__file__).resolve().parents[1]
+DOC = REPO / "docs" / "extending.md"
+
+
+def _blocks(text: str) -> list[tuple[str, str]]:
+    return re.findall(r"```(\w*)\n(.*?)```", text, flags=re.S)
+
+
+def doc_commands() -> list[str]:
+    return [line.strip() for lang, body in _blocks(DOC.read_text()) if lang == "bash" for line in body.splitlines()
+            if line.strip().startswith("nasi-harness ")]  # fmt: skip
+
+
+def test_the_page_has_the_walkthrough_commands() -> None:
+    verbs = [shlex.split(c)[1:3] for c in doc_commands()]
+    assert verbs == [["proxy", "check"], ["score", "nb201"], ["compare", "my_scores.csv"], ["score", "toy_widths"]]
+
+
+@pytest.fixture
+def _isolated_registry():
+    proxies, spaces, loaded = set(proxy_base._REGISTRY), set(space_base._SPACES), dict(plugins._LOADED)
+    yield
+    for name in set(proxy_base._REGISTRY) - proxies:
+        proxy_base.unregister_proxy(name)
+    for name in set(space_base._SPACES) - spaces:
+        space_base._SPACES.pop(name)
+        space_base._INSTANCES.pop(name, None)
+    for name in set(plugins._LOADED) - set(loaded):
+        plugins._LOADED.pop(name)
+
+
+@pytest.mark.usefixtures("_isolated_registry")
+def test_walkthrough_runs_as_written(shared_data, tmp_path, monkeypatch, capsys) -> None:
+    monkeypatch.setenv("NASI_HARNESS_DATA", str(shared_data))
+    shutil.copytree(REPO / "docs" / "examples", tmp_path / "docs" / "examples")
+    monkeypatch.chdir(tmp_path)
+    check, score, compare, toy = doc_commands()
+
+    assert main(shlex.split(check)[1:]) == 0
+    out = capsys.readouterr().out
+    shown = next(body for lang, body in _blocks(DOC.read_text()) if lang == "" and body.startswith("proxy logit_"))
+    marks = [line.split()[:2] for line in out.splitlines()[1:-1]]
+    assert marks == [line.split()[:2] for line in shown.splitlines()[1:-1]]  # same checks, same verdicts
+    assert out.splitlines()[-1] == "verdict: PASS"
+
+    assert main(shlex.split(score)[1:]) == 0
+    rows = list(csv.DictReader(Path("my_scores.csv").read_text().splitlines()))
+    assert [(r["index"], r["proxy"], r["status"]) for r in rows] == [
+        (i, "logit_spread", "ok") for i in ("1", "3", "18", "24", "38")
+    ]
+    capsys.readouterr()
+
+    assert main(shlex.split(compare)[1:]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("logit_spread against the reference proxies")
+    assert "5 of its 5 usable cells are among the 1000 reference cells" in out
+    assert "only 5 shared cells" in out
+    ranked = [line.split()[0] for line in out.splitlines()[2:] if not line.startswith("note:")]
+    assert ranked[0] == "logit_spread" and len(ranked) == 29  # yours, then the 28 built-ins of the reference
+
+    assert main(shlex.split(toy)[1:]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0].startswith("index,arch,proxy") and len(lines) == 1 + 4 * 2
