@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import HarnessError
+from harness.names import name_problem
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -61,7 +62,6 @@ EPOCHS = (200, 12)
 REPORTS = ("correlation", "comparison", "agnosticism", "figures")
 DEVICE_FORM = "auto, cpu, cuda or cuda:N"
 DEFAULT_THREADS = 1  # one thread per scoring process: NB201-sized networks gain little from more (docs/reliability.md)
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _DEVICE = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
 
 
@@ -265,8 +265,8 @@ def parse_study(document: dict[str, Any], where: str = "<study>", source: Path |
 
     plugins = _load_study_plugins(s, source)
     name = s.string("name", None, "letters, digits, '.', '_', '-'")
-    if not _NAME.match(name):
-        raise s.error("name", f"{name!r} is not a valid name; allowed: letters, digits, '.', '_', '-'")
+    if name_problem(name):  # the rule merge applies to stored names too (harness.names)
+        raise s.error("name", name_problem(name))
     space = s.string("space", None, "a search space", tuple(space_names()))
     cells = s.table["cells"]
     if isinstance(cells, int) and not isinstance(cells, bool):
