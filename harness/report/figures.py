@@ -104,14 +104,17 @@ def wrap(title: str, width_in: float) -> str:
     return textwrap.fill(title, max(20, int(width_in / _TITLE_CHAR_IN)))
 
 
-_AXES_W, _AXES_H = _CELL_W - _PAD_LEFT - _PAD_RIGHT, 1.45
+_AXES_H = 1.45
 
 
 def _grid(count: int, title: str) -> tuple[Figure, list]:
-    """A page of ``count`` panels, at most ``PANEL_COLUMNS`` wide, with ``title`` above them."""
+    """A page of ``count`` panels, at most ``PANEL_COLUMNS`` wide, with ``title`` above them (a lone panel
+    gets half as much width again: a one-proxy study is one figure in a column of text)."""
     cols = max(1, min(PANEL_COLUMNS, count))
     rows = max(1, math.ceil(count / cols))
-    width = cols * _CELL_W
+    cell_w = _CELL_W * (1.5 if count == 1 else 1.0)
+    axes_w = cell_w - _PAD_LEFT - _PAD_RIGHT
+    width = cols * cell_w
     title = wrap(title, width)
     suptitle = 0.12 + 0.17 * (title.count("\n") + 1)
     height = rows * (_PAD_TOP + _AXES_H + _PAD_BOTTOM) + suptitle
@@ -122,7 +125,7 @@ def _grid(count: int, title: str) -> tuple[Figure, list]:
         right=1 - _PAD_RIGHT / width,
         bottom=_PAD_BOTTOM / height,
         top=1 - (suptitle + _PAD_TOP) / height,
-        wspace=(_PAD_LEFT + _PAD_RIGHT) / _AXES_W,
+        wspace=(_PAD_LEFT + _PAD_RIGHT) / axes_w,
         hspace=(_PAD_TOP + _PAD_BOTTOM) / _AXES_H,
     )
     for ax in axes[count:]:
@@ -244,25 +247,28 @@ def score_vs_accuracy(
             limits = robust_limits(x, log_x, bulk=x[~degenerate])
             inside = np.ones(x.size, bool) if limits is None else (x >= limits[0]) & (x <= limits[1])
             _density(ax, x[~degenerate & inside], y[~degenerate & inside], styles[proxy], log_x)
-            if (degenerate & inside).any():
-                chosen = degenerate & inside
+            if degenerate.any():  # crosses, on the edge when beyond it (a sentinel score is no outlier)
+                shown = x if limits is None else np.clip(x, *limits)
+                at_edge = int((degenerate & ~inside).sum())
                 ax.scatter(
-                    x[chosen],
-                    y[chosen],
+                    shown[degenerate],
+                    y[degenerate],
                     s=10,
                     marker=DEGENERATE_MARKER,
                     color=NEUTRAL,
                     linewidths=0.7,
-                    label=f"degenerate ({degenerate.sum()})",
+                    label=f"degenerate ({degenerate.sum()}{f', {at_edge} at edge' if at_edge else ''})",
                     rasterized=True,
+                    clip_on=False,
                 )
                 ax.legend(loc="lower right", fontsize=MIN_FONT_PT, frameon=False, handletextpad=0.2)
             beyond = 0
             if limits is not None:
-                beyond = _beyond(ax, x, y, limits)
+                beyond = _beyond(ax, x[~degenerate], y[~degenerate], limits)
                 ax.set_xlim(*limits)
             _title(ax, proxy, stats.get(proxy, ""))
-            ax.set_xlabel("score" + (" (log axis)" if log_x else "") + _clip_note(limits, beyond), fontsize=MIN_FONT_PT)
+            note = _clip_note(limits, beyond) or (f"\n{ROBUST_AXIS_NOTE}" if limits is not None else "")
+            ax.set_xlabel("score" + (" (log axis)" if log_x else "") + note, fontsize=MIN_FONT_PT)
             ax.set_ylabel(accuracy_label, fontsize=MIN_FONT_PT)
             ax.tick_params(labelsize=MIN_FONT_PT)
         paths += save(fig, out_dir, page_stem)
@@ -416,6 +422,13 @@ HATCHES = ("", "///", "...", "xxx", "\\\\\\", "+++", "ooo", "---", "|||", "**", 
 BARS_PER_PAGE = 36  # bars in one row at MAX_WIDTH_IN: more and hatches stop being legible
 
 
+def _hatch_colour(fill: str, hatch: str) -> str:
+    """Hatch lines take the edge colour: dark grey, light grey on the black bars (where dark would vanish)."""
+    if not hatch:
+        return "white"
+    return "#BBBBBB" if fill.upper() == "#000000" else "#333333"
+
+
 def agreement_bars(
     table: pd.DataFrame,
     styles: Mapping[str, Style],
@@ -456,7 +469,7 @@ def agreement_bars(
                         width=width * 0.9,
                         color=styles[proxy].color,
                         hatch=mode_hatch[mode],
-                        edgecolor="white" if not mode_hatch[mode] else "#333333",
+                        edgecolor=_hatch_colour(styles[proxy].color, mode_hatch[mode]),
                         linewidth=0.4,
                     )
                     if np.isfinite(lo) and np.isfinite(hi):
