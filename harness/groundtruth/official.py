@@ -8,8 +8,10 @@ refuses under its default ``torch.load(weights_only=True)``. ``nas_201_api`` cal
 so while it builds its API object its module-level ``torch`` is swapped for a stand-in whose ``load`` passes
 ``weights_only=False`` (and ``mmap=True`` for zip-format files). The file is loaded exactly once, by the API
 itself: handing the API a pre-loaded dict instead would make it ``deepcopy`` everything (double the memory).
-Only use official files you trust: ``weights_only=False`` runs the pickle. The swap is not thread-safe (build
-one NAS-Bench-201 API at a time).
+Only use official files you trust: ``weights_only=False`` runs the pickle, and so does ``nats_bench``'s own
+``pickle.load``. Before either opens a single benchmark file, ``harness.groundtruth.integrity`` checks its MD5
+against the prefix its official name carries (docs/security.md). The swap is not thread-safe (build one
+NAS-Bench-201 API at a time).
 """
 
 from __future__ import annotations
