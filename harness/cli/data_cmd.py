@@ -29,7 +29,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=[],
         metavar="TOML",
         help="also check that what this study needs (dataset files for its data/label modes, ground truth for its "
-        "analysis) is present and sound; may be repeated",
+        "analysis, read as its report reads it: the first read of an official benchmark file extracts it into the "
+        "cache) is present and sound; may be repeated",
     )
     check.set_defaults(func=_check)
 

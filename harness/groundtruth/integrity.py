@@ -125,8 +125,8 @@ def bz2_problem(path: Path) -> str | None:
 
 def _remember_record(stamp: dict) -> None:
     records = [r for r in _records() if r.get("path") != stamp["path"]] + [stamp]
-    target = _record_file()
     try:
+        target = _record_file()
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=target.stem, suffix=".tmp")
         with os.fdopen(fd, "w") as f:
             json.dump(records, f)
