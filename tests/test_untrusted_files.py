@@ -190,6 +190,7 @@ def truncated_cell(shared_data: Path, tmp_path: Path) -> Path:
 def test_a_truncated_cell_file_is_one_line_and_other_cells_still_work(truncated_cell: Path, capsys) -> None:
     root = truncated_cell.parent
     cell_file = truncated_cell / "000011.pickle.pbz2"
+    before = _files(root)
     with pytest.raises(GroundTruthBroken) as info:
         load_accuracy("nb201", "cifar10", "test", 200, data=root)
     message = str(info.value)
@@ -211,6 +212,7 @@ def test_a_truncated_cell_file_is_one_line_and_other_cells_still_work(truncated_
     assert main(["data", "check", "--data", str(root)]) == 1
     out = capsys.readouterr().out
     assert "[BROKEN ] NATS-tss-v1_0-3ffb9-simple" in out and "000011.pickle.pbz2: truncated" in out
+    assert _files(root) == before  # the archive is only read (its extract of the intact cells goes to the cache)
 
 
 def test_a_replaced_cell_file_is_read_again(truncated_cell: Path, shared_data: Path) -> None:
