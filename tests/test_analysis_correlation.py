@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -226,3 +228,8 @@ def test_one_result_type_for_every_analysis(results: pd.DataFrame, accuracy: pd.
     assert list(found[1].tables) == ["pairwise"] and not found[1].to_frame("pairwise").empty
     with pytest.raises(KeyError, match="no table 'ranking'"):
         found[0].to_frame("ranking")
+    rows = found[0].records()  # JSON-ready, as ``--json`` prints them
+    json.dumps(rows, allow_nan=False)
+    assert len(rows) == len(found[0]) and isinstance(rows[0]["spearman_ci"], list)
+    assert type(rows[0]["n"]) is int and type(rows[0]["degenerate_included"]) is bool
+    assert found[1].records("pairwise") and found[1].records("pairwise")[0].keys() == set(found[1].tables["pairwise"])

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
+import numpy as np
 import pandas as pd
 
 
@@ -34,6 +36,12 @@ class AnalysisResult:
             raise KeyError(f"no table {name!r}; this result has: {', '.join(self.tables) or 'only the main one'}")
         return self.tables[name].copy()
 
+    def records(self, name: str | None = None) -> list[dict[str, Any]]:
+        """The table's rows as JSON-ready dicts (what ``--json`` prints): intervals as two-element lists, NaN as
+        ``None``, numpy scalars as Python ones."""
+        frame = self.table if name is None else self.to_frame(name)
+        return [{str(k): _plain(v) for k, v in row.items()} for row in frame.to_dict(orient="records")]
+
     @property
     def empty(self) -> bool:
         return self.table.empty
@@ -51,3 +59,13 @@ def targets_of(table: pd.DataFrame) -> tuple[str, ...]:
     if "target" not in table.columns:
         return ()
     return tuple(dict.fromkeys(str(t) for t in table["target"].dropna() if str(t)))
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, tuple | list | np.ndarray):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value
