@@ -1,6 +1,6 @@
 """The README's headline table: our rho and tau (95% bootstrap CIs) on NB201 CIFAR-10 beside published values.
 
-Reads the reference stores through ``nasi-harness correlate --json`` (nothing is re-scored) and writes
+Reads the reference stores through the library (``harness.correlate``, ``agnostic``; nothing is re-scored), writes
 ``results/headline.md``. Published values, each with its table (see the README for the caveats):
 - ZiCo: Li et al., ICLR 2023, Table 1 / Appendix Table 3 — Kendall / Spearman vs NB201 *test* accuracy,
   CIFAR-10 (number of cells not stated). The "NTK" row is TE-NAS's and NASI's NTK, statistic not stated.
@@ -15,10 +15,13 @@ images are not available here) and Gaussian data with random labels (NASI's agno
 
 from __future__ import annotations
 
-import json
-import subprocess
 import sys
 from pathlib import Path
+
+import pandas as pd
+
+import harness
+from harness.analysis import score_agreement
 
 ROOT = Path(__file__).resolve().parents[2]
 STORES = [
@@ -47,26 +50,22 @@ VKDNW = {
 MECO = {"meco": 0.89}
 
 
+def scores(*stores: Path, dataset: str | None = None) -> pd.DataFrame:
+    """The stores' rows read as one table (as ``nasi-harness correlate A B`` reads them), on ``dataset`` only."""
+    frame = harness.load_results([str(s) for s in stores])
+    return frame if dataset is None else frame[frame["dataset"].astype(str) == dataset]
+
+
 def correlate(store: Path, dataset: str) -> list[dict]:
-    """``correlate --json`` rows; none when the store has no scores on ``dataset``."""
-    out = subprocess.run(
-        [sys.executable, "-m", "harness", "correlate", str(store), "--dataset", dataset, "--json"],
-        capture_output=True, text=True, cwd=ROOT,
-    )  # fmt: skip
-    if out.returncode != 0 and f"no scores on dataset {dataset!r}" in out.stderr:
-        return []
-    if out.returncode != 0:
-        raise SystemExit(out.stderr.strip())
-    return json.loads(out.stdout)
+    """Rows of ``harness.correlate`` (the CLI's defaults: 1,000 resamples, test accuracy at 200 epochs) as
+    ``correlate --json`` prints them; none when the store has no scores on ``dataset``."""
+    frame = scores(store, dataset=dataset)
+    return harness.correlate(frame).records() if not frame.empty else []
 
 
-def agnostic(*args: str) -> list[dict]:
-    """``agnostic --json`` rows for the given stores and options."""
-    out = subprocess.run(
-        [sys.executable, "-m", "harness", "agnostic", *args, "--json"],
-        check=True, capture_output=True, text=True, cwd=ROOT,
-    )  # fmt: skip
-    return json.loads(out.stdout)
+def agnostic(*stores: Path, dataset: str | None = None) -> list[dict]:
+    """Rows of ``harness.agnostic`` (every swapped mode against real data + true labels) as ``--json`` prints them."""
+    return harness.agnostic(scores(*stores, dataset=dataset)).records()
 
 
 def rows(store: Path) -> list[dict]:
@@ -188,7 +187,7 @@ def datafree_control() -> list[str]:
 
 
 def agnosticism() -> list[str]:
-    """``agnostic --json`` on the agnosticism store: every swapped mode against real data and true labels."""
+    """``harness.agnostic`` on the agnosticism store: every swapped mode against real data and true labels."""
     store = ROOT / "results/agnosticism_nasi/results.sqlite"
     if not store.is_file():
         return []
@@ -202,7 +201,7 @@ def agnosticism() -> list[str]:
         "| verdict |",
         "|---|---|---|---|---|---|---|---|",
     ]
-    found = sorted(agnostic(str(store)), key=lambda r: (r["proxy"] != "nasi", r["proxy"], r["data"], r["labels"]))
+    found = sorted(agnostic(store), key=lambda r: (r["proxy"] != "nasi", r["proxy"], r["data"], r["labels"]))
     for r in found:
         tau, pearson = fmt(r["kendall"], r["kendall_ci"]), fmt(r["pearson"], r["pearson_ci"])
         acc = f"{r['spearman_acc_ref']:.3f} -> {r['spearman_acc_swap']:.3f}"
@@ -254,7 +253,7 @@ def nasi_full_space_agnosticism() -> list[str]:
         "| overlap@5% | rho acc (ref -> swap) | rho acc gain [95% CI] | verdict |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for r in agnostic(str(real), str(swapped), "--dataset", "cifar10"):
+    for r in agnostic(real, swapped, dataset="cifar10"):
         lines.append(f"| {r['proxy']} | {r['data']} / {r['labels']} | {r['n']} | "
                      f"{fmt(r['kendall'], r['kendall_ci'])} | {fmt(r['spearman'], r['spearman_ci'])} | "
                      f"{fmt(r['pearson'], r['pearson_ci'])} | "
@@ -271,11 +270,7 @@ def estimator_fidelity() -> list[str]:
     if not TRACE_B16.is_file():
         return []
     found = {r["proxy"]: r for r in correlate(TRACE_B16, "cifar10") if r["degenerate_included"]}
-    out = subprocess.run(
-        [sys.executable, "-m", "harness", "compare", str(TRACE_B16), "--agreement", "--json"],
-        check=True, capture_output=True, text=True, cwd=ROOT,
-    )  # fmt: skip
-    pair = json.loads(out.stdout)["agreement"][0]
+    pair = score_agreement(scores(TRACE_B16)).records()[0]  # as ``compare --agreement`` computes it
     lines = [
         "",
         "NASI's estimator against the exact NTK trace (`results/nb201_ntk_trace_b16`, CIFAR-10, the same batch of 16 "
