@@ -79,3 +79,54 @@ def test_walkthrough_runs_as_written(shared_data, tmp_path, monkeypatch, capsys)
     assert main(shlex.split(toy)[1:]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert lines[0].startswith("index,arch,proxy") and len(lines) == 1 + 4 * 2
+
+
+# ---------------------------------------------------------------- harness.analysis.reference on synthetic targets
+
+
+def _user_rows(cells, scores, proxy: str = "mine", data: str = "real"):  # noqa: ANN001, ANN202
+    import pandas as pd
+
+    return pd.DataFrame({"index": cells, "proxy": proxy, "dataset": "cifar10", "data": data, "labels": "true",
+                         "batch_size": 64, "seed": 0, "score": scores, "status": "ok", "space": "nb201"})  # fmt: skip
+
+
+def test_reference_exports_hold_28_builtins_on_the_1000_reference_cells() -> None:
+    from harness.analysis.reference import load_reference
+    from harness.scoring import parse_cells
+
+    ref = load_reference()
+    assert sorted(set(ref["index"])) == sorted(parse_cells("sample:1000:0", "nb201"))
+    assert ref.groupby("proxy").size().eq(1000).all() and ref["proxy"].nunique() == 28
+    assert "ntk_trace" not in set(ref["proxy"])
+
+
+def test_reference_comparison_ranks_a_perfect_proxy_first_and_counts_shared_cells() -> None:
+    import numpy as np
+    import pandas as pd
+
+    from harness.analysis.reference import compare_to_reference, load_reference
+    from harness.errors import HarnessError
+
+    ref = load_reference()
+    accuracy = pd.Series(np.random.default_rng(0).normal(size=15625))
+    cells = sorted(set(ref["index"]))[:60] + [2, 5]  # 60 reference cells and 2 outside the reference
+    user = _user_rows(cells, accuracy.reindex(cells).to_numpy())  # ranks cells exactly as the "accuracy"
+    result = compare_to_reference(user, ref, accuracy, n_boot=200)
+    assert (result.shared_cells, result.user_cells, result.reference_cells) == (60, 62, 1000)
+    mine = result.table.iloc[0]
+    assert mine["proxy"] == "mine" and mine["rho"] == pytest.approx(1.0) and mine["n"] == 60
+    others = result.table.iloc[1:]
+    assert (others["n"] <= 60).all() and (others["delta"].dropna() > 0).all()
+    assert (others["delta_lo"].dropna() <= others["delta"].dropna()).all()
+    assert "60 of its 62 usable cells are among the 1000 reference cells" in result.notes[0]
+    assert "rank by oriented Spearman rho: 1 of 29" in result.notes[1]
+
+    same_name = compare_to_reference(_user_rows(cells, accuracy.reindex(cells).to_numpy(), proxy="nasi"), ref,
+                                     accuracy, n_boot=50)  # fmt: skip
+    assert same_name.table.iloc[0]["proxy"] == "nasi (yours)" and "nasi" in set(same_name.table["proxy"])
+    with pytest.raises(HarnessError, match=r"no mine scores in the reference setting"):
+        compare_to_reference(_user_rows(cells, 1.0, data="gaussian"), ref, accuracy)
+    two = pd.concat([user, _user_rows(cells, 1.0, proxy="other")])  # a non-unique index, as concat leaves it
+    with pytest.raises(HarnessError, match="name yours with --proxies NAME"):
+        compare_to_reference(two, ref, accuracy)

@@ -79,7 +79,7 @@ def compare_to_reference(
     level: float = DEFAULT_LEVEL,
 ) -> ReferenceComparison:
     """Rank ``proxy`` (the user's store's only proxy, or the one named) among the reference proxies."""
-    mine = prepare(user)
+    mine = prepare(user.reset_index(drop=True))
     present = sorted(set(mine["proxy"]))
     if proxy is None:
         if len(present) != 1:
