@@ -94,7 +94,7 @@ def ordered(names: Sequence[str], order: Sequence[str] | None) -> list[str]:
 # Panel grids have a fixed layout in inches: with 12 panels, matplotlib's automatic layouts (constrained,
 # tight bbox) measure every tick label again and take most of the report's time. Three columns fill 7 inches.
 _CELL_W = MAX_WIDTH_IN / PANEL_COLUMNS
-_PAD_LEFT, _PAD_RIGHT, _PAD_TOP, _PAD_BOTTOM = 0.5, 0.12, 0.5, 0.6
+_PAD_LEFT, _PAD_RIGHT, _PAD_TOP, _PAD_BOTTOM = 0.62, 0.1, 0.5, 0.6
 _TITLE_CHAR_IN = 0.075  # width of an average character of a TITLE_PT title, with some room
 
 
