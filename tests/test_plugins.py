@@ -166,6 +166,7 @@ def test_study_plugins_are_relative_to_the_study_file_and_reach_worker_processes
     _write(plugin_dir / "logit_spread.py", EXAMPLE_PROXY.read_text())
     study = parse_study(_study(tmp_path, ["logit_spread.py"]), source=plugin_dir / "study.toml")
     assert study.plugins == (str((plugin_dir / "logit_spread.py").resolve()),)
+    (plugin_dir / "logit_spread.py").unlink()  # workers get the text the driver loaded, not the path
     summary = run_study(study, workers=2, progress=False, report=False, log=lambda m: None)  # spawned workers
     frame = load_results(study.store_path)
     assert summary.ran == 8 and (frame.status == "ok").all()
@@ -190,3 +191,29 @@ def test_proxy_check_and_list_cli(tmp_path, capsys):
     assert main(["proxy", "list", "--plugin", str(EXAMPLE_PROXY)]) == 0
     listing = capsys.readouterr().out
     assert "logit_spread" in listing and "[plugin]" in listing and "Shu et al., ICLR 2022" in listing
+
+
+def test_ray_workers_execute_the_plugin_text(tmp_path):
+    ray = pytest.importorskip("ray", reason="ray is not installed (pip install 'nasi-harness[ray]')")
+    from harness.store import load_results
+
+    plugin_dir = tmp_path / "study"
+    _write(plugin_dir / "logit_spread.py", EXAMPLE_PROXY.read_text())
+    study = parse_study(_study(tmp_path, ["logit_spread.py"]), source=plugin_dir / "study.toml")
+    (plugin_dir / "logit_spread.py").unlink()  # as on another machine: no copy of the file
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
+             runtime_env={"env_vars": {"PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}})  # fmt: skip
+    try:
+        summary = run_study(study, backend="ray", workers=2, progress=False, report=False, log=lambda m: None)
+    finally:
+        ray.shutdown()
+    frame = load_results(study.store_path)
+    assert summary.ran == 8 and (frame.status == "ok").all() and set(frame.proxy) == {"logit_spread", "params"}
+
+
+def test_search_sample_cli_with_a_plugin_proxy(capsys):
+    argv = ["search", "sample", "--plugin", str(EXAMPLE_PROXY), "--proxies", "logit_spread", "--n", "3",
+            "--data-mode", "gaussian", "--label-mode", "random", "--batch-size", "4", "--device", "cpu",
+            "--no-accuracy"]  # fmt: skip
+    assert main(argv) == 0
+    assert capsys.readouterr().out.startswith("seed 0: cell ")

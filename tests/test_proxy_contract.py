@@ -137,3 +137,15 @@ def test_temporary_proxy_unregisters_on_error_and_refuses_builtin_names() -> Non
     with pytest.raises(ValueError, match="built-in proxy"), temporary_proxy("snip", _output_sum, needs_labels=False):
         pass
     assert get_proxy("snip").builtin
+
+
+def test_engine_records_a_refused_return_value_as_an_error_status() -> None:
+    from harness.scoring import score_cells
+
+    with temporary_proxy("tmp_text", lambda net, x, y, ctx: "0.5", needs_labels=False):
+        (record,) = score_cells("nb201", [0], ["tmp_text"], data_mode="gaussian", label_mode="random", batch_size=2,
+                                device="cpu")  # fmt: skip
+    assert (
+        record.score is None
+        and record.status == "error: TypeError: proxy 'tmp_text' returned str '0.5'; expected a float"
+    )
