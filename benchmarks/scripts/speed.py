@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import csv
 import multiprocessing
+import os
 import platform
 import statistics
 import sys
@@ -26,7 +27,6 @@ import torch
 from harness.proxies import parse_proxy_list
 from harness.scoring import parse_cells, resolve_device, score_cells
 from harness.scoring.device import device_label
-from harness.studies.process_backend import threads_per_worker
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
         results = [_time_cells(args.space, cells, warm, proxies, common)]
         threads = torch.get_num_threads()
     else:  # N processes on disjoint cells, timed from a common start after each one's warm-up
-        threads = threads_per_worker(workers)
+        threads = max(1, (os.cpu_count() or 1) // workers)  # the cores split evenly over the workers
         ctx = multiprocessing.get_context("spawn")
         barrier, out = ctx.Barrier(workers), ctx.Queue()
         procs = [ctx.Process(target=_worker, args=(args.space, cells[k::workers], warm, proxies, common, threads,
