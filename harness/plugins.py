@@ -6,8 +6,9 @@ the group ``nasi_harness.proxies``. Why the source text and not the path travels
 another machine has no access to the driver's files, and a spawned process must register exactly what the
 driver registered; so each loaded file is remembered as (path, text) and workers execute the same text.
 
-A plugin that fails is one ``PluginError`` line naming the file and the exception, raised before any scoring;
-whatever it registered before failing is removed again.
+Nothing here imports torch until there is a plugin to load (the CLI calls ``load_plugins`` before every
+command, and the analysis commands start without torch). A plugin that fails is one ``PluginError`` line naming
+the file and the exception, raised before any scoring; whatever it registered before failing is removed again.
 """
 
 from __future__ import annotations
@@ -22,8 +23,6 @@ from importlib import metadata
 from pathlib import Path
 
 from harness.errors import HarnessError
-from harness.proxies import base as proxy_base
-from harness.spaces import base as space_base
 
 ENTRY_POINT_GROUP = "nasi_harness.proxies"
 
@@ -117,13 +116,16 @@ def load_entry_points() -> list[str]:
         return []
     _ENTRY_POINTS_LOADED = True
     added: list[str] = []
-    for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
+    for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):  # none installed: nothing imported
         added += _registering(ep.load, f"plugin entry point {ep.name} ({ep.value})")
     return added
 
 
 def _registering(load: Callable[[], object], where: str) -> list[str]:
     """Run ``load``; return the new proxy and space names, or undo them and raise one ``PluginError`` line."""
+    from harness.proxies import base as proxy_base
+    from harness.spaces import base as space_base
+
     proxies_before = set(proxy_base._REGISTRY)
     spaces_before = dict(space_base._SPACES)
     try:
@@ -153,12 +155,12 @@ def _one_line(exc: BaseException) -> str:
 
 def plugin_proxy(text: str) -> str:
     """``PATH.py:NAME`` -> load the plugin and return NAME (checked to be registered); ``NAME`` -> NAME."""
-    from harness.proxies import get_proxy
+    from harness.proxies import get_proxy, proxy_names
 
     path, sep, name = text.rpartition(":")
     if sep and path.endswith(".py"):
         added = load_plugins([path])
-        if name not in proxy_base._REGISTRY:
+        if name not in proxy_names():
             raise PluginError(
                 f"plugin {path} registers no proxy {name!r} (it registered: {', '.join(added) or 'none'})"
             )
