@@ -139,6 +139,9 @@ def test_load_returns_the_study_of_its_kind(tmp_path):
         search.run(workers=2, stack=4, backend="local")
     with pytest.raises(ValueError, match="--rescore apply to scoring studies"):
         search.plan(rescore=["nasi"])
+    with pytest.raises(ValueError, match="^--threads, --allow-thread-change apply to scoring studies"):
+        search.plan(threads=2, allow_thread_change=True, workers=None, rescore=[], part=None)
+    assert search.plan(threads=None, allow_thread_change=False, backend="local").pending == 2  # defaults: fine
     assert not (tmp_path / "out").exists()  # refused before anything was opened
 
     scoring = load(Path("benchmarks/quickstart.toml"))

@@ -37,9 +37,10 @@ from harness.studies.spec import StudyDocument, StudyError
 
 SECTIONS = ("study", "search", "output")
 STUDY_KEYS = ("name", "description", "space", "datasets", "seeds", "device")
-# Options of ``run`` that only a scoring study has (the CLI's flags of the same names): refused when given.
-SCORING_ONLY = {"backend": "local", "workers": None, "address": None, "part": None, "rescore": (), "stack": None,
-                "threads": None, "allow_thread_change": False}  # fmt: skip
+# Options only a scoring study has whose default is not falsy. Every option a search study does not take (backend,
+# workers, address, part, rescore, stack, threads, ...: the CLI passes them all) is refused when it is given a value
+# other than its default, named as the CLI flag of the same name; new scoring options need no entry here.
+SCORING_DEFAULTS = {"backend": "local"}
 
 
 @dataclass(frozen=True)
@@ -101,10 +102,7 @@ class SearchStudy:
         return summary
 
     def _refuse_scoring_options(self, options: dict[str, Any]) -> None:
-        unknown = [k for k in options if k not in SCORING_ONLY]
-        if unknown:
-            raise TypeError(f"unexpected option {unknown[0]!r} for a search study")
-        given = [f"--{k}" for k, default in SCORING_ONLY.items() if options.get(k) and options[k] != default]
+        given = [f"--{k.replace('_', '-')}" for k, v in options.items() if v and v != SCORING_DEFAULTS.get(k)]
         if given:
             where = self.source or self.name
             raise ValueError(f"{', '.join(given)} apply to scoring studies, not to a search study ({where})")
