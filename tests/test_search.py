@@ -403,11 +403,11 @@ def test_cli_json_and_errors(capsys):
     (["--none-op", "not-derived"], "none_op", "candidate", "not-derived"),
 ])  # fmt: skip
 def test_cli_supernet_flags_reach_the_search(monkeypatch, capsys, flag, key, default, value):
-    import harness.cli.search_cmd as search_cmd
+    import harness.search as search  # the command imports run_search from here when it runs (lazily, #22)
 
     seen = []
-    real = search_cmd.run_search
-    monkeypatch.setattr(search_cmd, "run_search", lambda *a, **kw: seen.append(kw[key]) or real(*a, **kw))
+    real = search.run_search
+    monkeypatch.setattr(search, "run_search", lambda *a, **kw: seen.append(kw[key]) or real(*a, **kw))
     tiny = ["--channels", "4", "--cells-per-stage", "1", "--batch-size", "8", "--data-mode", "gaussian",
             "--label-mode", "random", "--device", "cpu", "--no-accuracy", "--steps", "1", "--nu", "1"]  # fmt: skip
     tiny.append("--json")

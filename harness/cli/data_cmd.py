@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import itertools
 
+from harness.cli import options
 from harness.paths import SourceStatus, describe_roots
 
 RULE = (
@@ -22,7 +23,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     check = sub.add_parser(
         "check", help="list what was found, check its contents, say how to obtain what is missing", description=RULE
     )
-    check.add_argument("--data", help="data root (default $NASI_HARNESS_DATA, else $TORCH_HOME, ~/.torch)")
+    options.add_data_dir(check)  # --data-dir DIR; the old --data DIR still works, with a notice (#22)
     check.add_argument(
         "--study",
         action="append",
@@ -46,8 +47,8 @@ def _check(args: argparse.Namespace) -> int:
     from harness.studies import load_study
 
     studies = [load_study(path) for path in args.study]  # a bad study file is one error line before any check
-    print(f"data root: {describe_roots(args.data)}")
-    statuses = _statuses(args.data)
+    print(f"data root: {describe_roots(args.data_dir)}")
+    statuses = _statuses(args.data_dir)
     width = max(len(s.name) for s in statuses)
     for kind in dict.fromkeys(s.kind for s in statuses):
         print(f"\n{kind}:")
@@ -66,7 +67,7 @@ def _check(args: argparse.Namespace) -> int:
     print(f"\n{found} of {len(statuses)} sources found; {len(broken)} broken.")
     unmet = 0
     for study in studies:
-        lines = _unmet(study, statuses, args.data)
+        lines = _unmet(study, statuses, args.data_dir)
         verdict = f"lacks {len(lines)} source(s) it needs" if lines else "has every source it needs"
         print(f"study {study.name} ({study.source}): {verdict}", *lines, sep="\n")
         unmet += len(lines)

@@ -78,6 +78,16 @@ def output_path(out: str | Path) -> Path:
     return path
 
 
+def output_folder(out: str | Path) -> Path:
+    """The folder ``--out DIR`` names (``report``), created with any missing parents; one error line if it can't."""
+    path = Path(out)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise HarnessError(f"cannot create the --out folder {path}: {exc.strerror or exc}") from None
+    return path
+
+
 def wrote(rows: int, path: str | Path) -> None:
     """The last line of a command that wrote a table to a file (stderr, so stdout stays data)."""
     print(f"wrote {rows} rows to {path}", file=sys.stderr)

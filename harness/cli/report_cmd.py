@@ -42,7 +42,7 @@ def _report(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     path = build_report(
         args.store,
-        options.output_path(args.out),
+        options.output_folder(args.out),
         study=args.study,
         data=args.data_dir,
         split=args.split,

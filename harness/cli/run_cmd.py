@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from harness.cli import add_plugin_option
-from harness.studies import BACKENDS
+from harness.cli import add_plugin_option, options
+
+BACKENDS = ("local", "ray")  # harness.studies.BACKENDS, repeated so --help needs no pandas (tests/test_cli_startup.py)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -20,7 +21,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "ray: concurrent tasks (default: one per GPU, else per CPU)",
     )
     parser.add_argument("--address", help="ray: address of a running cluster (default: start a local instance)")
-    parser.add_argument("--data", help="data root (default $NASI_HARNESS_DATA, then $TORCH_HOME, ~/.torch)")
+    options.add_data_dir(parser)
     parser.add_argument("--device", help="override the study's device: auto, cpu, cuda or cuda:N")
     parser.add_argument(
         "--part",
@@ -88,7 +89,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.dry_run:
         print("\n".join(study.plan(args.store, device=args.device, **options).lines()))
         return 0
-    summary = study.run(args.store, args.data, args.device, report=not args.no_report,
+    summary = study.run(args.store, args.data_dir, args.device, report=not args.no_report,
                         echo=lambda line: print(line, flush=True), **options)  # fmt: skip
     for line in summary.lines():
         print(line)

@@ -6,18 +6,12 @@ import argparse
 import json
 import sys
 
-from harness.cli import add_plugin_option
+from harness.cli import add_plugin_option, options
 from harness.datasets import DATASETS
-from harness.search import (
-    NONE_OP_MODES,
-    VARIANTS,
-    parse_seeds,
-    record,
-    run_search,
-    summarise,
-)
-from harness.search.result import result_line as _line
-from harness.search.result import summary_lines as _summary_lines
+
+# harness.search's VARIANTS and NONE_OP_MODES, repeated so that --help needs no torch (tests/test_cli_startup.py)
+VARIANTS = ("fix", "ada")
+NONE_OP_MODES = ("candidate", "not-derived", "excluded")
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -28,7 +22,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-mode", default="real", help="real, gaussian, uniform, repeat, other:<dataset>")
     parser.add_argument("--label-mode", default="true", help="true, random, shuffled")
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
-    parser.add_argument("--data", help="data root (default $NASI_HARNESS_DATA, then $TORCH_HOME, ~/.torch)")
+    options.add_data_dir(parser)
     parser.add_argument("--no-accuracy", action="store_true", help="skip the ground-truth lookup")
     parser.add_argument("--store", help="results database to record each run in (results.sqlite)")
     parser.add_argument("--study", default="search", help="study name for --store (default 'search')")
@@ -90,6 +84,9 @@ def _config(args: argparse.Namespace) -> dict:
 
 def _search(args: argparse.Namespace) -> int:
     from harness.data import validate_modes
+    from harness.search import parse_seeds, record, run_search, summarise
+    from harness.search.result import result_line as _line
+    from harness.search.result import summary_lines as _summary_lines
 
     seeds = parse_seeds(args.seeds)
     config = _config(args)
@@ -103,7 +100,7 @@ def _search(args: argparse.Namespace) -> int:
     try:
         for seed in seeds:
             result = run_search(
-                args.algorithm, args.space, args.dataset, seed, device=args.device, data=args.data,
+                args.algorithm, args.space, args.dataset, seed, device=args.device, data=args.data_dir,
                 accuracy=not args.no_accuracy, progress=_progress(args, seed), **config,
             )  # fmt: skip
             results.append(result)

@@ -10,6 +10,7 @@ eight different colours and the same set of proxies always gets the same styles.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -39,6 +40,10 @@ class Style:
 
 
 def _registered() -> list[str]:
+    if "harness.proxies" not in sys.modules:  # the registry imports torch; its built-ins are declared in files (#22)
+        from harness.analysis.directions import declared_directions
+
+        return sorted(declared_directions())
     from harness.proxies import proxy_names
 
     return list(proxy_names())
