@@ -160,3 +160,17 @@ def test_score_data_is_the_mode_and_out_reports_rows(tmp_path: Path, capsys: pyt
     assert capsys.readouterr().err.strip().splitlines()[-1] == f"wrote 2 rows to {out}"
     rows = out.read_text().strip().splitlines()
     assert len(rows) == 3 and ",gaussian,random," in rows[1]
+
+
+def test_mode_flags_are_spelled_alike_in_score_and_search(capsys: pytest.CaptureFixture) -> None:
+    parser = build_parser()
+    short = parser.parse_args(["score", "nb201", "--proxies", "nasi", "--data", "gaussian", "--labels", "random"])
+    long = parser.parse_args(
+        ["score", "nb201", "--proxies", "nasi", "--data-mode", "gaussian", "--label-mode", "random"]
+    )
+    assert (short.data_mode, short.labels) == (long.data_mode, long.labels) == ("gaussian", "random")
+    search = parser.parse_args(
+        ["search", "sample", "--proxies", "nasi", "--data-mode", "uniform", "--labels", "random"]
+    )
+    assert (search.data_mode, search.label_mode) == ("uniform", "random")
+    assert capsys.readouterr().err == ""  # none of these is deprecated

@@ -19,8 +19,12 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dataset", default="cifar10", choices=list(DATASETS), help="data the search sees")
     parser.add_argument("--seeds", default="0", help="seeds: A-B, a comma list, or one (default 0)")
     parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--data-mode", default="real", help="real, gaussian, uniform, repeat, other:<dataset>")
-    parser.add_argument("--label-mode", default="true", help="true, random, shuffled")
+    # --data-mode / --label-mode, as in score (whose --data MODE / --labels MODE are the short forms); here --data
+    # still means the old data folder (deprecated: --data-dir), so only --labels is shared for now (#22)
+    parser.add_argument("--data-mode", default="real", metavar="MODE",
+                        help="data mode: real, gaussian, uniform, repeat, other:<dataset>")  # fmt: skip
+    parser.add_argument("--label-mode", "--labels", dest="label_mode", default="true", metavar="MODE",
+                        help="label mode: true, random, shuffled")  # fmt: skip
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
     options.add_data_dir(parser)
     parser.add_argument("--no-accuracy", action="store_true", help="skip the ground-truth lookup")
