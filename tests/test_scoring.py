@@ -51,7 +51,7 @@ def test_proxies():
     SEEN_WEIGHTS.clear()
     yield names
     for n in names:
-        proxy_base._REGISTRY.pop(n, None)
+        proxy_base.unregister_proxy(n)
 
 
 def _score(cells, proxies, **kw):
@@ -215,7 +215,7 @@ def test_a_mutating_proxy_gets_the_initial_state_too(test_proxies):
         _score([11], ["t_mutate_sees"])
         _score([11], ["t_first_weight", "t_mutate_sees"])  # t_first_weight leaves grads and BN stats behind
     finally:
-        proxy_base._REGISTRY.pop("t_mutate_sees", None)
+        proxy_base.unregister_proxy("t_mutate_sees")
     (alone, alone_grads), (after, after_grads) = seen
     assert torch.equal(alone, after) and not alone_grads and not after_grads
 
@@ -252,5 +252,5 @@ def test_a_proxy_that_swaps_tensors_out_of_their_slots_leaves_nothing_behind(tes
         _score([11], ["t_swap", "t_state"])
     finally:
         for name in ("t_swap", "t_state"):
-            proxy_base._REGISTRY.pop(name, None)
+            proxy_base.unregister_proxy(name)
     assert len(alone) == len(SEEN_WEIGHTS) and all(torch.equal(a, b) for a, b in zip(alone, SEEN_WEIGHTS))

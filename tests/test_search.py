@@ -269,7 +269,7 @@ def params_proxy():
 
     yield
     for name in ("t_params", "t_neg_params"):
-        proxy_base._REGISTRY.pop(name, None)
+        proxy_base.unregister_proxy(name)
 
 
 def test_sample_keeps_the_best_scored_cell(params_proxy):

@@ -57,7 +57,7 @@ def cheap_proxies():
     CALLS.clear()
     yield
     for name in ("t_cheap", "t_fail", "t_ctrl_c"):
-        proxy_base._REGISTRY.pop(name, None)
+        proxy_base.unregister_proxy(name)
 
 
 def _study(tmp_path: Path, text: str = VALID, **edits: str):
