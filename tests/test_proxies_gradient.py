@@ -211,3 +211,19 @@ def test_nb201_cell_scores_are_positive_where_the_definition_is(nb201_batch):
         net = sp.build(DEAD_EDGES)
         net.train(spec.bn_mode == "train")
         assert spec(net, x, y, ctx) > 0, name
+
+
+def test_grasp_equals_the_two_pass_reference_with_batchnorm():
+    """NASLib's / zero-cost-nas's procedure written out: a forward for g, a second forward whose gradient keeps its
+    graph, then ∂(gᵀ ∂L/∂W)/∂W by backward. Our one forward (train-mode BN: both forwards are the same graph)
+    must give the same score."""
+    net = tiny_net()
+    x, y = batch()
+    score = run("grasp", net, x, y)
+    ws = weights(net)
+    g = torch.autograd.grad(F.cross_entropy(net(x), y), ws)
+    grads = torch.autograd.grad(F.cross_entropy(net(x), y), ws, create_graph=True)
+    hg = torch.autograd.grad(sum((a.detach() * b).sum() for a, b in zip(g, grads)), ws)
+    reference = sum(float((-w * h).sum().detach()) for w, h in zip(ws, hg))
+    assert score == pytest.approx(reference, rel=1e-5, abs=1e-9)
+    assert abs(reference) > 1e-6  # a case where the number is not trivially zero

@@ -9,12 +9,15 @@ NASLib's pruning measures (``naslib/predictors/utils/pruners``) score the weight
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 from torch.nn.modules.conv import _ConvNd
+
+from harness.proxies.base import ProxyContext
 
 WEIGHT_LAYERS = (_ConvNd, nn.Linear)
 
@@ -92,3 +95,103 @@ def sum_squares(tensors: Sequence[torch.Tensor]) -> float:
         return 0.0
     norms = torch._foreach_norm(list(tensors))
     return float(torch.stack(norms).double().square().sum())
+
+
+# Memo key under which the engine lists the names of the proxies it will run on the cell (a frozenset), so that
+# the first of them computes in one pass what the others of that cell will ask for.
+CELL_PROXIES = ("cell proxies",)
+
+
+@dataclass(frozen=True)
+class CrossEntropyPass:
+    """What one forward and backward of the mean cross-entropy yield for the Conv/Linear weights W.
+
+    ``grads``: ∂L/∂W (detached; zeros where unused). ``fisher``: layer position -> Σ_n (Σ_spatial a·∂L/∂a)² per
+    output channel of that layer's output a (float64), or None when not asked. ``hessian_grad``: H g with g =
+    ∂L/∂W held constant, or None when not asked.
+    """
+
+    grads: list[torch.Tensor]
+    fisher: dict[int, torch.Tensor] | None
+    hessian_grad: list[torch.Tensor] | None
+
+
+def cross_entropy_pass(
+    net: nn.Module,
+    inputs: torch.Tensor,
+    targets: torch.Tensor,
+    ctx: ProxyContext,
+    *,
+    fisher: bool = False,
+    hessian: bool = False,
+) -> CrossEntropyPass:
+    """The mean-CE pass, shared by the proxies of one cell through ``ctx.remember``.
+
+    grad_norm, snip, plain, fisher and grasp differentiate the same loss on the same weights and batch: when the
+    engine lists them for the cell (``CELL_PROXIES``), the first one computes everything any of them needs in
+    one forward and one backward (with ``create_graph`` and the Hessian-gradient product when grasp is among
+    them, fisher's activation hooks when fisher is), and the others read it. Each score is then the same number
+    whoever computed the pass (tested). The key names the BN mode and the pruning switches, which change the
+    forward; whole batch only (the callers keep their micro-batch paths).
+    """
+    if ctx.memo is None:
+        return _cross_entropy_pass(net, inputs, targets, fisher, hessian)
+    company = ctx.memo.get(CELL_PROXIES, frozenset())
+    fisher, hessian = fisher or "fisher" in company, hessian or "grasp" in company
+    prune = tuple(bool(getattr(m, "prune", False)) for m in net.modules() if hasattr(m, "prune"))
+    key = ("mean-CE pass", net.training, prune, fisher, hessian)
+    return ctx.remember(key, lambda: _cross_entropy_pass(net, inputs, targets, fisher, hessian))
+
+
+def _cross_entropy_pass(
+    net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, fisher: bool, hessian: bool
+) -> CrossEntropyPass:
+    layers = weight_layers(net)
+    weights = [m.weight for m in layers]
+    batch = inputs.shape[0]
+    if batch < 1:
+        raise ValueError("empty batch")
+    sq_sums: dict[int, torch.Tensor] = {}
+
+    def on_forward(position: int):  # noqa: ANN202 - a forward hook
+        def hook(_module: nn.Module, _inp: tuple, out: torch.Tensor) -> None:
+            if not out.requires_grad:
+                return
+            act = out.detach()
+
+            def on_grad(grad: torch.Tensor) -> None:
+                with torch.no_grad():
+                    prod = act * grad
+                    g_nk = prod.sum(dim=tuple(range(2, prod.dim()))) if prod.dim() > 2 else prod
+                    value = g_nk.double().square().sum(0)
+                sq_sums[position] = value if position not in sq_sums else sq_sums[position] + value
+
+            handles.append(out.register_hook(on_grad))
+
+        return hook
+
+    handles = [layer.register_forward_hook(on_forward(i)) for i, layer in enumerate(layers)] if fisher else []
+    try:
+        loss = F.cross_entropy(require_logits(net(inputs)), targets, reduction="sum") / batch
+        grads = torch.autograd.grad(loss, weights, allow_unused=True, create_graph=hessian)
+    finally:  # the activation hooks too: H g's backward reaches the activations again
+        for handle in handles:
+            handle.remove()
+    hessian_grad = None
+    if hessian:  # H g = ∂(g_fixedᵀ ∂L/∂W)/∂W through the graph of the backward just taken
+        terms = [(g.detach() * g).sum() for g in grads if g is not None]
+        hg = torch.autograd.grad(torch.stack(terms).sum(), weights, allow_unused=True) if terms else []
+        hessian_grad = [torch.zeros_like(w) if h is None else h for w, h in zip(weights, hg or [None] * len(weights))]
+    grads = [torch.zeros_like(w) if g is None else g.detach() for w, g in zip(weights, grads)]
+    return CrossEntropyPass(grads, sq_sums if fisher else None, hessian_grad)
+
+
+def weight_gradients(
+    net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, ctx: ProxyContext, proxy: str
+) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    """The Conv/Linear weights and ∂L/∂W of the mean CE: the cell's shared pass, or micro-batches when the engine
+    split the batch (``ctx.micro_batch``)."""
+    weights = [m.weight for m in weight_layers(net)]
+    if ctx.micro_batch is not None:
+        return weights, mean_ce_gradients(net, inputs, targets, weights, ctx.micro_batch, proxy)
+    return weights, cross_entropy_pass(net, inputs, targets, ctx).grads

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from harness.proxies._grad import check_split, require_logits, weight_layers
+from harness.proxies._grad import check_split, cross_entropy_pass, require_logits, weight_layers
 from harness.proxies.base import ProxyContext, register_proxy
 
 
@@ -39,7 +39,11 @@ def fisher(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, ctx: Pro
     layers = weight_layers(net)
     batch = inputs.shape[0]
     slices = check_split(net, batch, ctx.micro_batch, "fisher")
-    sq_sums: dict[int, torch.Tensor] = {}  # layer position -> Σ_n g_nk² per channel k
+    if len(slices) == 1:  # the cell's shared mean-CE pass (same loss, same hooks)
+        sq_sums = cross_entropy_pass(net, inputs, targets, ctx, fisher=True).fisher
+        assert sq_sums is not None
+        return _total(layers, sq_sums, batch)
+    sq_sums = {}  # layer position -> Σ_n g_nk² per channel k
 
     def on_forward(position: int):
         def hook(_module: nn.Module, _inp: tuple, out: torch.Tensor) -> None:
@@ -67,6 +71,10 @@ def fisher(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, ctx: Pro
     finally:
         for handle in handles:
             handle.remove()
+    return _total(layers, sq_sums, batch)
+
+
+def _total(layers: list[nn.Module], sq_sums: dict[int, torch.Tensor], batch: int) -> float:
     total = 0.0
     for position, value in sq_sums.items():
         fan_in = math.prod(layers[position].weight.shape[1:])

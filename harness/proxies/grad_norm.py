@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from harness.proxies._grad import mean_ce_gradients, weight_layers
+from harness.proxies._grad import weight_gradients
 from harness.proxies.base import ProxyContext, register_proxy
 
 
@@ -30,6 +30,5 @@ def grad_norm(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, ctx: 
     ``naslib/predictors/utils/pruners/measures/grad_norm.py`` (= SamsungLabs/zero-cost-nas ``grad_norm.py``).
     Prunable (gradients only). Not splittable with train-mode BN; ``ctx.micro_batch`` is exact otherwise.
     """
-    weights = [m.weight for m in weight_layers(net)]
-    grads = mean_ce_gradients(net, inputs, targets, weights, ctx.micro_batch, "grad_norm")
+    weights, grads = weight_gradients(net, inputs, targets, ctx, "grad_norm")
     return float(torch.stack(torch._foreach_norm(grads)).double().sum())

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from harness.proxies._grad import check_split, mean_ce_gradients, require_logits, weight_layers
+from harness.proxies._grad import check_split, cross_entropy_pass, mean_ce_gradients, require_logits, weight_layers
 from harness.proxies.base import ProxyContext, register_proxy
 
 
@@ -19,9 +19,8 @@ def _hessian_gradient(
     slices = check_split(net, batch, ctx.micro_batch, "grasp")
     hg: list[torch.Tensor | None] = [None] * len(weights)
 
-    def accumulate(loss: torch.Tensor, g_fixed: list[torch.Tensor] | None) -> None:
+    def accumulate(loss: torch.Tensor, fixed: list[torch.Tensor]) -> None:
         grads = torch.autograd.grad(loss, weights, create_graph=True, allow_unused=True)
-        fixed = [g.detach() if g is not None else None for g in grads] if g_fixed is None else g_fixed
         terms = [(f * g).sum() for f, g in zip(fixed, grads) if g is not None and f is not None]
         if not terms:
             return
@@ -30,12 +29,13 @@ def _hessian_gradient(
                 hg[j] = h if hg[j] is None else hg[j] + h
 
     if len(slices) == 1:  # one forward: the first-order gradient is the detached copy of the graph's own
-        accumulate(F.cross_entropy(require_logits(net(inputs)), targets), None)
-    else:
-        g_full = mean_ce_gradients(net, inputs, targets, weights, ctx.micro_batch, "grasp")
-        for part in slices:
-            loss = F.cross_entropy(require_logits(net(inputs[part])), targets[part], reduction="sum") / batch
-            accumulate(loss, g_full)
+        hessian_grad = cross_entropy_pass(net, inputs, targets, ctx, hessian=True).hessian_grad
+        assert hessian_grad is not None
+        return hessian_grad
+    g_full = mean_ce_gradients(net, inputs, targets, weights, ctx.micro_batch, "grasp")
+    for part in slices:
+        loss = F.cross_entropy(require_logits(net(inputs[part])), targets[part], reduction="sum") / batch
+        accumulate(loss, g_full)
     return [torch.zeros_like(w) if h is None else h for w, h in zip(weights, hg)]
 
 

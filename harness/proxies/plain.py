@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from harness.proxies._grad import mean_ce_gradients, weight_layers
+from harness.proxies._grad import weight_gradients
 from harness.proxies.base import ProxyContext, register_proxy
 
 
@@ -29,7 +29,6 @@ def plain(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, ctx: Prox
     count. Follows NASLib ``naslib/predictors/utils/pruners/measures/plain.py``. Prunable; not splittable with
     train-mode BN.
     """
-    weights = [m.weight for m in weight_layers(net)]
-    grads = mean_ce_gradients(net, inputs, targets, weights, ctx.micro_batch, "plain")
+    weights, grads = weight_gradients(net, inputs, targets, ctx, "plain")
     with torch.no_grad():
         return float(sum((w * g).sum(dtype=torch.float64) for w, g in zip(weights, grads)))

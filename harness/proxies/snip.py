@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from harness.proxies._grad import mean_ce_gradients, weight_layers
+from harness.proxies._grad import weight_gradients
 from harness.proxies.base import ProxyContext, register_proxy
 
 
@@ -30,7 +30,6 @@ def snip(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, ctx: Proxy
     mode; default init; biases and BN parameters do not count. Follows NASLib
     ``naslib/predictors/utils/pruners/measures/snip.py``. Prunable; not splittable with train-mode BN.
     """
-    weights = [m.weight for m in weight_layers(net)]
-    grads = mean_ce_gradients(net, inputs, targets, weights, ctx.micro_batch, "snip")
+    weights, grads = weight_gradients(net, inputs, targets, ctx, "snip")
     with torch.no_grad():
         return float(sum((w * g).abs().sum(dtype=torch.float64) for w, g in zip(weights, grads)))

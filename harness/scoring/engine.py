@@ -20,6 +20,7 @@ import torch
 from harness.data import make_batch
 from harness.datasets import dataset_info
 from harness.proxies import ProxyContext, ProxySpec, get_proxy
+from harness.proxies._grad import CELL_PROXIES
 from harness.proxies.base import get_stacked
 from harness.scoring.device import device_label, is_out_of_memory, measure, resolve_device
 from harness.scoring.records import DEGENERATE, NAN, OK, ScoreRecord, error_status
@@ -123,6 +124,8 @@ def score_cells(
         pristine = False  # base holds exactly the initial state (just built, nothing has run on it)
         cost = sp.cost(index, dataset)
         memo: dict | None = {} if share_intermediates else None  # one cell, one batch, one set of initial weights
+        if memo is not None:  # who will run, so the first of a group computes what the others of it need
+            memo[CELL_PROXIES] = frozenset(spec.name for spec in todo)
 
         unit = functools.partial(ScoreRecord, index, arch)
         fixed = (dataset, data_mode, label_mode, batch_size, seed)
