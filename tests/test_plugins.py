@@ -27,7 +27,7 @@ from harness.proxies import register_proxy
 
 @register_proxy("{name}", needs_labels=False, version=2, paper="a test")
 def fn(net, inputs, targets, ctx):
-    return float(net(inputs).abs().mean())
+    return net(inputs).abs().mean().item()
 """
 
 
@@ -184,7 +184,10 @@ def test_proxy_check_and_list_cli(tmp_path, capsys):
     assert main(["proxy", "check", f"{EXAMPLE_PROXY}:logit_spread", "--batch-size", "4"]) == 0
     out = capsys.readouterr().out
     assert out.strip().endswith("verdict: PASS") and len(out.splitlines()) <= 12
-    broken = _write(tmp_path / "none.py", PROXY_FILE.format(name="tmp_none").replace("return float(", "return (None, "))
+    broken = _write(
+        tmp_path / "none.py",
+        PROXY_FILE.format(name="tmp_none").replace("return net(inputs)", "return None, net(inputs)"),
+    )
     assert main(["proxy", "check", f"{broken}:tmp_none", "--batch-size", "4"]) == 1
     out = capsys.readouterr().out
     assert "FAIL  finite" in out and "returned tuple" in out and "verdict: FAIL" in out

@@ -49,7 +49,7 @@ def _failed(name: str) -> set[str]:
 
 
 def _output_sum(net: nn.Module, x: torch.Tensor, y: torch.Tensor, ctx: object) -> float:
-    return float(net(x).sum())
+    return net(x).sum().item()
 
 
 @pytest.mark.parametrize(
@@ -113,7 +113,7 @@ def test_false_prunable_and_splittable_declarations_fail() -> None:
 
     def batch_dependent(net: nn.Module, x: torch.Tensor, y: torch.Tensor, ctx: object) -> float:
         micro = getattr(ctx, "micro_batch", None) or x.shape[0]
-        return float(net(x[:micro]).sum())
+        return net(x[:micro]).sum().item()
 
     with temporary_proxy("tmp_prune", conv_calls, needs_labels=False, prunable=True):
         assert _failed("tmp_prune") == {"prunable"}  # dead edges' convolutions are counted
@@ -124,7 +124,7 @@ def test_false_prunable_and_splittable_declarations_fail() -> None:
 def test_sentinel_on_the_degenerate_cell_fails() -> None:
     def sentinel(net: nn.Module, x: torch.Tensor, y: torch.Tensor, ctx: object) -> float:
         out = net(x)
-        return -1e12 if float(out.std(dim=0).max()) < 1e-6 else float(out.abs().mean())
+        return -1e12 if out.std(dim=0).max().item() < 1e-6 else out.abs().mean().item()
 
     with temporary_proxy("tmp_sentinel", sentinel, needs_labels=False):
         assert _failed("tmp_sentinel") == {"degenerate"}
