@@ -139,9 +139,14 @@ def add_bootstrap_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"bootstrap resamples (default {DEFAULT_RESAMPLES})",
     )
     parser.add_argument(
-        "--bootstrap-seed", dest="bootstrap_seed", type=_non_negative, default=0, help="bootstrap seed (default 0)"
+        "--bootstrap-seed",
+        dest="bootstrap_seed",
+        type=_non_negative,
+        default=0,
+        metavar="N",
+        help="seed of the bootstrap resampling (default 0; not a scoring seed)",
     )
-    add_deprecated(parser, "--seed", "--bootstrap-seed", "bootstrap_seed", type=_non_negative)
+    add_deprecated(parser, "--seed", "--bootstrap-seed", "bootstrap_seed", type=_non_negative, metavar="N")
     parser.add_argument(
         "--level",
         type=float,

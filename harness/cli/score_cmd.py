@@ -26,7 +26,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--labels", "--label-mode", dest="labels", default="true", metavar="MODE",
                         help="label mode: true, random, shuffled")  # fmt: skip
     parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed of the batch and of each network's initial weights (default 0)")  # fmt: skip
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
     options.add_data_dir(parser, "data root", legacy=("--data-root",))
     parser.add_argument(
