@@ -80,6 +80,20 @@ def test_v1_store_is_migrated_in_place_keeping_every_row(tmp_path):
     assert merged.added == 50
 
 
+def test_an_unmigrated_v1_store_merges_with_its_search_runs(tmp_path):
+    path = _v1_store(tmp_path / "v1.sqlite", n=4)
+    with sqlite3.connect(path) as conn:
+        conn.execute(
+            "INSERT INTO search_runs VALUES ('s', 'nasi', 'nb201', 'cifar10', 0, '{}', 7, ?, '{}', 1.0, 'cpu', "
+            "'0.1', 'abc', '2.0', 'cpu0', 'h', 'then')",
+            (ARCH,),
+        )
+    merged = merge_results(tmp_path / "m.sqlite", [path])
+    assert merged.added == 4 and merged.search_runs_added == 1
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 1  # a source is only read
+
+
 def test_committed_exports_read_as_version_1():
     export = REPO / "results" / "quickstart" / "scores.csv"
     if not export.is_file():

@@ -26,7 +26,7 @@ from harness.errors import HarnessError
 from harness.names import name_problem
 from harness.store.db import ResultStore, score_problem
 from harness.store.load import load_results
-from harness.store.schema import KEY_FIELDS, RESULT_COLUMNS, SEARCH_COLUMNS, quote
+from harness.store.schema import KEY_FIELDS, RESULT_COLUMNS, SEARCH_COLUMNS, quote, select_list
 from harness.store.tables import is_table, read_table
 
 REQUIRED_COLUMNS = (*KEY_FIELDS, "arch", "score", "status")
@@ -108,7 +108,7 @@ def _read_source(source: str | os.PathLike, study: str | None) -> tuple[list[tup
         frame = load_results(source)
         with ResultStore(source, readonly=True) as store:
             conn = store.connection
-            search_columns = ", ".join(quote(c) for c in SEARCH_COLUMNS)
+            search_columns = select_list(SEARCH_COLUMNS, store.table_columns("search_runs"))  # older files too
             search_rows = conn.execute(f"SELECT {search_columns} FROM search_runs").fetchall()
             studies = conn.execute(f"SELECT {', '.join(_STUDY_COLUMNS)} FROM studies").fetchall()
         if study is not None:
