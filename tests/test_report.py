@@ -236,6 +236,14 @@ def test_precision_at_k_draws_the_best_five_and_nasi(wide: tuple[Path, dict[str,
     assert ", ".join([*best[:5], "nasi"]) in path.read_text()
 
 
+def test_precision_at_k_draws_the_proxies_asked_for(results: pd.DataFrame, accuracy: pd.Series, tmp_path: Path) -> None:
+    path, drawn = _render_recording(results, tmp_path, accuracy, n_boot=10, precision_proxies=["snip", "nasi"])
+    labels = [t.get_text() for t in drawn["precision_topk"].legends[0].get_texts()]
+    assert labels == ["snip", "nasi", "random (k/100)"] and "snip, nasi (as asked" in path.read_text()
+    with pytest.raises(ValueError, match="not in the results: zen"):
+        render_report(results, tmp_path / "x", accuracy, n_boot=10, precision_proxies=["zen"])
+
+
 def test_every_figure_is_written_as_png_and_pdf(report: Path) -> None:
     for stem in FIGURES:
         for suffix, magic in ((".png", b"\x89PNG"), (".pdf", b"%PDF")):

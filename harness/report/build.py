@@ -44,10 +44,12 @@ def build_report(
     seed: int = 0,
     level: float = DEFAULT_LEVEL,
     thresholds: Thresholds = DEFAULT_THRESHOLDS,
+    precision_proxies: Sequence[str] | None = None,
 ) -> Path:
     """Write ``out_dir/report.md`` with ``figures/`` (PNG + PDF) and ``tables/`` (CSV + Markdown); return its path.
 
     ``data``: ground-truth root (else ``$NASI_HARNESS_DATA``, ``$TORCH_HOME``, ``~/.torch``).
+    ``precision_proxies``: the proxies the precision@k figure draws (default: the best five by rho, and nasi).
     """
     paths = source_paths(store_path)
     results = load_scores(paths, study=study)
@@ -65,6 +67,7 @@ def build_report(
         seed=seed,
         level=level,
         thresholds=thresholds,
+        precision_proxies=precision_proxies,
     )
 
 
@@ -79,6 +82,7 @@ def render_report(
     seed: int = 0,
     level: float = DEFAULT_LEVEL,
     thresholds: Thresholds = DEFAULT_THRESHOLDS,
+    precision_proxies: Sequence[str] | None = None,
 ) -> Path:
     """The report of a results frame (what :func:`build_report` does after loading the store).
 
@@ -91,6 +95,9 @@ def render_report(
     if frame.empty:
         raise ValueError("no results to report")
     results = frame  # prepared once: every analysis below takes it as it is
+    unknown = sorted(set(precision_proxies or ()) - set(frame["proxy"]))
+    if unknown:  # before anything is written or replaced
+        raise ValueError(f"precision@k proxies not in the results: {', '.join(unknown)}")
     if (out / "report.md").is_file():
         for folder, suffixes in ((fig_dir, (".png", ".pdf")), (tab_dir, (".csv", ".md"))):
             for old in folder.glob("*"):
@@ -100,6 +107,7 @@ def render_report(
     tab_dir.mkdir(parents=True, exist_ok=True)
     styles = proxy_styles([*frame["proxy"].unique(), *(ensemble_name(g) for g in ensembles)])
     report = _Report(out, fig_dir, tab_dir)
+    report.precision_proxies = list(precision_proxies) if precision_proxies else None
     report.header(frame, source, n_boot, seed, level)
 
     truth_missing = None
@@ -152,6 +160,7 @@ class _Report:
         self.notes: list[str] = []
         self.files: list[Path] = []
         self.order: list[str] = []  # proxies best rho first (empty without ground truth): see rho_order
+        self.precision_proxies: list[str] | None = None  # None: figures.choose_proxies
 
     # -- helpers ---------------------------------------------------------------------------------------------
     def _figure(self, paths: list[Path], caption: str) -> str:
@@ -408,13 +417,17 @@ class _Report:
             if shown[keys].drop_duplicates().shape[0] > len(shown[["space", "dataset"]].drop_duplicates()):
                 title += f" {info['data']}/{info['labels']} b{info['batch_size']} s{info['seed']}"
             panels.append((title, rows))
-        chosen = figures.choose_proxies(figures.ordered(list(shown["proxy"]), self.order))
+        present = figures.ordered(list(shown["proxy"]), self.order)
+        if self.precision_proxies:
+            chosen, why = list(self.precision_proxies), "as asked"
+        else:
+            chosen, why = figures.choose_proxies(present), "the best five by rho, and nasi"
         paths = figures.precision_curves(
             shown, styles, panels=panels, out_dir=self.fig_dir, stem="precision_topk", proxies=chosen
         )
         caption = (
-            f"Precision of the proxy's top-k% among the true top-k% for {', '.join(chosen)} (the best five by rho, "
-            "and nasi; dashed: random, k/100)"
+            f"Precision of the proxy's top-k% among the true top-k% for {', '.join(chosen)} ({why}; dashed: "
+            "random, k/100)"
         )
         self.sections.append(
             "## Precision at top-k\n\n"
