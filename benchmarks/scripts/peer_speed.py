@@ -26,6 +26,7 @@ import argparse
 import csv
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
@@ -98,6 +99,11 @@ class ProjectRunner:
         return [next(self.records) for _ in self.proxies]
 
 
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def load(label: str) -> str:
     one, five, fifteen = os.getloadavg()
     return f"{label} {one:.2f} / {five:.2f} / {fifteen:.2f}"
@@ -129,21 +135,22 @@ def child(args: argparse.Namespace) -> int:
 
 def wall_runs(args: argparse.Namespace, batch_file: Path) -> dict[str, list[float]]:
     """Fresh interpreters, A B B A ...: seconds from spawn to exit for each side."""
-    walls: dict[str, list[float]] = {"project": [], "peer": []}
-    base = [sys.executable, str(Path(__file__).resolve()), "--peer", str(args.peer), "--cells", args.cells,
+    walls: dict[str, list[float]] = {"project": [], "peer": [], "project cpu": [], "peer cpu": []}
+    base = [sys.executable, str(Path(__file__).resolve()), "--peer", str(args.peer), "--cells", args.wall_cells,
             "--threads", str(args.threads), "--data", args.data, "--batch-size", str(args.batch_size),
             "--seed", str(args.seed), "--batch-file", str(batch_file)]  # fmt: skip
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     for run in range(args.wall_runs):
         order = ("project", "peer") if run % 2 == 0 else ("peer", "project")
         for side in order:
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), _children_cpu()
             proc = subprocess.run([*base, "--child", side], env=env, capture_output=True, text=True)
             seconds = time.perf_counter() - t0
+            walls[side + " cpu"].append(_children_cpu() - c0)
             if proc.returncode != 0:
                 raise SystemExit(f"error: the {side} whole-process run failed: {proc.stderr.strip()[-800:]}")
             walls[side].append(seconds)
-            print(f"  wall {side}: {seconds:.1f} s", flush=True)
+            print(f"  wall {side}: {seconds:.1f} s (CPU {walls[side + ' cpu'][-1]:.1f} s)", flush=True)
     return walls
 
 
@@ -157,6 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--wall-runs", type=int, default=2, help="whole-process runs per side (0: skip)")
+    parser.add_argument("--wall-cells", default="sample:30:0", help="the cells of the whole-process runs")
     parser.add_argument("--out-dir", type=Path, help="write peer_speed.md and peer_speed.csv here")
     parser.add_argument("--child", choices=("project", "peer"), help=argparse.SUPPRESS)
     parser.add_argument("--batch-file", type=Path, help=argparse.SUPPRESS)
@@ -193,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
         for k, (name, proxies) in enumerate(configs.items()):
             order = ("project", "peer") if (step + k) % 2 == 0 else ("peer", "project")
             for side in order:
-                t0 = time.perf_counter()
+                c0, t0 = time.process_time(), time.perf_counter()
                 if side == "project":
                     records = ours[name](index)
                     bad = [r.proxy for r in records if r.status not in ("ok", "degenerate", "nan")]
@@ -201,10 +209,10 @@ def main(argv: list[str] | None = None) -> int:
                         raise SystemExit(f"error: cell {index}: {bad} failed: {[r.status for r in records]}")
                 else:
                     peer(arch, proxies)
-                seconds = time.perf_counter() - t0
+                seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
                 if timed:
                     rows.append({"cell": index, "config": name, "side": side, "first": side == order[0],
-                                 "seconds": round(seconds, 5)})  # fmt: skip
+                                 "seconds": round(seconds, 5), "cpu_seconds": round(cpu, 5)})  # fmt: skip
         if timed:
             done = [r for r in rows if r["cell"] == index and r["config"] == TOGETHER]
             print(f"  cell {index}: seven together " + ", ".join(f"{r['side']} {r['seconds']:.2f} s" for r in done),
@@ -218,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
     nasi = nasi[len(warm) :]
     loads.append(load("after nasi"))
 
-    walls: dict[str, list[float]] = {"project": [], "peer": []}
+    walls: dict[str, list[float]] = {"project": [], "peer": [], "project cpu": [], "peer cpu": []}
     if args.wall_runs:
         batch_file = Path(os.environ.get("TMPDIR", "/tmp")) / f"peer_speed_batch_{os.getpid()}.pt"
         torch.save((batch.inputs, batch.targets), batch_file)
@@ -243,48 +251,61 @@ def main(argv: list[str] | None = None) -> int:
 
 def summary(rows: list[dict], cells: list[int], nasi: list[float], walls: dict, loads: list[str],
             where: str, args: argparse.Namespace) -> list[str]:  # fmt: skip
-    """The markdown report: per proxy medians and ratios, shared-work saving, walls, nasi, load."""
+    """The markdown report: per proxy medians and ratios (wall and CPU time), shared work, walls, nasi, load."""
     med = statistics.median
 
-    def times(config: str, side: str) -> dict[int, float]:
-        return {r["cell"]: r["seconds"] for r in rows if r["config"] == config and r["side"] == side}
+    def times(config: str, side: str, kind: str = "seconds") -> dict[int, float]:
+        return {r["cell"]: r[kind] for r in rows if r["config"] == config and r["side"] == side}
+
+    def ratio(config: str, kind: str) -> float:
+        ours, theirs = times(config, "project", kind), times(config, "peer", kind)
+        return med(theirs[c] / ours[c] for c in ours)
 
     lines = [
         f"# Speed against SamsungLabs/zero-cost-nas ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())})",
         "",
         f"{len(cells)} NB201 cells (`{args.cells}`), the same real CIFAR-10 batch (b = {args.batch_size}, seed "
         f"{args.seed}) for both; {where}; one process, interleaved per cell (A B / B A); a cell's time includes "
-        "building its network. Load average (1 / 5 / 15 min): " + "; ".join(loads) + ".",
+        "building its network. Load average (1 / 5 / 15 min): " + "; ".join(loads) + ". CPU time is the "
+        "process's user + system time over the call (both threads), less disturbed by other processes than the "
+        "wall clock on a shared machine.",
         "",
-        "| proxy | project median s | peer median s | peer / project (median of per-cell ratios) |",
-        "|---|---|---|---|",
+        "| proxy | project median s | peer median s | peer / project, wall | peer / project, CPU time |",
+        "|---|---|---|---|---|",
     ]
     for config in [*PROXIES, TOGETHER]:
         ours, theirs = times(config, "project"), times(config, "peer")
-        ratios = [theirs[c] / ours[c] for c in ours if c in theirs]
-        lines.append(f"| {config} | {med(ours.values()):.4f} | {med(theirs.values()):.4f} | **{med(ratios):.2f}x** |")
+        lines.append(f"| {config} | {med(ours.values()):.4f} | {med(theirs.values()):.4f} | "
+                     f"**{ratio(config, 'seconds'):.2f}x** | **{ratio(config, 'cpu_seconds'):.2f}x** |")  # fmt: skip
+    lines.append("")
+    lines.append("Ratios are medians of the per-cell ratios. The seven together against the seven apart, per cell "
+                 "(median of together / sum apart; below 1 is the saving of shared work):")  # fmt: skip
     for side in ("project", "peer"):
-        apart = {c: sum(times(p, side)[c] for p in PROXIES) for c in cells}
-        together = times(TOGETHER, side)
-        saving = [together[c] / apart[c] for c in cells]
-        lines.append("")
-        lines.append(f"{side}: the seven together take a median {med(saving):.2f} of the seven apart per cell "
-                     f"({med(together.values()):.3f} s; apart {med(apart.values()):.3f} s).")  # fmt: skip
+        for kind in ("seconds", "cpu_seconds"):
+            apart = {c: sum(times(p, side, kind)[c] for p in PROXIES) for c in cells}
+            together = times(TOGETHER, side, kind)
+            share = med(together[c] / apart[c] for c in cells)
+            label = "wall" if kind == "seconds" else "CPU time"
+            lines.append(f"- {side}, {label}: {share:.2f} (medians {med(together.values()):.3f} s together, "
+                         f"{med(apart.values()):.3f} s apart)")  # fmt: skip
     lines.append("")
     lines.append(f"nasi (project only): median {med(nasi):.4f} s per cell (proxy call, b = {args.batch_size}, "
                  f"{len(nasi)} cells), p90 {sorted(nasi)[int(0.9 * (len(nasi) - 1))]:.4f} s.")  # fmt: skip
     if walls["project"] and walls["peer"]:
         p, q = med(walls["project"]), med(walls["peer"])
+        pc, qc = med(walls["project cpu"]), med(walls["peer cpu"])
         lines.append("")
-        lines.append(f"Whole process, the seven on the {len(cells)} cells (fresh interpreter: start-up, imports, data, "
-                     f"construction): project {', '.join(f'{w:.1f}' for w in walls['project'])} s, peer "
-                     f"{', '.join(f'{w:.1f}' for w in walls['peer'])} s (runs alternated); peer / project "
-                     f"**{q / p:.2f}x** (medians {q:.1f} / {p:.1f} s). The peer's run reads the batch from a "
-                     "tensor file; the project's loads it from the CIFAR-10 files.")  # fmt: skip
+        lines.append(f"Whole process, the seven on the cells `{args.wall_cells}` (a fresh interpreter each: start-up, "
+                     f"imports, data, construction): project {', '.join(f'{w:.1f}' for w in walls['project'])} s, "
+                     f"peer {', '.join(f'{w:.1f}' for w in walls['peer'])} s (runs alternated, A B B A); peer / "
+                     f"project **{q / p:.2f}x** wall (medians {q:.1f} / {p:.1f} s), **{qc / pc:.2f}x** CPU time "
+                     f"({qc:.1f} / {pc:.1f} s). The peer's run reads the batch from a tensor file; the project's "
+                     "loads it from the CIFAR-10 files.")  # fmt: skip
     lines.append("")
     lines.append(f"Reproduce: `PYTHONPATH=. python benchmarks/scripts/peer_speed.py --peer PATH --cells {args.cells} "
-                 f"--threads {args.threads} --data $NASI_HARNESS_DATA --wall-runs {args.wall_runs} --out-dir "
-                 "results/speed` with PATH a checkout of zero-cost-nas at the commit above.")  # fmt: skip
+                 f"--wall-cells {args.wall_cells} --threads {args.threads} --data $NASI_HARNESS_DATA --wall-runs "
+                 f"{args.wall_runs} --out-dir results/speed` with PATH a checkout of zero-cost-nas at the commit "
+                 "above.")  # fmt: skip
     return lines
 
 
