@@ -53,10 +53,14 @@ def iter_shard(shard: Shard, data: str | os.PathLike | None = None) -> Iterator[
 
 
 def score_shard(shard: Shard, data: str | os.PathLike | None = None) -> Outcome:
-    """The whole shard as one outcome (for workers that return results at the end)."""
-    result = Outcome(shard, provenance=current())
+    """The whole shard as one outcome (for workers that return results at the end), with the provenance
+    ``iter_shard`` took once it had fixed the thread count."""
+    result = Outcome(shard)
     for outcome in iter_shard(shard, data):
         if outcome.missing is not None:
             return outcome
         result.records.extend(outcome.records)
+        result.provenance = outcome.provenance
+    if result.provenance is None:
+        result.provenance = current()
     return result

@@ -76,9 +76,10 @@ def run_ray(
     try:
         in_flight, options = slots(ray, workers, want_gpu=any(s.device != "cpu" for s in shards))
         uses_gpu = "num_gpus" in options
-        device_note = "1 GPU" if uses_gpu else "1 CPU"
-        log(f"ray: {in_flight} concurrent tasks, {device_note} each, {len(shards)} shards")
         options["num_cpus"] = max((s.threads for s in shards), default=1)  # a thread per CPU Ray reserves
+        cpus = f"{options['num_cpus']} CPU"
+        device_note = f"1 GPU and {cpus}" if uses_gpu and options["num_cpus"] > 1 else "1 GPU" if uses_gpu else cpus
+        log(f"ray: {in_flight} concurrent tasks, {device_note} each, {len(shards)} shards")
         task = ray.remote(_ray_task).options(**options)
         data_arg = None if data is None else str(data)
         from harness.plugins import loaded_sources
