@@ -89,3 +89,19 @@ def test_refused_arguments_create_no_store(tmp_path, proxy, kwargs, needle):
     with pytest.raises(ValueError, match=needle):
         run_study(study, **_quiet(**kwargs))
     assert not study.store_path.exists() and not study.store_path.parent.exists()
+
+
+def test_cli_run_with_cuda_absent_creates_nothing(tmp_path, capsys):
+    if torch.cuda.is_available():
+        pytest.skip("CUDA is available here")
+    from harness.cli import main
+
+    path = tmp_path / "study.toml"
+    path.write_text(
+        '[study]\nname = "cli"\nspace = "nb201"\ncells = "0-1"\nproxies = ["params"]\ndatasets = ["cifar10"]\n'
+        f'data_modes = ["gaussian"]\nlabel_modes = ["random"]\nseeds = [0]\n[output]\ndir = "{tmp_path / "out"}"\n'
+    )
+    assert main(["run", str(path), "--device", "cuda", "--no-report"]) != 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "CUDA is not available" in err[0]
+    assert not (tmp_path / "out").exists()
