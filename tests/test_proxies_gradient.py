@@ -213,13 +213,16 @@ def test_nb201_cell_scores_are_positive_where_the_definition_is(nb201_batch):
         assert spec(net, x, y, ctx) > 0, name
 
 
-def test_grasp_equals_the_two_pass_reference_with_batchnorm():
+@pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
+def test_grasp_equals_the_two_pass_reference_with_batchnorm(layout):
     """NASLib's / zero-cost-nas's procedure written out: a forward for g, a second forward whose gradient keeps its
     graph, then ∂(gᵀ ∂L/∂W)/∂W by backward. Our one forward (train-mode BN: both forwards are the same graph)
-    must give the same score."""
-    net = tiny_net()
+    must give the same score, also on a channels-last network and batch (the engine's CPU layout, where grasp
+    computes in NCHW)."""
+    net = tiny_net().to(memory_format=layout)
     x, y = batch()
-    score = run("grasp", net, x, y)
+    score = run("grasp", net, x.contiguous(memory_format=layout), y)
+    net = net.to(memory_format=torch.contiguous_format)
     ws = weights(net)
     g = torch.autograd.grad(F.cross_entropy(net(x), y), ws)
     grads = torch.autograd.grad(F.cross_entropy(net(x), y), ws, create_graph=True)

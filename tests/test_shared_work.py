@@ -7,6 +7,7 @@ import pytest
 import torch
 
 import harness.proxies._grad as grad_module
+import harness.proxies.grasp as grasp_module
 from harness.proxies import ProxyContext
 from harness.proxies._grad import CELL_PROXIES, cross_entropy_pass
 from harness.scoring import score_cells
@@ -39,6 +40,7 @@ def passes(monkeypatch) -> list[tuple[bool, bool]]:
         return original(net, inputs, targets, fisher, hessian)
 
     monkeypatch.setattr(grad_module, "_cross_entropy_pass", counting)
+    monkeypatch.setattr(grasp_module, "_cross_entropy_pass", counting)
     return calls
 
 
@@ -49,13 +51,21 @@ def test_together_equals_apart_and_computes_one_pass_per_cell(passes):
     assert len(passes) == len(SHARING) * len(CELLS)
     passes.clear()
     together = scores(SHARING)
-    assert passes == [(True, True)] * len(CELLS)  # one pass per cell, with fisher's hooks and H g
+    # per cell: one NHWC pass with fisher's hooks for four proxies; grasp's own in NCHW (channels-last batch on CPU)
+    assert passes == [(True, False), (False, True)] * len(CELLS)
     reordered = scores(SHARING[::-1])  # grasp computes the pass this time
     assert together.keys() == apart.keys() == reordered.keys()
     for key, value in apart.items():
         # the pass of a group takes the backward with create_graph: the same kernels, so the same numbers
         assert together[key] == value, key
         assert reordered[key] == together[key], key
+
+
+def test_contiguous_batches_share_the_hessian_gradient_too(passes):
+    """NCHW batches (CUDA, or channels_last=False): grasp's H g comes from the shared pass, same numbers as alone."""
+    together = scores(SHARING, channels_last=False)
+    assert passes == [(True, True)] * len(CELLS)
+    assert together == scores(SHARING, channels_last=False, share_intermediates=False)
 
 
 def test_no_sharing_when_turned_off(passes):

@@ -116,6 +116,11 @@ class CrossEntropyPass:
     hessian_grad: list[torch.Tensor] | None
 
 
+def is_channels_last(inputs: torch.Tensor) -> bool:
+    """True for a 4-D batch stored channels-last (the engine's CPU layout), not also plain contiguous."""
+    return inputs.dim() == 4 and not inputs.is_contiguous() and inputs.is_contiguous(memory_format=torch.channels_last)
+
+
 def cross_entropy_pass(
     net: nn.Module,
     inputs: torch.Tensor,
@@ -137,7 +142,8 @@ def cross_entropy_pass(
     if ctx.memo is None:
         return _cross_entropy_pass(net, inputs, targets, fisher, hessian)
     company = ctx.memo.get(CELL_PROXIES, frozenset())
-    fisher, hessian = fisher or "fisher" in company, hessian or "grasp" in company
+    # grasp takes its own NCHW pass on a channels-last batch (see grasp.py), so H g is only shared otherwise
+    fisher, hessian = fisher or "fisher" in company, hessian or ("grasp" in company and not is_channels_last(inputs))
     prune = tuple(bool(getattr(m, "prune", False)) for m in net.modules() if hasattr(m, "prune"))
     key = ("mean-CE pass", net.training, prune, fisher, hessian)
     return ctx.remember(key, lambda: _cross_entropy_pass(net, inputs, targets, fisher, hessian))
