@@ -58,7 +58,9 @@ def main(argv: list[str] | None = None) -> int:
             scores[side].append(value)
         print(f"cell {index}: old {scores['old'][-1]:.9g}, new {scores['new'][-1]:.9g}", flush=True)
     rho = spearmanr(scores["old"], scores["new"]).statistic
-    rel = max(abs(a - b) / max(abs(a), 1e-30) for a, b in zip(scores["old"], scores["new"]))
+    rel, worst = max((abs(a - b) / max(abs(a), 1e-30), k) for k, (a, b) in enumerate(zip(scores["old"], scores["new"])))
+    print(f"largest relative difference {rel:.3g} at old {scores['old'][worst]:.6g}, new {scores['new'][worst]:.6g}; "
+          f"median |old score| {statistics.median(abs(a) for a in scores['old']):.3g}")  # fmt: skip
     print(f"Spearman {rho:.6f}; largest relative difference {rel:.3g}; median CPU s per cell: old "
           f"{statistics.median(seconds['old']):.3f}, new {statistics.median(seconds['new']):.3f} "
           f"({args.threads} thread(s); load {os.getloadavg()[0]:.1f})")  # fmt: skip
