@@ -89,7 +89,8 @@ def score_cells(
     scores agree with NCHW to float rounding (relative 1e-3 at worst on ill-conditioned cells, measured) and
     stay bit-identical between reruns. ``share_intermediates`` lets the proxies of one cell reuse what another
     already computed on the same weights and batch (``ProxyContext.remember``: ntk_cond and te_nas share the NTK
-    Gram), so a later proxy's ``seconds`` can be its own cost only; turn it off to time proxies alone.
+    Gram; grad_norm, snip, plain, fisher, and grasp on NCHW batches, one mean-CE pass), so a later proxy's
+    ``seconds`` can be its own cost only; turn it off to time proxies alone.
     ``recycle_modules`` builds each network from the blocks of the previous one (``spaces.recycle``): the same
     initial weights bit for bit, half the host time of constructing ~350 modules per cell.
     ``stack`` > 1 scores the proxies that have a stacked form (``nasi``) K cells per computation
