@@ -55,8 +55,9 @@ def zico(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, ctx: Proxy
     ``SLDGroup/ZiCo ZeroShotProxy/compute_zico.py`` with a loader of two batches. The gradients are reset
     between the halves, so each half contributes its own gradient, as the paper's definition (Eqs. 5-6)
     states and as the official loop does since commit d7076d5 (2023-02-17) added ``zero_grad`` to it; the
-    first release (bbabe28, 2023-02-09) did not, and so recorded g1 and g1 + g2. Layers whose weights get no gradient (cannot reach the loss) are left out, like
-    layers whose gradient std is zero everywhere; hence prunable (pruning removes exactly those).
+    first release (bbabe28, 2023-02-09) did not, and so recorded g1 and g1 + g2. Layers whose weights get
+    no gradient (cannot reach the loss) are left out, like layers whose gradient std is zero everywhere;
+    hence prunable (pruning removes exactly those).
     Not splittable: the halves are fixed, and within a half train-mode BN couples the samples.
     """
     n = inputs.shape[0]
