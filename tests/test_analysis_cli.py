@@ -201,7 +201,8 @@ def test_out_creates_missing_folders(store: Path, no_data: Path, tmp_path: Path,
     assert out.is_file() and capsys.readouterr().err.strip() == f"wrote {len(pd.read_csv(out))} rows to {out}"
     exported = tmp_path / "other" / "scores.csv"
     assert main(["export", str(store), "--out", str(exported)]) == 0
-    assert len(pd.read_csv(exported)) > 0 and capsys.readouterr().err == f"wrote {exported}\n"
+    rows = len(pd.read_csv(exported))
+    assert rows > 0 and capsys.readouterr().err == f"wrote {rows} rows to {exported}\n"
     (tmp_path / "file").write_text("x")
     assert main(["agnostic", str(store), "--no-accuracy", "--out", str(tmp_path / "file" / "t.csv")]) == 2
     assert capsys.readouterr().err.startswith("nasi-harness: error: cannot create the folder of --out")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 from harness.cli import options
 
@@ -23,10 +22,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from harness.store import export
+    from harness.store.export import export_rows
 
     out_path = options.output_path(args.out) if args.out else None
-    out = export(args.store, args.format, out_path, study=args.study, table=args.table)
+    out, rows = export_rows(args.store, args.format, out_path, study=args.study, table=args.table)
     if out is not None:
-        print(f"wrote {out}", file=sys.stderr)
+        options.wrote(rows, out)
     return 0

@@ -27,6 +27,18 @@ def export(
     Parquet needs a file: by default ``<store>.parquet`` (or ``<store>.search_runs.parquet``) beside the store.
     Returns the file written, or None for stdout.
     """
+    return export_rows(path, fmt, out, study=study, table=table)[0]
+
+
+def export_rows(
+    path: str | os.PathLike,
+    fmt: str = "csv",
+    out: str | os.PathLike | None = None,
+    *,
+    study: str | None = None,
+    table: str = "results",
+) -> tuple[Path | None, int]:
+    """``export``, also returning the number of rows written (the CLI reports it)."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown export format {fmt!r}; expected one of {', '.join(FORMATS)}")
     if table not in TABLES:
@@ -47,11 +59,11 @@ def export(
         out = Path(path).with_suffix(suffix)
     if out is None:
         frame.to_csv(sys.stdout, index=False)
-        return None
+        return None, len(frame)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "csv":
         frame.to_csv(out, index=False)
     else:
         frame.to_parquet(out, index=False)
-    return out
+    return out, len(frame)
