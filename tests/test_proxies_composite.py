@@ -34,13 +34,13 @@ DEGENERATE = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|none~0|none~1|no
 IDENTITY = "|nor_conv_3x3~0|+|none~0|none~1|+|skip_connect~0|none~1|none~2|"
 
 ALL = (
-    "te_nas",
+    "te_nas_log_ratio",
     "te_nas_linear_regions",
-    "az_nas",
+    "az_nas_sum",
     *COMPONENTS,
-    "vkdnw",
+    "vkdnw_entropy",
     "vkdnw_dim",
-    "vkdnw_single",
+    "vkdnw_lex",
 )
 
 
@@ -90,16 +90,16 @@ def _hooks(net: nn.Module) -> int:
 @pytest.mark.parametrize(
     ("name", "real", "higher", "bn", "mutates", "prunable", "splittable"),
     [
-        ("te_nas", True, True, "train", False, False, False),
+        ("te_nas_log_ratio", True, True, "train", False, False, False),
         ("te_nas_linear_regions", False, True, "train", False, False, False),
-        ("az_nas", False, True, "train", True, True, False),
+        ("az_nas_sum", False, True, "train", True, True, False),
         ("az_nas_expressivity", False, True, "train", True, True, False),
         ("az_nas_progressivity", False, True, "train", True, True, False),
         ("az_nas_trainability", False, True, "train", True, True, False),
         ("az_nas_complexity", False, True, "eval", False, True, True),
-        ("vkdnw", False, True, "eval", True, True, True),
+        ("vkdnw_entropy", False, True, "eval", True, True, True),
         ("vkdnw_dim", False, True, "eval", False, True, True),
-        ("vkdnw_single", False, True, "eval", True, True, True),
+        ("vkdnw_lex", False, True, "eval", True, True, True),
     ],
 )
 def test_metadata(name: str, real: bool, higher: bool, bn: str, mutates: bool, prunable: bool, splittable: bool):
@@ -110,7 +110,7 @@ def test_metadata(name: str, real: bool, higher: bool, bn: str, mutates: bool, p
     assert spec.description
 
 
-@pytest.mark.parametrize("name", ["az_nas", "az_nas_trainability", "vkdnw", "vkdnw_single"])
+@pytest.mark.parametrize("name", ["az_nas_sum", "az_nas_trainability", "vkdnw_entropy", "vkdnw_lex"])
 def test_reinitialising_proxies_do_change_weights(name: str) -> None:
     """They declare mutates_net because they re-draw the weights (Kaiming-normal fan-in) before scoring."""
     x, _ = _batch()
@@ -193,7 +193,7 @@ def test_te_nas_is_log_regions_minus_log_kappa() -> None:
     kappa = _score("ntk_cond", _tiny(), x)
     regions = _score("te_nas_linear_regions", _tiny(), x)
     assert kappa >= 1.0 and 1.0 <= regions <= x.shape[0]
-    assert _score("te_nas", _tiny(), x) == pytest.approx(math.log(regions) - math.log(kappa), rel=1e-9)
+    assert _score("te_nas_log_ratio", _tiny(), x) == pytest.approx(math.log(regions) - math.log(kappa), rel=1e-9)
 
 
 def test_rank_combine_hand_computed() -> None:
@@ -234,7 +234,8 @@ def test_block_trainability_hand_computed() -> None:
     assert _block(lambda x: 2.0 * x, (3, 1, 4, 4)) == pytest.approx(2.0 - 2.0 - 1.0 / (2.0 + 1e-6), rel=1e-12)
     pooled = _block(lambda x: torch.nn.functional.avg_pool2d(x, 2), (3, 1, 4, 4))
     assert pooled == pytest.approx(2.0 - 0.5 - 1.0 / (0.5 + 1e-6), rel=1e-12)
-    assert _block(lambda x: 0.0 * x, (3, 1, 4, 4)) == pytest.approx(2.0 - 1e6, rel=1e-12)
+    # a block that ignores its input: s = 0 and the formula's -inf (the reference's epsilon gave -999998; #20)
+    assert _block(lambda x: 0.0 * x, (3, 1, 4, 4)) == float("-inf")
     assert _block(lambda x: x * 1.0, (3, 2, 4, 4)) == float("-inf")  # identity: undefined, -inf as the reference
 
 
@@ -245,7 +246,7 @@ def test_az_nas_components_add_up() -> None:
     assert parts["az_nas_complexity"] == 2.5
     mean_entropy = parts["az_nas_expressivity"] / 3  # three features: stem and two cells
     expected = mean_entropy + parts["az_nas_progressivity"] + parts["az_nas_trainability"] + math.log(2.5)
-    assert _score("az_nas", _tiny(), x, ctx) == pytest.approx(expected, rel=1e-12)
+    assert _score("az_nas_sum", _tiny(), x, ctx) == pytest.approx(expected, rel=1e-12)
     # Three features (stem: 4 channels, cells: 4 and 8): each entropy is at most ln(channels).
     assert 0.0 < parts["az_nas_expressivity"] <= math.log(4) * 2 + math.log(8)
     assert parts["az_nas_trainability"] <= 0.0
@@ -326,28 +327,28 @@ def test_vkdnw_guards() -> None:
         first_element_jacobian(_tiny().train(), _batch()[0])
     ln = nn.Sequential(nn.Flatten(), nn.LayerNorm(12), nn.Linear(12, 2))
     with pytest.raises(ValueError, match="LayerNorm"):
-        _score("vkdnw", ln, torch.randn(3, 3, 2, 2))
+        _score("vkdnw_entropy", ln, torch.randn(3, 3, 2, 2))
 
 
 def test_vkdnw_single_and_dim() -> None:
     x, _ = _batch()
     dim = _score("vkdnw_dim", _tiny(), x)
     assert dim == 13.0  # stem conv + BN (3), two cells x (conv + BN) (6), last BN (2), classifier (2)
-    entropy = _score("vkdnw", _tiny(), x)
+    entropy = _score("vkdnw_entropy", _tiny(), x)
     assert 0.0 <= entropy <= MAX_ENTROPY
-    assert _score("vkdnw_single", _tiny(), x) == pytest.approx(dim + entropy / MAX_ENTROPY, rel=1e-12)
+    assert _score("vkdnw_lex", _tiny(), x) == pytest.approx(dim + entropy / MAX_ENTROPY, rel=1e-12)
     split = ProxyContext(num_classes=4, micro_batch=3)
-    assert _score("vkdnw", _tiny(), x, split) == pytest.approx(entropy, rel=1e-6)  # float32 conv rounding
+    assert _score("vkdnw_entropy", _tiny(), x, split) == pytest.approx(entropy, rel=1e-6)  # float32 conv rounding
 
 
 def test_rank_single_is_lexicographic_dense() -> None:
-    frame = pd.DataFrame({"vkdnw_dim": [10, 12, 10, 12, 9], "vkdnw": [0.5, 0.1, 0.7, 0.1, np.nan]})
+    frame = pd.DataFrame({"vkdnw_dim": [10, 12, 10, 12, 9], "vkdnw_entropy": [0.5, 0.1, 0.7, 0.1, np.nan]})
     assert rank_single(frame).tolist() == [2.0, 4.0, 3.0, 4.0, 1.0]
 
 
 def test_vkdnw_rank_aggregate_hand_computed() -> None:
     """Dense VKDNW ranks (1, 2, 2) and a ranks (1, 2, 3): log 1 + log 1, log 2 + log 2, log 2 + log 3."""
-    frame = pd.DataFrame({"vkdnw_dim": [5, 6, 6], "vkdnw": [0.9, 0.2, 0.2], "a": [0.1, 0.2, 0.3]})
+    frame = pd.DataFrame({"vkdnw_dim": [5, 6, 6], "vkdnw_entropy": [0.9, 0.2, 0.2], "a": [0.1, 0.2, 0.3]})
     out = vkdnw_aggregate(frame, others=("a",))
     assert out.name == "vkdnw_agg_rank"
     assert out.tolist() == pytest.approx([0.0, 2 * math.log(2), math.log(2) + math.log(3)])
@@ -380,11 +381,11 @@ def _nb201_ctx(arch: str) -> ProxyContext:
     return ProxyContext(num_classes=10, cost=get_space("nb201").cost(arch, "cifar10"))
 
 
-@pytest.mark.parametrize("name", ["te_nas", "az_nas", "vkdnw_single"])
+@pytest.mark.parametrize("name", ["te_nas_log_ratio", "az_nas_sum", "vkdnw_lex"])
 def test_nb201_cell_scores(name: str, nb201_x: torch.Tensor) -> None:
     score = _score(name, _nb201(LIVE), nb201_x, _nb201_ctx(LIVE))
     assert math.isfinite(score)
-    if name == "vkdnw_single":
+    if name == "vkdnw_lex":
         assert get_proxy("vkdnw_dim")(_nb201(LIVE), nb201_x, None, CTX) == math.floor(score)
 
 
@@ -392,10 +393,11 @@ def test_nb201_degenerate_and_identity_cells(small_x: torch.Tensor) -> None:
     """A cell whose output ignores its input: every weight gradient of the logits vanishes (singular NTK),
     zero-variance maps add no expressivity. An identity cell: AZ-NAS trainability is undefined."""
     ctx = _nb201_ctx(DEGENERATE)
-    assert _score("te_nas", _nb201(DEGENERATE), small_x, ctx) == float("-inf")  # kappa infinite
+    assert _score("te_nas_log_ratio", _nb201(DEGENERATE), small_x, ctx) == float("-inf")  # kappa infinite
     degenerate = _score("az_nas_expressivity", _nb201(DEGENERATE), small_x, ctx)
     assert degenerate < _score("az_nas_expressivity", _nb201(LIVE), small_x, ctx)
-    assert _score("az_nas_trainability", _nb201(DEGENERATE), small_x, ctx) < -1e5  # zero block Jacobians
+    # zero block Jacobians: s = 0, the formula's -inf (status nan), not the reference epsilon's -999998 (#20)
+    assert _score("az_nas_trainability", _nb201(DEGENERATE), small_x, ctx) == float("-inf")
     assert _score("az_nas_trainability", _nb201(IDENTITY), small_x, _nb201_ctx(IDENTITY)) == float("-inf")
 
 
@@ -428,9 +430,9 @@ def test_te_nas_shares_the_ntk_gram_with_ntk_cond_within_a_cell(monkeypatch) -> 
 
     monkeypatch.setattr(ntk_cond_module, "sample_sum_gram", counting)
     common = dict(data_mode="gaussian", label_mode="random", batch_size=4, device="cpu")
-    shared = list(score_cells("nb201", [1, 2], ["ntk_cond", "te_nas"], **common))
+    shared = list(score_cells("nb201", [1, 2], ["ntk_cond", "te_nas_log_ratio"], **common))
     assert len(calls) == 2  # one Gram per cell
-    alone = list(score_cells("nb201", [1, 2], ["ntk_cond", "te_nas"], share_intermediates=False, **common))
+    alone = list(score_cells("nb201", [1, 2], ["ntk_cond", "te_nas_log_ratio"], share_intermediates=False, **common))
     assert len(calls) == 6  # two per cell
     assert [(r.index, r.proxy, r.score, r.status) for r in shared] == [
         (r.index, r.proxy, r.score, r.status) for r in alone
@@ -446,6 +448,7 @@ def test_te_nas_on_a_singular_ntk_is_nan_like_ntk_cond() -> None:
     (an error would be retried on every rerun)."""
     from harness.scoring import score_cells
 
-    records = list(score_cells("nb201", [8274], ["ntk_cond", "te_nas"], data_mode="gaussian", label_mode="random",
-                               batch_size=4, device="cpu"))  # fmt: skip
-    assert [(r.proxy, r.status, r.score) for r in records] == [("ntk_cond", "nan", None), ("te_nas", "nan", None)]
+    records = list(score_cells("nb201", [8274], ["ntk_cond", "te_nas_log_ratio"], data_mode="gaussian",
+                               label_mode="random", batch_size=4, device="cpu"))  # fmt: skip
+    found = [(r.proxy, r.status, r.score) for r in records]
+    assert found == [("ntk_cond", "nan", None), ("te_nas_log_ratio", "nan", None)]

@@ -15,10 +15,10 @@ from harness.scoring.contract import check_proxy, format_report
 BATCH = 4
 # ntk_trace needs B x classes backwards per call: the smallest batch keeps the module fast. vkdnw at batch 4 scores
 # ~1e-11 on these cells (float noise, where the micro-batch split disagrees); at 8 its scores are well defined.
-BATCH_OF = {"ntk_trace": 2, "vkdnw": 8}
-# Found by this contract; the proxy's owner decides: on a cell whose output ignores its input, s = 0 and the
-# reference formula 2 - s - 1/(s + 1e-6) gives -999998, a finite epsilon artefact rather than a status.
-KNOWN = {"az_nas_trainability": "degenerate cell scores -999998 = 2 - 0 - 1/1e-6 (the reference's epsilon)"}
+BATCH_OF = {"ntk_trace": 2, "vkdnw_entropy": 8}
+# Proxies known to break the contract (an xfail each, strict). az_nas_trainability was one until #20: on a cell
+# whose output ignores its input it scored the reference epsilon's -999998; it now scores -inf (status nan).
+KNOWN: dict[str, str] = {}
 
 
 @pytest.fixture(autouse=True, scope="module")

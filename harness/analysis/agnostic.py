@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from harness.analysis import frames, topk
+from harness.analysis.aggregates import pool_notes
 from harness.analysis.bootstrap import DEFAULT_LEVEL, DEFAULT_RESAMPLES, bootstrap_correlations, percentile_interval
 from harness.analysis.correlation import aligned, bootstrap_note
 from harness.analysis.result import AnalysisResult, targets_of
@@ -129,6 +130,7 @@ def agnosticism(
             rows_out.append(row)
     out = pd.DataFrame(rows_out)
     method = (thresholds.describe(), bootstrap_note(n_boot, seed, level))
+    notes += pool_notes(frame)
     return AnalysisResult(out, tuple(notes), targets_of(out), method)
 
 

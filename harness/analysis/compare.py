@@ -14,6 +14,7 @@ import pandas as pd
 from scipy.stats import rankdata
 
 from harness.analysis import frames
+from harness.analysis.aggregates import pool_notes
 from harness.analysis.bootstrap import DEFAULT_LEVEL, DEFAULT_RESAMPLES, bootstrap_correlations, percentile_interval
 from harness.analysis.correlation import aligned, bootstrap_note, metrics_for
 from harness.analysis.result import AnalysisResult, targets_of
@@ -105,6 +106,7 @@ def compare(
         raise missing[0]
     table = pd.DataFrame(ranking)
     method = (bootstrap_note(n_boot, seed, level),)
+    notes += pool_notes(frame)
     return AnalysisResult(table, tuple(notes), targets_of(table), method, {"pairwise": pd.DataFrame(pairwise)})
 
 

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from harness.analysis import frames, topk
+from harness.analysis.aggregates import pool_notes
 from harness.analysis.bootstrap import DEFAULT_LEVEL, DEFAULT_RESAMPLES, bootstrap_correlations, percentile_interval
 from harness.analysis.result import AnalysisResult, targets_of
 from harness.analysis.stats import STATISTICS, correlation
@@ -152,6 +153,7 @@ def correlate(
     if not rows_out and missing:
         raise missing[0]
     out = pd.DataFrame(rows_out)
+    notes += pool_notes(frame)
     return AnalysisResult(out, tuple(notes), targets_of(out), (bootstrap_note(n_boot, seed, level),))
 
 

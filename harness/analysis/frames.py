@@ -84,7 +84,11 @@ def _degenerate_lookup(space: str) -> np.ndarray | None:
 
 @cache
 def higher_is_better(proxy: str) -> bool:
-    """The proxy's declared direction; names the registry does not know (ensembles) point up."""
+    """The proxy's declared direction (a pool aggregate's own); names the registry does not know point up."""
+    from harness.aggregates import get_aggregate, is_aggregate
+
+    if is_aggregate(proxy):
+        return bool(get_aggregate(proxy).higher_is_better)
     if "harness.proxies" not in sys.modules:  # the registry imports torch: read the built-ins' declarations (#22)
         from harness.analysis.directions import declared_directions
 

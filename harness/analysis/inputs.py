@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from harness.aggregates import Aggregate
 from harness.errors import HarnessError
 from harness.store.tables import is_table, read_table
 
@@ -31,15 +32,28 @@ def describe_sources(sources: Sources) -> str:
     return " + ".join(str(p) for p in source_paths(sources))
 
 
-def load_scores(path: Sources, study: str | None = None, space: str | None = None) -> pd.DataFrame:
+def load_scores(
+    path: Sources,
+    study: str | None = None,
+    space: str | None = None,
+    *,
+    aggregates: Sequence[str | Aggregate] = (),
+    builtin_aggregates: bool = True,
+) -> pd.DataFrame:
     """``_load_scores`` keeping only each proxy's latest version (never two versions of one proxy in one table);
-    what was left out is in ``attrs["notes"]``."""
+    what was left out is in ``attrs["notes"]``. Then the pool aggregates (``harness.analysis.aggregates``) are
+    added as rows computed from the kept component scores: the built-ins whose components are all present
+    (unless ``builtin_aggregates`` is False) and the user's ``aggregates`` (``NAME=a+b+c`` specs or
+    ``Aggregate`` objects; their components must be present)."""
+    from harness.analysis.aggregates import add_aggregates, resolve
     from harness.store.load import latest_versions
 
     frame, notes = latest_versions(_load_scores(path, study, space))
     if notes:
         frame.attrs["notes"] = [*frame.attrs.get("notes", []), *notes]
-    return frame
+    chosen = resolve(aggregates, builtins=builtin_aggregates)
+    user = {a.name for a in resolve(aggregates, builtins=False)}
+    return add_aggregates(frame, chosen, required=user)
 
 
 def _load_scores(path: Sources, study: str | None = None, space: str | None = None) -> pd.DataFrame:

@@ -2,7 +2,7 @@
 
 The repository commits the scores of every built-in proxy on the 1,000 reference cells (``sample:1000:0``,
 NB201, CIFAR-10, real data, true labels, b = 64, seed 0): ``results/nb201_proxies_cpu`` (26 proxies) and
-``results/nb201_ntk_cpu`` (ntk_cond, te_nas). ``ntk_trace`` is not among them (only 4 cells were scored at
+``results/nb201_ntk_cpu`` (ntk_cond, te_nas_log_ratio). ``ntk_trace`` is not among them (only 4 cells were scored at
 b = 64; its 1,000-cell export is at b = 16, another setting). A user scores their proxy on some or all of these
 cells in the same setting; this module ranks it among the reference proxies by oriented Spearman rho with
 accuracy, each pair on the cells both scored, with a paired-bootstrap interval on the difference (both

@@ -101,6 +101,26 @@ def add_store_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--space", help="search space of a CSV/Parquet table without a space column (default: from its arch strings)"
     )
+    add_aggregate_arguments(parser)
+
+
+def add_aggregate_arguments(parser: argparse.ArgumentParser) -> None:
+    """Pool aggregates: the built-ins are added wherever their component scores are stored (docs/proxies.md)."""
+    parser.add_argument(
+        "--aggregate",
+        action="append",
+        default=[],
+        metavar="NAME=P1+P2[+...]",
+        help="add a rank ensemble NAME over these stored proxies, computed over each pool of cells like the "
+        "built-in aggregates az_nas, te_nas, vkdnw_single, vkdnw_agg: sum of log(rank/N), each proxy in its own "
+        "direction (repeatable; 'ensemble:P1+P2' names it ensemble(P1+P2))",
+    )
+    parser.add_argument(
+        "--no-aggregates",
+        dest="builtin_aggregates",
+        action="store_false",
+        help="do not add the built-in pool aggregates (az_nas, te_nas, vkdnw_single, vkdnw_agg)",
+    )
 
 
 def add_store_positional(parser: argparse.ArgumentParser) -> None:
@@ -190,7 +210,13 @@ def load_filtered(args: argparse.Namespace) -> pd.DataFrame:
     """The store's rows after --study, --dataset and --proxies, or a one-line error saying what is present."""
     from harness.analysis.inputs import describe_sources, load_scores
 
-    frame = load_scores(args.store, study=args.study, space=getattr(args, "space", None))
+    frame = load_scores(
+        args.store,
+        study=args.study,
+        space=getattr(args, "space", None),
+        aggregates=getattr(args, "aggregate", []),
+        builtin_aggregates=getattr(args, "builtin_aggregates", True),
+    )
     where = describe_sources(args.store)
     if frame.empty:
         raise HarnessError(f"no results in {where}" + (f" for study {args.study!r}" if args.study else ""))

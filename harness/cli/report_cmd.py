@@ -26,6 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="P1,P2[,...]",
         help="add a rank-aggregation ensemble of these proxies to the comparison (repeatable)",
     )
+    options.add_aggregate_arguments(parser)
     options.add_bootstrap_arguments(parser)
     parser.set_defaults(func=_report)
 
@@ -48,6 +49,8 @@ def _report(args: argparse.Namespace) -> int:
         split=args.split,
         epochs=args.epochs,
         ensembles=ensembles,
+        aggregates=args.aggregate,
+        builtin_aggregates=args.builtin_aggregates,
         n_boot=args.bootstrap,
         seed=args.bootstrap_seed,
         level=args.level,

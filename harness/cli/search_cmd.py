@@ -69,7 +69,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sample = algorithms.add_parser("sample", help="score N random cells, keep the best (NASWOT)")
     _common(sample)
     sample.add_argument("--n", type=int, default=100, help="cells to sample (default 100)")
-    sample.add_argument("--proxies", required=True, help="proxy, or a comma list for a rank-sum ensemble")
+    sample.add_argument(
+        "--proxies",
+        required=True,
+        help="proxy or pool aggregate (az_nas, te_nas, vkdnw_single, vkdnw_agg: ranked over the N cells), or a "
+        "comma list for a rank-sum ensemble",
+    )
     add_plugin_option(sample)
     sample.set_defaults(func=_search)
 

@@ -4,8 +4,9 @@ aggregation in ``NB201/tss_general.ipynb``).
 
 AZ-NAS scores four properties of a network at initialisation and assembles them by RANKS over the
 candidate set: sum_k log(rank_k / N), ranks 1 (worst) .. N (best). A single cell has no rank, so this
-module registers the four components as proxies, a documented per-cell surrogate ``az_nas``, and the true
-set-level aggregation ``rank_aggregate(frame)``.
+module registers the four components as proxies and a documented per-cell surrogate ``az_nas_sum``; the name
+``az_nas`` is the paper's score, the pool aggregate of ``harness.aggregates`` computed at analysis time from the
+stored components (``rank_aggregate(frame)`` here is the same computation on a pivoted frame).
 
 Shared setting (as the reference): the weights are re-initialised Kaiming-normal fan-in (BN affine 1/0;
 the proxies mutate the network, draws from a CPU generator seeded with ``ctx.seed``), BN in train mode,
@@ -28,7 +29,10 @@ Deviations, all at degenerate points of the reference: a feature map with zero v
 is formed in float64 (the reference's float32 eigvalsh can return tiny negative values and NaN); a block
 that is exactly the identity map makes trainability undefined: the reference scores it -inf; here the
 block scores -inf too, so the engine records status ``nan`` (no score, final: a rerun does not retry it),
-and ``rank_aggregate`` ranks a missing component last, as -inf ranks there.
+and ``rank_aggregate`` ranks a missing component last, as -inf ranks there. A block that ignores its input
+(no gradient reaches it: s = 0, e.g. a cell whose every path to the output is pruned) scores -inf as well,
+the formula's limit; the reference's epsilon turns it into the finite artefact 2 - 1e6 = -999998 (version 1
+stored that number).
 """
 
 from __future__ import annotations
@@ -105,8 +109,8 @@ def block_trainability(f_in: torch.Tensor, f_out: torch.Tensor, gen: torch.Gener
     g_in = None
     if f_out.requires_grad and f_in.requires_grad:
         (g_in,) = torch.autograd.grad(f_out, f_in, g_out, retain_graph=True, allow_unused=True)
-    if g_in is None:  # the block ignores its input (e.g. every edge pruned): no gradient reaches it
-        g_in = torch.zeros_like(f_in)
+    if g_in is None or not bool(g_in.any()):  # the block ignores its input: s = 0, 2 - s - 1/s = -inf
+        return float("-inf")
     if g_in.shape == g_out.shape and torch.equal(g_in, g_out):
         return float("-inf")  # the block is the identity map: undefined, as in the reference
     (b, c_out, h_out, w_out), (_, _, h_in, w_in) = g_out.shape, g_in.shape
@@ -182,6 +186,7 @@ def az_nas_progressivity(net: nn.Module, inputs: torch.Tensor, targets: torch.Te
 
 @register_proxy(
     "az_nas_trainability",
+    version=2,  # 2: a block that ignores its input scores -inf (status nan), no longer -999998
     higher_is_better=True,
     prunable=True,
     description="AZ-NAS trainability: mean over blocks of 2 - s - 1/s, s = spectral norm of the block Jacobian",
@@ -193,7 +198,8 @@ def az_nas_trainability(net: nn.Module, inputs: torch.Tensor, targets: torch.Ten
 
     Differentiated: each block output w.r.t. its input with a Rademacher cotangent (drawn from the seeded
     generator after the re-initialisation), no loss, no labels. Best value 0 (s = 1: gradients neither
-    vanish nor explode). Raises when a block is exactly the identity (reference: -inf). Prunable (block
+    vanish nor explode). -inf (status nan, no score) when a block is exactly the identity (reference: -inf) or
+    ignores its input (s = 0; the reference's epsilon gives -999998, version 1 kept that). Prunable (block
     Jacobians are unchanged when dead edges are skipped); not splittable (train-mode BN).
     """
     features, gen = _prepare(net, inputs, ctx)
@@ -219,17 +225,20 @@ def az_nas_complexity(net: nn.Module, inputs: torch.Tensor, targets: torch.Tenso
 
 
 @register_proxy(
-    "az_nas",
+    "az_nas_sum",
+    version=2,  # 1 was stored as "az_nas"; 2: trainability's -inf on a block that ignores its input
     higher_is_better=True,
     prunable=True,
-    description="AZ-NAS per-cell surrogate: mean block entropy + progressivity + trainability + log(FLOPs)",
+    description="AZ-NAS per-cell surrogate (not the paper's rank score az_nas): mean block entropy + "
+    "progressivity + trainability + log(FLOPs)",
     paper="Lee & Ham, CVPR 2024",
     **_COMMON,
 )
-def az_nas(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, ctx: ProxyContext) -> float:
+def az_nas_sum(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, ctx: ProxyContext) -> float:
     """Score = mean_l H_l + progressivity + trainability + ln(FLOPs in millions), from one pass.
 
-    AZ-NAS itself is the set-level ``rank_aggregate`` (sum of log-ranks); a per-cell number cannot be a
+    AZ-NAS itself is the pool aggregate ``az_nas`` (sum of log-ranks over a set of cells, computed at analysis
+    time; ``rank_aggregate`` on a frame); registered as ``az_nas`` until #20. A per-cell number cannot be a
     rank, so this surrogate adds the components on comparable O(1) scales: the MEAN block entropy (the
     expressivity component divided by the number of features, which leaves its ranking within a space
     unchanged) and the progressivity in nats, the trainability (0 at its optimum), and the FLOPs through
@@ -243,7 +252,7 @@ def az_nas(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, ctx: Pro
     profile = expressivity_profile(features)
     flops = complexity(net, inputs, ctx)
     if not flops > 0:
-        raise ValueError(f"az_nas needs positive FLOPs for its log-complexity term, got {flops}")
+        raise ValueError(f"az_nas_sum needs positive FLOPs for its log-complexity term, got {flops}")
     return float(np.mean(profile) + np.min(np.diff(profile)) + trainability(features, gen) + math.log(flops))
 
 

@@ -21,8 +21,8 @@ def condition_number(gram: torch.Tensor) -> float:
 
 def weights_gram(net: nn.Module, inputs: torch.Tensor, ctx: ProxyContext | None = None) -> torch.Tensor:
     """TE-NAS's B x B NTK Gram over the weights (``sample_sum_gram`` with ``weights_only``), computed once per cell
-    when ``ctx`` carries the engine's memo: ``ntk_cond`` and ``te_nas`` then share it (the B backward passes are
-    the whole cost of both). Pruning dead edges does not change it (their weights have zero gradient)."""
+    when ``ctx`` carries the engine's memo: ``ntk_cond`` and ``te_nas_log_ratio`` then share it (the B backward
+    passes are the whole cost of both). Pruning dead edges does not change it (their weights have zero gradient)."""
     micro_batch = None if ctx is None else ctx.micro_batch
     compute = lambda: sample_sum_gram(net, inputs, weights_only, micro_batch=micro_batch)  # noqa: E731
     if ctx is None:

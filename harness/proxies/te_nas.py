@@ -9,8 +9,10 @@ module offers per-cell proxies and the set-level combination:
 - ``ntk_cond`` (``harness.proxies.ntk_cond``, TENAS's ``get_ntk_n`` in train mode, lower is better): kappa.
   It is the TE-NAS trainability component and is reused here rather than registered a second time;
 - ``te_nas_linear_regions``: R;
-- ``te_nas``: the per-cell surrogate log R - log kappa (documented below);
-- ``rank_combine(frame)``: the true TE-NAS rank sum over a set of cells, from the two component scores.
+- ``te_nas_log_ratio``: the per-cell surrogate log R - log kappa (documented below; registered as ``te_nas``
+  until #20);
+- ``rank_combine(frame)``: the true TE-NAS rank sum over a set of cells, from the two component scores. The
+  name ``te_nas`` is that score: the pool aggregate of ``harness.aggregates``, computed at analysis time.
 
 Setting followed: the per-architecture TE-NAS of the AZ-NAS repository (cvlab-yonsei/AZ-NAS,
 ``NB201/ZeroShotProxy/compute_te_nas_score.py``, itself ported from ZenNAS and TENAS), which scores every
@@ -82,7 +84,7 @@ def te_nas_linear_regions(net: nn.Module, inputs: torch.Tensor, targets: torch.T
 
 
 @register_proxy(
-    "te_nas",
+    "te_nas_log_ratio",
     needs_labels=False,
     needs_real_data=True,
     higher_is_better=True,
@@ -90,17 +92,18 @@ def te_nas_linear_regions(net: nn.Module, inputs: torch.Tensor, targets: torch.T
     mutates_net=False,
     prunable=False,
     splittable=False,
-    description="TE-NAS per-cell surrogate: log(linear regions) - log(NTK condition number)",
+    description="TE-NAS per-cell surrogate (not the paper's rank score te_nas): log(linear regions) - "
+    "log(NTK condition number)",
     paper="Chen et al., ICLR 2021",
 )
-def te_nas(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, ctx: ProxyContext) -> float:
+def te_nas_log_ratio(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, ctx: ProxyContext) -> float:
     """Score = log R - log kappa, with R = ``te_nas_linear_regions`` and kappa = ``ntk_cond``.
 
-    TE-NAS itself ranks a SET: rank(-kappa) + rank(R) (``rank_combine``). A single cell has no rank, so this
-    surrogate weighs the two indicators equally on a log scale, the scale on which both spread over
-    candidates (kappa spans orders of magnitude). It orders cells exactly as the rank sum whenever R is the
-    same for all of them (the common case at B = 64, see ``te_nas_linear_regions``); otherwise it is an
-    approximation, and studies of TE-NAS itself should use ``rank_combine`` on the two components.
+    TE-NAS itself ranks a SET: rank(-kappa) + rank(R) (the pool aggregate ``te_nas``; ``rank_combine``). A
+    single cell has no rank, so this surrogate weighs the two indicators equally on a log scale, the scale on
+    which both spread over candidates (kappa spans orders of magnitude). It orders cells exactly as the rank
+    sum whenever R is the same for all of them (the common case at B = 64, see ``te_nas_linear_regions``);
+    otherwise it is an approximation, and studies of TE-NAS itself should use ``rank_combine`` on the two components.
     Regions are counted first (no gradients), then the NTK (B backward passes of the whole batch: the
     expensive part, skipped when ``ntk_cond`` already computed it on this cell); BN in train mode throughout.
     A singular NTK (kappa infinite, e.g. a cell whose output ignores its input) gives -inf: status ``nan``, no

@@ -8,11 +8,12 @@ estimate, and the better the architecture. The FIM of all weights is intractable
 restricts it to ONE weight per parameter tensor (the first element of each, ``get_jacobian_index(model,
 input, 0)``), giving a P x P matrix, P = the number of parameter tensors. Registered here:
 
-- ``vkdnw``: the paper's VKDNW(f) = -sum_k q_k log q_k, q_k = lambda_(k) / sum_j lambda_(j), where
-  lambda_(1..9) are the deciles (10%, ..., 90%, linear interpolation as ``torch.quantile``) of the FIM's
-  eigenvalues; higher is better; 0 when all the deciles are 0;
+- ``vkdnw_entropy`` (``vkdnw`` until #20): the paper's VKDNW(f) = -sum_k q_k log q_k, q_k = lambda_(k) /
+  sum_j lambda_(j), where lambda_(1..9) are the deciles (10%, ..., 90%, linear interpolation as
+  ``torch.quantile``) of the FIM's eigenvalues; higher is better; 0 when all the deciles are 0;
 - ``vkdnw_dim``: P, the number of parameter tensors (the reference's ``vkdnw_dim``);
-- ``vkdnw_single``: P + VKDNW / ln 9, a per-cell number that orders cells as the reference ranks them
+- ``vkdnw_lex`` (``vkdnw_single`` until #20): P + VKDNW / ln 9, a per-cell number that orders cells as the
+  reference ranks them
   (lexicographically by (P, VKDNW): VKDNW lies in [0, ln 9]); ``rank_single(frame)`` gives the reference's
   dense rank over a set, and ``rank_aggregate(frame)`` the reference's aggregation of that rank with other
   proxies (``vkdnw_comb_rank``, which we take to be the paper's VKDNW_agg).
@@ -88,7 +89,7 @@ def parameter_tensors(net: nn.Module) -> int:
 
 
 @register_proxy(
-    "vkdnw",
+    "vkdnw_entropy",
     needs_labels=False,
     needs_real_data=False,
     higher_is_better=True,
@@ -130,7 +131,7 @@ def vkdnw_dim(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, ctx: 
 
 
 @register_proxy(
-    "vkdnw_single",
+    "vkdnw_lex",
     needs_labels=False,
     needs_real_data=False,
     higher_is_better=True,
@@ -142,7 +143,8 @@ def vkdnw_dim(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, ctx: 
     paper="Tybl & Neumann, CVPR 2025",
 )
 def vkdnw_single(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, ctx: ProxyContext) -> float:
-    """Score = P + VKDNW / ln 9 with P = ``vkdnw_dim`` and VKDNW = ``vkdnw``.
+    """Score = P + VKDNW / ln 9 with P = ``vkdnw_dim`` and VKDNW = ``vkdnw_entropy``; the paper's VKDNW_single
+    is the rank over a set, the pool aggregate ``vkdnw_single`` (``harness.aggregates``).
 
     The reference ranks cells by the pair (P, VKDNW) lexicographically (``tss_utils.get_scores``:
     ``rank(method='dense')`` of the tuples). VKDNW / ln 9 lies in [0, 1], so this number sorts cells in the
@@ -153,11 +155,11 @@ def vkdnw_single(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, ct
     return float(dim) + vkdnw_entropy(net, inputs, ctx) / MAX_ENTROPY
 
 
-def rank_single(frame: pd.DataFrame, dim_column: str = "vkdnw_dim", entropy_column: str = "vkdnw") -> pd.Series:
+def rank_single(frame: pd.DataFrame, dim_column: str = "vkdnw_dim", entropy_column: str = "vkdnw_entropy") -> pd.Series:
     """The reference's VKDNW ranking of a set of cells: dense rank (1 = worst) of the pairs (P, VKDNW),
     compared lexicographically; higher is better. A missing value ranks below every scored cell.
 
-    ``frame``: one row per cell (index kept) with the ``vkdnw_dim`` and ``vkdnw`` scores (pivot the
+    ``frame``: one row per cell (index kept) with the ``vkdnw_dim`` and ``vkdnw_entropy`` scores (pivot the
     records: ``frame.pivot(index='index', columns='proxy', values='score')``). The reference then takes the
     log of this rank to aggregate it with other proxies. Returns a float Series named ``vkdnw_rank``.
     """
@@ -180,7 +182,7 @@ def rank_single(frame: pd.DataFrame, dim_column: str = "vkdnw_dim", entropy_colu
 def rank_aggregate(
     frame: pd.DataFrame,
     dim_column: str = "vkdnw_dim",
-    entropy_column: str = "vkdnw",
+    entropy_column: str = "vkdnw_entropy",
     others: tuple[str, ...] = AGGREGATED_WITH,
 ) -> pd.Series:
     """VKDNW_agg over a set of cells: log(rank_single) + sum over ``others`` of log(rank), higher is better.

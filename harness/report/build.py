@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from harness.analysis import frames, tables
+from harness.analysis.aggregates import pool_notes
 from harness.analysis.agnostic import DEFAULT_THRESHOLDS, Thresholds, agnosticism
 from harness.analysis.agreement import agreement_matrix, score_agreement
 from harness.analysis.bootstrap import DEFAULT_LEVEL, DEFAULT_RESAMPLES
@@ -40,6 +41,8 @@ def build_report(
     split: str = "test",
     epochs: int | None = None,
     ensembles: Sequence[Sequence[str]] = (),
+    aggregates: Sequence[str] = (),
+    builtin_aggregates: bool = True,
     n_boot: int = DEFAULT_RESAMPLES,
     seed: int = 0,
     level: float = DEFAULT_LEVEL,
@@ -49,10 +52,11 @@ def build_report(
     """Write ``out_dir/report.md`` with ``figures/`` (PNG + PDF) and ``tables/`` (CSV + Markdown); return its path.
 
     ``data``: ground-truth root (else ``$NASI_HARNESS_DATA``, ``$TORCH_HOME``, ``~/.torch``).
+    ``aggregates``: user pool aggregates (``NAME=a+b``) beside the built-ins (unless ``builtin_aggregates=False``).
     ``precision_proxies``: the proxies the precision@k figure draws (default: the best five by rho, and nasi).
     """
     paths = source_paths(store_path)
-    results = load_scores(paths, study=study)
+    results = load_scores(paths, study=study, aggregates=aggregates, builtin_aggregates=builtin_aggregates)
     if results.empty:
         raise ValueError(f"no results in {describe_sources(paths)}" + (f" for study {study!r}" if study else ""))
     target = target_loader(TargetSpec(split=split, epochs=epochs), data=data)
@@ -146,6 +150,15 @@ def rho_order(corr: pd.DataFrame) -> list[str]:
     )
 
 
+def _pools(frame: pd.DataFrame) -> str:
+    """The header's paragraph on pool aggregates: which cells formed each pool (empty when there are none)."""
+    lines = pool_notes(frame)
+    if not lines:
+        return ""
+    head = "\n\n**Pool aggregates** (computed from the stored component scores, not re-scored): "
+    return head + "; ".join(lines) + "."
+
+
 def _slug(*parts: object) -> str:
     text = "_".join(str(p) for p in parts if str(p) != "")
     return "".join(c if c.isalnum() or c in "-." else "_" for c in text)
@@ -212,7 +225,7 @@ class _Report:
             "the top-k boundary resolved by expectation over random tie-breaking. A cell is degenerate when its "
             "output cannot depend on its input (the search space says so, or the scorer flagged it); correlation "
             "tables show every proxy with degenerate cells included and excluded. Scores with status nan/error/"
-            "skipped are left out and counted (`n_unscored`)."
+            "skipped are left out and counted (`n_unscored`)." + _pools(frame)
         )
 
     def ground_truth(self, frame: pd.DataFrame, target: Target | None, missing: str | None) -> None:

@@ -2,6 +2,9 @@
 
 With several proxies the pick is by ensemble: each proxy ranks the N cells (its own direction; ties share
 the average rank; a cell without a score ranks last), and the cell with the largest rank sum wins.
+A pool aggregate (``harness.aggregates``: ``az_nas``, ``te_nas``, ``vkdnw_single``, ``vkdnw_agg``, a plugin's)
+is usable as a proxy: its components are scored on the N cells and the aggregate is computed over those N
+cells, the pool the paper ranks.
 Degenerate cells are kept in the pool, as NASWOT kept them: a proxy that prefers them pays for it.
 """
 
@@ -12,8 +15,10 @@ import random
 from dataclasses import asdict, dataclass
 
 import numpy as np
+import pandas as pd
 from scipy.stats import rankdata
 
+from harness.aggregates import get_aggregate, is_aggregate
 from harness.data import validate_modes
 from harness.errors import HarnessError
 from harness.proxies import get_proxy
@@ -39,7 +44,8 @@ class SampleConfig:
         if len(set(self.proxies)) != len(self.proxies):
             raise ValueError(f"duplicate proxy in {', '.join(self.proxies)}")
         for name in self.proxies:
-            get_proxy(name)
+            if not is_aggregate(name):
+                get_proxy(name)
         if self.n < 1:
             raise ValueError(f"sample size n must be >= 1, got {self.n}")
         if self.batch_size < 1:
@@ -84,14 +90,34 @@ def run_sample(
         raise ValueError(f"sample size n={config.n} exceeds the {len(sp)} cells of {space}")
     cells = random.Random(seed).sample(range(len(sp)), config.n)
     position = {cell: i for i, cell in enumerate(cells)}
-    scores: dict[str, list[float | None]] = {name: [None] * len(cells) for name in config.proxies}
+    scored = list(dict.fromkeys(c for name in config.proxies for c in _components(name)))
+    raw: dict[str, list[float | None]] = {name: [None] * len(cells) for name in scored}
     records = score_cells(
-        space, cells, list(config.proxies), dataset=dataset, data_mode=config.data_mode,
+        space, cells, scored, dataset=dataset, data_mode=config.data_mode,
         label_mode=config.label_mode, batch_size=config.batch_size, seed=seed, device=device, data=data,
     )  # fmt: skip
     for record in records:
-        scores[record.proxy][position[record.index]] = record.score
-    higher = {name: get_proxy(name).higher_is_better for name in config.proxies}
+        raw[record.proxy][position[record.index]] = record.score
+    scores = {name: _pool_scores(name, raw) for name in config.proxies}
+    higher = {
+        name: get_aggregate(name).higher_is_better if is_aggregate(name) else get_proxy(name).higher_is_better
+        for name in config.proxies
+    }
     best = pick_best(cells, scores, higher)
     n_scored = sum(any(scores[name][i] is not None for name in scores) for i in range(len(cells)))
     return SampleOutcome(cells[best], {name: scores[name][best] for name in scores}, n_scored)
+
+
+def _components(name: str) -> tuple[str, ...]:
+    return get_aggregate(name).components if is_aggregate(name) else (name,)
+
+
+def _pool_scores(name: str, raw: dict[str, list[float | None]]) -> list[float | None]:
+    """A proxy's own scores, or an aggregate over the sampled cells (None where no component scored the cell)."""
+    if not is_aggregate(name):
+        return raw[name]
+    aggregate = get_aggregate(name)
+    table = pd.DataFrame({c: [np.nan if v is None else v for v in raw[c]] for c in aggregate.components}, dtype=float)
+    in_pool = table.notna().any(axis=1)
+    values = aggregate.compute(table[in_pool], lambda proxy: get_proxy(proxy).higher_is_better)
+    return [float(values[i]) if in_pool[i] else None for i in range(len(table))]

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 import pandas as pd
 
 from harness.store.db import ResultStore
+from harness.store.legacy import rename_legacy_proxies
 from harness.store.schema import RESULT_COLUMNS, SEARCH_COLUMNS, select_list
 
 _RESULT_DTYPES = {"index": "int64", "batch_size": "int64", "seed": "int64", "proxy_version": "int64",
@@ -35,13 +36,13 @@ def load_results(
     Columns: study, space, index, arch, proxy, dataset, data, labels, batch_size, seed, proxy_version, protocol,
     score, status, seconds, peak_mem_mb, device, harness_version, git_commit, torch_version, threads, cpu,
     device_name, host, created_at (a store written before schema 2 reads as proxy version 1, protocol harness,
-    threads and cpu unknown); ``columns``
+    threads and cpu unknown; a legacy proxy name reads as its current one, ``harness.store.legacy``); ``columns``
     reads only some of them (a full space's provenance text is most of the loading time of an analysis).
     """
     unknown = [c for c in columns if c not in RESULT_COLUMNS]
     if unknown:
         raise ValueError(f"unknown results column(s) {', '.join(unknown)}")
-    frame = _query(path, "results", tuple(columns), study)
+    frame = rename_legacy_proxies(_query(path, "results", tuple(columns), study))
     return frame.astype({c: t for c, t in _RESULT_DTYPES.items() if c in frame.columns})
 
 

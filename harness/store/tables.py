@@ -44,7 +44,9 @@ def read_table(path: str | os.PathLike, space: str | None = None) -> pd.DataFram
     for column in ("proxy_version", "protocol"):  # an export from before schema 2: version 1, harness protocol
         if column not in frame.columns:
             frame[column] = LEGACY_DEFAULTS[column]
-    return frame
+    from harness.store.legacy import rename_legacy_proxies
+
+    return rename_legacy_proxies(frame)
 
 
 def infer_space(frame: pd.DataFrame, path: str | os.PathLike) -> str:

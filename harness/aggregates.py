@@ -1,0 +1,230 @@
+"""Pool aggregates: proxies whose score only exists relative to a set of cells (a *pool*), computed from the
+stored scores of their component proxies, never by re-scoring.
+
+AZ-NAS, TE-NAS and VKDNW rank every candidate on each component and combine the ranks; a cell's value moves
+when the pool changes. Their names (``az_nas``, ``te_nas``, ``vkdnw_single``, ``vkdnw_agg``) mean the papers'
+scores, so they live here and not in the per-cell proxy registry. User rank ensembles (``NAME=a+b+c``) and
+plugin files (``register_aggregate``) add more. Why a module of its own, outside ``harness.proxies`` and
+``harness.analysis``: the analyses (which must not import torch, #22) and sample-and-pick search (which sits
+below the analyses) both compute aggregates; this module needs only numpy and pandas.
+
+Ranks: 1 = the worst cell of the pool, N = the best (each component oriented by its own direction), ties share
+their average rank (``scipy.stats.rankdata``'s default, as the reference notebooks). The missing rule, the same
+for every aggregate: a component without a usable score for a cell (status nan/error, a non-finite score, or no
+row at all for that cell while it has a row of another component) ranks below every scored cell of the pool,
+tied with the other missing ones (the references score such cells -inf, which ranks there too). A cell with no
+usable component score at all is not in the pool.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+Direction = Callable[[str], bool]  # proxy name -> higher_is_better
+MISSING_RULE = (
+    "ranks 1 = worst .. N = best per component (ties: average rank); a component missing or failed for a pool cell "
+    "ranks below every scored cell (tied with the other missing ones); a cell without any component score is not "
+    "in the pool"
+)
+
+
+def require_columns(frame: pd.DataFrame, columns: Sequence[str], what: str) -> None:
+    """``ValueError`` unless ``frame`` is a DataFrame holding every column of ``columns``."""
+    if not isinstance(frame, pd.DataFrame):
+        raise ValueError(f"{what} needs a pandas DataFrame (one row per cell), got {type(frame).__name__}")
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise ValueError(
+            f"{what} needs columns {', '.join(columns)}; missing {', '.join(missing)} "
+            f"(pivot the score records first: frame.pivot(index='index', columns='proxy', values='score'))"
+        )
+
+
+def oriented_rank(values: pd.Series, higher_is_better: bool) -> pd.Series:
+    """Average ranks 1..N with N for the best value; NaN ranks lowest (tied)."""
+    numeric = pd.to_numeric(values, errors="coerce")
+    bad = numeric.isna() & values.notna()
+    if bad.any():
+        raise ValueError(f"column {values.name!r} holds non-numeric values, e.g. {values[bad].iloc[0]!r}")
+    oriented = numeric.astype(float) if higher_is_better else -numeric.astype(float)
+    oriented = oriented.where(np.isfinite(oriented), np.nan)  # inf scores are failures, as the store reads them
+    return oriented.fillna(-np.inf).rank(method="average", ascending=True)
+
+
+def log_rank_sum(table: pd.DataFrame, directions: Mapping[str, bool], *, normalise: bool = True) -> pd.Series:
+    """sum over ``directions``' columns of log(rank / N) (``normalise``) or log(rank): AZ-NAS's aggregation."""
+    require_columns(table, list(directions), "log_rank_sum")
+    scale = float(len(table)) if normalise else 1.0
+    total = pd.Series(0.0, index=table.index)
+    for column, up in directions.items():
+        total = total + np.log(oriented_rank(table[column], higher_is_better=up) / scale)
+    return total.astype(float)
+
+
+def dense_lexicographic_rank(table: pd.DataFrame, columns: Sequence[str]) -> pd.Series:
+    """Dense rank (1 = worst) of the tuples of ``columns`` compared lexicographically, higher better; a tuple with
+    a missing element ranks below every complete one (all such tuples tie)."""
+    require_columns(table, columns, "dense_lexicographic_rank")
+    keys = table[list(columns)].apply(pd.to_numeric, errors="raise").astype(float)
+    keys = keys.where(np.isfinite(keys), np.nan)
+    keys[keys.isna().any(axis=1)] = -math.inf
+    order = keys.drop_duplicates().sort_values(list(columns)).reset_index(drop=True)
+    position = {tuple(row): i + 1 for i, row in enumerate(order.itertuples(index=False))}
+    return pd.Series([float(position[tuple(row)]) for row in keys.itertuples(index=False)], index=table.index)
+
+
+# --- the papers' aggregates --------------------------------------------------------------------------------------
+
+AZ_NAS_COMPONENTS = ("az_nas_expressivity", "az_nas_progressivity", "az_nas_trainability", "az_nas_complexity")
+TE_NAS_COMPONENTS = ("ntk_cond", "te_nas_linear_regions")
+VKDNW_SINGLE_COMPONENTS = ("vkdnw_dim", "vkdnw_entropy")
+VKDNW_AGG_OTHERS = ("az_nas_expressivity", "az_nas_trainability", "flops", "jacov")
+
+
+def az_nas_pool(table: pd.DataFrame) -> pd.Series:
+    """AZ-NAS (Lee & Ham 2024): sum over the four components of log(rank / N), every component higher-better;
+    <= 0, 0 for a cell best on all four. Complexity is the FLOPs, ranked higher-better as AZ-NAS ranks candidates
+    that already meet a budget."""
+    return log_rank_sum(table, dict.fromkeys(AZ_NAS_COMPONENTS, True)).rename("az_nas")
+
+
+def te_nas_pool(table: pd.DataFrame) -> pd.Series:
+    """TE-NAS (Chen et al. 2021): rank(-kappa) + rank(R), kappa = NTK condition number (lower better), R = linear
+    regions (higher better); average ranks as the AZ-NAS port ranks TE-NAS."""
+    require_columns(table, TE_NAS_COMPONENTS, "te_nas")
+    kappa, regions = TE_NAS_COMPONENTS
+    total = oriented_rank(table[kappa], higher_is_better=False) + oriented_rank(table[regions], higher_is_better=True)
+    return total.astype(float).rename("te_nas")
+
+
+def vkdnw_single_pool(table: pd.DataFrame) -> pd.Series:
+    """VKDNW_single (Tybl & Neumann 2025): the dense rank of (number of parameter tensors, VKDNW entropy) compared
+    lexicographically, as ``NB201/tss_utils.py get_scores`` ranks it (``rank(method='dense')`` of the tuples)."""
+    return dense_lexicographic_rank(table, VKDNW_SINGLE_COMPONENTS).rename("vkdnw_single")
+
+
+def vkdnw_agg_pool(table: pd.DataFrame) -> pd.Series:
+    """VKDNW_agg: log(VKDNW_single rank) + log ranks of AZ-NAS expressivity and trainability, FLOPs and jacov (all
+    higher-better), the reference's ``vkdnw_comb_rank`` (``get_scores``: un-normalised log ranks)."""
+    require_columns(table, (*VKDNW_SINGLE_COMPONENTS, *VKDNW_AGG_OTHERS), "vkdnw_agg")
+    single = np.log(dense_lexicographic_rank(table, VKDNW_SINGLE_COMPONENTS))
+    rest = log_rank_sum(table, dict.fromkeys(VKDNW_AGG_OTHERS, True), normalise=False)
+    return (single + rest).astype(float).rename("vkdnw_agg")
+
+
+# --- the registry --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Aggregate:
+    """A score defined over a pool of cells. ``pool(table, direction)`` maps a cells x components table (NaN where
+    a component is missing) to one value per cell; ``direction`` gives a component proxy's higher_is_better."""
+
+    name: str
+    components: tuple[str, ...]
+    pool: Callable[[pd.DataFrame, Direction], pd.Series]
+    description: str
+    paper: str = ""
+    version: int = 1
+    higher_is_better: bool = True
+    builtin: bool = field(default=False, compare=False)
+
+    def compute(self, table: pd.DataFrame, direction: Direction | None = None) -> pd.Series:
+        """The aggregate of every cell of ``table`` (its rows are the pool), named ``self.name``."""
+        require_columns(table, self.components, self.name)
+        values = self.pool(table[list(self.components)], direction or _up)
+        return pd.Series(values, index=table.index, dtype=float).rename(self.name)
+
+
+def _up(_: str) -> bool:
+    return True
+
+
+_REGISTRY: dict[str, Aggregate] = {}
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+def register_aggregate(aggregate: Aggregate, *, replace: bool = False) -> Aggregate:
+    """Add ``aggregate`` (a plugin file may call this); a name already taken is refused unless ``replace``."""
+    if not _NAME.match(aggregate.name):
+        raise ValueError(f"aggregate name {aggregate.name!r}: letters, digits, '.', '_', '-' only")
+    if not aggregate.components:
+        raise ValueError(f"aggregate {aggregate.name!r} needs at least one component proxy")
+    if aggregate.name in aggregate.components:
+        raise ValueError(f"aggregate {aggregate.name!r} cannot be its own component")
+    if aggregate.name in _REGISTRY and not replace and _REGISTRY[aggregate.name] != aggregate:
+        raise ValueError(f"aggregate {aggregate.name!r} is already registered")
+    _REGISTRY[aggregate.name] = aggregate
+    return aggregate
+
+
+def unregister_aggregate(name: str) -> None:
+    """Remove a user aggregate (tests, plugins rolled back); the built-ins stay."""
+    if name in _REGISTRY and not _REGISTRY[name].builtin:
+        del _REGISTRY[name]
+
+
+def get_aggregate(name: str) -> Aggregate:
+    if name not in _REGISTRY:
+        raise ValueError(f"unknown aggregate {name!r}; registered: {', '.join(aggregate_names())}")
+    return _REGISTRY[name]
+
+
+def is_aggregate(name: str) -> bool:
+    return name in _REGISTRY
+
+
+def aggregate_names(builtin_only: bool = False) -> list[str]:
+    return [n for n, a in _REGISTRY.items() if a.builtin or not builtin_only]
+
+
+def rank_ensemble(name: str, members: Sequence[str], *, paper: str = "") -> Aggregate:
+    """A user rank ensemble: sum over ``members`` of log(rank / N), each member oriented by its own direction (the
+    AZ-NAS aggregation); unregistered until ``register_aggregate``."""
+    members = tuple(dict.fromkeys(m.strip() for m in members if m.strip()))
+    if len(members) < 2:
+        raise ValueError(f"rank ensemble {name!r} needs at least two proxies, got {', '.join(members) or 'none'}")
+
+    def pool(table: pd.DataFrame, direction: Direction) -> pd.Series:
+        return log_rank_sum(table, {m: bool(direction(m)) for m in members})
+
+    return Aggregate(
+        name, members, pool, f"rank ensemble: sum of log(rank / N) over {', '.join(members)}", paper=paper or "user"
+    )
+
+
+def parse_aggregate(spec: str) -> Aggregate:
+    """``NAME=a+b+c`` (or ``NAME=a,b,c``) -> a rank ensemble named NAME; ``ensemble:a+b+c`` -> one named
+    ``ensemble(a+b+c)``; a registered name -> that aggregate. Not registered: see ``use_aggregates``."""
+    text = spec.strip()
+    if "=" in text:
+        name, _, members = text.partition("=")
+        return rank_ensemble(name.strip(), re.split(r"[+,]", members))
+    if text.startswith("ensemble:"):
+        members = [m.strip() for m in re.split(r"[+,]", text[len("ensemble:") :]) if m.strip()]
+        return rank_ensemble(f"ensemble({'+'.join(members)})", members)
+    return get_aggregate(text)
+
+
+def _builtin(
+    name: str, components: tuple[str, ...], fn: Callable[[pd.DataFrame], pd.Series], paper: str, text: str
+) -> None:
+    register_aggregate(
+        Aggregate(name, components, lambda table, _direction: fn(table), text, paper=paper, builtin=True)
+    )
+
+
+_builtin("az_nas", AZ_NAS_COMPONENTS, az_nas_pool, "Lee & Ham, CVPR 2024",
+         "AZ-NAS: sum of log(rank / N) of expressivity, progressivity, trainability, complexity (FLOPs)")  # fmt: skip
+_builtin("te_nas", TE_NAS_COMPONENTS, te_nas_pool, "Chen et al., ICLR 2021",
+         "TE-NAS: rank of the NTK condition number (lower better) + rank of the linear regions")  # fmt: skip
+_builtin("vkdnw_single", VKDNW_SINGLE_COMPONENTS, vkdnw_single_pool, "Tybl & Neumann, CVPR 2025",
+         "VKDNW_single: dense rank of (parameter tensors, VKDNW entropy), lexicographic")  # fmt: skip
+_builtin("vkdnw_agg", (*VKDNW_SINGLE_COMPONENTS, *VKDNW_AGG_OTHERS), vkdnw_agg_pool, "Tybl & Neumann, CVPR 2025",
+         "VKDNW_agg: log VKDNW_single rank + log ranks of AZ-NAS expressivity, trainability, FLOPs, jacov")  # fmt: skip
