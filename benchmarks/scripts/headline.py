@@ -7,8 +7,12 @@ Reads the reference stores through the library (``harness.correlate``, ``agnosti
 - VKDNW: Tybl & Neumann, CVPR 2025, NB201 table as reproduced in the authors' README (github ondratybl/VKDNW) —
   Kendall / Spearman vs *validation* accuracy, all 15,625 cells, CIFAR-10.
 - MeCo: Jiang et al., NeurIPS 2023, abstract — Spearman 0.89 on NATS-Bench-TSS, CIFAR-10.
-A second table gives nasi on every cell per dataset: real data and true labels (CIFAR-10 only: the other datasets'
-images are not available here) and Gaussian data with random labels (NASI's agnostic setting).
+The 1,000-cell stores (nb201_proxies_cpu + nb201_ntk_cpu, the same cells) are read as one table, so the pool
+aggregates az_nas, te_nas, vkdnw_single and vkdnw_agg (the papers' rank scores, ``harness.aggregates``) are ranked
+within that 1,000-cell pool; the per-cell surrogates appear under their own names (az_nas_sum, te_nas_log_ratio,
+vkdnw_lex, vkdnw_entropy). A second table gives nasi on every cell per dataset: real data and true labels
+(CIFAR-10 only: the other datasets' images are not available here) and Gaussian data with random labels (NASI's
+agnostic setting).
 
     NASI_HARNESS_DATA=../shared/data python benchmarks/scripts/headline.py
 """
@@ -21,19 +25,34 @@ from pathlib import Path
 import pandas as pd
 
 import harness
+from harness.aggregates import is_aggregate
 from harness.analysis import score_agreement
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def stored(store: Path) -> Path:
+    """The study's results database, else its committed export beside it (``scores.csv.gz``), read the same way."""
+    export = store.with_name("scores.csv.gz")
+    return export if not store.is_file() and export.is_file() else store
+
+
 STORES = [
-    ROOT / "results/nb201_nasi_full/results.sqlite",
-    ROOT / "results/nb201_proxies_cpu/results.sqlite",
-    ROOT / "results/nb201_ntk_cpu/results.sqlite",
+    stored(ROOT / "results/nb201_nasi_full/results.sqlite"),
+    stored(ROOT / "results/nb201_proxies_cpu/results.sqlite"),
+    stored(ROOT / "results/nb201_ntk_cpu/results.sqlite"),
 ]
+# Read as one table: one pool for the aggregates (the two studies scored the same 1,000 cells).
+POOL = STORES[1:]
+POOL_NOTE = "pool aggregate, ranked within the 1,000 cells of nb201_proxies_cpu + nb201_ntk_cpu"
 # The exact NTK trace costs B x classes backward passes per cell, so its 1,000-cell run is at b = 16 (b = 64 waits
 # for a GPU: benchmarks/nb201_ntk_trace.toml); its headline row says so.
-TRACE_B16 = ROOT / "results/nb201_ntk_trace_b16/results.sqlite"
+TRACE_B16 = stored(ROOT / "results/nb201_ntk_trace_b16/results.sqlite")
 TRACE_B16_ROW = "ntk_trace (b = 16)"
-NASI_STORES = [ROOT / "results/nb201_nasi_full/results.sqlite", ROOT / "results/nb201_nasi_gaussian/results.sqlite"]
+NASI_STORES = [
+    stored(ROOT / "results/nb201_nasi_full/results.sqlite"),
+    stored(ROOT / "results/nb201_nasi_gaussian/results.sqlite"),
+]
 DATASETS = ("cifar10", "cifar100", "ImageNet16-120")
 
 # proxy -> (tau, rho)
@@ -56,10 +75,10 @@ def scores(*stores: Path, dataset: str | None = None) -> pd.DataFrame:
     return frame if dataset is None else frame[frame["dataset"].astype(str) == dataset]
 
 
-def correlate(store: Path, dataset: str) -> list[dict]:
+def correlate(*stores: Path, dataset: str) -> list[dict]:
     """Rows of ``harness.correlate`` (the CLI's defaults: 1,000 resamples, test accuracy at 200 epochs) as
-    ``correlate --json`` prints them; none when the store has no scores on ``dataset``."""
-    frame = scores(store, dataset=dataset)
+    ``correlate --json`` prints them; none when the stores have no scores on ``dataset``."""
+    frame = scores(*stores, dataset=dataset)
     return harness.correlate(frame).records() if not frame.empty else []
 
 
@@ -68,8 +87,8 @@ def agnostic(*stores: Path, dataset: str | None = None) -> list[dict]:
     return harness.agnostic(scores(*stores, dataset=dataset)).records()
 
 
-def rows(store: Path) -> list[dict]:
-    return [r for r in correlate(store, "cifar10") if r["data"] == "real" and r["labels"] == "true"]
+def rows(*stores: Path) -> list[dict]:
+    return [r for r in correlate(*stores, dataset="cifar10") if r["data"] == "real" and r["labels"] == "true"]
 
 
 def fmt(value: float | None, ci: list[float] | None) -> str:
@@ -89,7 +108,8 @@ def main() -> int:
             msg = f"missing {store.relative_to(ROOT)}: run benchmarks/scripts/run_cpu_reference.sh first"
             print(msg, file=sys.stderr)
             return 1
-        for r in rows(store):
+    for group in (STORES[:1], POOL):
+        for r in rows(*group):
             key = (r["proxy"], r["degenerate_included"])
             if key not in found or r["n"] > found[key]["n"]:  # nasi: the full-space store wins
                 found[key] = r
@@ -100,7 +120,8 @@ def main() -> int:
     target = next(iter(found.values()))["target"]
     lines = [
         f"Target: {target}. Degenerate cells included; n = cells with a score. ZiCo: tau / rho vs test accuracy "
-        "(ICLR 2023, Table 1/3); VKDNW: tau / rho vs validation accuracy over all 15,625 cells (CVPR 2025).",
+        "(ICLR 2023, Table 1/3); VKDNW: tau / rho vs validation accuracy over all 15,625 cells (CVPR 2025). "
+        f"Marked †: {POOL_NOTE} (a missing component ranks last); the papers rank all 15,625 cells.",
         "",
         "| proxy | n | Spearman rho [95% CI] | Kendall tau [95% CI] | ZiCo T1 tau / rho | VKDNW tau / rho | MeCo rho |",
         "|---|---|---|---|---|---|---|",
@@ -108,7 +129,8 @@ def main() -> int:
     ordered = sorted((r for (p, inc), r in found.items() if inc), key=lambda r: -(r["spearman"] or -9))
     for r in ordered:
         p = r["proxy"]
-        lines.append(f"| {p} | {r['n']} | {fmt(r['spearman'], r['spearman_ci'])} | "
+        shown = f"{p} †" if is_aggregate(p) else p
+        lines.append(f"| {shown} | {r['n']} | {fmt(r['spearman'], r['spearman_ci'])} | "
                      f"{fmt(r['kendall'], r['kendall_ci'])} | {pub(ZICO_T1, p)} | {pub(VKDNW, p)} | "
                      f"{MECO.get(p, '')} |")  # fmt: skip
     lines += nasi_by_dataset() + datafree_by_dataset() + agnosticism() + nasi_full_space_agnosticism()
@@ -132,7 +154,7 @@ def nasi_by_dataset() -> list[str]:
         if not store.is_file():
             continue
         for dataset in DATASETS:
-            for r in correlate(store, dataset):
+            for r in correlate(store, dataset=dataset):
                 if r["proxy"] != "nasi" or not r["degenerate_included"]:
                     continue
                 lines.append(f"| {dataset} | {r['data']} / {r['labels']} | {r['n']} | "
@@ -141,7 +163,7 @@ def nasi_by_dataset() -> list[str]:
     return lines
 
 
-DATAFREE = ROOT / "results/nb201_datafree/results.sqlite"
+DATAFREE = stored(ROOT / "results/nb201_datafree/results.sqlite")
 
 
 def datafree_by_dataset() -> list[str]:
@@ -158,7 +180,7 @@ def datafree_by_dataset() -> list[str]:
     ]
     table: dict[str, dict[str, str]] = {}
     for dataset in DATASETS:
-        for r in correlate(DATAFREE, dataset):
+        for r in correlate(DATAFREE, dataset=dataset):
             if r["degenerate_included"]:
                 table.setdefault(r["proxy"], {})[dataset] = fmt(r["spearman"], r["spearman_ci"]) + f" (n {r['n']})"
     for proxy, cells in table.items():
@@ -170,7 +192,7 @@ def datafree_control() -> list[str]:
     """The CIFAR-10 rows must equal nb201_proxies_cpu's real-data scores: the batch really is unused."""
     from harness.analysis.inputs import load_scores
 
-    real = ROOT / "results/nb201_proxies_cpu/results.sqlite"
+    real = stored(ROOT / "results/nb201_proxies_cpu/results.sqlite")
     if not real.is_file():
         return []
     free = load_scores(DATAFREE)
@@ -188,7 +210,7 @@ def datafree_control() -> list[str]:
 
 def agnosticism() -> list[str]:
     """``harness.agnostic`` on the agnosticism store: every swapped mode against real data and true labels."""
-    store = ROOT / "results/agnosticism_nasi/results.sqlite"
+    store = stored(ROOT / "results/agnosticism_nasi/results.sqlite")
     if not store.is_file():
         return []
     lines = [
@@ -269,7 +291,7 @@ def estimator_fidelity() -> list[str]:
     ranks against nasi at b = 64 (``results/nb201_nasi_full``) on the same cells."""
     if not TRACE_B16.is_file():
         return []
-    found = {r["proxy"]: r for r in correlate(TRACE_B16, "cifar10") if r["degenerate_included"]}
+    found = {r["proxy"]: r for r in correlate(TRACE_B16, dataset="cifar10") if r["degenerate_included"]}
     pair = score_agreement(scores(TRACE_B16)).records()[0]  # as ``compare --agreement`` computes it
     lines = [
         "",
@@ -291,7 +313,7 @@ def estimator_fidelity() -> list[str]:
         f"Kendall {fmt(pair['kendall'], pair['kendall_ci'])}, "
         f"Pearson {fmt(pair['pearson'], pair['pearson_ci'])}.",
     ]
-    full = ROOT / "results/nb201_nasi_full/results.sqlite"
+    full = stored(ROOT / "results/nb201_nasi_full/results.sqlite")
     if full.is_file():
         from harness.analysis.inputs import load_scores
         from harness.analysis.stats import correlation
