@@ -5,7 +5,7 @@
 #     with networks constructed from scratch (speed_nasi_b64_w1_fresh.csv: what recycling saves on a GPU host);
 #  1b. nasi stacked, K = 16 and 64 cells per computation (speed_nasi_b64_stack{16,64}.csv), and the scores of 64
 #     cells stacked and per cell (nasi_stack64.csv, nasi_per_cell.csv: they must agree to float rounding);
-#  2. ntk_trace, ntk_cond and te_nas per cell on the GPU (never measured there), speed_ntk_b64.csv, and ntk_trace
+#  2. ntk_trace, ntk_cond and te_nas_log_ratio per cell on the GPU (never measured there), speed_ntk_b64.csv, and ntk_trace
 #     and ntk_cond stacked (speed_ntk_{trace,cond}_b64_stack.csv) when a stacked smoke test (smoke_stacked.csv) comes out ok;
 #  3. ntk_trace on the 1,000 cells of benchmarks/nb201_ntk_trace.toml until the deadline (stacked by 16 when the
 #     smoke test passed), continuing from the
@@ -23,7 +23,7 @@
 set -u
 export PYTHONPATH=$PWD PYTHONUNBUFFERED=1 MPLBACKEND=Agg NASI_HARNESS_DATA=${DATA:-$PWD/.devdata}
 O=${OUT:-/tmp/out}; PY=${PY:-python3}; B=${BUDGET:-540}; W=${WORKERS:-4}; DEV=${DEVICE:-cuda}
-SMOKE_CELLS=${SMOKE_CELLS:-0,11}; NTK_PROXIES=${NTK_PROXIES:-ntk_trace,ntk_cond,te_nas}; SPEED_CELLS=${SPEED_CELLS:-sample:200:0}; NTK_CELLS=${NTK_CELLS:-sample:10:0}
+SMOKE_CELLS=${SMOKE_CELLS:-0,11}; NTK_PROXIES=${NTK_PROXIES:-ntk_trace,ntk_cond,te_nas_log_ratio}; SPEED_CELLS=${SPEED_CELLS:-sample:200:0}; NTK_CELLS=${NTK_CELLS:-sample:10:0}
 mkdir -p "$O"
 left() { echo $(( B - SECONDS )); }
 (nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv || true) > "$O/gpu.txt" 2>&1

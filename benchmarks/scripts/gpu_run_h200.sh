@@ -17,7 +17,7 @@ mkdir -p "$W/logs"
 $PY -c "import sys, torch; print(sys.version.split()[0], torch.__version__, torch.cuda.is_available())" | tee "$W/logs/env.txt"
 
 # 0. smoke: fail fast if the harness does not run here
-timeout 120 $PY -m harness score nb201 --proxies "${SMOKE_PROXIES:-nasi,ntk_trace,te_nas}" --cells 0,11 --device "$DEV" \
+timeout 120 $PY -m harness score nb201 --proxies "${SMOKE_PROXIES:-nasi,ntk_trace,te_nas_log_ratio}" --cells 0,11 --device "$DEV" \
   --out "$W/smoke.csv" > "$W/logs/smoke.log" 2>&1 || { cat "$W/logs/smoke.log"; exit 3; }
 cat "$W/smoke.csv"
 

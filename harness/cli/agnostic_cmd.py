@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from harness.cli import options
+from harness.cli import add_plugin_option, options
 
 # harness.analysis.agnostic.Thresholds() defaults, repeated so that --help needs no pandas (a test checks them)
 DEFAULT_HOLDS, DEFAULT_FAILS = 0.80, 0.50
@@ -40,6 +40,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--exclude-degenerate", action="store_true", help="leave degenerate cells out")
     options.add_bootstrap_arguments(parser)
     options.add_output_arguments(parser)
+    add_plugin_option(parser)
     parser.set_defaults(func=_agnostic)
 
 

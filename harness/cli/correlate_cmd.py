@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from harness.cli import options
+from harness.cli import add_plugin_option, options
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -22,6 +22,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     options.add_bootstrap_arguments(parser)
     options.add_output_arguments(parser)
+    add_plugin_option(parser)
     parser.set_defaults(func=_correlate)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from harness.cli import options
+from harness.cli import add_plugin_option, options
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -28,6 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     options.add_aggregate_arguments(parser)
     options.add_bootstrap_arguments(parser)
+    add_plugin_option(parser)
     parser.set_defaults(func=_report)
 
 

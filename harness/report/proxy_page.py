@@ -81,6 +81,47 @@ def _section(spec: ProxySpec) -> list[str]:
     return lines
 
 
+AGGREGATES_TEXT = """\
+Some papers' scores exist only relative to a set of candidates: AZ-NAS, TE-NAS and VKDNW rank every cell of a set
+on each component and combine the ranks. These are *pool aggregates* (`harness/aggregates.py`): never stored,
+computed by every analysis (`correlate`, `compare`, `agnostic`, `report`, the library's `load_results`) from the
+stored component scores, and ranked over the N sampled cells by `search sample --proxies az_nas`. Each is added
+wherever all its component proxies are stored (`--no-aggregates` leaves them out). A cell's value depends on the
+pool, so every table says which cells formed it (e.g. "pool: 1,000 cells of nb201_ntk_cpu + nb201_proxies_cpu").
+
+- **Pool**: one scoring setting (space, dataset, data and label mode, batch size, seed, protocol) over every study
+  read together; its cells are those with a usable score (status ok/degenerate, finite) for at least one
+  component, each component at its latest stored version.
+- **Ranks**: 1 = worst .. N = best, each component in its own direction; ties share their average rank (dense rank
+  for VKDNW_single, as its reference).
+- **Missing**: a component that failed for a pool cell (status nan/error, a non-finite score), or has no row for
+  it, ranks below every scored cell, tied with the other missing ones (the references score such cells -inf,
+  which ranks there too). A cell without any component score is not in the pool. An aggregate row is `degenerate`
+  when a component row of that cell is.
+- **User rank ensembles**: `--aggregate NAME=P1+P2[+...]` on `correlate`, `compare`, `agnostic` and `report` (or
+  `ensemble:P1+P2`) adds sum over the proxies of log(rank / N), each in its own direction (AZ-NAS's aggregation);
+  a plugin file may register its own (`harness.aggregates.register_aggregate`, [extending.md](extending.md)).
+- **Names**: `az_nas`, `te_nas`, `vkdnw_single` and `vkdnw_agg` mean the papers' scores. The per-cell forms the
+  harness registered under three of those names until #20 are now `az_nas_sum`, `te_nas_log_ratio` and
+  `vkdnw_lex`, and the bare VKDNW entropy `vkdnw` is `vkdnw_entropy`; stored rows with the old names read as the
+  new ones ([store.md](store.md#legacy-proxy-names)).
+"""
+
+
+def _aggregates() -> list[str]:
+    from harness.aggregates import aggregate_names, get_aggregate
+
+    lines = ["## Pool aggregates", "", AGGREGATES_TEXT, "| aggregate | v | paper | better | components | score |",
+             "|---|---|---|---|---|---|"]  # fmt: skip
+    for name in aggregate_names(builtin_only=True):
+        agg = get_aggregate(name)
+        components = ", ".join(f"[`{c}`](#{c})" for c in agg.components)
+        better = "higher" if agg.higher_is_better else "lower"
+        lines.append(f"| `{name}` | {agg.version} | {_cell(agg.paper)} | {better} | {components} | "
+                     f"{_cell(agg.description)} |")  # fmt: skip
+    return [*lines, ""]
+
+
 def builtin_proxies() -> list[ProxySpec]:
     """The proxies this package ships (``harness/proxies/``), by name: plugins and proxies a test registers for a
     while are not the project's, and must not change the committed page."""
@@ -96,6 +137,7 @@ def render_proxy_page() -> str:
              "|---|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
     lines += [_summary_row(spec) for spec in specs]
     lines.append("")
+    lines += _aggregates()
     for spec in specs:
         lines += _section(spec)
     return "\n".join(lines).rstrip("\n") + "\n"
