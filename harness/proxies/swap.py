@@ -1,11 +1,36 @@
-"""swap: SWAP-score, the number of distinct sample-wise activation patterns (Peng et al., ICLR 2024,
-"SWAP-NAS: Sample-Wise Activation Patterns for Ultra-fast NAS").
+"""swap, swap_reg: SWAP-score, the number of distinct sample-wise activation patterns, and its regularised form
+(Peng et al., ICLR 2024, "SWAP-NAS: Sample-Wise Activation Patterns for Ultra-fast NAS"; official code
+pym1024/SWAP at f6049f7c979b (2024-05-30), ``src/metrics/swap.py``, ``src/utils/utilities.py``, ``correlation.py``).
 
 Every ReLU unit maps the batch to an on/off pattern over the samples; a network with more distinct
-patterns is more expressive on that batch.
+patterns is more expressive on that batch. Regularised SWAP multiplies the count by a Gaussian bump of the model
+size, which favours networks near a chosen size (and, in the paper, raises the correlation in cell spaces).
+
+Official protocol (``correlation.py``, the repository's only driver, written for the DARTS space; for a
+``Protocol`` declaration):
+
+- data: real training images, the first 16 of the unshuffled CIFAR-10 training set (``--input_samples 16``,
+  ``DataLoader`` without shuffle, transform = normalise by the dataset mean/std: ``RandomCrop(32, padding=0)``
+  and ``RandChannel(3)`` are the identity at 32 px / 3 channels); one batch for all networks;
+- init: before every repeat ``network_weight_gaussian_init``: Conv2d and Linear weights ~ N(0, 1), their biases 0,
+  BatchNorm/GroupNorm weight 1, bias 0 (drawn from the global RNG, never re-seeded: ``SWAP.reinit`` seeds only
+  when the seed changes);
+- repeats: 32 (``--repeats 32``), new weights each time, same inputs; score = mean of the 32 counts
+  (``np.mean(swap_score)``);
+- BN: train mode (the network is never put in eval mode), forward under ``torch.no_grad``;
+- regularisation: off in ``correlation.py`` (``SWAP(..., regular=False)`` by default).
+
+Regulariser (``cal_regular_factor``): f = exp(-(P - mu)^2 / sigma), P = the number of parameters of tensors
+whose name lacks "auxiliary", in thousands (``count_parameters`` divides by 1e3), so mu is in thousands and
+sigma in thousands squared. The repository sets no mu or sigma (no caller passes ``regular=True``), and the
+paper's NB201 values were not at hand here; ``swap_reg`` uses REG_MU_K and REG_SIGMA_K below, chosen by us, not
+by the paper: the mean of the NB201 CIFAR-10 parameter counts (398.6 K over the 15,625 cells) and twice their
+variance (2 x 232.8^2 K^2), a Gaussian of the space's own spread. Replace them by the paper's once read.
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 from torch import nn
@@ -14,6 +39,10 @@ from harness.proxies._hooks import forward_hooks, require_relus
 from harness.proxies.base import ProxyContext, register_proxy
 
 WORD_BITS = 62  # samples packed per int64 word (stays clear of the sign bit)
+# swap_reg's regulariser constants, in thousands of parameters (ours; module docstring): NB201 CIFAR-10 mean and
+# twice the variance of the parameter count over the 15,625 cells.
+REG_MU_K = 398.6
+REG_SIGMA_K = 2 * 232.8**2
 
 
 def pack_patterns(active: torch.Tensor) -> torch.Tensor:
@@ -34,6 +63,37 @@ def count_unique_rows(packed: torch.Tensor) -> int:
     return int(torch.unique(packed, dim=0).shape[0])
 
 
+def swap_count(net: nn.Module, inputs: torch.Tensor, proxy: str = "swap") -> int:
+    """The number of distinct on/off patterns over the batch among the units of every ``nn.ReLU`` applied to a
+    4-D feature map, from one forward pass without gradients (the network in whatever mode it is in)."""
+    relus = require_relus(net, proxy)
+    batch = inputs.shape[0]
+    packed: list[torch.Tensor] = []
+
+    def hook(_module: nn.Module, inp: tuple, out: object) -> None:
+        if isinstance(inp, tuple) and inp and inp[0].dim() == 4 and isinstance(out, torch.Tensor):
+            packed.append(pack_patterns(out.detach().reshape(batch, -1) > 0))
+
+    with torch.no_grad(), forward_hooks(relus, hook):
+        net(inputs)
+    if not packed:
+        raise ValueError(f"{proxy} found no nn.ReLU applied to a 4-D feature map")
+    return count_unique_rows(torch.cat(packed, dim=0))
+
+
+def parameters_k(net: nn.Module, ctx: ProxyContext) -> float:
+    """The official regulariser's model size: parameters in thousands (the benchmark's count, ``ctx.cost``, when
+    known; else every parameter whose name lacks "auxiliary", as ``count_parameters``)."""
+    if ctx.cost is not None:
+        return float(ctx.cost.params_m) * 1e3
+    return sum(p.numel() for name, p in net.named_parameters() if "auxiliary" not in name) / 1e3
+
+
+def regular_factor(params_k: float, mu: float = REG_MU_K, sigma: float = REG_SIGMA_K) -> float:
+    """exp(-(params_k - mu)^2 / sigma): the official ``cal_regular_factor`` (sizes in thousands)."""
+    return math.exp(-((params_k - mu) ** 2) / sigma)
+
+
 @register_proxy(
     "swap",
     needs_labels=False,
@@ -51,25 +111,37 @@ def swap(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, ctx: Proxy
 
     Measured: one forward pass without gradients of the whole batch, BN in train mode; the output of every
     ``nn.ReLU`` whose input is 4-D (feature maps; each channel x position is a unit) is binarised (> 0) and
-    all units of all such ReLUs are pooled, as the official ``pym1024/SWAP src/metrics/swap.py``
-    (``torch.unique`` over the transposed sample x unit sign matrix). Differences, stated: this is the
-    unregularised SWAP-score (the paper's parameter-count regulariser exp(-(params - mu)^2 / sigma) needs
-    space-specific mu, sigma and is not applied); the network keeps the engine's initialisation, computed
-    once (the official correlation script re-draws a Gaussian init 32 times and averages); the whole batch
-    is used (the official script uses 16 samples - with many more samples almost every unit has its own
-    pattern and the score approaches the unit count). Not prunable (ReLUs in dead branches count); not
-    splittable (patterns span the batch and train-mode BN couples the samples).
+    all units of all such ReLUs are pooled, as the official ``src/metrics/swap.py`` (``torch.unique`` over the
+    transposed sample x unit sign matrix). Unregularised (``swap_reg`` is the regularised score).
+
+    Protocol: the harness's, not the official one (module docstring). It scores the batch and the weights it
+    is given, once: under the harness protocol the unit's batch (b = 64) and PyTorch's default initialisation;
+    the official script feeds 16 real images and averages 32 N(0, 1) re-initialisations (with many more
+    samples almost every unit has its own pattern and the score approaches the unit count). Not prunable
+    (ReLUs in dead branches count); not splittable (patterns span the batch and train-mode BN couples the
+    samples).
     """
-    relus = require_relus(net, "swap")
-    batch = inputs.shape[0]
-    packed: list[torch.Tensor] = []
+    return float(swap_count(net, inputs, "swap"))
 
-    def hook(_module: nn.Module, inp: tuple, out: object) -> None:
-        if isinstance(inp, tuple) and inp and inp[0].dim() == 4 and isinstance(out, torch.Tensor):
-            packed.append(pack_patterns(out.detach().reshape(batch, -1) > 0))
 
-    with torch.no_grad(), forward_hooks(relus, hook):
-        net(inputs)
-    if not packed:
-        raise ValueError("swap found no nn.ReLU applied to a 4-D feature map")
-    return float(count_unique_rows(torch.cat(packed, dim=0)))
+@register_proxy(
+    "swap_reg",
+    needs_labels=False,
+    needs_real_data=True,
+    higher_is_better=True,
+    bn_mode="train",
+    mutates_net=False,
+    prunable=False,
+    splittable=False,
+    description="Regularised SWAP: SWAP x exp(-(params_K - mu)^2 / sigma), mu and sigma ours (module docstring)",
+    paper="Peng et al., ICLR 2024",
+)
+def swap_reg(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, ctx: ProxyContext) -> float:
+    """Score = ``swap`` x exp(-(P - REG_MU_K)^2 / REG_SIGMA_K), P = parameters in thousands (``parameters_k``).
+
+    The official ``SWAP(regular=True, mu, sigma)``: the count times ``cal_regular_factor`` of the model. The
+    factor depends on the network only, so under the official protocol the mean over repeats is the mean
+    count times the factor. The form is the paper's; mu and sigma are ours (module docstring). Same
+    measurement, flags and protocol as ``swap``.
+    """
+    return float(swap_count(net, inputs, "swap_reg")) * regular_factor(parameters_k(net, ctx))

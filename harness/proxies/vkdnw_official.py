@@ -1,0 +1,126 @@
+"""vkdnw_entropy_official: VKDNW's entropy as the official code computes it, beside the textbook one.
+
+Tybl & Neumann, CVPR 2025; official code ondratybl/VKDNW, ``NB201/ZeroShotProxy/compute_vkdnw_score.py``
+(``get_fisher``, ``cholesky_covariance``, ``get_jacobian_index``, ``compute_nas_score``) at commit 6901b65fc68c
+(2025-06-10, the newest); the lines that form the matrix are unchanged since 7c8239f (2024-10-17).
+
+Why two: the paper's FIM is that of the softmax model, F = mean_b J_b^T (diag p_b - p_b p_b^T) J_b =
+J^T L L^T J with L L^T the covariance's Cholesky factorisation (``vkdnw_entropy`` in ``vkdnw.py`` computes
+this). The official ``get_fisher`` instead multiplies the Jacobian by L from the left
+and forms (L J)^T (L J) = J^T L^T L J, another matrix (L^T L != L L^T in general), and it keeps only the
+first 128 parameter tensors (``params_grad_len=128``). NB201 networks have 21 + 45 k tensors for k
+convolution edges, so the cut acts on every network with k >= 3: 7,120 of the 15,625 (45.6%).
+
+Which one the paper's numbers used: the official one. Table 1 is assembled in ``NB201/paper_preparation.ipynb``
+(commit 779a3a8, 2024-11-12, "table 1 adjust") from the wandb runs of ``NB201/tss_general_.py``, which calls
+this ``compute_nas_score`` with ``--params_grad_len`` 128 by default; every version of the file from
+7c8239f to the newest calls ``get_fisher(..., use_logits=False)``, i.e. J^T L^T L J; no version forms
+J^T L L^T J. The published numbers are this code's output, so where the paper's definition and the code
+differ, the numbers follow the code.
+
+Computed here (the official procedure, re-derived, not copied):
+
+1. weights re-drawn Kaiming-normal fan-in, biases 0, BN affine 1 / 0 (official ``init_model``; here from a CPU
+   generator seeded with ``ctx.seed``, there from the global RNG); the network in eval mode;
+2. J[b, c, k] = d logit_c(x_b) / d (first element of the k-th named parameter), k < 128 (the official
+   ``get_jacobian_index(model, input, 0, 128)`` of 2024-11; at the newest commit ``--p 1`` selects the same
+   single element, ``torch.linspace(0, n - 1, steps=1) = [0]``);
+3. p_b = (1 - a) softmax(logits_b) + a / C with a = 0.05 rounded to float16 (0.04998779296875), as the
+   official ``alpha`` tensor is;
+4. L_b = the lower-triangular Cholesky factor of diag(p_b) - p_b p_b^T in closed form (Tanabe & Sagae 1992,
+   the official ``cholesky_covariance``): with q_k = sum_{j>k} p_j, d_k = sqrt(p_k q_k / q_{k-1}),
+   L[k, k] = d_k, L[i, k] = -p_i d_k / q_k for i > k; the last column is 0 (the covariance is singular);
+5. F = 1/B sum_b J_b^T L_b^T L_b J_b (float64 here, float32 there);
+6. lambda = the singular values of F (``torch.svd(...).S``); their deciles at 0.1, ..., 0.9 (``torch.quantile``,
+   linear interpolation);
+7. t = deciles / (sum |deciles| + 1e-10); score = -sum t log(t + 1e-10), in [0, ln 9]; higher is better.
+
+Protocol of the paper's NB201 runs (``tss_general_.py``, defaults; for a ``Protocol`` declaration): data
+Gaussian N(0, 1) of the image shape (``vkdnw`` is not in ``real_input_metrics``, so ``trainloader=None`` and
+``compute_nas_score`` draws ``torch.randn(batch_size, 3, res, res)``; ``--real_input`` switches to training
+images); batch 64 (``--batch_size``); init Kaiming-normal fan-in (inside the score, step 1); one evaluation
+per network and run, runs with ``--rand_seed`` 1-5 (Table 1 reports the ``*_mean`` columns over runs); BN
+eval mode with fresh running statistics.
+
+VKDNW_single and VKDNW_agg with this entropy: use the column ``vkdnw_entropy_official`` as the entropy
+component in place of ``vkdnw_entropy``, beside ``vkdnw_dim`` (which counts all tensors: the official
+``vkdnw_dim`` is not cut), e.g.
+``vkdnw.rank_single(frame, entropy_column="vkdnw_entropy_official")`` or the pool aggregates' component name.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from harness.proxies._first_element_jacobian import first_element_jacobian
+from harness.proxies._kaiming import cpu_generator, kaiming_normal_fanin_
+from harness.proxies.base import ProxyContext, register_proxy
+
+OFFICIAL_TENSORS = 128  # ``params_grad_len``
+OFFICIAL_SMOOTHING = float(torch.tensor(0.05, dtype=torch.float16))  # 0.04998779296875
+OFFICIAL_EPS = 1e-10
+DECILES = tuple(k / 10 for k in range(1, 10))
+
+
+def multinomial_cholesky(p: torch.Tensor) -> torch.Tensor:
+    """[B, C] probabilities -> [B, C, C] lower-triangular L with L L^T = diag(p) - p p^T (step 4).
+
+    The tail sums q_k are summed from the end rather than taken as 1 - cumsum, so small tails keep their
+    digits; every p_k > 0 (smoothing), hence q_{k-1} >= p_k > 0 and only the last column has q_k = 0."""
+    tail = p.flip(1).cumsum(1).flip(1)  # tail[k] = sum_{j>=k} p_j = q_{k-1}
+    q = torch.cat([tail[:, 1:], torch.zeros_like(tail[:, :1])], dim=1)  # q_k = sum_{j>k} p_j
+    d = torch.sqrt(p * q / tail)
+    below = -p[:, :, None] * (d / torch.where(q > 0, q, torch.ones_like(q)))[:, None, :]
+    return torch.tril(below, diagonal=-1) + torch.diag_embed(d)
+
+
+def official_fisher(
+    net: nn.Module, inputs: torch.Tensor, tensors: int | None = OFFICIAL_TENSORS, micro_batch: int | None = None
+) -> torch.Tensor:
+    """The official code's matrix, float64: 1/B sum_b J_b^T L_b^T L_b J_b over the first ``tensors`` parameter
+    tensors (None: all). Eval mode; samples are independent, so ``micro_batch`` chunks are summed exactly."""
+    batch = inputs.shape[0]
+    step = batch if micro_batch is None else max(1, int(micro_batch))
+    total = None
+    for start in range(0, batch, step):
+        logits, jac = first_element_jacobian(net, inputs[start : start + step])
+        jac = jac if tensors is None else jac[:, :, :tensors]
+        classes = logits.shape[1]
+        p = torch.softmax(logits.double(), dim=1) * (1.0 - OFFICIAL_SMOOTHING) + OFFICIAL_SMOOTHING / classes
+        lj = multinomial_cholesky(p) @ jac
+        part = torch.einsum("bcp,bcq->pq", lj, lj)
+        total = part if total is None else total + part
+    return total / batch
+
+
+def official_decile_entropy(fisher: torch.Tensor) -> float:
+    """Steps 6-7: the entropy of the normalised deciles of the singular values, with the official 1e-10s."""
+    values = torch.linalg.svdvals(fisher)
+    deciles = torch.quantile(values, torch.tensor(DECILES, dtype=values.dtype, device=values.device))
+    t = deciles / (deciles.abs().sum() + OFFICIAL_EPS)
+    return float(-(t * torch.log(t + OFFICIAL_EPS)).sum()) + 0.0  # + 0.0: no -0.0 when all deciles are 0
+
+
+@register_proxy(
+    "vkdnw_entropy_official",
+    needs_labels=False,
+    needs_real_data=False,
+    higher_is_better=True,
+    bn_mode="eval",
+    mutates_net=True,
+    prunable=True,
+    splittable=True,
+    description="VKDNW entropy as the official code computes it: J^T L^T L J over the first 128 tensors",
+    paper="Tybl & Neumann, CVPR 2025",
+)
+def vkdnw_entropy_official(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, ctx: ProxyContext) -> float:
+    """Score = decile entropy of the official code's matrix J^T L^T L J (module docstring, steps 1-7).
+
+    The matrix the paper's published numbers were computed with (module docstring); ``vkdnw_entropy`` is the
+    textbook FIM's. Mutates the network (re-initialisation); prunable (dead
+    edges give zero Jacobian columns either way; pruning keeps every parameter, so the 128-tensor cut selects
+    the same tensors); splittable (eval mode: F sums over independent samples).
+    """
+    kaiming_normal_fanin_(net, cpu_generator(ctx.seed))
+    return official_decile_entropy(official_fisher(net, inputs, OFFICIAL_TENSORS, ctx.micro_batch))
