@@ -74,7 +74,7 @@ def test_walkthrough_runs_as_written(shared_data, tmp_path, monkeypatch, capsys)
     assert "5 of its 5 usable cells are among the 1000 reference cells" in out
     assert "only 5 shared cells" in out
     ranked = [line.split()[0] for line in out.splitlines()[2:] if not line.startswith("note:")]
-    assert ranked[0] == "logit_spread" and len(ranked) == 29  # yours, then the 28 built-ins of the reference
+    assert ranked[0] == "logit_spread" and len(ranked) == 33  # yours, then the 28 built-ins and 4 pool aggregates
 
     assert main(shlex.split(toy)[1:]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
@@ -97,7 +97,8 @@ def test_reference_exports_hold_28_builtins_on_the_1000_reference_cells() -> Non
 
     ref = load_reference()
     assert sorted(set(ref["index"])) == sorted(parse_cells("sample:1000:0", "nb201"))
-    assert ref.groupby("proxy").size().eq(1000).all() and ref["proxy"].nunique() == 28
+    assert ref.groupby("proxy").size().eq(1000).all() and ref["proxy"].nunique() == 28 + 4
+    assert {"az_nas", "te_nas", "vkdnw_single", "vkdnw_agg"} <= set(ref["proxy"])  # pool aggregates (#20)
     assert "ntk_trace" not in set(ref["proxy"])
 
 
@@ -120,7 +121,7 @@ def test_reference_comparison_ranks_a_perfect_proxy_first_and_counts_shared_cell
     assert (others["n"] <= 60).all() and (others["delta"].dropna() > 0).all()
     assert (others["delta_lo"].dropna() <= others["delta"].dropna()).all()
     assert "60 of its 62 usable cells are among the 1000 reference cells" in result.notes[0]
-    assert "rank by oriented Spearman rho: 1 of 29" in result.notes[1]
+    assert "rank by oriented Spearman rho: 1 of 33" in result.notes[1]  # 28 stored + 4 pool aggregates
 
     same_name = compare_to_reference(_user_rows(cells, accuracy.reindex(cells).to_numpy(), proxy="nasi"), ref,
                                      accuracy, n_boot=50)  # fmt: skip
