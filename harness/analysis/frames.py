@@ -34,7 +34,10 @@ def prepare(results: pd.DataFrame) -> pd.DataFrame:
     missing = [c for c in REQUIRED if c not in results.columns]
     if missing:
         raise ValueError(f"results lack column(s) {', '.join(missing)}; expected the store's columns")
-    frame = results.copy()
+    from harness.analysis.protocols import protocol_settings, separate_protocols
+
+    frame = separate_protocols(protocol_settings(results))  # "grad_norm [paper]" is not "grad_norm"
+    frame = frame.copy() if frame is results else frame
     for column, default in DEFAULTS.items():
         if column not in frame.columns:
             frame[column] = default
@@ -84,7 +87,12 @@ def _degenerate_lookup(space: str) -> np.ndarray | None:
 
 @cache
 def higher_is_better(proxy: str) -> bool:
-    """The proxy's declared direction (a pool aggregate's own); names the registry does not know point up."""
+    """The proxy's declared direction (a pool aggregate's own); names the registry does not know point up; a name
+    shown with its protocol (``grad_norm [paper]``) points as the proxy does."""
+    from harness.analysis.protocols import base_name
+
+    if base_name(proxy) != proxy:
+        return higher_is_better(base_name(proxy))
     from harness.aggregates import get_aggregate, is_aggregate
 
     if is_aggregate(proxy):

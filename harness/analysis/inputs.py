@@ -16,7 +16,7 @@ from harness.store.tables import is_table, read_table
 # What analyses and reports read of a store (not the provenance: loading its text is most of the time on a full
 # space); tables are read whole.
 ANALYSIS_COLUMNS = ("study", "space", "index", "proxy", "dataset", "data", "labels", "batch_size", "seed", "score",
-                    "status", "proxy_version")  # fmt: skip
+                    "status", "proxy_version", "protocol")  # fmt: skip
 
 PathLike = str | os.PathLike
 Sources = PathLike | Sequence[PathLike]
@@ -46,9 +46,11 @@ def load_scores(
     (unless ``builtin_aggregates`` is False) and the user's ``aggregates`` (``NAME=a+b+c`` specs or
     ``Aggregate`` objects; their components must be present)."""
     from harness.analysis.aggregates import add_aggregates, resolve
+    from harness.analysis.protocols import protocol_settings
     from harness.store.load import latest_versions
 
     frame, notes = latest_versions(_load_scores(path, study, space))
+    frame = protocol_settings(frame)  # one pool per protocol, before the aggregates pool (harness.analysis.protocols)
     if notes:
         frame.attrs["notes"] = [*frame.attrs.get("notes", []), *notes]
     chosen = resolve(aggregates, builtins=builtin_aggregates)

@@ -105,11 +105,12 @@ def write_store(path: str, results: pd.DataFrame, study: str = "synthetic") -> i
     from harness.store import ResultStore
 
     written = 0
+    fields = [k for k in RECORD_FIELDS if k in results.columns]  # no protocol column: the harness protocol
     with ResultStore(path) as store:
         for space, rows in results.groupby("space", sort=False):
             records = (
-                ScoreRecord(**{k: (None if k == "score" and not np.isfinite(r[k]) else r[k]) for k in RECORD_FIELDS})
-                for r in rows[list(RECORD_FIELDS)].astype({"peak_mem_mb": object}).to_dict(orient="records")
+                ScoreRecord(**{k: (None if k == "score" and not np.isfinite(r[k]) else r[k]) for k in fields})
+                for r in rows[fields].astype({"peak_mem_mb": object}).to_dict(orient="records")
             )
             written += store.write(study, str(space), records, commit_every=100_000)
     return written

@@ -17,6 +17,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_plugin_option(check)
     check.set_defaults(func=_check)
     listing = actions.add_parser("list", help="name, version, paper and declared flags of every registered proxy")
+    listing.add_argument("--protocols", action="store_true",
+                         help="also print each proxy's paper protocol and the code it was read from")  # fmt: skip
     add_plugin_option(listing)
     listing.set_defaults(func=_list)
 
@@ -45,4 +47,7 @@ def _list(args: argparse.Namespace) -> int:
                                   ("splittable", s.splittable)) if on]  # fmt: skip
         origin = "" if s.builtin else " [plugin]"
         print(f"{name:<22} {s.version:>3}  {' '.join(flags):<50} {s.paper or '-'}{origin}")
+        if args.protocols:
+            protocol = "none declared (as harness)" if s.protocol is None else s.protocol.summary()
+            print(f"{'':<28}paper protocol: {protocol}" + (f"; source {s.protocol.source}" if s.protocol else ""))
     return 0

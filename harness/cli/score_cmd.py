@@ -43,6 +43,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="K",
         help="score K cells per computation with the proxies that have a stacked form (nasi on nb201)",
     )
+    parser.add_argument(
+        "--protocol",
+        default="harness",
+        choices=["harness", "paper"],
+        help="harness: every proxy on this batch with default init; paper: each proxy with the data, batch size, "
+        "init and repeats its official code uses (docs/proxies.md), replacing --data/--labels/--batch-size where "
+        "it fixes them (each row says what was used)",
+    )
     options.add_out(parser, "CSV file (default: stdout)", metavar="FILE")
     add_plugin_option(parser)
     parser.set_defaults(func=_score)
@@ -60,7 +68,7 @@ def _score(args: argparse.Namespace) -> int:
     records = score_cells(
         args.space, cells, proxies, dataset=args.dataset, data_mode=args.data_mode, label_mode=args.labels,
         batch_size=args.batch_size, seed=args.seed, device=args.device, data=args.data_dir,
-        share_isomorphic=args.share_isomorphic, stack=args.stack,
+        share_isomorphic=args.share_isomorphic, stack=args.stack, protocol=args.protocol,
     )  # fmt: skip
     # The engine checks its arguments and data when first asked for a record: ask before writing anything, so a
     # bad option or missing data is one error line and no half-written file.

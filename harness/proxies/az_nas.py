@@ -50,6 +50,7 @@ from torch import nn
 from harness.proxies._kaiming import cpu_generator, kaiming_normal_fanin_, rademacher
 from harness.proxies._ranking import oriented_rank, require_columns
 from harness.proxies.base import ProxyContext, register_proxy
+from harness.proxies.protocol import AZ_NAS_DRIVER, Protocol
 from harness.spaces.cost import hook_cost
 
 COMPONENTS = ("az_nas_expressivity", "az_nas_progressivity", "az_nas_trainability", "az_nas_complexity")
@@ -148,6 +149,26 @@ def complexity(net: nn.Module, inputs: torch.Tensor, ctx: ProxyContext) -> float
     return float(hook_cost(on_cpu, shape[1])[1])
 
 
+# Paper protocol (the official code, also VKDNW's Table 1 code; see harness.proxies.protocol): weights
+# Kaiming-normal fan-in (drawn by these proxies under both protocols), one batch of 64 N(0, 1) inputs (az_nas is not
+# among the notebook's real-input metrics), BN in train mode.
+PAPER_PROTOCOL = Protocol(
+    source=f"cvlab-yonsei/AZ-NAS@5e6683a5 NB201/ZeroShotProxy/compute_az_nas_score.py; {AZ_NAS_DRIVER}",
+    data="gaussian",
+    batch_size=64,
+    init="kaiming_normal_fanin",
+    init_in_proxy=True,
+)
+# Complexity comes from the same call (its key the same as the other components'), but only the FLOPs of the
+# NATS-Bench API enter it (compute_az_nas_score.py leaves info['complexity'] to the API).
+COMPLEXITY_PROTOCOL = Protocol(
+    source=f"cvlab-yonsei/AZ-NAS@5e6683a5 NB201/ZeroShotProxy/compute_az_nas_score.py; {AZ_NAS_DRIVER}",
+    data="gaussian",
+    batch_size=64,
+    notes="no batch or initialisation enters the FLOPs",
+)
+
+
 _COMMON = dict(needs_labels=False, needs_real_data=False, bn_mode="train", mutates_net=True, splittable=False)
 
 
@@ -157,6 +178,7 @@ _COMMON = dict(needs_labels=False, needs_real_data=False, bn_mode="train", mutat
     prunable=True,
     description="AZ-NAS expressivity: sum over blocks of the eigen-spectrum entropy of the feature covariance",
     paper="Lee & Ham, CVPR 2024",
+    protocol=PAPER_PROTOCOL,
     **_COMMON,
 )
 def az_nas_expressivity(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, ctx: ProxyContext) -> float:
@@ -176,6 +198,7 @@ def az_nas_expressivity(net: nn.Module, inputs: torch.Tensor, targets: torch.Ten
     prunable=True,
     description="AZ-NAS progressivity: min over consecutive blocks of the increase of the spectral entropy",
     paper="Lee & Ham, CVPR 2024",
+    protocol=PAPER_PROTOCOL,
     **_COMMON,
 )
 def az_nas_progressivity(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, ctx: ProxyContext) -> float:
@@ -191,6 +214,7 @@ def az_nas_progressivity(net: nn.Module, inputs: torch.Tensor, targets: torch.Te
     prunable=True,
     description="AZ-NAS trainability: mean over blocks of 2 - s - 1/s, s = spectral norm of the block Jacobian",
     paper="Lee & Ham, CVPR 2024",
+    protocol=PAPER_PROTOCOL,
     **_COMMON,
 )
 def az_nas_trainability(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, ctx: ProxyContext) -> float:
@@ -217,6 +241,7 @@ def az_nas_trainability(net: nn.Module, inputs: torch.Tensor, targets: torch.Ten
     splittable=True,
     description="AZ-NAS complexity: FLOPs in millions (more ranks better, within a budget)",
     paper="Lee & Ham, CVPR 2024",
+    protocol=COMPLEXITY_PROTOCOL,
 )
 def az_nas_complexity(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, ctx: ProxyContext) -> float:
     """Score = FLOPs (millions) of the cell in the benchmark's convention (``ctx.cost``); AZ-NAS ranks higher
@@ -232,6 +257,7 @@ def az_nas_complexity(net: nn.Module, inputs: torch.Tensor, targets: torch.Tenso
     description="AZ-NAS per-cell surrogate (not the paper's rank score az_nas): mean block entropy + "
     "progressivity + trainability + log(FLOPs)",
     paper="Lee & Ham, CVPR 2024",
+    protocol=PAPER_PROTOCOL,
     **_COMMON,
 )
 def az_nas_sum(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, ctx: ProxyContext) -> float:

@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from harness.names import name_problem
+from harness.proxies.protocol import Protocol
 from harness.spaces.base import Cost
 
 ProxyFn = Callable[[nn.Module, torch.Tensor, torch.Tensor, "ProxyContext"], float]
@@ -69,6 +70,7 @@ class ProxySpec:
     description: str
     version: int = 1
     paper: str = ""
+    protocol: Protocol | None = None  # how the official code applies it (harness.proxies.protocol); None: as ours
 
     def __call__(self, net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, ctx: ProxyContext) -> float:
         return as_score(self.name, self.fn(net, inputs, targets, ctx))
@@ -112,11 +114,14 @@ def register_proxy(
     description: str = "",
     version: int = 1,
     paper: str = "",
+    protocol: Protocol | None = None,
 ) -> Callable[[ProxyFn], ProxyFn]:
     """Register ``fn`` as proxy ``name``.
 
     ``version``: bump it when a change alters the proxy's scores; it is part of each stored row's key, so a run
     re-scores rows stored under another version. ``paper``: the publication whose score the name means.
+    ``protocol``: how the official code applies it (``harness.proxies.protocol``), used under the ``paper``
+    protocol; a change to it that changes those scores bumps ``version`` too.
 
     ``prunable``: the score only depends on the output and gradients, so edges that cannot reach the cell
     output may be skipped (see ``harness.spaces.cell.live_edges``). ``mutates_net``: the proxy changes
@@ -127,6 +132,8 @@ def register_proxy(
         raise ValueError(f"proxy {name_problem(name)}")
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
         raise ValueError(f"proxy {name!r}: version must be an integer >= 1, got {version!r}")
+    if protocol is not None and not isinstance(protocol, Protocol):
+        raise ValueError(f"proxy {name!r}: protocol must be a harness.proxies.protocol.Protocol, got {protocol!r}")
 
     def decorator(fn: ProxyFn) -> ProxyFn:
         if name in _REGISTRY:
@@ -146,6 +153,7 @@ def register_proxy(
             description=description or (fn.__doc__ or "").strip().splitlines()[0] if fn.__doc__ else description,
             version=version,
             paper=paper,
+            protocol=protocol,
         )
         return fn
 

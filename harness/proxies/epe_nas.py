@@ -13,6 +13,7 @@ from torch import nn
 
 from harness.proxies._hooks import input_jacobian
 from harness.proxies.base import ProxyContext, register_proxy
+from harness.proxies.protocol import Protocol
 
 K = 1e-5  # offset inside the log, as in the reference
 MANY_CLASSES = 100  # above this, the reference normalises per class and compares classes pairwise
@@ -53,6 +54,13 @@ def epe_nas_from_jacobian(jacobian: np.ndarray, labels: np.ndarray, num_classes:
     return float(sum(np.absolute(a - b) for a in terms for b in terms) / len(terms))
 
 
+# Paper protocol: EPE-NAS's official code was not read here, so nothing is fixed. TODO(#20): read it and declare.
+PAPER_PROTOCOL = Protocol(
+    source="Lopes et al., ICANN 2021 (official code not available to this harness)",
+    unconfirmed=("data", "labels", "batch_size", "init", "repeats"),
+)
+
+
 @register_proxy(
     "epe_nas",
     needs_labels=True,
@@ -64,6 +72,7 @@ def epe_nas_from_jacobian(jacobian: np.ndarray, labels: np.ndarray, num_classes:
     splittable=False,
     description="EPE-NAS: per-class sums of log |correlation| of input Jacobians",
     paper="Lopes et al., ICANN 2021",
+    protocol=PAPER_PROTOCOL,
 )
 def epe_nas(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, ctx: ProxyContext) -> float:
     """Score (<= 100 classes) = sum_c | sum_ij log(|corr(J_c)|_ij + 1e-5) |, J_c = Jacobian rows of class c.

@@ -11,6 +11,17 @@ from torch import nn
 
 from harness.proxies._grad import check_split, cross_entropy_pass, require_logits, weight_layers
 from harness.proxies.base import ProxyContext, register_proxy
+from harness.proxies.protocol import ZERO_COST_NAS, Protocol
+
+# Paper protocol: Abdelfattah et al.'s zero-cost code for NAS-Bench-201 (see harness.proxies.protocol): one batch of
+# 64 training images with their labels at PyTorch's default init.
+PAPER_PROTOCOL = Protocol(
+    source=ZERO_COST_NAS,
+    data="real",
+    labels="true",
+    batch_size=64,
+    deviations="the official loader's training images carry random crop and flip; the harness draws them unaugmented",
+)
 
 
 @register_proxy(
@@ -24,6 +35,7 @@ from harness.proxies.base import ProxyContext, register_proxy
     splittable=False,
     description="Σ over conv/linear output channels of ½·mean_n(Σ_spatial a·∂L/∂a)², times the layer fan-in",
     paper="Turner et al., ICLR 2020",
+    protocol=PAPER_PROTOCOL,
 )
 def fisher(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, ctx: ProxyContext) -> float:
     """Score = Σ_layers fan_in · Σ_k ½ · mean_n (Σ_{h,w} a_nkhw · ∂L/∂a_nkhw)².

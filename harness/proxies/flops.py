@@ -8,7 +8,12 @@ import torch
 from torch import nn
 
 from harness.proxies.base import ProxyContext, register_proxy
+from harness.proxies.protocol import AZ_NAS_DRIVER, Protocol
 from harness.spaces.cost import hook_cost
+
+# Paper protocol: VKDNW's Table 1 row FLOPs is the benchmark's own figure (NATS-Bench API, as AZ-NAS's notebook
+# reads the complexity); no batch or initialisation enters, so both protocols give the same number.
+PAPER_PROTOCOL = Protocol(source=f"NATS-Bench API cost info; {AZ_NAS_DRIVER}")
 
 
 @register_proxy(
@@ -22,6 +27,7 @@ from harness.spaces.cost import hook_cost
     splittable=True,
     description="forward FLOPs (multiply-accumulates of conv/linear layers) in millions for one image",
     paper="Dong & Yang, ICLR 2020 (NAS-Bench-201's cost convention)",
+    protocol=PAPER_PROTOCOL,
 )
 def flops(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, ctx: ProxyContext) -> float:
     """Score = ``ctx.cost.flops_m``: the benchmark's ``get_cost_info`` FLOPs (conv k·k·Cin·Cout per output position

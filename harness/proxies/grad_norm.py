@@ -8,6 +8,21 @@ from torch import nn
 
 from harness.proxies._grad import weight_gradients
 from harness.proxies.base import ProxyContext, register_proxy
+from harness.proxies.protocol import AZ_NAS_DRIVER, ZERO_COST_NAS, Protocol, table_one
+
+# Paper protocol (VKDNW's Table 1 code, see harness.proxies.protocol): Kaiming-normal fan-in weights, one batch of
+# 64 N(0, 1) inputs with uniformly random labels (``torch.randint``), BN in train mode.
+PAPER_PROTOCOL = Protocol(
+    source=f"{table_one('gradnorm')}; {AZ_NAS_DRIVER}",
+    data="gaussian",
+    labels="random",
+    batch_size=64,
+    init="kaiming_normal_fanin",
+    deviations="the Table 1 code's score is the global norm sqrt(sum over all parameters, BN included, of ||g||^2); "
+    "this proxy keeps Abdelfattah et al.'s sum over conv/linear layers of ||g_W|| (the protocol sets how it is "
+    "applied, not its formula)",
+    notes=f"Abdelfattah et al.'s own code feeds real images with their labels at default init: {ZERO_COST_NAS}",
+)
 
 
 @register_proxy(
@@ -21,6 +36,7 @@ from harness.proxies.base import ProxyContext, register_proxy
     splittable=False,
     description="Σ over conv/linear layers of ||∂L/∂W||₂ (mean CE, train-mode BN)",
     paper="Abdelfattah et al., ICLR 2021",
+    protocol=PAPER_PROTOCOL,
 )
 def grad_norm(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, ctx: ProxyContext) -> float:
     """Score = Σ_layers ||∂L/∂W_layer||₂ (unsquared Frobenius norm per layer, then summed).

@@ -17,6 +17,7 @@ from harness.proxies._grad import (
     weight_layers,
 )
 from harness.proxies.base import ProxyContext, register_proxy
+from harness.proxies.protocol import AUGMENTED, AZ_NAS_DRIVER, ZERO_COST_NAS, Protocol, table_one
 
 
 def _hessian_gradient(
@@ -65,6 +66,19 @@ def _nchw_hessian_gradient(net: nn.Module, inputs: torch.Tensor, targets: torch.
     return hessian_grad
 
 
+# Paper protocol (VKDNW's Table 1 code, see harness.proxies.protocol): Kaiming-normal fan-in weights, one batch of
+# 64 training images with their labels, BN in train mode.
+PAPER_PROTOCOL = Protocol(
+    source=f"{table_one('grasp')}; {AZ_NAS_DRIVER}",
+    data="real",
+    labels="true",
+    batch_size=64,
+    init="kaiming_normal_fanin",
+    deviations=AUGMENTED,
+    notes=f"Abdelfattah et al.'s zero-cost code uses PyTorch's default init: {ZERO_COST_NAS}",
+)
+
+
 @register_proxy(
     "grasp",
     needs_labels=True,
@@ -76,6 +90,7 @@ def _nchw_hessian_gradient(net: nn.Module, inputs: torch.Tensor, targets: torch.
     splittable=False,
     description="Σ -W ⊙ (H g) over conv/linear weights (mean CE, train-mode BN)",
     paper="Wang et al., ICLR 2020",
+    protocol=PAPER_PROTOCOL,
 )
 def grasp(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, ctx: ProxyContext) -> float:
     """Score = Σ -W ⊙ (H g) over the weights W of every Conv/Linear layer, signed.

@@ -11,6 +11,7 @@ from torch import nn
 
 from harness.proxies._hooks import input_jacobian
 from harness.proxies.base import ProxyContext, register_proxy
+from harness.proxies.protocol import AUGMENTED, ZERO_COST_NAS, Protocol, table_one
 
 K = 1e-5  # eigenvalue offset of the reference
 
@@ -28,6 +29,18 @@ def jacov_from_jacobian(jacobian: np.ndarray) -> float:
         return float(-np.sum(np.log(eigenvalues + K) + 1.0 / (eigenvalues + K)))
 
 
+# Paper protocol (VKDNW's Table 1 code, see harness.proxies.protocol): Kaiming-normal fan-in weights, one batch of
+# 64 training images (the code reads the loader itself), BN in train mode.
+PAPER_PROTOCOL = Protocol(
+    source=table_one("jacov"),
+    data="real",
+    batch_size=64,
+    init="kaiming_normal_fanin",
+    deviations=AUGMENTED,
+    notes=f"Abdelfattah et al.'s zero-cost code uses PyTorch's default init: {ZERO_COST_NAS}",
+)
+
+
 @register_proxy(
     "jacov",
     needs_labels=False,
@@ -39,6 +52,7 @@ def jacov_from_jacobian(jacobian: np.ndarray) -> float:
     splittable=False,
     description="Jacobian covariance: -sum(log(v+k)+1/(v+k)) over eigenvalues of the input-Jacobian correlation",
     paper="Mellor et al., arXiv 2020 (v1)",
+    protocol=PAPER_PROTOCOL,
 )
 def jacov(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, ctx: ProxyContext) -> float:
     """Score = -sum_i [log(v_i + 1e-5) + 1/(v_i + 1e-5)], v = eigenvalues of ``corrcoef(J)``.

@@ -7,6 +7,17 @@ from torch import nn
 
 from harness.proxies._grad import weight_layers
 from harness.proxies.base import ProxyContext, register_proxy
+from harness.proxies.protocol import ZERO_COST_NAS, Protocol
+
+# Paper protocol: Abdelfattah et al.'s zero-cost code for NAS-Bench-201 (see harness.proxies.protocol): one batch of
+# 64 training images with their labels at PyTorch's default init.
+PAPER_PROTOCOL = Protocol(
+    source=ZERO_COST_NAS,
+    data="real",
+    labels="true",
+    batch_size=64,
+    deviations="the official loader's training images carry random crop and flip; the harness draws them unaugmented",
+)
 
 
 @register_proxy(
@@ -20,6 +31,7 @@ from harness.proxies.base import ProxyContext, register_proxy
     splittable=True,
     description="Σ over conv/linear layers of ||W||₂ at initialisation (no data)",
     paper="Krishnakumar et al., NeurIPS 2022 (NAS-Bench-Suite-Zero)",
+    protocol=PAPER_PROTOCOL,
 )
 def l2_norm(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, ctx: ProxyContext) -> float:
     """Score = Σ_layers ||W_layer||₂ (unsquared Frobenius norm of each Conv/Linear weight, summed).

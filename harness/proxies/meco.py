@@ -12,6 +12,7 @@ from torch import nn
 
 from harness.proxies._hooks import forward_hooks
 from harness.proxies.base import ProxyContext, register_proxy
+from harness.proxies.protocol import Protocol
 
 
 def min_corr_eigenvalue(feature: torch.Tensor) -> float | None:
@@ -30,6 +31,14 @@ def min_corr_eigenvalue(feature: torch.Tensor) -> float | None:
     return float(torch.linalg.eigvalsh(corr).min())
 
 
+# Paper protocol: MeCo's official code was not read here (no snapshot available), so nothing is fixed: the proxy
+# scores the first image of the unit's batch at PyTorch's default init. TODO(#20): read it and declare.
+PAPER_PROTOCOL = Protocol(
+    source="Jiang et al., NeurIPS 2023 (official code not available to this harness)",
+    unconfirmed=("data", "batch_size", "repeats", "init"),
+)
+
+
 @register_proxy(
     "meco",
     needs_labels=False,
@@ -41,6 +50,7 @@ def min_corr_eigenvalue(feature: torch.Tensor) -> float | None:
     splittable=False,
     description="MeCo: sum over modules of the min eigenvalue of the channel correlation of one sample's features",
     paper="Jiang et al., NeurIPS 2023",
+    protocol=PAPER_PROTOCOL,
 )
 def meco(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, ctx: ProxyContext) -> float:
     """Score = sum over modules m of lambda_min(P(f_m(x_0))), P = Pearson correlation between channels.

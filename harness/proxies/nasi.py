@@ -14,7 +14,15 @@ from torch import nn
 
 from harness.proxies._grad import mean_ce_gradients, sum_squares
 from harness.proxies.base import ProxyContext, register_proxy, register_stacked
+from harness.proxies.protocol import Protocol
 from harness.spaces.stacked import StackedNetworks
+
+# Paper protocol: NASI's official code (shuyao95/NASI) was not available here, so nothing is fixed beyond what the
+# harness already does (b = 64 is NASI's stated batch, docs/search.md). TODO(#20): read it and declare.
+PAPER_PROTOCOL = Protocol(
+    source="Shu et al., ICLR 2022 (shuyao95/NASI not available to this harness)",
+    unconfirmed=("data", "labels", "batch_size", "init", "repeats"),
+)
 
 
 @register_proxy(
@@ -28,6 +36,7 @@ from harness.spaces.stacked import StackedNetworks
     splittable=False,
     description="NASI (ICLR 2022, eq. 12): squared L2 norm of the mean-CE gradient over all parameters",
     paper="Shu et al., ICLR 2022",
+    protocol=PAPER_PROTOCOL,
 )
 def nasi(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, ctx: ProxyContext) -> float:
     """Score = ||∇_θ (1/b) Σ_i CE(f(x_i; θ0), y_i)||²₂ with θ all parameters concatenated.

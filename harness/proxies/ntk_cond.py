@@ -8,6 +8,7 @@ from torch import nn
 
 from harness.proxies._ntk import jacobian_row_grads, sample_sum_cotangents, sample_sum_gram, stacked_chunk, weights_only
 from harness.proxies.base import ProxyContext, register_proxy, register_stacked
+from harness.proxies.protocol import AUGMENTED, AZ_NAS_DRIVER, Protocol, table_one
 from harness.spaces.stacked import StackedNetworks
 
 
@@ -30,6 +31,16 @@ def weights_gram(net: nn.Module, inputs: torch.Tensor, ctx: ProxyContext | None 
     return ctx.remember(("sample_sum_gram", "weights_only", net.training), compute)
 
 
+# Paper protocol (VKDNW's Table 1 code for TE-NAS's NTK half, see harness.proxies.protocol): PyTorch's default init,
+# one batch of 64 training images (``get_ntk_n(..., train_mode=True, num_batch=1)``), BN in train mode.
+PAPER_PROTOCOL = Protocol(
+    source=f"{table_one('te_nas')}; {AZ_NAS_DRIVER}",
+    data="real",
+    batch_size=64,
+    deviations=AUGMENTED,
+)
+
+
 @register_proxy(
     "ntk_cond",
     needs_labels=False,
@@ -41,6 +52,7 @@ def weights_gram(net: nn.Module, inputs: torch.Tensor, ctx: ProxyContext | None 
     splittable=False,
     description="TE-NAS NTK condition number λmax/λmin of the B x B Gram of ∂Σ_k f_k(x_i)/∂(weights); lower is better",
     paper="Chen et al., ICLR 2021",
+    protocol=PAPER_PROTOCOL,
 )
 def ntk_cond(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, ctx: ProxyContext) -> float:
     """Score = λmax(Θ) / λmin(Θ), Θ_ij = ⟨∂Σ_k f_k(x_i)/∂θ_w, ∂Σ_k f_k(x_j)/∂θ_w⟩ (a B x B matrix).

@@ -12,6 +12,7 @@ from torch import nn
 
 from harness.proxies._hooks import forward_hooks, require_relus
 from harness.proxies.base import ProxyContext, register_proxy
+from harness.proxies.protocol import AZ_NAS_DRIVER, Protocol, table_one
 
 
 def code_kernel(codes: torch.Tensor) -> torch.Tensor:
@@ -30,6 +31,18 @@ def logdet_kernel(kernel: np.ndarray) -> float:
     return float(logabsdet) if sign > 0 else float("nan")
 
 
+# Paper protocol (VKDNW's Table 1 code, see harness.proxies.protocol): Kaiming-normal fan-in weights, one batch of
+# 64 N(0, 1) inputs, BN in train mode.
+PAPER_PROTOCOL = Protocol(
+    source=f"{table_one('naswot')}; {AZ_NAS_DRIVER}",
+    data="gaussian",
+    batch_size=64,
+    init="kaiming_normal_fanin",
+    notes="Mellor et al.'s own code (BayesWatch/nas-without-training@b3a82a66 score_networks.py) scores a batch of "
+    "128 training images at PyTorch's default init",
+)
+
+
 @register_proxy(
     "nwot",
     needs_labels=False,
@@ -41,6 +54,7 @@ def logdet_kernel(kernel: np.ndarray) -> float:
     splittable=False,
     description="NASWOT: log det of the kernel of binary ReLU codes summed over ReLU layers",
     paper="Mellor et al., ICML 2021",
+    protocol=PAPER_PROTOCOL,
 )
 def nwot(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, ctx: ProxyContext) -> float:
     """Score = log det K, K = sum over nn.ReLU modules of c c^T + (1-c)(1-c)^T, c = [input > 0] per sample.

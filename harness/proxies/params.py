@@ -6,6 +6,10 @@ import torch
 from torch import nn
 
 from harness.proxies.base import ProxyContext, register_proxy
+from harness.proxies.protocol import Protocol
+
+# Paper protocol: the benchmark's own figure (NATS-Bench API cost info); no batch or initialisation enters.
+PAPER_PROTOCOL = Protocol(source="NATS-Bench API cost info (D-X-Y/NATS-Bench get_cost_info)")
 
 
 @register_proxy(
@@ -19,6 +23,7 @@ from harness.proxies.base import ProxyContext, register_proxy
     splittable=True,
     description="parameter count in millions (the benchmark's get_cost_info convention)",
     paper="Dong & Yang, ICLR 2020 (NAS-Bench-201's cost convention)",
+    protocol=PAPER_PROTOCOL,
 )
 def params(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, ctx: ProxyContext) -> float:
     """Score = ``ctx.cost.params_m``: every trainable tensor (BN affine included) in millions, as the benchmark's

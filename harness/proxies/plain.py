@@ -8,6 +8,17 @@ from torch import nn
 
 from harness.proxies._grad import weight_gradients
 from harness.proxies.base import ProxyContext, register_proxy
+from harness.proxies.protocol import ZERO_COST_NAS, Protocol
+
+# Paper protocol: Abdelfattah et al.'s zero-cost code for NAS-Bench-201 (see harness.proxies.protocol): one batch of
+# 64 training images with their labels at PyTorch's default init.
+PAPER_PROTOCOL = Protocol(
+    source=ZERO_COST_NAS,
+    data="real",
+    labels="true",
+    batch_size=64,
+    deviations="the official loader's training images carry random crop and flip; the harness draws them unaugmented",
+)
 
 
 @register_proxy(
@@ -21,6 +32,7 @@ from harness.proxies.base import ProxyContext, register_proxy
     splittable=False,
     description="Σ W ⊙ ∂L/∂W over conv/linear weights, signed (mean CE, train-mode BN)",
     paper="Abdelfattah et al., ICLR 2021",
+    protocol=PAPER_PROTOCOL,
 )
 def plain(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, ctx: ProxyContext) -> float:
     """Score = Σ W ⊙ ∂L/∂W over the weights of every Conv/Linear layer — signed, no absolute value.

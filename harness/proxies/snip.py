@@ -8,6 +8,19 @@ from torch import nn
 
 from harness.proxies._grad import weight_gradients
 from harness.proxies.base import ProxyContext, register_proxy
+from harness.proxies.protocol import AUGMENTED, AZ_NAS_DRIVER, ZERO_COST_NAS, Protocol, table_one
+
+# Paper protocol (VKDNW's Table 1 code, see harness.proxies.protocol): Kaiming-normal fan-in weights, one batch of
+# 64 training images with their labels, BN in train mode.
+PAPER_PROTOCOL = Protocol(
+    source=f"{table_one('snip')}; {AZ_NAS_DRIVER}",
+    data="real",
+    labels="true",
+    batch_size=64,
+    init="kaiming_normal_fanin",
+    deviations=AUGMENTED,
+    notes=f"Abdelfattah et al.'s zero-cost code uses PyTorch's default init: {ZERO_COST_NAS}",
+)
 
 
 @register_proxy(
@@ -21,6 +34,7 @@ from harness.proxies.base import ProxyContext, register_proxy
     splittable=False,
     description="Σ |W ⊙ ∂L/∂W| over conv/linear weights (mean CE, train-mode BN)",
     paper="Lee et al., ICLR 2019",
+    protocol=PAPER_PROTOCOL,
 )
 def snip(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, ctx: ProxyContext) -> float:
     """Score = Σ |W ⊙ ∂L/∂W| over the weights of every Conv/Linear layer.

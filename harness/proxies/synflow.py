@@ -14,6 +14,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 from harness.proxies._grad import weight_layers
 from harness.proxies.base import ProxyContext, register_proxy
+from harness.proxies.protocol import AZ_NAS_DRIVER, ZERO_COST_NAS, Protocol, table_one
 
 
 def _identity(x: torch.Tensor) -> torch.Tensor:
@@ -57,6 +58,17 @@ def synflow_sum(net: nn.Module, input_shape: tuple[int, ...]) -> float:
         return float(sum((w * g).abs().sum() for w, g in zip(scored, grads) if g is not None))
 
 
+# Paper protocol (VKDNW's Table 1 code, see harness.proxies.protocol): Kaiming-normal fan-in weights, BN removed,
+# one all-ones input in float64 (the code draws a batch of 64 N(0, 1) inputs and keeps only its shape).
+PAPER_PROTOCOL = Protocol(
+    source=f"{table_one('synflow')}; {AZ_NAS_DRIVER}",
+    data="gaussian",
+    batch_size=64,
+    init="kaiming_normal_fanin",
+    notes=f"Abdelfattah et al.'s zero-cost code scores PyTorch's default init: {ZERO_COST_NAS}",
+)
+
+
 @register_proxy(
     "synflow",
     needs_labels=False,
@@ -68,6 +80,7 @@ def synflow_sum(net: nn.Module, input_shape: tuple[int, ...]) -> float:
     splittable=True,
     description="log Σ |W ⊙ ∂R/∂W|, R = sum of logits of an all-ones input through |θ|, BN bypassed, float64",
     paper="Tanaka et al., NeurIPS 2020",
+    protocol=PAPER_PROTOCOL,
 )
 def synflow(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, ctx: ProxyContext) -> float:
     """Score = ln Σ |W ⊙ ∂R/∂W| over the weights W of every Conv/Linear layer.

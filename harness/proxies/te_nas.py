@@ -36,6 +36,7 @@ from harness.proxies._linear_regions import linear_regions
 from harness.proxies._ranking import oriented_rank, require_columns
 from harness.proxies.base import ProxyContext, register_proxy
 from harness.proxies.ntk_cond import condition_number, weights_gram
+from harness.proxies.protocol import AUGMENTED, AZ_NAS_DRIVER, Protocol, table_one
 
 NTK_COMPONENT = "ntk_cond"
 REGIONS_COMPONENT = "te_nas_linear_regions"
@@ -58,6 +59,22 @@ def ntk_condition_number(net: nn.Module, inputs: torch.Tensor, ctx: ProxyContext
     return kappa
 
 
+# Paper protocol (VKDNW's Table 1 code, see harness.proxies.protocol): PyTorch's default init (compute_te_nas_score
+# draws none), the NTK on one batch of 64 training images, the linear regions on 64 N(0, 1) inputs, BN in train mode.
+NTK_PROTOCOL = Protocol(
+    source=f"{table_one('te_nas')}; {AZ_NAS_DRIVER}",
+    data="real",
+    batch_size=64,
+    deviations="the official code counts the linear regions on a separate batch of 64 N(0, 1) inputs; here both "
+    f"halves see the training batch (te_nas_linear_regions alone takes the N(0, 1) batch); {AUGMENTED}",
+)
+REGIONS_PROTOCOL = Protocol(
+    source=f"{table_one('te_nas')} (compute_RN_score, num_batch=1)",
+    data="gaussian",
+    batch_size=64,
+)
+
+
 @register_proxy(
     REGIONS_COMPONENT,
     needs_labels=False,
@@ -69,6 +86,7 @@ def ntk_condition_number(net: nn.Module, inputs: torch.Tensor, ctx: ProxyContext
     splittable=False,
     description="TE-NAS expressivity: distinct ReLU activation patterns (linear regions) over the batch",
     paper="Chen et al., ICLR 2021",
+    protocol=REGIONS_PROTOCOL,
 )
 def te_nas_linear_regions(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, ctx: ProxyContext) -> float:
     """Score = number of distinct activation patterns over the batch (1 .. B), higher is better.
@@ -95,6 +113,7 @@ def te_nas_linear_regions(net: nn.Module, inputs: torch.Tensor, targets: torch.T
     description="TE-NAS per-cell surrogate (not the paper's rank score te_nas): log(linear regions) - "
     "log(NTK condition number)",
     paper="Chen et al., ICLR 2021",
+    protocol=NTK_PROTOCOL,
 )
 def te_nas_log_ratio(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, ctx: ProxyContext) -> float:
     """Score = log R - log kappa, with R = ``te_nas_linear_regions`` and kappa = ``ntk_cond``.

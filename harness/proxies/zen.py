@@ -11,6 +11,7 @@ from torch import nn
 
 from harness.proxies._hooks import cpu_generator, pre_gap_features, randn_like_on
 from harness.proxies.base import ProxyContext, register_proxy
+from harness.proxies.protocol import AZ_NAS_DRIVER, Protocol, table_one
 
 MIXUP_GAMMA = 1e-2
 
@@ -38,6 +39,17 @@ def bn_log_scaling(net: nn.Module) -> torch.Tensor:
     return total
 
 
+# Paper protocol (VKDNW's Table 1 code, see harness.proxies.protocol): weights N(0, 1) (drawn by the proxy itself
+# under both protocols), two batches of 64 N(0, 1) inputs, one repeat, BN in train mode.
+PAPER_PROTOCOL = Protocol(
+    source=f"{table_one('zen')}; {AZ_NAS_DRIVER}",
+    data="gaussian",
+    batch_size=64,
+    init="normal",
+    init_in_proxy=True,
+)
+
+
 @register_proxy(
     "zen",
     needs_labels=False,
@@ -49,6 +61,7 @@ def bn_log_scaling(net: nn.Module) -> torch.Tensor:
     splittable=False,
     description="Zen-score: log E||f(x) - f(x + 0.01 e)||_1 of the pre-pooling map + sum log sqrt(BN running var)",
     paper="Lin et al., ICCV 2021",
+    protocol=PAPER_PROTOCOL,
 )
 def zen(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, ctx: ProxyContext) -> float:
     """Score = log mean_b sum_chw |f(x)_b - f(x + 0.01 e)_b| + sum_BN log sqrt(mean(running_var)).

@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from harness.proxies.base import ProxyContext, register_proxy
+from harness.proxies.protocol import AUGMENTED, AZ_NAS_DRIVER, Protocol, table_one
 
 
 def zico_from_gradients(per_layer: list[np.ndarray]) -> float:
@@ -34,6 +35,17 @@ def _layers(net: nn.Module) -> list[tuple[str, nn.Module]]:
     return [(n, m) for n, m in net.named_modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
 
 
+# Paper protocol (VKDNW's Table 1 code, see harness.proxies.protocol): PyTorch's default init, two training batches
+# of 64 with their labels (``batch_iter=2``; the proxy splits its 128 samples in those halves), BN in train mode.
+PAPER_PROTOCOL = Protocol(
+    source=f"{table_one('zico')}; {AZ_NAS_DRIVER}",
+    data="real",
+    labels="true",
+    batch_size=128,
+    deviations=AUGMENTED,
+)
+
+
 @register_proxy(
     "zico",
     needs_labels=True,
@@ -45,6 +57,7 @@ def _layers(net: nn.Module) -> list[tuple[str, nn.Module]]:
     splittable=False,
     description="ZiCo: sum over layers of log sum_theta mean|g|/std(g) across two half-batches",
     paper="Li et al., ICLR 2023",
+    protocol=PAPER_PROTOCOL,
 )
 def zico(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, ctx: ProxyContext) -> float:
     """Score = sum_layers log( sum_theta mean_k |g_k(theta)| / std_k(g_k(theta)) ), k over 2 mini-batches.

@@ -22,6 +22,7 @@ from harness.datasets import dataset_info
 from harness.proxies import ProxyContext, ProxySpec, get_proxy
 from harness.proxies._grad import CELL_PROXIES
 from harness.proxies.base import get_stacked
+from harness.proxies.protocol import HARNESS, PAPER, Effective, check_protocol, effective, initialise_, repeat_seed
 from harness.scoring.device import device_label, is_out_of_memory, measure, resolve_device
 from harness.scoring.records import DEGENERATE, NAN, OK, ScoreRecord, error_status
 from harness.scoring.snapshot import Snapshot
@@ -80,8 +81,14 @@ def score_cells(
     share_intermediates: bool = True,
     recycle_modules: bool = True,
     stack: int = 1,
+    protocol: str = HARNESS,
 ) -> Iterator[ScoreRecord]:
     """Score ``cells`` with ``proxies``; yield one record per (cell, proxy) as soon as it is computed.
+
+    ``protocol``: ``harness`` (every proxy on this batch, default init, one scoring) or ``paper`` (each proxy as
+    its ``Protocol`` declares: the data, labels and batch size it fixes replace these, so proxies are scored in
+    groups that share one batch; its initialisation, BN mode and repeats apply); each record says which protocol
+    and which data, labels and batch size made it.
 
     ``skip(index, proxy)`` filters units already done (resuming). ``share_isomorphic`` copies the score of
     the first cell of an isomorphism class to the others (exact up to the weight permutation).
@@ -99,22 +106,72 @@ def score_cells(
     charged the stack's time / K. Other proxies are scored per cell as usual.
     Raises ``DataMissing`` before any work when the modes need a dataset that is absent.
     """
+    check_protocol(protocol)
     sp = get_space(space)
     specs = [get_proxy(p) for p in proxies]
     if batch_size < 1:
         raise ValueError(f"batch size must be >= 1, got {batch_size}")
-    stacked = _stacked_forms(sp, specs, stack, share_isomorphic)
+    groups: dict[Effective, list[ProxySpec]] = {}
+    for spec in specs:  # under the paper protocol, proxies that fix other settings get their own batch
+        groups.setdefault(effective(spec.protocol, protocol, data_mode, label_mode, batch_size), []).append(spec)
     dev = resolve_device(device)
+    batches = {eff: _Batches(dataset, eff, data, dev, channels_last) for eff in groups}
+    for batches_of in batches.values():  # every batch before any work: absent data is an error up front
+        batches_of.get(seed)
+    pool = ModulePool() if recycle_modules else None
+    for eff, members in groups.items():
+        yield from _score_group(
+            sp, cells, members, dataset=dataset, eff=eff, seed=seed, dev=dev, batches=batches[eff], skip=skip,
+            share_isomorphic=share_isomorphic, share_intermediates=share_intermediates, pool=pool, stack=stack,
+        )  # fmt: skip
+
+
+class _Batches:
+    """The batches of one group, by seed (a repeat that redraws the batch asks for another seed's)."""
+
+    def __init__(self, dataset: str, eff: Effective, data: str | os.PathLike | None, dev: torch.device,
+                 channels_last: bool) -> None:  # fmt: skip
+        self.dataset, self.eff, self.data, self.dev, self.channels_last = dataset, eff, data, dev, channels_last
+        self.cache: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+        # NHWC only on CPU: on CUDA it was slower (H200: 19 vs 17 ms for nasi) and vmap cannot trace it (torch 2.11).
+        self.layout = torch.contiguous_format
+
+    def get(self, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+        if seed not in self.cache:
+            eff = self.eff
+            batch = make_batch(self.dataset, eff.batch_size, eff.data, eff.labels, seed, self.data)
+            inputs, targets = batch.inputs.to(self.dev), batch.targets.to(self.dev)
+            if self.channels_last and self.dev.type == "cpu" and inputs.dim() == 4:
+                self.layout = torch.channels_last
+            self.cache[seed] = (inputs.contiguous(memory_format=self.layout), targets)
+        return self.cache[seed]
+
+
+def _score_group(
+    sp,  # noqa: ANN001 - a SearchSpace
+    cells: Iterable[int | str],
+    specs: list[ProxySpec],
+    *,
+    dataset: str,
+    eff: Effective,
+    seed: int,
+    dev: torch.device,
+    batches: _Batches,
+    skip: SkipFn | None,
+    share_isomorphic: bool,
+    share_intermediates: bool,
+    pool: ModulePool | None,
+    stack: int,
+) -> Iterator[ScoreRecord]:
+    """``score_cells`` for proxies that share one batch (all of them under the harness protocol)."""
+    data_mode, label_mode, batch_size, protocol = eff.data, eff.labels, eff.batch_size, eff.protocol
+    stacked = _stacked_forms(sp, specs, stack, share_isomorphic) if protocol == HARNESS else {}
     label = device_label(dev)
     info = dataset_info(dataset)
-    batch = make_batch(dataset, batch_size, data_mode, label_mode, seed, data)
-    inputs, targets = batch.inputs.to(dev), batch.targets.to(dev)
-    # NHWC only on CPU: on CUDA it was slower (H200: 19 vs 17 ms for nasi) and vmap cannot trace it (torch 2.11).
-    nhwc = channels_last and dev.type == "cpu" and inputs.dim() == 4
-    layout = torch.channels_last if nhwc else torch.contiguous_format
-    inputs = inputs.contiguous(memory_format=layout)
+    inputs, targets = batches.get(seed)
+    layout = batches.layout
     shared: dict[tuple[str, str], tuple[float | None, str]] = {}
-    pool = ModulePool() if recycle_modules else None
+    declared = {s.name: s.protocol if protocol == PAPER else None for s in specs}
 
     def per_cell(index: int, todo: list[ProxySpec]) -> Iterator[ScoreRecord]:
         arch = sp.arch(index)
@@ -124,42 +181,57 @@ def score_cells(
         initial_state: Snapshot | None = None  # taken only when a second proxy will need it
         pristine = False  # base holds exactly the initial state (just built, nothing has run on it)
         cost = sp.cost(index, dataset)
-        memo: dict | None = {} if share_intermediates else None  # one cell, one batch, one set of initial weights
-        if memo is not None:  # who will run, so the first of a group computes what the others of it need
-            memo[CELL_PROXIES] = frozenset(spec.name for spec in todo)
+        memos: dict[str | None, dict] = {}  # one cell, one batch, one set of initial weights: one memo per init
+
+        def memo_for(spec: ProxySpec) -> dict | None:
+            decl = declared[spec.name]
+            if not share_intermediates or (decl is not None and decl.repeats > 1):
+                return None
+            init = _engine_init(decl)
+            if init not in memos:  # who will run, so the first of a group computes what the others of it need
+                memos[init] = {CELL_PROXIES: frozenset(s.name for s in todo if _engine_init(declared[s.name]) == init)}
+            return memos[init]
 
         unit = functools.partial(ScoreRecord, index, arch)
         fixed = (dataset, data_mode, label_mode, batch_size, seed)
+        repeated = any(d is not None and d.repeats > 1 for d in (declared[s.name] for s in todo))
         for spec in todo:
             if share_isomorphic and (canonical, spec.name) in shared:
                 score, status = shared[(canonical, spec.name)]
-                yield unit(spec.name, *fixed, score, status, 0.0, None, label)
+                yield unit(spec.name, *fixed, score, status, 0.0, None, label, protocol)
                 continue
             if base is None:  # build lazily: a fully-resumed cell costs nothing
                 torch.manual_seed(seed)
                 build = functools.partial(sp.build, index, dataset)
                 base = (build() if pool is None else pool.build(build)).to(dev, memory_format=layout)
                 pristine = True
-                if len(todo) > 1:
+                if len(todo) > 1 or repeated or _engine_init(declared[spec.name]) is not None:
                     initial_state = Snapshot(base)
             # Every proxy starts from the initial state: weights, BN running statistics and no gradients, whatever
             # earlier proxies left behind (a mutating proxy gets a copy of that state, not of the leftovers).
             if not pristine:
                 assert initial_state is not None
                 initial_state.restore()
-            pristine = spec.mutates_net  # a proxy working on a copy leaves base as it was
+            decl = declared[spec.name]
+            pristine = spec.mutates_net and decl is None  # a proxy on a copy leaves base as it was (unless repeated)
             net = copy.deepcopy(base) if spec.mutates_net else base
-            net.train(spec.bn_mode == "train")
-            if hasattr(net, "set_prune"):
-                net.set_prune(spec.prunable)
-            ctx = ProxyContext(num_classes=info.num_classes, cost=cost, device=dev, seed=seed, memo=memo)
+            bn_mode = decl.bn_mode if decl is not None and decl.bn_mode else spec.bn_mode
+            ctx = ProxyContext(num_classes=info.num_classes, cost=cost, device=dev, seed=seed, memo=memo_for(spec))
             with measure(dev) as m:
-                score, status = _run_proxy(spec, net, inputs, targets, ctx)
+                if decl is None:
+                    net.train(bn_mode == "train")
+                    if hasattr(net, "set_prune"):
+                        net.set_prune(spec.prunable)
+                    score, status = _run_proxy(spec, net, inputs, targets, ctx)
+                else:
+                    rebuild = functools.partial(_fresh_network, sp, index, dataset, dev, layout)
+                    score, status = _run_declared(spec, decl, base, net, bn_mode, ctx, batches, initial_state,
+                                                  rebuild)  # fmt: skip
             if degenerate and status == OK:
                 status = DEGENERATE
             if share_isomorphic:
                 shared[(canonical, spec.name)] = (score, status)
-            yield unit(spec.name, *fixed, score, status, m.seconds, m.peak_mem_mb, label)
+            yield unit(spec.name, *fixed, score, status, m.seconds, m.peak_mem_mb, label, protocol)
             if spec.mutates_net:
                 del net
         if base is not None and pool is not None:
@@ -217,3 +289,58 @@ def _stacked_forms(sp, specs: Sequence[ProxySpec], stack: int, share_isomorphic:
     if forms and share_isomorphic:
         raise ValueError("--stack and --share-isomorphic cannot be combined")
     return forms
+
+
+def _engine_init(decl: object) -> str | None:
+    """The initialisation the engine draws for a declaration (None: the network as built)."""
+    return None if decl is None else decl.engine_init  # type: ignore[attr-defined]
+
+
+def _fresh_network(sp, index: int, dataset: str, dev: torch.device, layout: torch.memory_format,  # noqa: ANN001
+                   seed: int) -> torch.nn.Module:  # fmt: skip
+    """Cell ``index`` built with PyTorch's default initialisation from ``seed`` (a repeat that redraws it)."""
+    torch.manual_seed(seed)
+    return sp.build(index, dataset).to(dev, memory_format=layout)
+
+
+def _run_declared(
+    spec: ProxySpec,
+    decl,  # noqa: ANN001 - harness.proxies.protocol.Protocol
+    base: torch.nn.Module,
+    net: torch.nn.Module,
+    bn_mode: str,
+    ctx: ProxyContext,
+    batches: _Batches,
+    initial_state: Snapshot | None,
+    rebuild: Callable[[int], torch.nn.Module],
+) -> tuple[float | None, str]:
+    """One proxy under its declared protocol: the mean over ``decl.repeats`` scorings (the first with the unit's
+    seed: with one repeat and the default init this is exactly the harness scoring of this batch). A repeat
+    redraws the weights (the declared init from the repeat's seed; the default one by building the cell again)
+    and/or the batch, as ``decl.redraw`` says. The first failing repeat's status is the unit's."""
+    scores = []
+    seed = ctx.seed
+    for r in range(decl.repeats):
+        seed_r = repeat_seed(seed, r)
+        fresh_weights = r == 0 or "init" in decl.redraw
+        target = net
+        if r > 0:  # back to the cell's initial state (base), or a new default draw
+            if "init" in decl.redraw and decl.init == "default":
+                target = rebuild(seed_r)
+            else:
+                if initial_state is not None:
+                    initial_state.restore()
+                target = copy.deepcopy(base) if spec.mutates_net else base
+        if fresh_weights and decl.engine_init is not None:
+            initialise_(target, decl.engine_init, seed_r)
+        ctx.seed = seed_r if "init" in decl.redraw else seed  # proxies drawing their own init read it
+        inputs, targets = batches.get(seed_r if r > 0 and "batch" in decl.redraw else seed)
+        target.train(bn_mode == "train")
+        if hasattr(target, "set_prune"):
+            target.set_prune(spec.prunable)
+        score, status = _run_proxy(spec, target, inputs, targets, ctx)
+        if status != OK:
+            return None, status
+        scores.append(score)
+    ctx.seed = seed
+    return float(sum(scores) / len(scores)), OK

@@ -18,6 +18,7 @@ RECORD_FIELDS = (
     "seconds",
     "peak_mem_mb",
     "device",
+    "protocol",
 )
 
 # Statuses: "ok"; "degenerate" (the cell ignores its input; the score is kept when finite so analyses can
@@ -48,6 +49,7 @@ class ScoreRecord:
     seconds: float
     peak_mem_mb: float | None
     device: str
+    protocol: str = "harness"  # harness.proxies.protocol: "paper" rows hold the settings the proxy's code uses
 
     def as_dict(self) -> dict:
         return asdict(self)

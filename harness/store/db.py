@@ -202,7 +202,8 @@ class ResultStore:
         """Insert ``records`` of ``study``/``space`` as they come, committing every ``commit_every`` rows.
 
         ``provenance`` describes the process that computed them (default: this one); ``versions`` gives each
-        proxy's version (default: the registered one); ``after_write(conn, rows)`` runs inside each commit's
+        proxy's version (default: the registered one); ``protocol`` is the key's protocol for records that carry none
+        (a ``ScoreRecord`` carries its own); ``after_write(conn, rows)`` runs inside each commit's
         transaction (releasing the units' claims with the rows that finish them). Returns the number of
         records consumed (an error record for a unit that already has a result leaves that result in place).
         An interrupted iteration keeps every row committed so far.
@@ -221,7 +222,8 @@ class ResultStore:
         version_of = _VersionLookup(versions)
         written, pending = 0, []
         for record in records:
-            pending.append(self._row(study, space, record, base, version_of(record.proxy), protocol))
+            used = getattr(record, "protocol", None) or protocol  # a scoring record says which protocol made it
+            pending.append(self._row(study, space, record, base, version_of(record.proxy), used))
             if len(pending) >= commit_every:
                 written += self._flush(sql, pending, after_write)
                 pending = []

@@ -37,7 +37,7 @@ def iter_shard(shard: Shard, data: str | os.PathLike | None = None) -> Iterator[
         shard.space, shard.cells, shard.proxies, dataset=shard.dataset, data_mode=shard.data_mode,
         label_mode=shard.label_mode, batch_size=shard.batch_size, seed=shard.seed, device=shard.device, data=data,
         skip=shard.skip if shard.done else None, share_isomorphic=shard.share_isomorphic,
-        stack=shard.stack,
+        stack=shard.stack, protocol=shard.protocol,
     )  # fmt: skip
     here = current()
     try:

@@ -16,6 +16,7 @@ device = "auto"                # auto, cpu, cuda, cuda:N
 share_isomorphic = false       # optional: one cell per isomorphism class; its score (one draw) copied to the rest
 stack = 1                      # optional: score K cells per computation with proxies that have a stacked form
 threads = 1                    # optional: intra-op threads of each scoring process (CPU scores depend on it)
+protocol = "harness"           # optional: harness (uniform), paper (each proxy's official setting), or both
 plugins = ["my_proxy.py"]      # optional: proxy/space files to load first, relative to this file (docs/extending.md)
 
 [analysis]                     # optional: what the report compares against
@@ -53,7 +54,7 @@ else:  # pragma: no cover - exercised on 3.10 only
 
 SECTIONS = ("study", "analysis", "output")
 STUDY_KEYS = ("name", "description", "space", "cells", "proxies", "datasets", "data_modes", "label_modes", "seeds",
-              "batch_size", "device", "share_isomorphic", "stack", "plugins", "threads")  # fmt: skip
+              "batch_size", "device", "share_isomorphic", "stack", "plugins", "threads", "protocol")  # fmt: skip
 REQUIRED_STUDY_KEYS = ("name", "space", "cells", "proxies", "datasets", "data_modes", "label_modes", "seeds")
 ANALYSIS_KEYS = ("datasets", "target", "epochs", "reports", "exclude_degenerate")
 OUTPUT_KEYS = ("dir", "store", "report_dir")
@@ -96,6 +97,7 @@ class Study:
     share_isomorphic: bool = False
     stack: int = 1
     threads: int = DEFAULT_THREADS
+    protocols: tuple[str, ...] = ("harness",)  # harness.proxies.protocol.PROTOCOLS
     description: str = ""
     analysis: AnalysisSpec = field(default_factory=lambda: AnalysisSpec(datasets=()))
     output_dir: Path = Path("results")
@@ -106,8 +108,9 @@ class Study:
 
     @property
     def total_units(self) -> int:
+        """Units asked for (under ``paper`` several may resolve to one: ``harness.studies.units.make_plan``)."""
         return (len(self.cell_indices) * len(self.proxies) * len(self.datasets) * len(self.data_modes)
-                * len(self.label_modes) * len(self.seeds))  # fmt: skip
+                * len(self.label_modes) * len(self.seeds) * len(self.protocols))  # fmt: skip
 
     def as_config(self) -> dict[str, Any]:
         """The validated study as plain data (stored in the database beside its results)."""
@@ -308,6 +311,7 @@ def parse_study(document: dict[str, Any], where: str = "<study>", source: Path |
     share = s.boolean("share_isomorphic", False)
     stack = s.integer("stack", 1, "cells per stacked computation (nasi; 1 = one network at a time)", minimum=1)
     threads = s.integer("threads", DEFAULT_THREADS, "intra-op threads per scoring process", minimum=1)
+    protocols = s.strings("protocol", ("harness",), "harness, paper or both", ("harness", "paper"))
     description = s.table.get("description", "")
     if not isinstance(description, str):
         raise s.error("description", f"expected a string, got {description!r}")
@@ -329,8 +333,9 @@ def parse_study(document: dict[str, Any], where: str = "<study>", source: Path |
     return Study(
         name=name, space=space, cells=cells, cell_indices=cell_indices, proxies=proxies, datasets=datasets,
         data_modes=data_modes, label_modes=label_modes, seeds=seeds, batch_size=batch_size, device=device,
-        share_isomorphic=share, stack=stack, threads=threads, description=description, analysis=analysis,
-        output_dir=out_dir, store_path=store_path, report_dir=report_dir, source=source, plugins=plugins,
+        share_isomorphic=share, stack=stack, threads=threads, protocols=protocols, description=description,
+        analysis=analysis, output_dir=out_dir, store_path=store_path, report_dir=report_dir, source=source,
+        plugins=plugins,
     )  # fmt: skip
 
 

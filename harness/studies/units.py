@@ -1,8 +1,9 @@
 """Expanding a study into work units and grouping them into shards.
 
-A unit is (cell, proxy, dataset, data mode, label mode, seed). Units sharing (dataset, modes, seed) share one
-mini-batch, and the proxies of a cell share one network, so a shard is "these cells x these proxies under one
-batch", minus the units already in the store. Backends split shards by cells, never by proxy.
+A unit is (cell, proxy, dataset, data mode, label mode, batch size, seed, protocol). Units sharing (dataset, modes,
+batch size, seed, protocol) share one mini-batch, and the proxies of a cell share one network, so a shard is "these
+cells x these proxies under one batch", minus the units already in the store. Backends split shards by cells,
+never by proxy. Under the ``paper`` protocol a unit's settings are first resolved from the proxy's declaration.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ class Shard:
     share_isomorphic: bool = False
     stack: int = 1  # cells per stacked computation (harness.scoring.score_cells)
     threads: int = 1  # intra-op threads of the process that scores it (the study's ``threads``)
+    protocol: str = PROTOCOL  # harness.proxies.protocol; under "paper" the settings above are the resolved ones
 
     @property
     def units(self) -> int:
@@ -39,7 +41,8 @@ class Shard:
 
     @property
     def modes(self) -> str:
-        return f"{self.dataset} {self.data_mode} data / {self.label_mode} labels"
+        protocol = "" if self.protocol == PROTOCOL else f" (protocol {self.protocol}, b = {self.batch_size})"
+        return f"{self.dataset} {self.data_mode} data / {self.label_mode} labels{protocol}"
 
     def skip(self, index: int, proxy: str) -> bool:
         return (index, proxy) in self.done
@@ -91,7 +94,7 @@ def applies(dataset: str, data_mode: str) -> bool:
     return layout_for(other) is not layout_for(dataset)
 
 
-_DIMENSIONS = ("cells", "proxies", "datasets", "data modes", "label modes", "seeds")
+_DIMENSIONS = ("cells", "proxies", "datasets", "data modes", "label modes", "seeds", "protocols")
 
 
 @dataclass
@@ -101,6 +104,7 @@ class Plan:
     done_before: int
     shards: list[Shard]
     not_applicable: dict[str, int] = field(default_factory=dict)
+    merged: int = 0  # units asked for that resolve to a unit already planned (paper protocol)
 
     @property
     def todo(self) -> int:
@@ -109,53 +113,74 @@ class Plan:
     def describe(self) -> str:
         st = self.study
         counts = (len(st.cell_indices), len(st.proxies), len(st.datasets), len(st.data_modes), len(st.label_modes),
-                  len(st.seeds))  # fmt: skip
+                  len(st.seeds), len(st.protocols))  # fmt: skip
         dims = " x ".join(f"{n} {what}" for n, what in zip(counts, _DIMENSIONS))
         shared = "; one network per isomorphism class, its scores copied to the others" if st.share_isomorphic else ""
-        return (f"study {st.name}: {self.total} units ({dims}); {self.done_before} done before, {self.todo} to run"
-                f"{shared}")  # fmt: skip
+        merged = (f"; {self.merged} asked for resolve under the paper protocol to settings planned already"
+                  if self.merged else "")  # fmt: skip
+        return (f"study {st.name}: {self.total} units ({dims}{merged}); {self.done_before} done before, {self.todo} "
+                f"to run{shared}")  # fmt: skip
 
 
 def make_plan(
     study: Study, done: Iterable[UnitKey], device: str | None = None, stack: int | None = None,
     threads: int | None = None,
 ) -> Plan:  # fmt: skip
-    """The shards still to run: one per (dataset, data mode, label mode, seed) with unfinished units.
+    """The shards still to run: one per (dataset, data mode, label mode, batch size, seed, protocol) with unfinished
+    units.
 
-    ``device``, ``stack`` and ``threads`` override the study's."""
+    Under the ``paper`` protocol each proxy's unit is first resolved (``harness.proxies.protocol.effective``): the
+    data mode, label mode and batch size its declaration fixes replace the study's, and units that resolve to the
+    same key are one unit (grad_norm's paper unit is the same whatever data mode the study asks for). ``device``,
+    ``stack`` and ``threads`` override the study's."""
+    from harness.proxies import get_proxy
+    from harness.proxies.protocol import effective
+
     done_set = set(done)
     cells, proxies = study.cell_indices, study.proxies
     versions = proxy_versions(proxies)
-    per_batch = len(cells) * len(proxies)
-    shards: list[Shard] = []
+    declared = {p: get_proxy(p).protocol for p in proxies}
+    groups: dict[tuple[str, str, str, int, int, str], list[str]] = {}
     not_applicable: dict[str, int] = {}
-    done_before = 0
-    for dataset in study.datasets:
-        for data_mode in study.data_modes:
-            if not applies(dataset, data_mode):
-                reason = f"with data mode {data_mode} on {dataset}: not applicable (the same images)"
-                not_applicable[reason] = per_batch * len(study.label_modes) * len(study.seeds)
-                continue
-            for label_mode in study.label_modes:
-                for seed in study.seeds:
-                    finished = frozenset(
-                        (i, p)
-                        for i in cells
-                        for p in proxies
-                        if UnitKey(i, p, dataset, data_mode, label_mode, study.batch_size, seed, versions[p], PROTOCOL)
-                        in done_set
-                    ) if done_set else frozenset()  # fmt: skip
-                    done_before += len(finished)
-                    shard = Shard(
-                        space=study.space, dataset=dataset, data_mode=data_mode, label_mode=label_mode, seed=seed,
-                        batch_size=study.batch_size, device=device or study.device, cells=tuple(cells),
-                        proxies=tuple(proxies), done=finished, share_isomorphic=study.share_isomorphic,
-                        stack=stack or study.stack, threads=threads or study.threads,
-                    )  # fmt: skip
-                    if shard.units:
-                        shards.append(shard)
-    return Plan(study=study, total=study.total_units, done_before=done_before, shards=shards,
-                not_applicable=not_applicable)  # fmt: skip
+    asked = 0
+    for protocol in study.protocols:
+        for dataset in study.datasets:
+            for data_mode in study.data_modes:
+                for label_mode in study.label_modes:
+                    for seed in study.seeds:
+                        for p in proxies:
+                            eff = effective(declared[p], protocol, data_mode, label_mode, study.batch_size)
+                            if not applies(dataset, eff.data):
+                                reason = f"with data mode {eff.data} on {dataset}: not applicable (the same images)"
+                                not_applicable[reason] = not_applicable.get(reason, 0) + len(cells)
+                                continue
+                            asked += len(cells)
+                            members = groups.setdefault((dataset, eff.data, eff.labels, eff.batch_size, seed,
+                                                         protocol), [])  # fmt: skip
+                            if p not in members:
+                                members.append(p)
+    shards: list[Shard] = []
+    done_before = planned = 0
+    for (dataset, data_mode, label_mode, batch_size, seed, protocol), members in groups.items():
+        planned += len(cells) * len(members)
+        finished = frozenset(
+            (i, p)
+            for i in cells
+            for p in members
+            if UnitKey(i, p, dataset, data_mode, label_mode, batch_size, seed, versions[p], protocol) in done_set
+        ) if done_set else frozenset()  # fmt: skip
+        done_before += len(finished)
+        shard = Shard(
+            space=study.space, dataset=dataset, data_mode=data_mode, label_mode=label_mode, seed=seed,
+            batch_size=batch_size, device=device or study.device, cells=tuple(cells), proxies=tuple(members),
+            done=finished, share_isomorphic=study.share_isomorphic, stack=stack or study.stack,
+            threads=threads or study.threads, protocol=protocol,
+        )  # fmt: skip
+        if shard.units:
+            shards.append(shard)
+    total = planned + sum(not_applicable.values())
+    return Plan(study=study, total=total, done_before=done_before, shards=shards, not_applicable=not_applicable,
+                merged=asked - planned)  # fmt: skip
 
 
 def unit_keys(shard: Shard, versions: dict[str, int]) -> list[UnitKey]:
@@ -170,7 +195,7 @@ def unit_keys(shard: Shard, versions: dict[str, int]) -> list[UnitKey]:
             shard.batch_size,
             shard.seed,
             versions.get(p, 1),
-            PROTOCOL,
+            shard.protocol,
         )  # fmt: skip
         for i in shard.cells
         for p in shard.proxies

@@ -1,0 +1,267 @@
+"""Scoring protocols (#20): declarations, the engine under ``paper``, study keys, stored rows, analysis rules."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from torch import nn
+
+from harness.analysis.frames import higher_is_better, prepare, score_table, settings
+from harness.analysis.protocols import base_name, protocol_settings
+from harness.data import make_batch
+from harness.proxies import get_proxy, proxy_names, temporary_proxy
+from harness.proxies.protocol import Protocol, effective, repeat_seed
+from harness.scoring import score_cells
+from harness.spaces import get_space
+from harness.store import ResultStore, load_results
+from harness.studies import StudyError, make_plan, parse_study, run_study
+
+STUDY = """
+[study]
+name = "protocols"
+space = "nb201"
+cells = "0,7"
+proxies = {proxies}
+datasets = ["cifar10"]
+data_modes = {data_modes}
+label_modes = ["random"]
+seeds = [0]
+batch_size = 8
+device = "cpu"
+protocol = {protocol}
+
+[output]
+dir = "{out}"
+"""
+
+
+def study(tmp_path, proxies='["grad_norm", "params"]', data_modes='["gaussian"]', protocol='["harness", "paper"]'):
+    text = STUDY.format(proxies=proxies, data_modes=data_modes, protocol=protocol, out=tmp_path.as_posix())
+    import tomllib
+
+    return parse_study(tomllib.loads(text), where="protocols.toml")
+
+
+# -- declarations ----------------------------------------------------------------------------------------------------
+
+
+def test_protocol_validates_its_fields():
+    with pytest.raises(ValueError, match="init 'xavier'"):
+        Protocol(source="x/y f.py@1", init="xavier")
+    with pytest.raises(ValueError, match="source"):
+        Protocol(source="")
+    with pytest.raises(ValueError, match="repeats"):
+        Protocol(source="x/y f.py@1", repeats=0)
+    with pytest.raises(ValueError, match="unknown fields"):
+        Protocol(source="x/y f.py@1", unconfirmed=("colour",))
+
+
+def test_effective_replaces_only_the_fixed_fields_and_is_idempotent():
+    decl = Protocol(source="x/y f.py@1", data="gaussian", batch_size=64)
+    once = effective(decl, "paper", "real", "true", 8)
+    assert (once.data, once.labels, once.batch_size, once.protocol) == ("gaussian", "true", 64, "paper")
+    assert effective(decl, "paper", once.data, once.labels, once.batch_size) == once
+    assert effective(decl, "harness", "real", "true", 8).data == "real"
+    assert effective(None, "paper", "real", "true", 8).batch_size == 8
+    with pytest.raises(ValueError, match="unknown protocol"):
+        effective(decl, "papers", "real", "true", 8)
+
+
+TABLE_ONE = ("flops", "grad_norm", "grasp", "snip", "synflow", "jacov", "nwot", "zen", "zico", "ntk_cond",
+             "te_nas_linear_regions", "az_nas_expressivity", "az_nas_progressivity", "az_nas_trainability",
+             "az_nas_complexity", "vkdnw_entropy", "vkdnw_dim", "vkdnw_lex")  # fmt: skip
+
+
+@pytest.mark.parametrize("name", [n for n in TABLE_ONE if n in proxy_names()])
+def test_table_one_proxies_declare_a_cited_protocol(name):
+    decl = get_proxy(name).protocol
+    assert decl is not None and "@" in decl.source, f"{name}: no declaration with a commit-pinned source"
+
+
+# Each declaration's fingerprint under the proxy version it was made with: a declaration that changes without a
+# version bump fails here (stored paper rows would otherwise mix two settings under one key). After bumping the
+# version, record the new pair.
+PINNED = {
+    "az_nas_complexity": (1, "42a727af2274"),
+    "az_nas_expressivity": (1, "836d38a36358"),
+    "az_nas_progressivity": (1, "836d38a36358"),
+    "az_nas_sum": (2, "836d38a36358"),
+    "az_nas_trainability": (2, "836d38a36358"),
+    "epe_nas": (1, "819bec93510c"),
+    "fisher": (1, "6b2ba03aed5b"),
+    "flops": (1, "819bec93510c"),
+    "grad_norm": (1, "ca7fe96ac16c"),
+    "grasp": (1, "9e47bcdc6fb2"),
+    "jacov": (1, "df8da4b39c6d"),
+    "l2_norm": (1, "6b2ba03aed5b"),
+    "meco": (1, "819bec93510c"),
+    "nasi": (1, "819bec93510c"),
+    "ntk_cond": (1, "7e063a0fbb23"),
+    "nwot": (1, "89e366fbd7b4"),
+    "params": (1, "819bec93510c"),
+    "plain": (1, "6b2ba03aed5b"),
+    "snip": (1, "9e47bcdc6fb2"),
+    "synflow": (1, "89e366fbd7b4"),
+    "te_nas_linear_regions": (1, "42a727af2274"),
+    "te_nas_log_ratio": (1, "7e063a0fbb23"),
+    "vkdnw_dim": (1, "6a7bde9a844d"),
+    "vkdnw_entropy": (1, "6a7bde9a844d"),
+    "vkdnw_lex": (1, "6a7bde9a844d"),
+    "zen": (1, "6a75be5eb9fd"),
+    "zico": (1, "acc85691320d"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(PINNED))
+def test_declaration_changes_bump_the_version(name):
+    if name not in proxy_names():
+        pytest.skip(f"{name} is not registered in this build")
+    spec = get_proxy(name)
+    version, fingerprint = PINNED[name]
+    if spec.version == version:
+        assert spec.protocol.fingerprint() == fingerprint, f"{name}: declaration changed: bump its version"
+
+
+# -- the engine ------------------------------------------------------------------------------------------------------
+
+
+def test_paper_nwot_is_the_official_formula_written_out():
+    """VKDNW's Table 1 NASWOT (compute_naswot_score.py): Kaiming-normal fan-in weights, BN affine 1/0, 64 N(0, 1)
+    inputs, train mode, K = sum over ReLU inputs of c c^T + (1-c)(1-c)^T, log|det K| -- written out here."""
+    index, seed = 7, 0
+    (record,) = score_cells("nb201", [index], ["nwot"], data_mode="real", label_mode="random", batch_size=8, seed=seed,
+                            protocol="paper", channels_last=False)  # fmt: skip
+    assert (record.protocol, record.data, record.batch_size, record.status) == ("paper", "gaussian", 64, "ok")
+
+    torch.manual_seed(seed)
+    net = get_space("nb201").build(index, "cifar10")
+    gen = torch.Generator().manual_seed(seed)  # the harness draws the official init from the unit's seed
+    with torch.no_grad():
+        for m in net.modules():  # the official kaiming_normal_fanin_init, module by module
+            if isinstance(m, (nn.Conv2d, nn.Linear)):
+                nn.init.kaiming_normal_(m.weight, mode="fan_in", nonlinearity="relu", generator=gen)
+                if m.bias is not None:
+                    m.bias.zero_()
+            elif isinstance(m, nn.BatchNorm2d) and m.affine:
+                m.weight.fill_(1.0)
+                m.bias.zero_()
+    x = make_batch("cifar10", 64, "gaussian", "random", seed).inputs
+    kernel = np.zeros((64, 64))
+
+    def hook(module, inp, out):
+        c = (inp[0].detach().reshape(64, -1) > 0).double()
+        kernel[:] += (c @ c.T + (1 - c) @ (1 - c).T).numpy()
+
+    handles = [m.register_forward_hook(hook) for m in net.modules() if isinstance(m, nn.ReLU)]
+    net.train()
+    with torch.no_grad():
+        net(x)
+    for h in handles:
+        h.remove()
+    official = np.linalg.slogdet(kernel)[1]
+    assert record.score == pytest.approx(official, rel=1e-9)
+
+
+def test_repeats_average_fresh_draws():
+    """Three repeats with a fresh N(0, 1) init each: the mean of the three draws' scores."""
+
+    def first_weight(net, inputs, targets, ctx):
+        return float(next(m for m in net.modules() if isinstance(m, nn.Conv2d)).weight.detach().flatten()[0])
+
+    decl = Protocol(source="test", data="gaussian", batch_size=4, repeats=3, redraw=("init",), init="normal")
+    with temporary_proxy("t_repeat", first_weight, needs_labels=False, protocol=decl):
+        (paper,) = score_cells("nb201", [3], ["t_repeat"], data_mode="gaussian", label_mode="random", batch_size=2,
+                               protocol="paper")  # fmt: skip
+        (harness,) = score_cells("nb201", [3], ["t_repeat"], data_mode="gaussian", label_mode="random",
+                                 batch_size=2)  # fmt: skip
+    shape = next(m for m in get_space("nb201").build(3).modules() if isinstance(m, nn.Conv2d)).weight.shape
+    draws = [torch.empty(shape).normal_(0.0, 1.0, generator=torch.Generator().manual_seed(repeat_seed(0, r)))
+             for r in range(3)]  # fmt: skip
+    assert paper.score == pytest.approx(float(np.mean([float(d.flatten()[0]) for d in draws])), rel=1e-6)
+    assert (paper.batch_size, harness.batch_size, harness.protocol) == (4, 2, "harness")
+    assert harness.score != pytest.approx(paper.score)
+
+
+def test_score_groups_proxies_by_their_paper_batch():
+    records = score_cells("nb201", [5], ["grad_norm", "params"], data_mode="gaussian", label_mode="random",
+                          batch_size=8, protocol="paper")  # fmt: skip
+    got = {r.proxy: (r.data, r.labels, r.batch_size, r.protocol) for r in records}
+    assert got["grad_norm"] == ("gaussian", "random", 64, "paper")
+    assert got["params"] == ("gaussian", "random", 8, "paper")
+
+
+# -- studies ---------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "value, message",
+    [('"papers"', "unknown value 'papers'"), ('["paper", "paper"]', "listed twice"), ("3", "list of strings")],
+)
+def test_study_protocol_key_errors(tmp_path, value, message):
+    with pytest.raises(StudyError, match=message):
+        study(tmp_path, protocol=value)
+
+
+def test_paper_units_that_resolve_alike_are_one_unit(tmp_path):
+    st = study(tmp_path, proxies='["grad_norm"]', data_modes='["gaussian", "uniform"]', protocol='"paper"')
+    plan = make_plan(st, set())
+    assert st.total_units == 4 and plan.total == 2 and plan.merged == 2  # 2 cells x 2 modes -> 2 cells
+    (shard,) = plan.shards
+    assert (shard.data_mode, shard.label_mode, shard.batch_size, shard.protocol) == ("gaussian", "random", 64, "paper")
+
+
+def test_both_protocols_live_in_one_store_and_resume(tmp_path):
+    st = study(tmp_path)
+    first = run_study(st, report=False, progress=False, log=lambda m: None)
+    assert first.ran == 8 and not first.failed
+    rows = load_results(st.store_path)
+    keys = set(zip(rows["proxy"], rows["protocol"], rows["data"], rows["labels"], rows["batch_size"]))
+    assert keys == {
+        ("grad_norm", "harness", "gaussian", "random", 8),
+        ("params", "harness", "gaussian", "random", 8),
+        ("grad_norm", "paper", "gaussian", "random", 64),
+        ("params", "paper", "gaussian", "random", 8),
+    }
+    again = run_study(st, report=False, progress=False, log=lambda m: None)
+    assert (again.done_before, again.ran) == (8, 0)
+    with ResultStore(st.store_path, readonly=True) as db:
+        assert {k.protocol for k in db.done_keys("protocols")} == {"harness", "paper"}
+
+
+# -- analysis --------------------------------------------------------------------------------------------------------
+
+
+def _rows(proxy, protocol, data, batch, scores):
+    return pd.DataFrame({"index": range(len(scores)), "proxy": proxy, "dataset": "cifar10", "data": data,
+                         "labels": "true", "batch_size": batch, "seed": 0, "score": scores, "status": "ok",
+                         "space": "nb201", "protocol": protocol})  # fmt: skip
+
+
+def test_analysis_keeps_protocols_apart():
+    frame = pd.concat([
+        _rows("nwot", "harness", "real", 64, [1.0, 2.0, 3.0]),
+        _rows("nwot", "paper", "real", 64, [3.0, 2.0, 1.0]),  # same key but the protocol: must not replace the above
+        _rows("grad_norm", "paper", "gaussian", 64, [1.0, 1.5, 2.0]),
+        _rows("zico", "paper", "real", 128, [2.0, 1.0, 0.0]),
+    ], ignore_index=True)  # fmt: skip
+    prepared = prepare(frame)
+    names = set(prepared["proxy"])
+    assert names == {"nwot", "nwot [paper]", "grad_norm [paper]", "zico [paper]"}
+    by_setting = {(s.data, s.labels, s.batch_size): set(rows["proxy"]) for s, rows in settings(prepared)}
+    assert by_setting == {("real", "true", 64): {"nwot"},
+                          ("paper", "paper", -1): {"nwot [paper]", "grad_norm [paper]", "zico [paper]"}}  # fmt: skip
+    paper = next(rows for s, rows in settings(prepared) if s.data == "paper")
+    assert list(score_table(paper)["nwot [paper]"]) == [3.0, 2.0, 1.0]
+    assert base_name("grad_norm [paper]") == "grad_norm" and higher_is_better("ntk_cond [paper]") is False
+
+
+def test_a_paper_proxy_with_several_rows_per_cell_keeps_its_settings():
+    frame = pd.concat([_rows("vkdnw_entropy", "paper", "real", 64, [1.0, 2.0]),
+                       _rows("vkdnw_entropy", "paper", "gaussian", 64, [2.0, 1.0]),
+                       _rows("grad_norm", "paper", "gaussian", 64, [1.0, 2.0])], ignore_index=True)  # fmt: skip
+    moved = protocol_settings(frame)
+    assert set(moved.loc[moved["proxy"] == "vkdnw_entropy", "data"]) == {"real", "gaussian"}
+    assert set(moved.loc[moved["proxy"] == "grad_norm", "data"]) == {"paper"}
+    assert protocol_settings(moved).equals(moved)
