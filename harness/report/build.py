@@ -208,6 +208,10 @@ class _Report:
         from harness import __version__
 
         modes = sorted({f"{d}/{lab}" for d, lab in zip(frame["data"], frame["labels"])})
+        pooled = frame["pool"].notna() if "pool" in frame.columns else pd.Series(False, index=frame.index)
+        aggregates = sorted(set(frame.loc[pooled, "proxy"]))
+        pools = _pools(frame)
+        frame = frame[~pooled]  # the stored rows; the aggregates are named apart
         statuses: dict[str, int] = {}
         for status, count in frame["status"].value_counts().items():  # "error: <message>" counts as "error"
             key = str(status).split(":")[0]
@@ -215,8 +219,9 @@ class _Report:
         self.sections.append(
             "# Training-free proxy evaluation report\n\n"
             f"Generated {_dt.datetime.now().isoformat(timespec='seconds')} by nasi-harness {__version__} from "
-            f"{source}: {len(frame):,} score rows, {frame['proxy'].nunique()} proxies, "
-            f"{frame['index'].nunique():,} cells, spaces {', '.join(sorted(frame['space'].unique()))}, datasets "
+            f"{source}: {len(frame):,} score rows, {frame['proxy'].nunique()} proxies"
+            + (f" (and the pool aggregates {', '.join(aggregates)})" if aggregates else "")
+            + f", {frame['index'].nunique():,} cells, spaces {', '.join(sorted(frame['space'].unique()))}, datasets "
             f"{', '.join(sorted(frame['dataset'].unique()))}, data/label modes {', '.join(modes)}. Row statuses: "
             + ", ".join(f"{k} {v:,}" for k, v in sorted(statuses.items()))
             + ".\n\n"
@@ -225,7 +230,7 @@ class _Report:
             "the top-k boundary resolved by expectation over random tie-breaking. A cell is degenerate when its "
             "output cannot depend on its input (the search space says so, or the scorer flagged it); correlation "
             "tables show every proxy with degenerate cells included and excluded. Scores with status nan/error/"
-            "skipped are left out and counted (`n_unscored`)." + _pools(frame)
+            "skipped are left out and counted (`n_unscored`)." + pools
         )
 
     def ground_truth(self, frame: pd.DataFrame, target: Target | None, missing: str | None) -> None:
