@@ -255,3 +255,8 @@ def test_search_sample_ranks_an_aggregate_over_the_sampled_cells(monkeypatch: py
 
     cells = random.Random(0).sample(range(15625), 6)
     assert outcome.index == cells[5] and outcome.scores == {"te_nas": 11.5}
+    argv = ["search", "sample", "--proxies", "te_nas", "--n", "6", "--batch-size", "4", "--data-mode", "gaussian",
+            "--labels", "random", "--device", "cpu", "--no-accuracy", "--json"]  # fmt: skip
+    assert main(argv) == 0
+    (run,) = json.loads(capsys.readouterr().out)["runs"]
+    assert run["index"] == cells[5]
