@@ -35,7 +35,8 @@ GROUND_TRUTH: Any = _GroundTruth()
 
 def load_results(path: PathLike | Sequence[PathLike], study: str | None = None) -> pd.DataFrame:
     """The scores in a results database or a CSV/Parquet export (several paths: read as one table), each
-    proxy's latest version only; what was left out is in ``.attrs["notes"]``."""
+    proxy's latest version only (what was left out is in ``.attrs["notes"]``), with the pool aggregates
+    (``harness.aggregates``: az_nas, te_nas, vkdnw_single, vkdnw_agg) added as rows where their components are."""
     from harness.analysis.inputs import load_scores
 
     return load_scores(path, study)
