@@ -80,37 +80,40 @@ def test_table_one_proxies_declare_a_cited_protocol(name):
     assert decl is not None and "@" in decl.source, f"{name}: no declaration with a commit-pinned source"
 
 
-# Each declaration's fingerprint under the proxy version it was made with: a declaration that changes without a
-# version bump fails here (stored paper rows would otherwise mix two settings under one key). After bumping the
-# version, record the new pair.
+# Each declaration's fingerprint (its scoring fields outside the key: init, repeats, BN mode...) under the proxy
+# version it was made with: such a change without a version bump fails here (stored paper rows would otherwise mix
+# two settings under one key). After bumping the version, record the new pair.
 PINNED = {
-    "az_nas_complexity": (1, "42a727af2274"),
-    "az_nas_expressivity": (1, "836d38a36358"),
-    "az_nas_progressivity": (1, "836d38a36358"),
-    "az_nas_sum": (2, "836d38a36358"),
-    "az_nas_trainability": (2, "836d38a36358"),
-    "epe_nas": (1, "819bec93510c"),
-    "fisher": (1, "6b2ba03aed5b"),
-    "flops": (1, "819bec93510c"),
-    "grad_norm": (1, "ca7fe96ac16c"),
-    "grasp": (1, "9e47bcdc6fb2"),
-    "jacov": (1, "df8da4b39c6d"),
-    "l2_norm": (1, "6b2ba03aed5b"),
-    "meco": (1, "819bec93510c"),
-    "nasi": (1, "819bec93510c"),
-    "ntk_cond": (1, "7e063a0fbb23"),
-    "nwot": (1, "89e366fbd7b4"),
-    "params": (1, "819bec93510c"),
-    "plain": (1, "6b2ba03aed5b"),
-    "snip": (1, "9e47bcdc6fb2"),
-    "synflow": (1, "89e366fbd7b4"),
-    "te_nas_linear_regions": (1, "42a727af2274"),
-    "te_nas_log_ratio": (1, "7e063a0fbb23"),
-    "vkdnw_dim": (1, "6a7bde9a844d"),
-    "vkdnw_entropy": (1, "6a7bde9a844d"),
-    "vkdnw_lex": (1, "6a7bde9a844d"),
-    "zen": (1, "6a75be5eb9fd"),
-    "zico": (1, "acc85691320d"),
+    "az_nas_complexity": (1, "ec32a1cccf47"),
+    "az_nas_expressivity": (1, "8cbc05daef20"),
+    "az_nas_progressivity": (1, "8cbc05daef20"),
+    "az_nas_sum": (2, "8cbc05daef20"),
+    "az_nas_trainability": (2, "8cbc05daef20"),
+    "epe_nas": (1, "ec32a1cccf47"),
+    "fisher": (1, "ec32a1cccf47"),
+    "flops": (1, "ec32a1cccf47"),
+    "grad_norm": (1, "5ee2879b68d6"),
+    "grasp": (1, "5ee2879b68d6"),
+    "jacov": (1, "5ee2879b68d6"),
+    "l2_norm": (1, "ec32a1cccf47"),
+    "meco": (1, "ec32a1cccf47"),
+    "nasi": (1, "ec32a1cccf47"),
+    "ntk_cond": (1, "ec32a1cccf47"),
+    "nwot": (1, "5ee2879b68d6"),
+    "params": (1, "ec32a1cccf47"),
+    "plain": (1, "ec32a1cccf47"),
+    "snip": (1, "5ee2879b68d6"),
+    "swap": (1, "d5c63bbe0f61"),
+    "swap_reg": (1, "d5c63bbe0f61"),
+    "synflow": (1, "5ee2879b68d6"),
+    "te_nas_linear_regions": (1, "ec32a1cccf47"),
+    "te_nas_log_ratio": (1, "ec32a1cccf47"),
+    "vkdnw_dim": (1, "8cbc05daef20"),
+    "vkdnw_entropy": (1, "8cbc05daef20"),
+    "vkdnw_entropy_official": (1, "8cbc05daef20"),
+    "vkdnw_lex": (1, "8cbc05daef20"),
+    "zen": (1, "5269809f6d4d"),
+    "zico": (1, "ec32a1cccf47"),
 }
 
 
@@ -265,3 +268,22 @@ def test_a_paper_proxy_with_several_rows_per_cell_keeps_its_settings():
     assert set(moved.loc[moved["proxy"] == "vkdnw_entropy", "data"]) == {"real", "gaussian"}
     assert set(moved.loc[moved["proxy"] == "grad_norm", "data"]) == {"paper"}
     assert protocol_settings(moved).equals(moved)
+
+
+def test_score_cli_writes_the_protocol_and_the_settings_used(tmp_path, capsys):
+    from harness.cli import main
+
+    out = tmp_path / "paper.csv"
+    args = ["score", "nb201", "--proxies", "grad_norm,params", "--cells", "2", "--data", "gaussian", "--labels",
+            "random", "--batch-size", "8", "--protocol", "paper", "--device", "cpu", "--out", str(out)]  # fmt: skip
+    code = main(args)
+    assert code == 0
+    rows = pd.read_csv(out)
+    assert set(zip(rows["proxy"], rows["batch_size"], rows["protocol"])) == {("grad_norm", 64, "paper"),
+                                                                             ("params", 8, "paper")}  # fmt: skip
+
+
+def test_plan_says_how_many_units_were_merged(tmp_path):
+    st = study(tmp_path, proxies='["grad_norm"]', data_modes='["gaussian", "uniform"]', protocol='["paper"]')
+    text = make_plan(st, set()).describe()
+    assert "2 units" in text and "1 protocols" in text and "2 asked for resolve under the paper protocol" in text

@@ -17,9 +17,13 @@ VKDNW's NB201 harness (``TABLE_ONE``), which is AZ-NAS's (``AZ_NAS_DRIVER``: the
 N(0, 1) inputs) with Jacov and VKDNW added; for AZ-NAS and VKDNW that is their authors' official code. Where the
 proxy's original authors' code applies it otherwise, ``notes`` says how. For other proxies, their authors' code.
 
-Changing a declaration in a way that changes the proxy's ``paper`` scores bumps the proxy's ``version`` (the
-version is part of each row's key, so a run re-scores the old rows); ``tests/test_protocols.py`` pins each
-declaration's fingerprint to the version it was made under.
+Provenance and versions: a paper row's key holds the data, labels and batch size actually used, so changing
+those fields of a declaration gives new keys (old rows stay under theirs, never counted as the new setting). A change
+to any other field that changes scores (``UNKEYED_FIELDS``: repeats, redraw, init, BN mode, input size) bumps the
+proxy's ``version`` (part of every row's key, so a run re-scores its rows; harness rows too, the price of one
+version per proxy); ``tests/test_protocols.py`` pins each declaration's ``fingerprint`` to the version it was made
+under. VKDNW's Table 1 averages five runs (``--rand_seed`` 1-5): that is the study's ``seeds``, not a protocol
+field.
 """
 
 from __future__ import annotations
@@ -42,9 +46,10 @@ INITS = ("default", "kaiming_normal_fanin", "normal")
 REDRAWS = ("init", "batch")
 # The code behind the NB201 rows of VKDNW's Table 1 (``table_one(name)`` names one proxy's file of it).
 TABLE_ONE = "ondratybl/VKDNW@6901b65e NB201/ZeroShotProxy/compute_{}_score.py"
-AZ_NAS_DRIVER = ("cvlab-yonsei/AZ-NAS@5e6683a5 NB201/tss_general.ipynb (search_find_best: real images for zico, snip, "
-                 "grasp, te_nas, N(0,1) inputs for the rest; batch 64 from configs/nas-benchmark/algos/"
-                 "weight-sharing.config)")  # fmt: skip
+AZ_NAS_DRIVER = ("ondratybl/VKDNW@779a3a83 NB201/tss_general_.py, the Table 1 driver (real_input_metrics: zico, snip, "
+                 "grasp, te_nas, gradsign, jacov get training images, the rest N(0,1) inputs; --batch_size 64), as "
+                 "cvlab-yonsei/AZ-NAS@5e6683a5 NB201/tss_general.ipynb (the same list without jacov; batch 64 from "
+                 "configs/nas-benchmark/algos/weight-sharing.config)")  # fmt: skip
 AUGMENTED = ("the official loader's training images carry NB201's training augmentation (random crop with padding 4, "
              "horizontal flip); the harness draws them unaugmented")  # fmt: skip
 ZERO_COST_NAS = ("SamsungLabs/zero-cost-nas@a43bfbc9 nasbench2_pred.py (--batch_size 64, --dataload random, "
@@ -61,8 +66,9 @@ FIXED_DATA = ("real", "gaussian")
 FIXED_LABELS = ("true", "random")
 
 
-# The fields whose value changes a proxy's paper-protocol scores (the rest cite and explain).
-SCORING_FIELDS = ("data", "labels", "batch_size", "repeats", "redraw", "init", "init_in_proxy", "bn_mode", "input_size")
+# The fields that change a proxy's paper-protocol scores without showing in the stored row's key (data, labels and
+# batch size are key fields: changing them gives new keys); the other fields cite and explain.
+UNKEYED_FIELDS = ("repeats", "redraw", "init", "init_in_proxy", "bn_mode", "input_size")
 
 
 @dataclass(frozen=True)
@@ -128,9 +134,8 @@ class Protocol:
         return None if self.init == "default" or self.init_in_proxy else self.init
 
     def fingerprint(self) -> str:
-        """12 hex digits of the fields that change scores (not the citation or the prose): what the version-bump
-        test pins."""
-        text = repr([(name, getattr(self, name)) for name in SCORING_FIELDS])
+        """12 hex digits of ``UNKEYED_FIELDS`` (what changes scores but not keys): what the version-bump test pins."""
+        text = repr([(name, getattr(self, name)) for name in UNKEYED_FIELDS])
         return hashlib.sha256(text.encode()).hexdigest()[:12]
 
     def summary(self) -> str:

@@ -37,6 +37,7 @@ from torch import nn
 
 from harness.proxies._hooks import forward_hooks, require_relus
 from harness.proxies.base import ProxyContext, register_proxy
+from harness.proxies.protocol import Protocol
 
 WORD_BITS = 62  # samples packed per int64 word (stays clear of the sign bit)
 # swap_reg's regulariser constants, in thousands of parameters (ours; module docstring): NB201 CIFAR-10 mean and
@@ -94,6 +95,21 @@ def regular_factor(params_k: float, mu: float = REG_MU_K, sigma: float = REG_SIG
     return math.exp(-((params_k - mu) ** 2) / sigma)
 
 
+# Paper protocol (the official correlation.py, module docstring): 16 training images, 32 repeats each with new
+# N(0, 1) weights (same images), the mean of the 32 counts, BN in train mode.
+PAPER_PROTOCOL = Protocol(
+    source="pym1024/SWAP@f6049f7c correlation.py (--input_samples 16, --repeats 32), src/utils/utilities.py "
+    "(network_weight_gaussian_init)",
+    data="real",
+    batch_size=16,
+    repeats=32,
+    redraw=("init",),
+    init="normal",
+    deviations="the official script takes the first 16 images of the unshuffled training set for every network; "
+    "the harness draws 16 with the unit's seed, and each repeat's weights from a seed derived from it",
+)
+
+
 @register_proxy(
     "swap",
     needs_labels=False,
@@ -105,6 +121,7 @@ def regular_factor(params_k: float, mu: float = REG_MU_K, sigma: float = REG_SIG
     splittable=False,
     description="SWAP: number of distinct on/off patterns over the batch among all ReLU units (unregularised)",
     paper="Peng et al., ICLR 2024",
+    protocol=PAPER_PROTOCOL,
 )
 def swap(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, ctx: ProxyContext) -> float:
     """Score = |{ (sign(relu_u(x_1)), ..., sign(relu_u(x_B))) : u a ReLU unit }|, the set size over all units.
@@ -135,6 +152,7 @@ def swap(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, ctx: Proxy
     splittable=False,
     description="Regularised SWAP: SWAP x exp(-(params_K - mu)^2 / sigma), mu and sigma ours (module docstring)",
     paper="Peng et al., ICLR 2024",
+    protocol=PAPER_PROTOCOL,
 )
 def swap_reg(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, ctx: ProxyContext) -> float:
     """Score = ``swap`` x exp(-(P - REG_MU_K)^2 / REG_SIGMA_K), P = parameters in thousands (``parameters_k``).

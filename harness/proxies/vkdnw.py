@@ -92,16 +92,18 @@ def parameter_tensors(net: nn.Module) -> int:
 
 
 # Paper protocol (the official code, see harness.proxies.protocol): weights Kaiming-normal fan-in (drawn by these
-# proxies under both protocols), one batch of 64, the network in eval mode. Which inputs: compute_vkdnw_score.py takes
-# a training batch when given a loader and 64 N(0, 1) inputs otherwise, and the NB201 driver it names
-# (tss_general_.py) is not published; the ImageNet search (ImageNet_MBV2/evolution_search_vkdnw.py) passes training
-# batches. Unconfirmed for NB201, so the unit's data mode is kept.
+# proxies under both protocols), one batch of 64 N(0, 1) inputs, the network in eval mode. The NB201 driver behind
+# Table 1 is tss_general_.py (removed from the newest tree; at 779a3a8 "table 1 adjust"): vkdnw is not among its
+# real-input metrics, so compute_vkdnw_score.py gets no loader and draws torch.randn(64, 3, R, R).
 PAPER_PROTOCOL = Protocol(
-    source="ondratybl/VKDNW@6901b65e NB201/ZeroShotProxy/compute_vkdnw_score.py",
+    source="ondratybl/VKDNW@6901b65e NB201/ZeroShotProxy/compute_vkdnw_score.py; ondratybl/VKDNW@779a3a83 "
+    "NB201/tss_general_.py (real_input_metrics without vkdnw, --batch_size 64)",
+    data="gaussian",
     batch_size=64,
     init="kaiming_normal_fanin",
     init_in_proxy=True,
-    unconfirmed=("data",),
+    deviations="the official entropy is formed from J^T L^T L J over the first 128 parameter tensors "
+    "(vkdnw_entropy_official); vkdnw_entropy keeps the paper's J^T L L^T J over all",
 )
 
 

@@ -56,6 +56,7 @@ from torch import nn
 from harness.proxies._first_element_jacobian import first_element_jacobian
 from harness.proxies._kaiming import cpu_generator, kaiming_normal_fanin_
 from harness.proxies.base import ProxyContext, register_proxy
+from harness.proxies.protocol import Protocol
 
 OFFICIAL_TENSORS = 128  # ``params_grad_len``
 OFFICIAL_SMOOTHING = float(torch.tensor(0.05, dtype=torch.float16))  # 0.04998779296875
@@ -102,6 +103,18 @@ def official_decile_entropy(fisher: torch.Tensor) -> float:
     return float(-(t * torch.log(t + OFFICIAL_EPS)).sum()) + 0.0  # + 0.0: no -0.0 when all deciles are 0
 
 
+# Paper protocol (the official code; see harness.proxies.protocol and the module docstring): weights Kaiming-normal
+# fan-in (drawn by the proxy under both protocols), one batch of 64 N(0, 1) inputs, eval mode.
+PAPER_PROTOCOL = Protocol(
+    source="ondratybl/VKDNW@6901b65e NB201/ZeroShotProxy/compute_vkdnw_score.py; ondratybl/VKDNW@779a3a83 "
+    "NB201/tss_general_.py (real_input_metrics without vkdnw, --batch_size 64)",
+    data="gaussian",
+    batch_size=64,
+    init="kaiming_normal_fanin",
+    init_in_proxy=True,
+)
+
+
 @register_proxy(
     "vkdnw_entropy_official",
     needs_labels=False,
@@ -113,6 +126,7 @@ def official_decile_entropy(fisher: torch.Tensor) -> float:
     splittable=True,
     description="VKDNW entropy as the official code computes it: J^T L^T L J over the first 128 tensors",
     paper="Tybl & Neumann, CVPR 2025",
+    protocol=PAPER_PROTOCOL,
 )
 def vkdnw_entropy_official(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, ctx: ProxyContext) -> float:
     """Score = decile entropy of the official code's matrix J^T L^T L J (module docstring, steps 1-7).

@@ -107,6 +107,7 @@ def score_cells(
     Raises ``DataMissing`` before any work when the modes need a dataset that is absent.
     """
     check_protocol(protocol)
+    cells = list(cells)  # each group of the paper protocol goes over them
     sp = get_space(space)
     specs = [get_proxy(p) for p in proxies]
     if batch_size < 1:
@@ -181,16 +182,20 @@ def _score_group(
         initial_state: Snapshot | None = None  # taken only when a second proxy will need it
         pristine = False  # base holds exactly the initial state (just built, nothing has run on it)
         cost = sp.cost(index, dataset)
-        memos: dict[str | None, dict] = {}  # one cell, one batch, one set of initial weights: one memo per init
+        memos: dict[tuple, dict] = {}  # one memo per (weights, BN mode): the paper protocol may change either
+
+        def sharing(spec: ProxySpec) -> tuple:
+            decl = declared[spec.name]
+            return _engine_init(decl), decl.bn_mode if decl is not None else None  # None: as under harness
 
         def memo_for(spec: ProxySpec) -> dict | None:
             decl = declared[spec.name]
             if not share_intermediates or (decl is not None and decl.repeats > 1):
                 return None
-            init = _engine_init(decl)
-            if init not in memos:  # who will run, so the first of a group computes what the others of it need
-                memos[init] = {CELL_PROXIES: frozenset(s.name for s in todo if _engine_init(declared[s.name]) == init)}
-            return memos[init]
+            key = sharing(spec)
+            if key not in memos:  # who will run, so the first of a group computes what the others of it need
+                memos[key] = {CELL_PROXIES: frozenset(s.name for s in todo if sharing(s) == key)}
+            return memos[key]
 
         unit = functools.partial(ScoreRecord, index, arch)
         fixed = (dataset, data_mode, label_mode, batch_size, seed)
