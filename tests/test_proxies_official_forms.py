@@ -19,6 +19,7 @@ from harness.proxies.vkdnw_official import (
     multinomial_cholesky,
     official_decile_entropy,
     official_fisher,
+    official_probabilities,
 )
 from harness.spaces.base import Cost
 
@@ -79,18 +80,33 @@ def _cholesky_by_blocks(cov: torch.Tensor) -> torch.Tensor:
     return torch.cat([top, torch.cat([last, corner], dim=1)], dim=0)
 
 
+def _official_factor(p: torch.Tensor) -> torch.Tensor:
+    """cholesky_covariance's L for one sample, entry by entry: q_k = 1 - (p_0 + ... + p_k), q_last = 0,
+    d_k = sqrt(p_k q_k / q_{k-1}) (q_{-1} = 1), L[k, k] = d_k, L[i, k] = -p_i d_k / q_k below the diagonal."""
+    classes = p.shape[0]
+    q = [1.0 - float(p[: k + 1].sum()) for k in range(classes - 1)] + [0.0]
+    chol = torch.zeros(classes, classes, dtype=torch.float64)
+    for k in range(classes):
+        d = math.sqrt(float(p[k]) * q[k] / (q[k - 1] if k else 1.0))
+        chol[k, k] = d
+        for i in range(k + 1, classes):
+            chol[i, k] = -float(p[i]) * d / q[k]
+    return chol
+
+
 def _official_formula(net: nn.Module, x: torch.Tensor, cut: int | None) -> float:
     """compute_vkdnw_score.py's steps on ``net`` as it is: eval mode, J cut to ``cut`` tensors, smoothed softmax
-    (a = float16 0.05), F = mean_b J^T L^T L J, singular values, deciles, entropy with the 1e-10s."""
+    with the float16 alpha (1 - a and a / C in float16 too), F = mean_b J^T L^T L J, singular values, deciles,
+    entropy with the 1e-10s."""
     net.eval()
     jac = _first_element_jacobian(net, x)[:, :, :cut]
     with torch.no_grad():
         logits = net(x).double()
-    a = float(torch.tensor(0.05, dtype=torch.float16))
-    p = torch.softmax(logits, dim=1) * (1 - a) + a / logits.shape[1]
+    alpha = torch.tensor(0.05, dtype=torch.float16)
+    p = torch.softmax(logits, dim=1) * float(1 - alpha) + float(alpha / logits.shape[1])
     fisher = torch.zeros(jac.shape[2], jac.shape[2], dtype=torch.float64)
     for b in range(x.shape[0]):
-        chol = _cholesky_by_blocks(torch.diag(p[b]) - torch.outer(p[b], p[b]))
+        chol = _official_factor(p[b])
         fisher += jac[b].T @ chol.T @ chol @ jac[b]
     fisher /= x.shape[0]
     lam = torch.linalg.svdvals(fisher)
@@ -109,6 +125,12 @@ def test_multinomial_cholesky_is_the_covariance_factor() -> None:
     for b in range(5):
         assert torch.allclose(chol[b], _cholesky_by_blocks(cov[b]), atol=1e-12)
     assert OFFICIAL_SMOOTHING == 0.04998779296875
+    # With the official float16 smoothing p sums to 1 + 1.7e-4 (C = 10): the factor is the official one.
+    logits = torch.randn(3, 10, dtype=torch.float64)
+    p = official_probabilities(logits)
+    assert float(p.sum(dim=1).mean()) == pytest.approx(1.0001678466796875, abs=1e-12)
+    for b in range(3):
+        assert torch.allclose(multinomial_cholesky(p)[b], _official_factor(p[b]), atol=1e-14)
 
 
 def test_official_entropy_equals_the_formula_on_a_net_with_more_than_128_tensors() -> None:
@@ -133,8 +155,8 @@ def test_the_two_vkdnw_matrices_differ() -> None:
     torch.manual_seed(0)
     linear = nn.Sequential(nn.Flatten(), nn.Linear(4, 2)).eval()
     x = torch.randn(6, 1, 2, 2)
-    textbook = fisher_matrix(linear, x)  # smoothing 0.05; the official 0.05 in float16 moves p by ~1e-5
-    assert torch.allclose(official_fisher(linear, x, tensors=None), 2 * textbook, rtol=1e-4)
+    textbook = fisher_matrix(linear, x)  # smoothing 0.05; the official float16 smoothing moves p by ~2e-4
+    assert torch.allclose(official_fisher(linear, x, tensors=None), 2 * textbook, rtol=1e-3)
 
     torch.manual_seed(1)
     net = TinyConvNet().eval()

@@ -25,11 +25,13 @@ Computed here (the official procedure, re-derived, not copied):
 2. J[b, c, k] = d logit_c(x_b) / d (first element of the k-th named parameter), k < 128 (the official
    ``get_jacobian_index(model, input, 0, 128)`` of 2024-11; at the newest commit ``--p 1`` selects the same
    single element, ``torch.linspace(0, n - 1, steps=1) = [0]``);
-3. p_b = (1 - a) softmax(logits_b) + a / C with a = 0.05 rounded to float16 (0.04998779296875), as the
-   official ``alpha`` tensor is;
-4. L_b = the lower-triangular Cholesky factor of diag(p_b) - p_b p_b^T in closed form (Tanabe & Sagae 1992,
-   the official ``cholesky_covariance``): with q_k = sum_{j>k} p_j, d_k = sqrt(p_k q_k / q_{k-1}),
-   L[k, k] = d_k, L[i, k] = -p_i d_k / q_k for i > k; the last column is 0 (the covariance is singular);
+3. p_b = (1 - a) softmax(logits_b) + a / C with the official ``alpha``, a float16 tensor: a = 0.05 rounded
+   to float16, and 1 - a and a / C are float16 too (0.9501953125 and, for C = 10, 0.00499725341796875), so p_b
+   sums to 1 + 1.7e-4 (C = 10), not 1;
+4. L_b = the official ``cholesky_covariance``, the closed-form Cholesky factor of diag(p_b) - p_b p_b^T
+   (Tanabe & Sagae 1992): q_k = 1 - sum_{j<=k} p_j with q_{C-1} set to 0 and q_{-1} = 1, d_k = sqrt(p_k q_k /
+   q_{k-1}), L[k, k] = d_k, L[i, k] = -p_i d_k / q_k for i > k, the last column 0. Exact for p summing to 1;
+   with the float16 smoothing it is the official code's L, whose L L^T is off by ~1e-4;
 5. F = 1/B sum_b J_b^T L_b^T L_b J_b (float64 here, float32 there);
 6. lambda = the singular values of F (``torch.svd(...).S``); their deciles at 0.1, ..., 0.9 (``torch.quantile``,
    linear interpolation);
@@ -59,19 +61,29 @@ from harness.proxies.base import ProxyContext, register_proxy
 from harness.proxies.protocol import Protocol
 
 OFFICIAL_TENSORS = 128  # ``params_grad_len``
-OFFICIAL_SMOOTHING = float(torch.tensor(0.05, dtype=torch.float16))  # 0.04998779296875
+OFFICIAL_ALPHA = torch.tensor(0.05, dtype=torch.float16)  # the official ``alpha``: arithmetic on it stays float16
+OFFICIAL_SMOOTHING = float(OFFICIAL_ALPHA)  # 0.04998779296875
 OFFICIAL_EPS = 1e-10
 DECILES = tuple(k / 10 for k in range(1, 10))
 
 
-def multinomial_cholesky(p: torch.Tensor) -> torch.Tensor:
-    """[B, C] probabilities -> [B, C, C] lower-triangular L with L L^T = diag(p) - p p^T (step 4).
+def official_probabilities(logits: torch.Tensor) -> torch.Tensor:
+    """Step 3 in float64: the smoothed softmax with the official float16 factors 1 - a and a / C."""
+    classes = logits.shape[1]
+    keep, floor = float(1 - OFFICIAL_ALPHA), float(OFFICIAL_ALPHA / classes)
+    return torch.softmax(logits.double(), dim=1) * keep + floor
 
-    The tail sums q_k are summed from the end rather than taken as 1 - cumsum, so small tails keep their
-    digits; every p_k > 0 (smoothing), hence q_{k-1} >= p_k > 0 and only the last column has q_k = 0."""
-    tail = p.flip(1).cumsum(1).flip(1)  # tail[k] = sum_{j>=k} p_j = q_{k-1}
-    q = torch.cat([tail[:, 1:], torch.zeros_like(tail[:, :1])], dim=1)  # q_k = sum_{j>k} p_j
-    d = torch.sqrt(p * q / tail)
+
+def multinomial_cholesky(p: torch.Tensor) -> torch.Tensor:
+    """[B, C] probabilities -> [B, C, C] lower-triangular L, step 4: L L^T = diag(p) - p p^T when p sums to 1.
+
+    q_k = 1 - cumsum(p)_k with the last set to 0, as the official code forms it (so its L is reproduced also
+    when the float16 smoothing leaves p summing to slightly more than 1); needs 1 - cumsum > 0 before the end,
+    which holds with the smoothing (each p_k >= a / C)."""
+    q = 1.0 - p.cumsum(dim=1)
+    q[:, -1] = 0.0
+    q_prev = torch.cat([torch.ones_like(q[:, :1]), q[:, :-1]], dim=1)
+    d = torch.sqrt(torch.clamp(p * q / q_prev, min=0.0))
     below = -p[:, :, None] * (d / torch.where(q > 0, q, torch.ones_like(q)))[:, None, :]
     return torch.tril(below, diagonal=-1) + torch.diag_embed(d)
 
@@ -87,9 +99,7 @@ def official_fisher(
     for start in range(0, batch, step):
         logits, jac = first_element_jacobian(net, inputs[start : start + step])
         jac = jac if tensors is None else jac[:, :, :tensors]
-        classes = logits.shape[1]
-        p = torch.softmax(logits.double(), dim=1) * (1.0 - OFFICIAL_SMOOTHING) + OFFICIAL_SMOOTHING / classes
-        lj = multinomial_cholesky(p) @ jac
+        lj = multinomial_cholesky(official_probabilities(logits)) @ jac
         part = torch.einsum("bcp,bcq->pq", lj, lj)
         total = part if total is None else total + part
     return total / batch
@@ -125,6 +135,7 @@ PAPER_PROTOCOL = Protocol(
     prunable=True,
     splittable=True,
     description="VKDNW entropy as the official code computes it: J^T L^T L J over the first 128 tensors",
+    version=2,  # 2: the official float16 1 - a and a / C, and its 1 - cumsum tails (1: float64 smoothing)
     paper="Tybl & Neumann, CVPR 2025",
     protocol=PAPER_PROTOCOL,
 )
