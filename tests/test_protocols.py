@@ -287,3 +287,22 @@ def test_plan_says_how_many_units_were_merged(tmp_path):
     st = study(tmp_path, proxies='["grad_norm"]', data_modes='["gaussian", "uniform"]', protocol='["paper"]')
     text = make_plan(st, set()).describe()
     assert "2 units" in text and "1 protocols" in text and "2 asked for resolve under the paper protocol" in text
+
+
+def test_a_declared_init_does_not_leak_into_the_next_proxy_of_the_cell():
+    """Two proxies on one batch: the first re-drawn Kaiming-normal by the engine, the second declared with the
+    default init must see the weights as built, exactly as under the harness protocol."""
+
+    def first_weight(net, inputs, targets, ctx):
+        return float(next(m for m in net.modules() if isinstance(m, nn.Conv2d)).weight.detach().flatten()[0])
+
+    kaiming = Protocol(source="test", init="kaiming_normal_fanin")
+    plain = Protocol(source="test", repeats=2, redraw=("batch",))  # same weights twice: the mean is that weight
+    with temporary_proxy("t_kaiming", first_weight, needs_labels=False, protocol=kaiming), \
+            temporary_proxy("t_plain", first_weight, needs_labels=False, protocol=plain):  # fmt: skip
+        kwargs = dict(data_mode="gaussian", label_mode="random", batch_size=2)
+        paper = {r.proxy: r.score for r in score_cells("nb201", [4], ["t_kaiming", "t_plain"], protocol="paper",
+                                                        **kwargs)}  # fmt: skip
+        harness = {r.proxy: r.score for r in score_cells("nb201", [4], ["t_kaiming", "t_plain"], **kwargs)}
+    assert paper["t_plain"] == harness["t_plain"] == harness["t_kaiming"]
+    assert paper["t_kaiming"] != harness["t_kaiming"]
