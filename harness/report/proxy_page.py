@@ -135,14 +135,14 @@ def _protocol_lines(spec: ProxySpec) -> list[str]:
     p = spec.protocol
     if p is None:
         return ["", "Paper protocol: none declared (scored under `paper` as under `harness`)."]
-    lines = ["", f"Paper protocol: {_cell(p.summary())}. Source: {_cell(p.source)}."]
+    lines = ["", f"Paper protocol: {_cell(p.summary())}.", "", f"- source: {_cell(p.source)}"]
     if p.repeats > 1:
-        lines.append(f"Repeats: the mean of {p.repeats} scorings, each with new {' and '.join(p.redraw)}.")
-    for label, text in (("Not reproduced", p.deviations), ("Note", p.notes)):
+        lines.append(f"- repeats: the mean of {p.repeats} scorings, each with new {' and '.join(p.redraw)}")
+    for label, text in (("not reproduced", p.deviations), ("note", p.notes)):
         if text:
-            lines.append(f"{label}: {_cell(text)}.")
+            lines.append(f"- {label}: {_cell(text)}")
     if p.unconfirmed:
-        lines.append(f"Unconfirmed in the cited code (the harness's value is kept): {', '.join(p.unconfirmed)}.")
+        lines.append(f"- unconfirmed in the cited code (the harness's value is kept): {', '.join(p.unconfirmed)}")
     return lines
 
 
