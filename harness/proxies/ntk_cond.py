@@ -38,6 +38,8 @@ PAPER_PROTOCOL = Protocol(
     data="real",
     batch_size=64,
     deviations=AUGMENTED,
+    notes="TE-NAS's own code (VITA-Group/TENAS@9df78ffd prune_tenas.py) uses this NTK on supernet prunings with "
+    "Kaiming-normal fan-out weights re-drawn for each of 3 repeats (te_nas.py)",
 )
 
 

@@ -61,17 +61,22 @@ def ntk_condition_number(net: nn.Module, inputs: torch.Tensor, ctx: ProxyContext
 
 # Paper protocol (VKDNW's Table 1 code, see harness.proxies.protocol): PyTorch's default init (compute_te_nas_score
 # draws none), the NTK on one batch of 64 training images, the linear regions on 64 N(0, 1) inputs, BN in train mode.
+TENAS_NOTE = ("TE-NAS's own code (VITA-Group/TENAS@9df78ffd prune_tenas.py via prune_launch.py) scores prunings "
+              "of a supernet, not single cells: Kaiming-normal weights (fan-out for the NTK, fan-in for the regions) "
+              "re-drawn for each of --repeat 3, batch 72 on CIFAR-10")  # fmt: skip
 NTK_PROTOCOL = Protocol(
     source=f"{table_one('te_nas')}; {AZ_NAS_DRIVER}",
     data="real",
     batch_size=64,
     deviations="the official code counts the linear regions on a separate batch of 64 N(0, 1) inputs; here both "
     f"halves see the training batch (te_nas_linear_regions alone takes the N(0, 1) batch); {AUGMENTED}",
+    notes=TENAS_NOTE,
 )
 REGIONS_PROTOCOL = Protocol(
     source=f"{table_one('te_nas')} (compute_RN_score, num_batch=1)",
     data="gaussian",
     batch_size=64,
+    notes=TENAS_NOTE,
 )
 
 
