@@ -306,3 +306,17 @@ def test_a_declared_init_does_not_leak_into_the_next_proxy_of_the_cell():
         harness = {r.proxy: r.score for r in score_cells("nb201", [4], ["t_kaiming", "t_plain"], **kwargs)}
     assert paper["t_plain"] == harness["t_plain"] == harness["t_kaiming"]
     assert paper["t_kaiming"] != harness["t_kaiming"]
+
+
+def test_declared_bn_mode_and_an_input_size_the_harness_cannot_honour():
+    def training(net, inputs, targets, ctx):
+        return float(net.training)
+
+    kwargs = dict(data_mode="gaussian", label_mode="random", batch_size=2)
+    with temporary_proxy("t_bn", training, needs_labels=False, protocol=Protocol(source="test", bn_mode="eval")):
+        assert [r.score for r in score_cells("nb201", [1], ["t_bn"], protocol="paper", **kwargs)] == [0.0]
+        assert [r.score for r in score_cells("nb201", [1], ["t_bn"], **kwargs)] == [1.0]
+    with temporary_proxy("t_px", training, needs_labels=False, protocol=Protocol(source="test", input_size=224)):
+        with pytest.raises(ValueError, match="224 px"):
+            next(score_cells("nb201", [1], ["t_px"], protocol="paper", **kwargs))
+        assert [r.score for r in score_cells("nb201", [1], ["t_px"], **kwargs)] == [1.0]

@@ -81,7 +81,8 @@ class Protocol:
     uses the unit's seed, repeat r > 0 a seed derived from it, for what ``redraw`` names (the weights and/or
     the batch). ``init``: the initialisation scored (one of ``INITS``); ``init_in_proxy``: the proxy draws it
     itself under both protocols (the engine leaves the weights alone). ``bn_mode``: BatchNorm mode when it
-    differs from the proxy's. ``input_size``: the resolution when it differs from the dataset's.
+    differs from the proxy's. ``input_size``: the resolution the official code feeds (the engine refuses one that is
+    not the dataset's: it does not resize).
     ``normalisation``: how inputs are normalised (descriptive). ``deviations``: what the harness does not
     reproduce. ``notes``: anything else a reader of the numbers needs (e.g. where the proxy's original authors'
     code differs from the code cited). ``unconfirmed``: fields the cited code did not settle.

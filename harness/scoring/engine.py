@@ -115,6 +115,12 @@ def score_cells(
     groups: dict[Effective, list[ProxySpec]] = {}
     for spec in specs:  # under the paper protocol, proxies that fix other settings get their own batch
         groups.setdefault(effective(spec.protocol, protocol, data_mode, label_mode, batch_size), []).append(spec)
+    resolution = dataset_info(dataset).resolution
+    for spec in specs:  # inputs are the dataset's resolution: a declaration asking for another cannot be honoured
+        decl = spec.protocol if protocol == PAPER else None
+        if decl is not None and decl.input_size not in (None, resolution):
+            raise ValueError(f"proxy {spec.name}: its paper protocol asks for {decl.input_size} px inputs; {dataset} "
+                             f"is {resolution} px and the harness does not resize")  # fmt: skip
     dev = resolve_device(device)
     batches = {eff: _Batches(dataset, eff, data, dev, channels_last) for eff in groups}
     for batches_of in batches.values():  # every batch before any work: absent data is an error up front
