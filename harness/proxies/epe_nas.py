@@ -54,10 +54,15 @@ def epe_nas_from_jacobian(jacobian: np.ndarray, labels: np.ndarray, num_classes:
     return float(sum(np.absolute(a - b) for a in terms for b in terms) / len(terms))
 
 
-# Paper protocol: EPE-NAS's official code was not read here, so nothing is fixed. TODO(#20): read it and declare.
+# Paper protocol (EPE-NAS's official search.py, run by its reproduce.sh): one batch of 256 training images with their
+# labels (--batch_size 256, --evaluate_size 256) at PyTorch's default init, the network in train mode.
 PAPER_PROTOCOL = Protocol(
-    source="Lopes et al., ICANN 2021 (official code not available to this harness)",
-    unconfirmed=("data", "labels", "batch_size", "init", "repeats"),
+    source="VascoLopes/EPE-NAS@22bd3410 search.py (--batch_size 256, --evaluate_size 256; networks as built)",
+    data="real",
+    labels="true",
+    batch_size=256,
+    deviations="the official loader's training images are augmented (random crop, flip); the harness draws them "
+    "unaugmented",
 )
 
 

@@ -31,11 +31,18 @@ def min_corr_eigenvalue(feature: torch.Tensor) -> float | None:
     return float(torch.linalg.eigvalsh(corr).min())
 
 
-# Paper protocol: MeCo's official code was not read here (no snapshot available), so nothing is fixed: the proxy
-# scores the first image of the unit's batch at PyTorch's default init. TODO(#20): read it and declare.
+# Paper protocol (MeCo's official NB201 script): one training image (--batch_size 1, the first batch of the
+# training loader, the same image for every network) at PyTorch's default init (--init_w_type none), the network in
+# train mode, one forward pass.
 PAPER_PROTOCOL = Protocol(
-    source="Jiang et al., NeurIPS 2023 (official code not available to this harness)",
-    unconfirmed=("data", "batch_size", "repeats", "init"),
+    source="HamsterMimi/MeCo@0d830dd2 correlation/NAS_Bench_201.py (--batch_size 1, --init_w_type none, --measure "
+    "meco; x, y = next(iter(train_loader)) once)",
+    data="real",
+    labels="true",
+    batch_size=1,
+    deviations="the official script feeds one image, drawn once under torch.manual_seed(42), to every network; the "
+    "harness draws it with the unit's seed; the official networks are xautodl's, whose module tree (and so the sum "
+    "over modules) differs from this harness's",
 )
 
 
