@@ -231,6 +231,8 @@ def test_both_protocols_live_in_one_store_and_resume(tmp_path):
     assert (again.done_before, again.ran) == (8, 0)
     with ResultStore(st.store_path, readonly=True) as db:
         assert {k.protocol for k in db.done_keys("protocols")} == {"harness", "paper"}
+        declared = db.study_config("protocols")["paper_protocols"]
+    assert "VKDNW" in declared["grad_norm"]["source"] and declared["grad_norm"]["settings"].startswith("data gaussian")
 
 
 # -- analysis --------------------------------------------------------------------------------------------------------

@@ -261,6 +261,22 @@ def build_study_report(study: Study, store_path: Path, data: str | os.PathLike |
     return Path(path), ""
 
 
+def paper_protocols(study: Study) -> dict:
+    """``{"paper_protocols": {proxy: declaration}}`` for a study run under ``paper`` (stored with its configuration,
+    so the store says which declarations, by source and fingerprint, made its paper rows); {} otherwise."""
+    if "paper" not in study.protocols:
+        return {}
+    from harness.proxies import get_proxy
+
+    declared = {}
+    for name in study.proxies:
+        spec = get_proxy(name)
+        p = spec.protocol
+        declared[name] = None if p is None else {"version": spec.version, "settings": p.summary(),
+                                                 "source": p.source, "fingerprint": p.fingerprint()}  # fmt: skip
+    return {"paper_protocols": declared}
+
+
 def without_rescored(study: Study, done: set, rescore: Sequence[str]) -> set:
     """The finished unit keys minus those of the proxies to score again; ``ValueError`` naming any of ``rescore``
     that is not a proxy of the study."""
@@ -317,7 +333,8 @@ def run_study(
     start = time.monotonic()
     with ResultStore(store_path) as db:
         check_threads(db, study, threads, allow_thread_change, log)  # a store with rows exists already: none made
-        db.record_study(study.name, study.space, study.as_config(), None if study.source is None else str(study.source))
+        config = {**study.as_config(), **paper_protocols(study)}
+        db.record_study(study.name, study.space, config, None if study.source is None else str(study.source))
         done = db.done_keys(study.name, study.space)
         plan = make_plan(study, without_rescored(study, done, rescore), device, stack, threads)
         versions = proxy_versions(study.proxies)
