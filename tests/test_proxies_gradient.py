@@ -3,6 +3,8 @@ flops): hand-written autograd references, analytic cases, micro-batch exactness,
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import math
 
 import pytest
@@ -230,3 +232,47 @@ def test_grasp_equals_the_two_pass_reference_with_batchnorm(layout):
     reference = sum(float((-w * h).sum().detach()) for w, h in zip(ws, hg))
     assert score == pytest.approx(reference, rel=1e-5, abs=1e-9)
     assert abs(reference) > 1e-6  # a case where the number is not trivially zero
+
+
+@pytest.mark.parametrize("shape", [(6, 4, 5, 5), (7, 3)])
+@pytest.mark.parametrize("affine", [True, False])
+@pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
+def test_cheap_batch_norm_second_order_matches_pytorch(shape, affine, layout):
+    """grasp's train-mode BN (harness/proxies/_bn_hessian.py): forward, running statistics and ∂L/∂x bit-identical to
+    F.batch_norm; the closed-form double backward (w.r.t. the incoming gradient and the input) equal to PyTorch's
+    own to float rounding."""
+    from harness.proxies._bn_hessian import cheap_batch_norm_second_order
+
+    if layout is torch.channels_last and len(shape) != 4:
+        pytest.skip("channels-last is 4-D only")
+    gen = torch.Generator().manual_seed(8)
+    x0 = (torch.randn(*shape, generator=gen) * 3 + 1).contiguous(memory_format=layout)
+    gy0, u = torch.randn(*shape, generator=gen), torch.randn(*shape, generator=gen)
+    bn = nn.BatchNorm2d(shape[1], affine=affine) if len(shape) == 4 else nn.BatchNorm1d(shape[1], affine=affine)
+    if affine:
+        with torch.no_grad():
+            bn.weight.uniform_(0.5, 2.0, generator=gen)
+            bn.bias.uniform_(-1.0, 1.0, generator=gen)
+    results = []
+    for cheap in (False, True):
+        module = copy.deepcopy(bn).train()
+        x, gy = x0.clone().requires_grad_(), gy0.clone().requires_grad_()
+        with cheap_batch_norm_second_order() if cheap else contextlib.nullcontext():
+            y = module(x)
+        (gx,) = torch.autograd.grad(y, x, gy, create_graph=True)
+        second = torch.autograd.grad(gx, (x, gy), u)
+        results.append((y.detach(), module.running_mean, module.running_var, gx.detach(), *second))
+    (y, mean, var, gx, d_x, d_gy), (y2, mean2, var2, gx2, d_x2, d_gy2) = results
+    assert all(torch.equal(a, b) for a, b in ((y, y2), (mean, mean2), (var, var2), (gx, gx2)))
+    for ref, ours in ((d_x, d_x2), (d_gy, d_gy2)):
+        assert torch.allclose(ours, ref, rtol=1e-4, atol=1e-5 * float(ref.abs().max()))
+
+
+def test_cheap_batch_norm_second_order_leaves_eval_mode_alone():
+    from harness.proxies._bn_hessian import cheap_batch_norm_second_order
+
+    net, (x, _) = tiny_net(), batch()
+    net.eval()
+    with cheap_batch_norm_second_order():
+        inside = net(x)
+    assert torch.equal(inside, net(x))

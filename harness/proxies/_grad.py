@@ -9,6 +9,7 @@ NASLib's pruning measures (``naslib/predictors/utils/pruners``) score the weight
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 import torch
@@ -17,6 +18,7 @@ from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 from torch.nn.modules.conv import _ConvNd
 
+from harness.proxies._bn_hessian import cheap_batch_norm_second_order
 from harness.proxies.base import ProxyContext
 
 WEIGHT_LAYERS = (_ConvNd, nn.Linear)
@@ -178,7 +180,10 @@ def _cross_entropy_pass(
 
     handles = [layer.register_forward_hook(on_forward(i)) for i, layer in enumerate(layers)] if fisher else []
     try:
-        loss = F.cross_entropy(require_logits(net(inputs)), targets, reduction="sum") / batch
+        # with H g to take, train-mode BN gets a closed-form double backward (values and ∂L/∂W bit-identical)
+        with cheap_batch_norm_second_order() if hessian else nullcontext():
+            logits = require_logits(net(inputs))
+        loss = F.cross_entropy(logits, targets, reduction="sum") / batch
         grads = torch.autograd.grad(loss, weights, allow_unused=True, create_graph=hessian)
     finally:  # the activation hooks too: H g's backward reaches the activations again
         for handle in handles:
