@@ -110,7 +110,7 @@ PINNED = {
     "te_nas_log_ratio": (1, "ec32a1cccf47"),
     "vkdnw_dim": (1, "8cbc05daef20"),
     "vkdnw_entropy": (1, "8cbc05daef20"),
-    "vkdnw_entropy_official": (1, "8cbc05daef20"),
+    "vkdnw_entropy_official": (2, "8cbc05daef20"),
     "vkdnw_lex": (1, "8cbc05daef20"),
     "zen": (1, "5269809f6d4d"),
     "zico": (1, "ec32a1cccf47"),
