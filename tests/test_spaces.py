@@ -174,3 +174,30 @@ def test_pruned_network_matches_full_network(cell):
     for (name, a), b in zip(full.named_parameters(), pruned.parameters()):
         grad_b = torch.zeros_like(a) if b.grad is None else b.grad
         assert torch.allclose(a.grad, grad_b, atol=1e-6), name
+
+
+def test_a_pruned_zero_node_keeps_the_channels_last_layout():
+    """Node 1 of this cell has only a ``none`` edge, so with pruning it is a zero tensor; made NCHW in a
+    channels-last network it made each convolution after it copy its input to channels-last (forward and backward)."""
+    import torch
+
+    from harness.spaces import get_space
+    from harness.spaces.ops import zeros_in_layout
+
+    net = get_space("nb201").build(
+        "|none~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_1x1~1|skip_connect~2|"
+    )
+    net = net.to(memory_format=torch.channels_last).train()
+    net.set_prune(True)
+    seen = []
+    for module in net.modules():
+        if isinstance(module, torch.nn.ReLU):
+            module.register_forward_hook(
+                lambda _m, _i, out: seen.append(out.is_contiguous(memory_format=torch.channels_last))
+            )
+    net(torch.randn(2, 3, 32, 32).contiguous(memory_format=torch.channels_last))
+    assert seen and all(seen)
+    x = torch.randn(2, 4, 3, 3)
+    assert zeros_in_layout(x, 6).shape == (2, 6, 3, 3) and zeros_in_layout(x, 6).is_contiguous()
+    zeros = zeros_in_layout(x.contiguous(memory_format=torch.channels_last), 6)
+    assert zeros.is_contiguous(memory_format=torch.channels_last) and not zeros.any()

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from harness.spaces.cell import Genotype, live_edges
-from harness.spaces.ops import ResidualReduction, make_op
+from harness.spaces.ops import ResidualReduction, make_op, zeros_in_layout
 from harness.spaces.recycle import pooled
 
 
@@ -52,9 +52,7 @@ class Cell(nn.Module):
                 for module_id, src in wires[1:]:
                     total = total + self.edges[module_id](nodes[src])
             else:  # every edge pruned: the node is exactly zero
-                shape = list(x.shape)
-                shape[1] = self.c_out
-                total = x.new_zeros(shape)
+                total = zeros_in_layout(x, self.c_out)
             nodes.append(total)
         return nodes[-1]
 

@@ -33,9 +33,17 @@ class Zero(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.c_in == self.c_out:
             return x.mul(0.0)
-        shape = list(x.shape)
-        shape[1] = self.c_out
-        return x.new_zeros(shape)
+        return zeros_in_layout(x, self.c_out)
+
+
+def zeros_in_layout(x: torch.Tensor, channels: int) -> torch.Tensor:
+    """Zeros of ``x``'s shape with ``channels`` channels, in ``x``'s memory layout: an NCHW zero node in a
+    channels-last network made every convolution after it copy its input to channels-last (forward and backward)."""
+    shape = list(x.shape)
+    shape[1] = channels
+    if x.dim() == 4 and not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last):
+        return torch.empty(shape, dtype=x.dtype, device=x.device, memory_format=torch.channels_last).zero_()
+    return x.new_zeros(shape)
 
 
 class AvgPool(nn.Module):
