@@ -54,6 +54,8 @@ NASI_FREE = "nasi@gaussian/random"  # NASI's score with Gaussian data and random
 SPLIT_SEED = 0
 MAX_MEMBERS = 8
 MIN_GAIN = 0.001  # a member is added only when it raises the selection half's rho by at least this
+MIN_CELLS = 30  # fewer held-out cells scored on another dataset: not reported
+NAMES = {"label_free": "zoo_label_free", "data_free": "zoo_data_free", "data_free_affordable": "zoo_data_free_cheap"}
 EXCLUDED = {"ntk_trace": "scored at b = 16 only"}
 # The VKDNW FIM is taken per class: 40-95 s per cell at 100 classes on this 2-core CPU (4 cells, 2026-12-04) against
 # 2.4 s at 10, so 500 held-out cells on CIFAR-100 and ImageNet16-120 do not fit this session; the third search leaves
@@ -141,7 +143,10 @@ def greedy(table: pd.DataFrame, y: np.ndarray, candidates: list[str], up: dict[s
         chosen.append(pick)
         best = trials[pick]
         runner = sorted(((v, c) for c, v in trials.items() if c != pick), reverse=True)[:2]
-        path.append({"step": len(chosen), "added": pick, "rho": best, "next_best": [(c, v) for v, c in runner]})
+        order = sorted(trials, key=lambda c: -trials[c])
+        nasi = {"rho": trials[NASI_FREE], "place": order.index(NASI_FREE) + 1} if NASI_FREE in trials else None
+        path.append({"step": len(chosen), "added": pick, "rho": best, "next_best": [(c, v) for v, c in runner],
+                     "nasi": nasi, "tried": len(trials)})  # fmt: skip
     return path
 
 
@@ -197,6 +202,15 @@ def main(argv: list[str] | None = None) -> int:
                         "needs_real_data": c != NASI_FREE and reg[c][1]})  # fmt: skip
     singles.sort(key=lambda r: -r["selection_rho_valid"])
 
+    references = {}  # the papers' pool aggregates on the same held-out half (harness protocol), for comparison
+    from harness.aggregates import get_aggregate
+
+    for name in ("vkdnw_agg", "az_nas", "vkdnw_single"):
+        agg = get_aggregate(name)
+        if all(c in held_table.columns for c in agg.components):
+            x = agg.compute(held_table[list(agg.components)], lambda p: up.get(p, True)).to_numpy(dtype=float)
+            references[name] = {k: stats(x, v) for k, v in y_held.items()}
+
     out: dict = {
         "split_seed": SPLIT_SEED,
         "selection_cells": [int(i) for i in select],
@@ -206,6 +220,7 @@ def main(argv: list[str] | None = None) -> int:
         "excluded": EXCLUDED,
         "targets": {"valid": describe(acc_valid), "test": describe(acc_test)},
         "singles": singles,
+        "references": references,
         "searches": {},
     }
     affordable = [c for c in data_free if c not in PER_CLASS_COST]
@@ -231,6 +246,9 @@ def main(argv: list[str] | None = None) -> int:
                     continue
                 scored = table.attrs["scored"][members].all(axis=1)  # every member has a row for the cell
                 cells = np.intersect1d(held, scored.index[scored.to_numpy()].to_numpy())
+                if len(cells) < MIN_CELLS:
+                    res["other_datasets"][dataset] = {"missing": [f"{len(cells)} held-out cells with every member"]}
+                    continue
                 y = test("nb201", dataset).reindex(cells).to_numpy(dtype=float)
                 res["other_datasets"][dataset] = {
                     "ensemble": stats(ensemble(table.loc[cells], members, up), y),
@@ -282,17 +300,24 @@ def render(out: dict) -> str:
             "data_free_affordable": "Among data-free candidates without the per-class FIM (scorable on CIFAR-100 and "
             "ImageNet16-120 here)",
         }[name]
-        lines += [f"## {title}", "", "| step | added | selection-half rho (valid) | next best additions |",
-                  "|---|---|---|---|"]  # fmt: skip
+        lines += [f"## {title}", "", "| step | added | selection-half rho (valid) | next best additions | "
+                  f"`{NASI_FREE}` added instead (place) |", "|---|---|---|---|---|"]  # fmt: skip
         for p in res["path"]:
             if p.get("stopped"):
-                lines.append(f"| {p['step']} | stop (best addition `{p['best_addition']}`: {p['rho']:.4f}) | | |")
+                lines.append(f"| {p['step']} | stop (best addition `{p['best_addition']}`: {p['rho']:.4f}) | | | |")
             else:
                 nxt = ", ".join(f"`{c}` {v:.4f}" for c, v in p["next_best"])
-                lines.append(f"| {p['step']} | `{p['added']}` | {p['rho']:.4f} | {nxt} |")
+                n = p.get("nasi")
+                nasi = f"{n['rho']:.4f} ({n['place']} of {p['tried']})" if n else "-"
+                lines.append(f"| {p['step']} | `{p['added']}` | {p['rho']:.4f} | {nxt} | {nasi} |")
         h = res["held_out"]
         single = next(r for r in out["singles"] if r["proxy"] == res["best_single"])
+        spec = f"{NAMES[name]}={'+'.join(m for m in res['members'])}"
         lines += [
+            "",
+            f"Named for the analysis commands as `--aggregate {spec}` (e.g. `nasi-harness correlate "
+            "results/nb201_proxies_cpu/scores.csv.gz --aggregate ...`; that ranks the whole pool of 1,000 cells, "
+            "selection half included, so its rho is not the held-out one below).",
             "",
             f"Chosen: **{' + '.join(res['members'])}**. Held-out half, Spearman rho [95% CI]: "
             f"**{fmt(h['valid'])}** against validation accuracy (Kendall {h['valid']['kendall']:.3f}), "
@@ -316,6 +341,12 @@ def render(out: dict) -> str:
                 mem = ", ".join(f"`{m}` {s['spearman']:.3f}" for m, s in r["members"].items())
                 lines.append(f"| {dataset} | {r['ensemble']['n']} | {fmt(r['ensemble'])} | {mem} |")
             lines.append("")
+    if out.get("references"):
+        lines += ["## The papers' aggregates on the same held-out half (harness protocol scores)", "",
+                  "| aggregate | rho valid [95% CI] | rho test [95% CI] |", "|---|---|---|"]  # fmt: skip
+        for name, r in out["references"].items():
+            lines.append(f"| `{name}` | {fmt(r['valid'])} | {fmt(r['test'])} |")
+        lines.append("")
     lines += ["## Every candidate alone", "",
               "| proxy | real images | selection-half rho (valid) | held-out rho valid [95% CI] | held-out rho test |",
               "|---|---|---|---|---|"]  # fmt: skip
