@@ -247,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
                 scored = table.attrs["scored"][members].all(axis=1)  # every member has a row for the cell
                 cells = np.intersect1d(held, scored.index[scored.to_numpy()].to_numpy())
                 if len(cells) < MIN_CELLS:
-                    res["other_datasets"][dataset] = {"missing": [f"{len(cells)} held-out cells with every member"]}
+                    res["other_datasets"][dataset] = {"missing": [f"every member on only {len(cells)} held-out cells"]}
                     continue
                 y = test("nb201", dataset).reindex(cells).to_numpy(dtype=float)
                 res["other_datasets"][dataset] = {

@@ -5,7 +5,8 @@ Reads the reference stores through the library (``harness.correlate``, ``agnosti
 - ZiCo: Li et al., ICLR 2023, Table 1 / Appendix Table 3 — Kendall / Spearman vs NB201 *test* accuracy,
   CIFAR-10 (number of cells not stated). The "NTK" row is TE-NAS's and NASI's NTK, statistic not stated.
 - VKDNW: Tybl & Neumann, CVPR 2025, NB201 table as reproduced in the authors' README (github ondratybl/VKDNW) —
-  Kendall / Spearman vs *validation* accuracy, all 15,625 cells, CIFAR-10.
+  Kendall / Spearman vs CIFAR-10 *test* accuracy (NATS-Bench ori-test) over the 9,444 cells without unreachable
+  operations, mean of 5 runs (results/literature/README.md has the evidence).
 - MeCo: Jiang et al., NeurIPS 2023, abstract — Spearman 0.89 on NATS-Bench-TSS, CIFAR-10.
 The 1,000-cell stores (nb201_proxies_cpu + nb201_ntk_cpu, the same cells) are read as one table, so the pool
 aggregates az_nas, te_nas, vkdnw_single and vkdnw_agg (the papers' rank scores, ``harness.aggregates``) are ranked
@@ -120,7 +121,8 @@ def main() -> int:
     target = next(iter(found.values()))["target"]
     lines = [
         f"Target: {target}. Degenerate cells included; n = cells with a score. ZiCo: tau / rho vs test accuracy "
-        "(ICLR 2023, Table 1/3); VKDNW: tau / rho vs validation accuracy over all 15,625 cells (CVPR 2025). "
+        "(ICLR 2023, Table 1/3); VKDNW: tau / rho vs test accuracy over the 9,444 cells without unreachable "
+        "operations (CVPR 2025; results/literature). "
         f"Marked †: {POOL_NOTE} (a missing component ranks last); the papers rank all 15,625 cells.",
         "",
         "| proxy | n | Spearman rho [95% CI] | Kendall tau [95% CI] | ZiCo T1 tau / rho | VKDNW tau / rho | MeCo rho |",
