@@ -11,17 +11,10 @@ from torch import nn
 
 from harness.proxies._grad import check_split, cross_entropy_pass, require_logits, weight_layers
 from harness.proxies.base import ProxyContext, register_proxy
-from harness.proxies.protocol import ZERO_COST_NAS, Protocol
+from harness.proxies.protocol import ZERO_COST_NAS_PROTOCOL
 
-# Paper protocol: Abdelfattah et al.'s zero-cost code for NAS-Bench-201 (see harness.proxies.protocol): one batch of
-# 64 training images with their labels at PyTorch's default init.
-PAPER_PROTOCOL = Protocol(
-    source=ZERO_COST_NAS,
-    data="real",
-    labels="true",
-    batch_size=64,
-    deviations="the official loader's training images carry random crop and flip; the harness draws them unaugmented",
-)
+# Paper protocol: Abdelfattah et al.'s zero-cost code for NAS-Bench-201 (harness.proxies.protocol).
+PAPER_PROTOCOL = ZERO_COST_NAS_PROTOCOL
 
 
 @register_proxy(

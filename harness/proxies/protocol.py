@@ -150,6 +150,17 @@ class Protocol:
         return ", ".join(p for p in parts if p) or "as the harness protocol"
 
 
+# fisher, plain and l2_norm: Abdelfattah et al.'s zero-cost code for NAS-Bench-201, one batch of 64 training images
+# with their labels at PyTorch's default init (one declaration, so the three cannot drift apart).
+ZERO_COST_NAS_PROTOCOL = Protocol(
+    source=ZERO_COST_NAS,
+    data="real",
+    labels="true",
+    batch_size=64,
+    deviations="the official loader's training images carry random crop and flip; the harness draws them unaugmented",
+)
+
+
 @dataclass(frozen=True)
 class Effective:
     """The settings one unit is scored under: the study's, with what the protocol fixes replaced."""
