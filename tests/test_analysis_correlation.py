@@ -233,3 +233,17 @@ def test_one_result_type_for_every_analysis(results: pd.DataFrame, accuracy: pd.
     assert len(rows) == len(found[0]) and isinstance(rows[0]["spearman_ci"], list)
     assert type(rows[0]["n"]) is int and type(rows[0]["degenerate_included"]) is bool
     assert found[1].records("pairwise") and found[1].records("pairwise")[0].keys() == set(found[1].tables["pairwise"])
+
+
+def test_rows_are_ordered_by_oriented_rho_within_each_block(
+    results: pd.DataFrame, accuracy: pd.Series, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    table = correlate(results, accuracy, n_boot=20).table
+    for _, block in table.groupby("degenerate_included", sort=False):
+        assert list(block["proxy"]) == ["good", "weak", "noise"]
+    assert list(table["degenerate_included"]) == sorted(table["degenerate_included"], reverse=True)  # blocks kept
+    flipped = results.copy()
+    flipped.loc[flipped["proxy"] == "good", "score"] *= -1  # lower is better: its negative rho still ranks it first
+    monkeypatch.setattr(frames, "higher_is_better", lambda name: name != "good")
+    table = correlate(flipped, accuracy, degenerate="included", n_boot=20).table
+    assert list(table["proxy"]) == ["good", "weak", "noise"] and table["spearman"].iloc[0] < 0
