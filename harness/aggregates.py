@@ -94,11 +94,12 @@ def az_nas_pool(table: pd.DataFrame) -> pd.Series:
     return log_rank_sum(table, dict.fromkeys(AZ_NAS_COMPONENTS, True)).rename("az_nas")
 
 
-def te_nas_pool(table: pd.DataFrame) -> pd.Series:
+def te_nas_pool(
+    table: pd.DataFrame, kappa: str = TE_NAS_COMPONENTS[0], regions: str = TE_NAS_COMPONENTS[1]
+) -> pd.Series:
     """TE-NAS (Chen et al. 2021): rank(-kappa) + rank(R), kappa = NTK condition number (lower better), R = linear
     regions (higher better); average ranks as the AZ-NAS port ranks TE-NAS."""
-    require_columns(table, TE_NAS_COMPONENTS, "te_nas")
-    kappa, regions = TE_NAS_COMPONENTS
+    require_columns(table, (kappa, regions), "te_nas")
     total = oriented_rank(table[kappa], higher_is_better=False) + oriented_rank(table[regions], higher_is_better=True)
     return total.astype(float).rename("te_nas")
 

@@ -9,6 +9,6 @@ component (NaN or a non-finite score) ranks below every scored candidate, tied w
 
 from __future__ import annotations
 
-from harness.aggregates import oriented_rank, require_columns
+from harness.aggregates import dense_lexicographic_rank, log_rank_sum, oriented_rank, require_columns, te_nas_pool
 
-__all__ = ["oriented_rank", "require_columns"]
+__all__ = ["dense_lexicographic_rank", "log_rank_sum", "oriented_rank", "require_columns", "te_nas_pool"]

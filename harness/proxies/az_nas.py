@@ -48,7 +48,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from harness.proxies._kaiming import cpu_generator, kaiming_normal_fanin_, rademacher
-from harness.proxies._ranking import oriented_rank, require_columns
+from harness.proxies._ranking import log_rank_sum, require_columns
 from harness.proxies.base import ProxyContext, register_proxy
 from harness.proxies.protocol import AZ_NAS_DRIVER, Protocol
 from harness.spaces.cost import hook_cost
@@ -296,7 +296,4 @@ def rank_aggregate(frame: pd.DataFrame, columns: Sequence[str] = COMPONENTS) -> 
     if not columns:
         raise ValueError("rank_aggregate needs at least one component column")
     require_columns(frame, columns, "rank_aggregate")
-    total = pd.Series(0.0, index=frame.index)
-    for column in columns:
-        total = total + np.log(oriented_rank(frame[column], higher_is_better=True) / len(frame))
-    return total.astype(float).rename("az_nas_rank")
+    return log_rank_sum(frame, dict.fromkeys(columns, True)).rename("az_nas_rank")

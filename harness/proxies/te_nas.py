@@ -33,7 +33,7 @@ import torch
 from torch import nn
 
 from harness.proxies._linear_regions import linear_regions
-from harness.proxies._ranking import oriented_rank, require_columns
+from harness.proxies._ranking import require_columns, te_nas_pool
 from harness.proxies.base import ProxyContext, register_proxy
 from harness.proxies.ntk_cond import condition_number, weights_gram
 from harness.proxies.protocol import AUGMENTED, AZ_NAS_DRIVER, Protocol, table_one
@@ -152,7 +152,4 @@ def rank_combine(
     Series named ``te_nas_rank``.
     """
     require_columns(frame, (ntk_column, regions_column), "rank_combine")
-    combined = oriented_rank(frame[ntk_column], higher_is_better=False) + oriented_rank(
-        frame[regions_column], higher_is_better=True
-    )
-    return combined.astype(float).rename("te_nas_rank")
+    return te_nas_pool(frame, ntk_column, regions_column).rename("te_nas_rank")

@@ -42,7 +42,7 @@ from torch import nn
 
 from harness.proxies._first_element_jacobian import first_element_jacobian
 from harness.proxies._kaiming import cpu_generator, kaiming_normal_fanin_
-from harness.proxies._ranking import oriented_rank, require_columns
+from harness.proxies._ranking import dense_lexicographic_rank, log_rank_sum, require_columns
 from harness.proxies.base import ProxyContext, register_proxy
 from harness.proxies.protocol import Protocol
 
@@ -186,19 +186,7 @@ def rank_single(frame: pd.DataFrame, dim_column: str = "vkdnw_dim", entropy_colu
     log of this rank to aggregate it with other proxies. Returns a float Series named ``vkdnw_rank``.
     """
     require_columns(frame, (dim_column, entropy_column), "rank_single")
-    keys = pd.DataFrame(
-        {
-            "dim": pd.to_numeric(frame[dim_column], errors="raise").astype(float),
-            "entropy": pd.to_numeric(frame[entropy_column], errors="raise").astype(float),
-        },
-        index=frame.index,
-    )
-    missing = keys.isna().any(axis=1)
-    keys[missing] = -math.inf
-    ordered = keys.drop_duplicates().sort_values(["dim", "entropy"]).reset_index(drop=True)
-    position = {(row.dim, row.entropy): i + 1 for i, row in enumerate(ordered.itertuples(index=False))}
-    ranks = [float(position[(d, e)]) for d, e in zip(keys["dim"], keys["entropy"])]
-    return pd.Series(ranks, index=frame.index, name="vkdnw_rank")
+    return dense_lexicographic_rank(frame, (dim_column, entropy_column)).rename("vkdnw_rank")
 
 
 def rank_aggregate(
@@ -216,6 +204,5 @@ def rank_aggregate(
     """
     require_columns(frame, (dim_column, entropy_column, *others), "rank_aggregate")
     total = np.log(rank_single(frame, dim_column, entropy_column))
-    for column in others:
-        total = total + np.log(oriented_rank(frame[column], higher_is_better=True))
+    total = total + log_rank_sum(frame, dict.fromkeys(others, True), normalise=False)
     return total.astype(float).rename("vkdnw_agg_rank")
