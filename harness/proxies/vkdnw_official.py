@@ -52,13 +52,15 @@ component in place of ``vkdnw_entropy``, beside ``vkdnw_dim`` (which counts all 
 
 from __future__ import annotations
 
+import dataclasses
+
 import torch
 from torch import nn
 
 from harness.proxies._first_element_jacobian import first_element_jacobian
 from harness.proxies._kaiming import cpu_generator, kaiming_normal_fanin_
 from harness.proxies.base import ProxyContext, register_proxy
-from harness.proxies.protocol import Protocol
+from harness.proxies.vkdnw import PAPER_PROTOCOL as VKDNW_PROTOCOL
 
 OFFICIAL_TENSORS = 128  # ``params_grad_len``
 OFFICIAL_ALPHA = torch.tensor(0.05, dtype=torch.float16)  # the official ``alpha``: arithmetic on it stays float16
@@ -115,14 +117,8 @@ def official_decile_entropy(fisher: torch.Tensor) -> float:
 
 # Paper protocol (the official code; see harness.proxies.protocol and the module docstring): weights Kaiming-normal
 # fan-in (drawn by the proxy under both protocols), one batch of 64 N(0, 1) inputs, eval mode.
-PAPER_PROTOCOL = Protocol(
-    source="ondratybl/VKDNW@6901b65e NB201/ZeroShotProxy/compute_vkdnw_score.py; ondratybl/VKDNW@779a3a83 "
-    "NB201/tss_general_.py (real_input_metrics without vkdnw, --batch_size 64)",
-    data="gaussian",
-    batch_size=64,
-    init="kaiming_normal_fanin",
-    init_in_proxy=True,
-)
+# vkdnw_entropy's declaration, less its deviation (this proxy is what that deviation names).
+PAPER_PROTOCOL = dataclasses.replace(VKDNW_PROTOCOL, deviations="")
 
 
 @register_proxy(
