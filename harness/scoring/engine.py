@@ -22,7 +22,16 @@ from harness.datasets import dataset_info
 from harness.proxies import ProxyContext, ProxySpec, get_proxy
 from harness.proxies._grad import CELL_PROXIES
 from harness.proxies.base import get_stacked
-from harness.proxies.protocol import HARNESS, PAPER, Effective, check_protocol, effective, initialise_, repeat_seed
+from harness.proxies.protocol import (
+    HARNESS,
+    PAPER,
+    Effective,
+    Protocol,
+    check_protocol,
+    effective,
+    initialise_,
+    repeat_seed,
+)
 from harness.scoring.device import device_label, is_out_of_memory, measure, resolve_device
 from harness.scoring.records import DEGENERATE, NAN, OK, ScoreRecord, error_status
 from harness.scoring.snapshot import Snapshot
@@ -230,9 +239,7 @@ def _score_group(
             ctx = ProxyContext(num_classes=info.num_classes, cost=cost, device=dev, seed=seed, memo=memo_for(spec))
             with measure(dev) as m:
                 if decl is None:
-                    net.train(bn_mode == "train")
-                    if hasattr(net, "set_prune"):
-                        net.set_prune(spec.prunable)
+                    _set_modes(net, bn_mode, spec.prunable)
                     score, status = _run_proxy(spec, net, inputs, targets, ctx)
                 else:
                     rebuild = functools.partial(_fresh_network, sp, index, dataset, dev, layout)
@@ -302,9 +309,16 @@ def _stacked_forms(sp, specs: Sequence[ProxySpec], stack: int, share_isomorphic:
     return forms
 
 
-def _engine_init(decl: object) -> str | None:
+def _engine_init(decl: Protocol | None) -> str | None:
     """The initialisation the engine draws for a declaration (None: the network as built)."""
-    return None if decl is None else decl.engine_init  # type: ignore[attr-defined]
+    return None if decl is None else decl.engine_init
+
+
+def _set_modes(net: torch.nn.Module, bn_mode: str, prunable: bool) -> None:
+    """BN in the proxy's mode; dead edges skipped only for a proxy that declares ``prunable``."""
+    net.train(bn_mode == "train")
+    if hasattr(net, "set_prune"):
+        net.set_prune(prunable)
 
 
 def _fresh_network(sp, index: int, dataset: str, dev: torch.device, layout: torch.memory_format,  # noqa: ANN001
@@ -316,7 +330,7 @@ def _fresh_network(sp, index: int, dataset: str, dev: torch.device, layout: torc
 
 def _run_declared(
     spec: ProxySpec,
-    decl,  # noqa: ANN001 - harness.proxies.protocol.Protocol
+    decl: Protocol,
     base: torch.nn.Module,
     net: torch.nn.Module,
     bn_mode: str,
@@ -346,9 +360,7 @@ def _run_declared(
             initialise_(target, decl.engine_init, seed_r)
         ctx.seed = seed_r if "init" in decl.redraw else seed  # proxies drawing their own init read it
         inputs, targets = batches.get(seed_r if r > 0 and "batch" in decl.redraw else seed)
-        target.train(bn_mode == "train")
-        if hasattr(target, "set_prune"):
-            target.set_prune(spec.prunable)
+        _set_modes(target, bn_mode, spec.prunable)
         score, status = _run_proxy(spec, target, inputs, targets, ctx)
         if status != OK:
             return None, status
