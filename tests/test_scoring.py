@@ -254,3 +254,20 @@ def test_a_proxy_that_swaps_tensors_out_of_their_slots_leaves_nothing_behind(tes
         for name in ("t_swap", "t_state"):
             proxy_base.unregister_proxy(name)
     assert len(alone) == len(SEEN_WEIGHTS) and all(torch.equal(a, b) for a, b in zip(alone, SEEN_WEIGHTS))
+
+
+def test_one_batch_group_takes_cells_as_they_come() -> None:
+    """Under one batch (the harness protocol) a fed generator is read cell by cell, so a caller can time each cell
+    of a running scorer (benchmarks/scripts/peer_speed.py); the paper protocol's groups list the cells first."""
+    pulled: list[int] = []
+
+    def feed():  # noqa: ANN202
+        for index in (0, 1, 2):
+            pulled.append(index)
+            yield index
+
+    records = score_cells("nb201", feed(), ["params"], data_mode="gaussian", label_mode="random", batch_size=2,
+                          device="cpu")  # fmt: skip
+    first = next(records)
+    assert first.index == 0 and pulled == [0]
+    assert [r.index for r in records] == [1, 2] and pulled == [0, 1, 2]

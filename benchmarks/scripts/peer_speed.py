@@ -82,26 +82,12 @@ class ProjectRunner:
     """The project's engine fed one cell at a time, so each cell's time is taken in a running study."""
 
     def __init__(self, proxies: tuple[str, ...], data: str, batch_size: int, seed: int) -> None:
-        # ``score_cells`` lists its cells before any work (the paper protocol goes over them once per group), so a
-        # cell fed after the start would never be seen: under the harness protocol it runs one group, which is
-        # ``_score_group`` over the cells as they come, with the same batch, layout and module pool.
-        import torch  # noqa: PLC0415
-
-        from harness.proxies import get_proxy  # noqa: PLC0415
-        from harness.proxies.protocol import HARNESS, effective  # noqa: PLC0415
-        from harness.scoring.engine import _Batches, _score_group  # noqa: PLC0415
-        from harness.spaces import get_space  # noqa: PLC0415
-        from harness.spaces.recycle import ModulePool  # noqa: PLC0415
+        from harness.scoring import score_cells  # noqa: PLC0415
 
         self.queue: list[int] = []
         self.proxies = proxies
-        specs = [get_proxy(p) for p in proxies]
-        eff = effective(None, HARNESS, "real", "true", batch_size)
-        device = torch.device("cpu")
-        self.records = _score_group(get_space("nb201"), self._feed(), specs, dataset="cifar10", eff=eff, seed=seed,
-                                    dev=device, batches=_Batches("cifar10", eff, data, device, True), skip=None,
-                                    share_isomorphic=False, share_intermediates=True, pool=ModulePool(),
-                                    stack=1)  # fmt: skip
+        self.records = score_cells("nb201", self._feed(), list(proxies), data=data, batch_size=batch_size,
+                                   seed=seed, device="cpu")  # fmt: skip
 
     def _feed(self) -> Iterator[int]:
         while self.queue:

@@ -116,7 +116,6 @@ def score_cells(
     Raises ``DataMissing`` before any work when the modes need a dataset that is absent.
     """
     check_protocol(protocol)
-    cells = list(cells)  # each group of the paper protocol goes over them
     sp = get_space(space)
     specs = [get_proxy(p) for p in proxies]
     if batch_size < 1:
@@ -124,6 +123,8 @@ def score_cells(
     groups: dict[Effective, list[ProxySpec]] = {}
     for spec in specs:  # under the paper protocol, proxies that fix other settings get their own batch
         groups.setdefault(effective(spec.protocol, protocol, data_mode, label_mode, batch_size), []).append(spec)
+    if len(groups) > 1:  # each group goes over the cells; one group takes them as they come (a fed generator)
+        cells = list(cells)
     resolution = dataset_info(dataset).resolution
     for spec in specs:  # inputs are the dataset's resolution: a declaration asking for another cannot be honoured
         decl = spec.protocol if protocol == PAPER else None
