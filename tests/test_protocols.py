@@ -12,7 +12,15 @@ from harness.analysis.frames import higher_is_better, prepare, score_table, sett
 from harness.analysis.protocols import base_name, protocol_settings
 from harness.data import make_batch
 from harness.proxies import get_proxy, proxy_names, temporary_proxy
-from harness.proxies.protocol import Protocol, effective, repeat_seed
+from harness.proxies.protocol import (
+    AUGMENTED,
+    AZ_NAS_DRIVER,
+    Protocol,
+    effective,
+    repeat_seed,
+    table_one,
+    table_one_protocol,
+)
 from harness.scoring import score_cells
 from harness.spaces import get_space
 from harness.store import ResultStore, load_results
@@ -72,6 +80,17 @@ def test_effective_replaces_only_the_fixed_fields_and_is_idempotent():
 TABLE_ONE = ("flops", "grad_norm", "grasp", "snip", "synflow", "jacov", "nwot", "zen", "zico", "ntk_cond",
              "te_nas_linear_regions", "az_nas_expressivity", "az_nas_progressivity", "az_nas_trainability",
              "az_nas_complexity", "vkdnw_entropy", "vkdnw_dim", "vkdnw_lex")  # fmt: skip
+
+
+def test_table_one_protocol_states_the_drivers_settings_once():
+    """The constructor gives what a written-out declaration gives: b = 64, Kaiming fan-in, the driver cited, the
+    augmentation deviation on training images only; a proxy's own values replace those."""
+    real = table_one_protocol("snip", data="real", labels="true")
+    assert real == Protocol(source=f"{table_one('snip')}; {AZ_NAS_DRIVER}", data="real", labels="true",
+                            batch_size=64, init="kaiming_normal_fanin", deviations=AUGMENTED)  # fmt: skip
+    noise = table_one_protocol("synflow", data="gaussian", init="default", driver=False, notes="n")
+    assert (noise.source, noise.deviations, noise.init, noise.notes) == (table_one("synflow"), "", "default", "n")
+    assert get_proxy("snip").protocol.source == real.source  # the modules use it
 
 
 @pytest.mark.parametrize("name", [n for n in TABLE_ONE if n in proxy_names()])

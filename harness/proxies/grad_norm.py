@@ -8,16 +8,14 @@ from torch import nn
 
 from harness.proxies._grad import weight_gradients
 from harness.proxies.base import ProxyContext, register_proxy
-from harness.proxies.protocol import AZ_NAS_DRIVER, ZERO_COST_NAS, Protocol, table_one
+from harness.proxies.protocol import ZERO_COST_NAS, table_one_protocol
 
 # Paper protocol (VKDNW's Table 1 code, see harness.proxies.protocol): Kaiming-normal fan-in weights, one batch of
 # 64 N(0, 1) inputs with uniformly random labels (``torch.randint``), BN in train mode.
-PAPER_PROTOCOL = Protocol(
-    source=f"{table_one('gradnorm')}; {AZ_NAS_DRIVER}",
+PAPER_PROTOCOL = table_one_protocol(
+    "gradnorm",
     data="gaussian",
     labels="random",
-    batch_size=64,
-    init="kaiming_normal_fanin",
     deviations="the Table 1 code's score is the global norm sqrt(sum over all parameters, BN included, of ||g||^2); "
     "this proxy keeps Abdelfattah et al.'s sum over conv/linear layers of ||g_W|| (the protocol sets how it is "
     "applied, not its formula)",

@@ -17,7 +17,7 @@ from harness.proxies._grad import (
     weight_layers,
 )
 from harness.proxies.base import ProxyContext, register_proxy
-from harness.proxies.protocol import AUGMENTED, AZ_NAS_DRIVER, ZERO_COST_NAS, Protocol, table_one
+from harness.proxies.protocol import ZERO_COST_NAS, table_one_protocol
 
 
 def _hessian_gradient(
@@ -84,13 +84,10 @@ def _plain_strides(t: torch.Tensor) -> bool:
 
 # Paper protocol (VKDNW's Table 1 code, see harness.proxies.protocol): Kaiming-normal fan-in weights, one batch of
 # 64 training images with their labels, BN in train mode.
-PAPER_PROTOCOL = Protocol(
-    source=f"{table_one('grasp')}; {AZ_NAS_DRIVER}",
+PAPER_PROTOCOL = table_one_protocol(
+    "grasp",
     data="real",
     labels="true",
-    batch_size=64,
-    init="kaiming_normal_fanin",
-    deviations=AUGMENTED,
     notes=f"Abdelfattah et al.'s zero-cost code uses PyTorch's default init: {ZERO_COST_NAS}",
 )
 

@@ -11,7 +11,7 @@ from torch import nn
 
 from harness.proxies._hooks import input_jacobian
 from harness.proxies.base import ProxyContext, register_proxy
-from harness.proxies.protocol import AUGMENTED, ZERO_COST_NAS, Protocol, table_one
+from harness.proxies.protocol import ZERO_COST_NAS, table_one_protocol
 
 K = 1e-5  # eigenvalue offset of the reference
 
@@ -31,12 +31,10 @@ def jacov_from_jacobian(jacobian: np.ndarray) -> float:
 
 # Paper protocol (VKDNW's Table 1 code, see harness.proxies.protocol): Kaiming-normal fan-in weights, one batch of
 # 64 training images (the code reads the loader itself), BN in train mode.
-PAPER_PROTOCOL = Protocol(
-    source=table_one("jacov"),
+PAPER_PROTOCOL = table_one_protocol(
+    "jacov",
     data="real",
-    batch_size=64,
-    init="kaiming_normal_fanin",
-    deviations=AUGMENTED,
+    driver=False,
     notes=f"Abdelfattah et al.'s zero-cost code uses PyTorch's default init: {ZERO_COST_NAS}",
 )
 

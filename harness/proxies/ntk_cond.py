@@ -8,7 +8,7 @@ from torch import nn
 
 from harness.proxies._ntk import jacobian_row_grads, sample_sum_cotangents, sample_sum_gram, stacked_chunk, weights_only
 from harness.proxies.base import ProxyContext, register_proxy, register_stacked
-from harness.proxies.protocol import AUGMENTED, AZ_NAS_DRIVER, Protocol, table_one
+from harness.proxies.protocol import table_one_protocol
 from harness.spaces.stacked import StackedNetworks
 
 
@@ -33,11 +33,10 @@ def weights_gram(net: nn.Module, inputs: torch.Tensor, ctx: ProxyContext | None 
 
 # Paper protocol (VKDNW's Table 1 code for TE-NAS's NTK half, see harness.proxies.protocol): PyTorch's default init,
 # one batch of 64 training images (``get_ntk_n(..., train_mode=True, num_batch=1)``), BN in train mode.
-PAPER_PROTOCOL = Protocol(
-    source=f"{table_one('te_nas')}; {AZ_NAS_DRIVER}",
+PAPER_PROTOCOL = table_one_protocol(
+    "te_nas",
     data="real",
-    batch_size=64,
-    deviations=AUGMENTED,
+    init="default",
     notes="TE-NAS's own code (VITA-Group/TENAS@9df78ffd prune_tenas.py) uses this NTK on supernet prunings with "
     "Kaiming-normal fan-out weights re-drawn for each of 3 repeats (te_nas.py)",
 )

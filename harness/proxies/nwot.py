@@ -12,7 +12,7 @@ from torch import nn
 
 from harness.proxies._hooks import forward_hooks, require_relus
 from harness.proxies.base import ProxyContext, register_proxy
-from harness.proxies.protocol import AZ_NAS_DRIVER, Protocol, table_one
+from harness.proxies.protocol import table_one_protocol
 
 
 def code_kernel(codes: torch.Tensor) -> torch.Tensor:
@@ -33,11 +33,9 @@ def logdet_kernel(kernel: np.ndarray) -> float:
 
 # Paper protocol (VKDNW's Table 1 code, see harness.proxies.protocol): Kaiming-normal fan-in weights, one batch of
 # 64 N(0, 1) inputs, BN in train mode.
-PAPER_PROTOCOL = Protocol(
-    source=f"{table_one('naswot')}; {AZ_NAS_DRIVER}",
+PAPER_PROTOCOL = table_one_protocol(
+    "naswot",
     data="gaussian",
-    batch_size=64,
-    init="kaiming_normal_fanin",
     notes="Mellor et al.'s own code (BayesWatch/nas-without-training@b3a82a66 score_networks.py) scores a batch of "
     "128 training images at PyTorch's default init",
 )

@@ -150,6 +150,31 @@ class Protocol:
         return ", ".join(p for p in parts if p) or "as the harness protocol"
 
 
+def table_one_protocol(
+    name: str,
+    data: str,
+    *,
+    labels: str | None = None,
+    batch_size: int = 64,
+    init: str = "kaiming_normal_fanin",
+    driver: bool = True,
+    deviations: str | None = None,
+    **described: str,
+) -> Protocol:
+    """The declaration of a proxy as VKDNW's Table 1 code applies it (``table_one(name)``, run by ``AZ_NAS_DRIVER``
+    unless ``driver`` is False), so each proxy module states only what is its own.
+
+    That driver feeds one batch of 64, training images (``data="real"``: the declaration then carries the
+    ``AUGMENTED`` deviation unless ``deviations`` says otherwise) or N(0, 1) inputs, to networks re-drawn with
+    Kaiming normal fan-in unless ``init`` names the proxy's own. ``described``: ``notes`` / ``normalisation``.
+    """
+    if deviations is None:
+        deviations = AUGMENTED if data == "real" else ""
+    source = f"{table_one(name)}; {AZ_NAS_DRIVER}" if driver else table_one(name)
+    return Protocol(source=source, data=data, labels=labels, batch_size=batch_size, init=init,
+                    deviations=deviations, **described)  # fmt: skip
+
+
 # fisher, plain and l2_norm: Abdelfattah et al.'s zero-cost code for NAS-Bench-201, one batch of 64 training images
 # with their labels at PyTorch's default init (one declaration, so the three cannot drift apart).
 ZERO_COST_NAS_PROTOCOL = Protocol(

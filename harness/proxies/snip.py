@@ -8,17 +8,14 @@ from torch import nn
 
 from harness.proxies._grad import weight_gradients
 from harness.proxies.base import ProxyContext, register_proxy
-from harness.proxies.protocol import AUGMENTED, AZ_NAS_DRIVER, ZERO_COST_NAS, Protocol, table_one
+from harness.proxies.protocol import ZERO_COST_NAS, table_one_protocol
 
 # Paper protocol (VKDNW's Table 1 code, see harness.proxies.protocol): Kaiming-normal fan-in weights, one batch of
 # 64 training images with their labels, BN in train mode.
-PAPER_PROTOCOL = Protocol(
-    source=f"{table_one('snip')}; {AZ_NAS_DRIVER}",
+PAPER_PROTOCOL = table_one_protocol(
+    "snip",
     data="real",
     labels="true",
-    batch_size=64,
-    init="kaiming_normal_fanin",
-    deviations=AUGMENTED,
     notes=f"Abdelfattah et al.'s zero-cost code uses PyTorch's default init: {ZERO_COST_NAS}",
 )
 

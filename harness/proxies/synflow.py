@@ -14,7 +14,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 from harness.proxies._grad import weight_layers
 from harness.proxies.base import ProxyContext, register_proxy
-from harness.proxies.protocol import AZ_NAS_DRIVER, ZERO_COST_NAS, Protocol, table_one
+from harness.proxies.protocol import ZERO_COST_NAS, table_one_protocol
 
 
 def _identity(x: torch.Tensor) -> torch.Tensor:
@@ -60,11 +60,9 @@ def synflow_sum(net: nn.Module, input_shape: tuple[int, ...]) -> float:
 
 # Paper protocol (VKDNW's Table 1 code, see harness.proxies.protocol): Kaiming-normal fan-in weights, BN removed,
 # one all-ones input in float64 (the code draws a batch of 64 N(0, 1) inputs and keeps only its shape).
-PAPER_PROTOCOL = Protocol(
-    source=f"{table_one('synflow')}; {AZ_NAS_DRIVER}",
+PAPER_PROTOCOL = table_one_protocol(
+    "synflow",
     data="gaussian",
-    batch_size=64,
-    init="kaiming_normal_fanin",
     notes=f"Abdelfattah et al.'s zero-cost code scores PyTorch's default init: {ZERO_COST_NAS}",
 )
 

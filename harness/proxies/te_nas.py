@@ -36,7 +36,7 @@ from harness.proxies._linear_regions import linear_regions
 from harness.proxies._ranking import require_columns, te_nas_pool
 from harness.proxies.base import ProxyContext, register_proxy
 from harness.proxies.ntk_cond import condition_number, weights_gram
-from harness.proxies.protocol import AUGMENTED, AZ_NAS_DRIVER, Protocol, table_one
+from harness.proxies.protocol import AUGMENTED, Protocol, table_one, table_one_protocol
 
 NTK_COMPONENT = "ntk_cond"
 REGIONS_COMPONENT = "te_nas_linear_regions"
@@ -64,10 +64,10 @@ def ntk_condition_number(net: nn.Module, inputs: torch.Tensor, ctx: ProxyContext
 TENAS_NOTE = ("TE-NAS's own code (VITA-Group/TENAS@9df78ffd prune_tenas.py via prune_launch.py) scores prunings "
               "of a supernet, not single cells: Kaiming-normal weights (fan-out for the NTK, fan-in for the regions) "
               "re-drawn for each of --repeat 3, batch 72 on CIFAR-10")  # fmt: skip
-NTK_PROTOCOL = Protocol(
-    source=f"{table_one('te_nas')}; {AZ_NAS_DRIVER}",
+NTK_PROTOCOL = table_one_protocol(
+    "te_nas",
     data="real",
-    batch_size=64,
+    init="default",
     deviations="the official code counts the linear regions on a separate batch of 64 N(0, 1) inputs; here both "
     f"halves see the training batch (te_nas_linear_regions alone takes the N(0, 1) batch); {AUGMENTED}",
     notes=TENAS_NOTE,

@@ -11,7 +11,7 @@ from torch import nn
 
 from harness.proxies._hooks import cpu_generator, pre_gap_features, randn_like_on
 from harness.proxies.base import ProxyContext, register_proxy
-from harness.proxies.protocol import AZ_NAS_DRIVER, Protocol, table_one
+from harness.proxies.protocol import table_one_protocol
 
 MIXUP_GAMMA = 1e-2
 
@@ -41,10 +41,9 @@ def bn_log_scaling(net: nn.Module) -> torch.Tensor:
 
 # Paper protocol (VKDNW's Table 1 code, see harness.proxies.protocol): weights N(0, 1) (drawn by the proxy itself
 # under both protocols), two batches of 64 N(0, 1) inputs, one repeat, BN in train mode.
-PAPER_PROTOCOL = Protocol(
-    source=f"{table_one('zen')}; {AZ_NAS_DRIVER}",
+PAPER_PROTOCOL = table_one_protocol(
+    "zen",
     data="gaussian",
-    batch_size=64,
     init="normal",
     init_in_proxy=True,
     notes="Zen-NAS's own script (idstcv/ZenNAS@d1d617e0 ZeroShotProxy/compute_zen_score.py __main__) averages "

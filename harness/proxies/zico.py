@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from harness.proxies.base import ProxyContext, register_proxy
-from harness.proxies.protocol import AUGMENTED, AZ_NAS_DRIVER, Protocol, table_one
+from harness.proxies.protocol import table_one_protocol
 
 
 def zico_from_gradients(per_layer: list[np.ndarray]) -> float:
@@ -37,13 +37,7 @@ def _layers(net: nn.Module) -> list[tuple[str, nn.Module]]:
 
 # Paper protocol (VKDNW's Table 1 code, see harness.proxies.protocol): PyTorch's default init, two training batches
 # of 64 with their labels (``batch_iter=2``; the proxy splits its 128 samples in those halves), BN in train mode.
-PAPER_PROTOCOL = Protocol(
-    source=f"{table_one('zico')}; {AZ_NAS_DRIVER}",
-    data="real",
-    labels="true",
-    batch_size=128,
-    deviations=AUGMENTED,
-)
+PAPER_PROTOCOL = table_one_protocol("zico", data="real", labels="true", batch_size=128, init="default")
 
 
 @register_proxy(
