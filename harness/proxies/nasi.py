@@ -17,8 +17,9 @@ from harness.proxies.base import ProxyContext, register_proxy, register_stacked
 from harness.proxies.protocol import Protocol
 from harness.spaces.stacked import StackedNetworks
 
-# Paper protocol: NASI's official code (shuyao95/NASI) was not available here, so nothing is fixed beyond what the
-# harness already does (b = 64 is NASI's stated batch, docs/search.md). TODO(#20): read it and declare.
+# Paper protocol: NASI's official code (shuyao95/NASI) has no snapshot this project can read (checked 2026-12-04), so
+# the declaration fixes nothing and lists what that code would settle as unconfirmed (b = 64 is NASI's stated batch,
+# docs/search.md). Declare it, with a version bump if the settings differ, once the code can be read.
 PAPER_PROTOCOL = Protocol(
     source="Shu et al., ICLR 2022 (shuyao95/NASI not available to this harness)",
     unconfirmed=("data", "labels", "batch_size", "init", "repeats"),
