@@ -206,7 +206,13 @@ def parse_aggregate(spec: str) -> Aggregate:
     text = spec.strip()
     if "=" in text:
         name, _, members = text.partition("=")
-        return rank_ensemble(name.strip(), re.split(r"[+,]", members))
+        name = name.strip()
+        if not _NAME.match(name):
+            raise ValueError(f"aggregate name {name!r}: letters, digits, '.', '_', '-' only")
+        ensemble = rank_ensemble(name, re.split(r"[+,]", members))
+        if name in ensemble.components:
+            raise ValueError(f"aggregate {name!r} cannot be its own component")
+        return ensemble
     if text.startswith("ensemble:"):
         members = [m.strip() for m in re.split(r"[+,]", text[len("ensemble:") :]) if m.strip()]
         return rank_ensemble(f"ensemble({'+'.join(members)})", members)

@@ -288,7 +288,8 @@ def test_report_step_is_called_when_available(tmp_path, cheap_proxies, monkeypat
     study = _study(tmp_path)
     calls = []
 
-    def build_report(store_path, out_dir, study=None, data=None, *, split="test", epochs=None):
+    def build_report(store_path, out_dir, study=None, data=None, *, split="test", epochs=None, aggregates=(),
+                     builtin_aggregates=True):  # fmt: skip
         calls.append((Path(store_path), Path(out_dir), study))
         return Path(out_dir) / "report.md"
 
@@ -297,14 +298,16 @@ def test_report_step_is_called_when_available(tmp_path, cheap_proxies, monkeypat
     assert calls == [(study.store_path, study.report_dir, "tiny")]
     assert summary.report == study.report_dir / "report.md" and f"report: {summary.report}" in summary.lines()
 
-    def with_targets(store_path, out_dir, study=None, data=None, *, split="test", epochs=None):
-        calls.append((split, epochs))
+    def with_targets(store_path, out_dir, study=None, data=None, *, split="test", epochs=None, aggregates=(),
+                     builtin_aggregates=True):  # fmt: skip
+        calls.append((split, epochs, tuple(aggregates), builtin_aggregates))
         raise ValueError("no ground truth here\nsecond line")
 
     monkeypatch.setitem(sys.modules, "harness.report", types.SimpleNamespace(build_report=with_targets))
-    study = _study(tmp_path, text=VALID + '[analysis]\ntarget = "valid"\nepochs = 12\n')
+    analysis = '[analysis]\ntarget = "valid"\nepochs = 12\nbuiltin_aggregates = false\n'
+    study = _study(tmp_path, text=VALID + analysis)
     summary = run_study(study, progress=False, log=lambda m: None)
-    assert calls[-1] == ("valid", 12)  # the study's [analysis] targets reach the report layer
+    assert calls[-1] == ("valid", 12, (), False)  # the study's [analysis] targets reach the report layer
     assert summary.report is None and summary.report_note == "not built: no ground truth here"
 
 

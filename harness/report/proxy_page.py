@@ -108,7 +108,9 @@ pool, so every table says which cells formed it (e.g. "pool: 1,000 cells of nb20
   when a component row of that cell is.
 - **User rank ensembles**: `--aggregate NAME=P1+P2[+...]` on `correlate`, `compare`, `agnostic` and `report` (or
   `ensemble:P1+P2`) adds sum over the proxies of log(rank / N), each in its own direction (AZ-NAS's aggregation);
-  a plugin file may register its own (`harness.aggregates.register_aggregate`, [extending.md](extending.md)).
+  a study file declares them for its report in `[analysis] aggregates` (and `builtin_aggregates = false` for
+  `--no-aggregates`, [studies.md](studies.md#analysis-optional-what-the-report-compares-against)); a plugin file
+  may register its own (`harness.aggregates.register_aggregate`, [extending.md](extending.md)).
 - **Names**: `az_nas`, `te_nas`, `vkdnw_single` and `vkdnw_agg` mean the papers' scores. The per-cell forms the
   harness registered under three of those names until #20 are now `az_nas_sum`, `te_nas_log_ratio` and
   `vkdnw_lex`, and the bare VKDNW entropy `vkdnw` is `vkdnw_entropy`; stored rows with the old names read as the

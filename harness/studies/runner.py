@@ -250,12 +250,14 @@ def _outcomes(
 
 
 def build_study_report(study: Study, store_path: Path, data: str | os.PathLike | None) -> tuple[Path | None, str]:
-    """Build the study's report with its [analysis] targets; a failure is one line in the summary, not a crash."""
+    """Build the study's report with its [analysis] targets and pool aggregates; a failure is one line in the
+    summary, not a crash."""
     from harness.report import build_report
 
     try:
-        target = study.analysis
-        path = build_report(store_path, study.report_dir, study.name, data, split=target.target, epochs=target.epochs)
+        a = study.analysis
+        path = build_report(store_path, study.report_dir, study.name, data, split=a.target, epochs=a.epochs,
+                            aggregates=a.aggregates, builtin_aggregates=a.builtin_aggregates)  # fmt: skip
     except (HarnessError, ValueError, FileNotFoundError) as exc:
         return None, f"not built: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
     return Path(path), ""

@@ -25,6 +25,8 @@ target = "test"                # test | valid
 epochs = 200                   # 200 | 12
 reports = ["correlation", "agnosticism", "figures"]
 exclude_degenerate = false
+aggregates = ["mine=nasi+snip"] # optional: pool aggregates for the report, as the CLI's --aggregate (analysis only)
+builtin_aggregates = true      # false: leave out az_nas, te_nas, vkdnw_single, vkdnw_agg (the CLI's --no-aggregates)
 
 [output]                       # optional; relative paths are relative to the working directory
 dir = "results/quickstart"     # default results/<name>
@@ -56,7 +58,8 @@ SECTIONS = ("study", "analysis", "output")
 STUDY_KEYS = ("name", "description", "space", "cells", "proxies", "datasets", "data_modes", "label_modes", "seeds",
               "batch_size", "device", "share_isomorphic", "stack", "plugins", "threads", "protocol")  # fmt: skip
 REQUIRED_STUDY_KEYS = ("name", "space", "cells", "proxies", "datasets", "data_modes", "label_modes", "seeds")
-ANALYSIS_KEYS = ("datasets", "target", "epochs", "reports", "exclude_degenerate")
+ANALYSIS_KEYS = ("datasets", "target", "epochs", "reports", "exclude_degenerate", "aggregates", "builtin_aggregates")
+AGGREGATE_FORM = "NAME=P1+P2[+...], ensemble:P1+P2 or a registered aggregate's name"
 OUTPUT_KEYS = ("dir", "store", "report_dir")
 TARGETS = ("test", "valid")
 EPOCHS = (200, 12)
@@ -79,6 +82,8 @@ class AnalysisSpec:
     epochs: int = 200
     reports: tuple[str, ...] = ("correlation", "agnosticism", "figures")
     exclude_degenerate: bool = False
+    aggregates: tuple[str, ...] = ()  # pool aggregate specs (harness.aggregates.parse_aggregate), as --aggregate
+    builtin_aggregates: bool = True  # False: the built-in pool aggregates are left out, as --no-aggregates
 
 
 @dataclass(frozen=True)
@@ -323,6 +328,8 @@ def parse_study(document: dict[str, Any], where: str = "<study>", source: Path |
         epochs=a.integer("epochs", 200, "training epochs of the ground truth", choices=EPOCHS),
         reports=a.strings("reports", AnalysisSpec.reports, "report parts", REPORTS),
         exclude_degenerate=a.boolean("exclude_degenerate", False),
+        aggregates=_study_aggregates(a, proxies, registered),
+        builtin_aggregates=a.boolean("builtin_aggregates", True),
     )
 
     o = Section(where, "output", document.get("output", {}), OUTPUT_KEYS)
@@ -337,6 +344,42 @@ def parse_study(document: dict[str, Any], where: str = "<study>", source: Path |
         analysis=analysis, output_dir=out_dir, store_path=store_path, report_dir=report_dir, source=source,
         plugins=plugins,
     )  # fmt: skip
+
+
+def _study_aggregates(a: Section, proxies: tuple[str, ...], registered: tuple[str, ...]) -> tuple[str, ...]:
+    """The ``[analysis] aggregates`` specs, each parsed as the CLI's ``--aggregate`` and checked against the study:
+    its components must be proxies of this study (its report reads only this study's rows), its name neither a
+    proxy's nor (for a new ensemble) a registered aggregate's. Analysis only: the scoring units do not change."""
+    from harness.aggregates import is_aggregate, parse_aggregate
+
+    if not a.has("aggregates"):
+        return ()
+    specs = a.strings("aggregates", None, AGGREGATE_FORM)
+    names: set[str] = set()
+    for spec in specs:
+        try:
+            aggregate = parse_aggregate(spec)
+        except ValueError as exc:
+            raise a.error("aggregates", f"{spec!r}: {exc}; expected {AGGREGATE_FORM}") from None
+        name = aggregate.name
+        if name in names:
+            raise a.error("aggregates", f"{spec!r}: the aggregate {name!r} is named twice")
+        names.add(name)
+        if name in registered:
+            raise a.error("aggregates", f"{spec!r}: {name!r} is the name of a proxy; choose another name")
+        if "=" in spec and is_aggregate(name):
+            raise a.error("aggregates", f"{spec!r}: {name!r} is a registered aggregate's name; choose another name")
+        unknown = [c for c in aggregate.components if c not in registered]
+        if unknown:
+            raise a.error("aggregates", f"{spec!r}: not a registered proxy: {', '.join(unknown)}")
+        absent = [c for c in aggregate.components if c not in proxies]
+        if absent:
+            raise a.error(
+                "aggregates",
+                f"{spec!r}: {', '.join(absent)} not among this study's proxies ([study] proxies); "
+                "its report reads only this study's scores",
+            )
+    return specs
 
 
 def _load_study_plugins(s: Section, source: Path | None) -> tuple[str, ...]:
