@@ -31,7 +31,8 @@ def doc_commands() -> list[str]:
 
 def test_the_page_has_the_walkthrough_commands() -> None:
     verbs = [shlex.split(c)[1:3] for c in doc_commands()]
-    assert verbs == [["proxy", "check"], ["score", "nb201"], ["compare", "my_scores.csv"], ["score", "toy_widths"]]
+    assert verbs == [["proxy", "check"], ["score", "nb201"], ["compare", "my_scores.csv"], ["score", "toy_widths"],
+                     ["proxy", "check"]]  # fmt: skip
 
 
 @pytest.fixture
@@ -52,13 +53,13 @@ def test_walkthrough_runs_as_written(shared_data, tmp_path, monkeypatch, capsys)
     monkeypatch.setenv("NASI_HARNESS_DATA", str(shared_data))
     shutil.copytree(REPO / "docs" / "examples", tmp_path / "docs" / "examples")
     monkeypatch.chdir(tmp_path)
-    check, score, compare, toy = doc_commands()
+    check, score, compare, toy, toy_check = doc_commands()
+    shown = [body for lang, body in _blocks(DOC.read_text()) if lang == "" and body.startswith("proxy logit_")]
 
     assert main(shlex.split(check)[1:]) == 0
     out = capsys.readouterr().out
-    shown = next(body for lang, body in _blocks(DOC.read_text()) if lang == "" and body.startswith("proxy logit_"))
     marks = [line.split()[:2] for line in out.splitlines()[1:-1]]
-    assert marks == [line.split()[:2] for line in shown.splitlines()[1:-1]]  # same checks, same verdicts
+    assert marks == [line.split()[:2] for line in shown[0].splitlines()[1:-1]]  # same checks, same verdicts
     assert out.splitlines()[-1] == "verdict: PASS"
 
     assert main(shlex.split(score)[1:]) == 0
@@ -79,6 +80,13 @@ def test_walkthrough_runs_as_written(shared_data, tmp_path, monkeypatch, capsys)
     assert main(shlex.split(toy)[1:]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert lines[0].startswith("index,arch,proxy") and len(lines) == 1 + 4 * 2
+
+    assert main(shlex.split(toy_check)[1:]) == 0  # the contract on the plugin space's cells
+    out = capsys.readouterr().out
+    got, want = out.splitlines(), shown[1].splitlines()
+    assert [line.split()[:2] for line in got] == [line.split()[:2] for line in want]
+    same = [i for i, line in enumerate(want) if not re.search(r"\d\.\d", line)]  # lines without scores
+    assert [got[i] for i in same] == [want[i] for i in same]  # the cells drawn, why degenerate/prunable are n/a
 
 
 # ---------------------------------------------------------------- harness.analysis.reference on synthetic targets
