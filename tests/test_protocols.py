@@ -112,7 +112,7 @@ PINNED = {
     "fisher": (1, "ec32a1cccf47"),
     "flops": (1, "ec32a1cccf47"),
     "grad_norm": (1, "5ee2879b68d6"),
-    "grasp": (2, "5ee2879b68d6"),
+    "grasp": (3, "5ee2879b68d6"),
     "jacov": (1, "5ee2879b68d6"),
     "l2_norm": (1, "ec32a1cccf47"),
     "meco": (1, "ec32a1cccf47"),

@@ -276,3 +276,77 @@ def test_cheap_batch_norm_second_order_leaves_eval_mode_alone():
     with cheap_batch_norm_second_order():
         inside = net(x)
     assert torch.equal(inside, net(x))
+
+
+def _conv_second_order_net() -> nn.Module:
+    """Every case of ``_conv_hessian``: the stem (its input needs no gradient), stride 2, groups, dilation, a 1x1
+    convolution, one whose output an in-place ReLU overwrites (y must then be recomputed, not reused), one with a bias
+    (left to PyTorch), train-mode BN, a linear classifier."""
+    torch.manual_seed(5)
+    return nn.Sequential(
+        nn.Conv2d(3, 4, 3, padding=1, bias=False),
+        nn.BatchNorm2d(4),
+        nn.ReLU(),
+        nn.Conv2d(4, 6, 3, stride=2, padding=1, groups=2, bias=False),
+        nn.BatchNorm2d(6),
+        nn.ReLU(),
+        nn.Conv2d(6, 6, 3, padding=2, dilation=2, bias=False),
+        nn.ReLU(inplace=True),
+        nn.Conv2d(6, 5, 1, bias=False),
+        nn.BatchNorm2d(5),
+        nn.ReLU(),
+        nn.Conv2d(5, 5, 3, padding=1),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(5, 4),
+    ).train()
+
+
+@pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
+def test_hessian_weight_product_equals_the_double_backward(layout):
+    """grasp's second-order pass (harness/proxies/_conv_hessian.py and _bn_hessian.py) written out against PyTorch's
+    own double backward: the forward and g bit-identical, H W (the direction the convolutions' shortcut takes) and
+    H g (the direction without it) equal to float rounding, and gᵀ H W = Wᵀ H g, the score grasp takes."""
+    from harness.proxies._bn_hessian import cheap_batch_norm_second_order
+    from harness.proxies._conv_hessian import cheap_conv_second_order
+
+    gen = torch.Generator().manual_seed(6)
+    x = torch.randn(8, 3, 9, 9, generator=gen).contiguous(memory_format=layout)
+    y = torch.randint(0, 4, (8,), generator=gen)
+    results = []
+    for cheap in (False, True):
+        net = _conv_second_order_net().to(memory_format=layout)
+        ws = weights(net)
+        products = []
+        for direction in ("weights", "gradient"):
+            with contextlib.ExitStack() as stack:
+                if cheap:
+                    stack.enter_context(cheap_batch_norm_second_order())
+                    stack.enter_context(cheap_conv_second_order())
+                logits = net(x)
+            g = torch.autograd.grad(F.cross_entropy(logits, y), ws, create_graph=True)
+            fixed = ws if direction == "weights" else g
+            products.append(torch.autograd.grad(sum((f.detach() * h).sum() for f, h in zip(fixed, g)), ws))
+        results.append((logits.detach(), [t.detach() for t in g], *products))
+    (logits, g, hw, hg), (logits2, g2, hw2, hg2) = results
+    assert torch.equal(logits, logits2) and all(torch.equal(a, b) for a, b in zip(g, g2))
+    for reference, ours in zip((*hw, *hg), (*hw2, *hg2)):
+        assert torch.allclose(ours, reference, rtol=1e-4, atol=1e-5 * float(reference.abs().max()))
+    w_hg = sum(float((w.detach().double() * h.double()).sum()) for w, h in zip(weights(_conv_second_order_net()), hg))
+    g_hw = sum(float((a.double() * h.double()).sum()) for a, h in zip(g2, hw2))
+    assert g_hw == pytest.approx(w_hg, rel=1e-4) and abs(w_hg) > 1e-4
+
+
+def test_grasp_takes_the_weights_product_and_matches_the_gradient_one():
+    """grasp's score (Σ -g ⊙ H W, with the convolutions' shortcut) against Σ -W ⊙ H g by PyTorch's double backward
+    on the network above, in the engine's CPU layout (channels-last batch)."""
+    gen = torch.Generator().manual_seed(7)
+    x, y = torch.randn(8, 3, 9, 9, generator=gen), torch.randint(0, 4, (8,), generator=gen)
+    score = run("grasp", _conv_second_order_net().to(memory_format=torch.channels_last),
+                x.contiguous(memory_format=torch.channels_last), y)  # fmt: skip
+    net = _conv_second_order_net()
+    ws = weights(net)
+    g = torch.autograd.grad(F.cross_entropy(net(x), y), ws, create_graph=True)
+    hg = torch.autograd.grad(sum((a.detach() * b).sum() for a, b in zip(g, g)), ws)
+    reference = -sum(float((w.detach() * h).sum()) for w, h in zip(ws, hg))
+    assert score == pytest.approx(reference, rel=1e-4) and abs(reference) > 1e-4

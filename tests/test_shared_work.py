@@ -86,4 +86,4 @@ def test_a_pass_is_only_reused_for_the_same_forward():
     assert cross_entropy_pass(net, x, y, ctx) is first
     net.eval()
     assert cross_entropy_pass(net, x, y, ctx) is not first
-    assert first.fisher is None and first.hessian_grad is None  # nobody in the cell needs them
+    assert first.fisher is None and first.hessian_weights is None  # nobody in the cell needs them

@@ -9,7 +9,7 @@ NASLib's pruning measures (``naslib/predictors/utils/pruners``) score the weight
 from __future__ import annotations
 
 from collections.abc import Sequence
-from contextlib import nullcontext
+from contextlib import ExitStack
 from dataclasses import dataclass
 
 import torch
@@ -19,6 +19,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 from torch.nn.modules.conv import _ConvNd
 
 from harness.proxies._bn_hessian import cheap_batch_norm_second_order
+from harness.proxies._conv_hessian import cheap_conv_second_order
 from harness.proxies.base import ProxyContext
 
 WEIGHT_LAYERS = (_ConvNd, nn.Linear)
@@ -109,13 +110,14 @@ class CrossEntropyPass:
     """What one forward and backward of the mean cross-entropy yield for the Conv/Linear weights W.
 
     ``grads``: ∂L/∂W (detached; zeros where unused). ``fisher``: layer position -> Σ_n (Σ_spatial a·∂L/∂a)² per
-    output channel of that layer's output a (float64), or None when not asked. ``hessian_grad``: H g with g =
-    ∂L/∂W held constant, or None when not asked.
+    output channel of that layer's output a (float64), or None when not asked. ``hessian_weights``: H W, the
+    Hessian of L w.r.t. the weights times the weights themselves (held constant), or None when not asked; grasp's
+    Wᵀ H g is gᵀ H W (H is symmetric), and H W is the cheaper product (``_conv_hessian.py``).
     """
 
     grads: list[torch.Tensor]
     fisher: dict[int, torch.Tensor] | None
-    hessian_grad: list[torch.Tensor] | None
+    hessian_weights: list[torch.Tensor] | None
 
 
 def is_channels_last(inputs: torch.Tensor) -> bool:
@@ -136,7 +138,7 @@ def cross_entropy_pass(
 
     grad_norm, snip, plain, fisher and grasp differentiate the same loss on the same weights and batch: when the
     engine lists them for the cell (``CELL_PROXIES``), the first one computes everything any of them needs in
-    one forward and one backward (with ``create_graph`` and the Hessian-gradient product when grasp is among
+    one forward and one backward (with ``create_graph`` and the Hessian-weight product when grasp is among
     them, fisher's activation hooks when fisher is), and the others read it. Each score is then the same number
     whoever computed the pass (tested). The key names the BN mode and the pruning switches, which change the
     forward; whole batch only (the callers keep their micro-batch paths).
@@ -144,7 +146,7 @@ def cross_entropy_pass(
     if ctx.memo is None:
         return _cross_entropy_pass(net, inputs, targets, fisher, hessian)
     company = ctx.memo.get(CELL_PROXIES, frozenset())
-    # grasp takes its own NCHW pass on a channels-last batch (see grasp.py), so H g is only shared otherwise
+    # grasp takes its own NCHW pass on a channels-last batch (see grasp.py), so H W is only shared otherwise
     fisher, hessian = fisher or "fisher" in company, hessian or ("grasp" in company and not is_channels_last(inputs))
     prune = tuple(bool(getattr(m, "prune", False)) for m in net.modules() if hasattr(m, "prune"))
     key = ("mean-CE pass", net.training, prune, fisher, hessian)
@@ -180,21 +182,27 @@ def _cross_entropy_pass(
 
     handles = [layer.register_forward_hook(on_forward(i)) for i, layer in enumerate(layers)] if fisher else []
     try:
-        # with H g to take, train-mode BN gets a closed-form double backward (values and ∂L/∂W bit-identical)
-        with cheap_batch_norm_second_order() if hessian else nullcontext():
+        # with H W to take, train-mode BN gets a closed-form double backward and convolutions one that reuses their
+        # forward (values and ∂L/∂W bit-identical)
+        with ExitStack() as stack:
+            if hessian:
+                stack.enter_context(cheap_batch_norm_second_order())
+                stack.enter_context(cheap_conv_second_order())
             logits = require_logits(net(inputs))
         loss = F.cross_entropy(logits, targets, reduction="sum") / batch
         grads = torch.autograd.grad(loss, weights, allow_unused=True, create_graph=hessian)
-    finally:  # the activation hooks too: H g's backward reaches the activations again
+    finally:  # the activation hooks too: H W's backward reaches the activations again
         for handle in handles:
             handle.remove()
-    hessian_grad = None
-    if hessian:  # H g = ∂(g_fixedᵀ ∂L/∂W)/∂W through the graph of the backward just taken
-        terms = [(g.detach() * g).sum() for g in grads if g is not None]
-        hg = torch.autograd.grad(torch.stack(terms).sum(), weights, allow_unused=True) if terms else []
-        hessian_grad = [torch.zeros_like(w) if h is None else h for w, h in zip(weights, hg or [None] * len(weights))]
+    hessian_weights = None
+    if hessian:  # H W = ∂(W_fixedᵀ ∂L/∂W)/∂W through the graph of the backward just taken
+        terms = [(w.detach() * g).sum() for w, g in zip(weights, grads) if g is not None]
+        hw = torch.autograd.grad(torch.stack(terms).sum(), weights, allow_unused=True) if terms else []
+        hessian_weights = [
+            torch.zeros_like(w) if h is None else h for w, h in zip(weights, hw or [None] * len(weights))
+        ]
     grads = [torch.zeros_like(w) if g is None else g.detach() for w, g in zip(weights, grads)]
-    return CrossEntropyPass(grads, sq_sums if fisher else None, hessian_grad)
+    return CrossEntropyPass(grads, sq_sums if fisher else None, hessian_weights)
 
 
 def weight_gradients(

@@ -8,6 +8,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from harness.proxies._grad import (
+    CrossEntropyPass,
     _cross_entropy_pass,
     check_split,
     cross_entropy_pass,
@@ -20,38 +21,45 @@ from harness.proxies.base import ProxyContext, register_proxy
 from harness.proxies.protocol import ZERO_COST_NAS, table_one_protocol
 
 
-def _hessian_gradient(
-    net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, weights: list[torch.Tensor], ctx: ProxyContext
-) -> list[torch.Tensor]:
-    """H g for the mean-CE loss L, with g = ∂L/∂W detached and H the Hessian of L w.r.t. the weights."""
+def _grasp_sum(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, ctx: ProxyContext) -> float:
+    """Σ -W ⊙ (H g) for the mean-CE loss L, with g = ∂L/∂W and H the Hessian of L w.r.t. the Conv/Linear weights W.
+
+    On the whole batch it is taken as Σ -g ⊙ (H W), the same number (H is symmetric) from a cheaper product: the
+    convolutions' double backward reuses their forward output and input gradient when the direction is W
+    (``_conv_hessian.py``). With micro-batches (no batch statistics) g is accumulated over the slices first, then
+    H g slice by slice, which is exact."""
+    weights = [m.weight for m in weight_layers(net)]
     batch = inputs.shape[0]
     slices = check_split(net, batch, ctx.micro_batch, "grasp")
+    if len(slices) == 1:
+        if is_channels_last(inputs):
+            done = _nchw_cross_entropy_pass(net, inputs, targets)
+        else:  # one forward: g is the detached copy of the graph's own first-order gradient
+            done = cross_entropy_pass(net, inputs, targets, ctx, hessian=True)
+        assert done.hessian_weights is not None
+        return _signed_sum(done.grads, done.hessian_weights)
     hg: list[torch.Tensor | None] = [None] * len(weights)
-
-    def accumulate(loss: torch.Tensor, fixed: list[torch.Tensor]) -> None:
-        grads = torch.autograd.grad(loss, weights, create_graph=True, allow_unused=True)
-        terms = [(f * g).sum() for f, g in zip(fixed, grads) if g is not None and f is not None]
-        if not terms:
-            return
-        for j, h in enumerate(torch.autograd.grad(torch.stack(terms).sum(), weights, allow_unused=True)):
-            if h is not None:
-                hg[j] = h if hg[j] is None else hg[j] + h
-
-    if len(slices) == 1 and is_channels_last(inputs):
-        return _nchw_hessian_gradient(net, inputs, targets)
-    if len(slices) == 1:  # one forward: the first-order gradient is the detached copy of the graph's own
-        hessian_grad = cross_entropy_pass(net, inputs, targets, ctx, hessian=True).hessian_grad
-        assert hessian_grad is not None
-        return hessian_grad
     g_full = mean_ce_gradients(net, inputs, targets, weights, ctx.micro_batch, "grasp")
     for part in slices:
         loss = F.cross_entropy(require_logits(net(inputs[part])), targets[part], reduction="sum") / batch
-        accumulate(loss, g_full)
-    return [torch.zeros_like(w) if h is None else h for w, h in zip(weights, hg)]
+        grads = torch.autograd.grad(loss, weights, create_graph=True, allow_unused=True)
+        terms = [(f * g).sum() for f, g in zip(g_full, grads) if g is not None]
+        if not terms:
+            continue
+        for j, h in enumerate(torch.autograd.grad(torch.stack(terms).sum(), weights, allow_unused=True)):
+            if h is not None:
+                hg[j] = h if hg[j] is None else hg[j] + h
+    return _signed_sum(weights, [torch.zeros_like(w) if h is None else h for w, h in zip(weights, hg)])
 
 
-def _nchw_hessian_gradient(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> list[torch.Tensor]:
-    """H g as in ``cross_entropy_pass``, with the network's 4-D tensors and the activations in NCHW for the call.
+def _signed_sum(vectors: list[torch.Tensor], products: list[torch.Tensor]) -> float:
+    """Σ -v ⊙ p over the layers, in float64."""
+    with torch.no_grad():
+        return float(sum((-v * p).sum(dtype=torch.float64) for v, p in zip(vectors, products)))
+
+
+def _nchw_cross_entropy_pass(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> CrossEntropyPass:
+    """``cross_entropy_pass`` with H W, with the network's 4-D tensors and the activations in NCHW for the call.
 
     On a CPU, NCHW H g is more accurate than channels-last (median 1.2e-4 against 6.8e-4 relative to float64 on 12
     NB201 cells, 0.11 at worst on cell 14585, where BN's channels-last kernels accumulate the batch statistics
@@ -64,12 +72,10 @@ def _nchw_hessian_gradient(net: nn.Module, inputs: torch.Tensor, targets: torch.
     try:
         for t in swapped:
             t.data = t.data.clone(memory_format=torch.contiguous_format)
-        hessian_grad = _cross_entropy_pass(net, inputs.contiguous(), targets, fisher=False, hessian=True).hessian_grad
+        return _cross_entropy_pass(net, inputs.contiguous(), targets, fisher=False, hessian=True)
     finally:
         for t, data in zip(swapped, kept):
             t.data = data
-    assert hessian_grad is not None
-    return hessian_grad
 
 
 def _plain_strides(t: torch.Tensor) -> bool:
@@ -104,7 +110,9 @@ PAPER_PROTOCOL = table_one_protocol(
     description="Σ -W ⊙ (H g) over conv/linear weights (mean CE, train-mode BN)",
     paper="Wang et al., ICLR 2020",
     protocol=PAPER_PROTOCOL,
-    version=2,  # 2: H g in NCHW on CPU batches, train-mode BN's closed-form double backward (float rounding)
+    # 2: H g in NCHW on CPU batches, train-mode BN's closed-form double backward; 3: Σ -g ⊙ (H W) with the
+    # convolutions' double backward reusing their forward (each a float-rounding change)
+    version=3,
 )
 def grasp(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, ctx: ProxyContext) -> float:
     """Score = Σ -W ⊙ (H g) over the weights W of every Conv/Linear layer, signed.
@@ -113,12 +121,10 @@ def grasp(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, ctx: Prox
     ∂(gᵀ ∂L/∂W)/∂W, a Hessian-gradient product through the weights only. BN in train mode; default init; biases
     and BN parameters are not differentiated. NASLib (``measures/grasp.py``) runs two identical forwards for g and
     for H g; with the same batch and train-mode BN they are the same graph, so one forward with
-    ``create_graph`` gives the same number. The minus sign is NASLib's (it negates GraSP's pruning score
+    ``create_graph`` gives the same number, taken as Σ -g ⊙ (H W) (equal: H is symmetric; cheaper, see
+    ``_grasp_sum``). The minus sign is NASLib's (it negates GraSP's pruning score
     because accuracy correlated negatively with it). Prunable: dead edges have zero g and zero H g. Not
     splittable with train-mode BN; with ``ctx.micro_batch`` and no batch statistics g is accumulated over the
     slices first, then H g, which is exact.
     """
-    weights = [m.weight for m in weight_layers(net)]
-    hg = _hessian_gradient(net, inputs, targets, weights, ctx)
-    with torch.no_grad():
-        return float(sum((-w * h).sum(dtype=torch.float64) for w, h in zip(weights, hg)))
+    return _grasp_sum(net, inputs, targets, ctx)
