@@ -32,6 +32,7 @@ from harness.proxies.protocol import (
     initialise_,
     repeat_seed,
 )
+from harness.scoring.allocator import keep_freed_memory
 from harness.scoring.device import device_label, is_out_of_memory, measure, resolve_device
 from harness.scoring.records import DEGENERATE, NAN, OK, ScoreRecord, error_status
 from harness.scoring.snapshot import Snapshot
@@ -113,6 +114,8 @@ def score_cells(
     (``harness.spaces.stacked``: one grouped kernel per layer for K networks, for GPUs that one small network
     leaves launch-bound); same weights, scores equal to the per-cell ones to float rounding; each record is
     charged the stack's time / K. Other proxies are scored per cell as usual.
+    The first call keeps freed heap memory in the process (``harness.scoring.allocator``: glibc's thresholds,
+    no change to scores; ``NASI_HARNESS_MALLOC_TUNING=0`` switches it off).
     Raises ``DataMissing`` before any work when the modes need a dataset that is absent.
     """
     check_protocol(protocol)
@@ -132,6 +135,7 @@ def score_cells(
             raise ValueError(f"proxy {spec.name}: its paper protocol asks for {decl.input_size} px inputs; {dataset} "
                              f"is {resolution} px and the harness does not resize")  # fmt: skip
     dev = resolve_device(device)
+    keep_freed_memory()
     batches = {eff: _Batches(dataset, eff, data, dev, channels_last) for eff in groups}
     for batches_of in batches.values():  # every batch before any work: absent data is an error up front
         batches_of.get(seed)
