@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -41,3 +43,34 @@ def _small_torch() -> None:
 def _private_cache(tmp_path_factory, monkeypatch) -> None:
     """Ground-truth extracts go to a per-session temporary cache, never the user's ~/.cache."""
     monkeypatch.setenv("NASI_HARNESS_CACHE", str(tmp_path_factory.getbasetemp() / "nasi-cache"))
+
+
+@pytest.fixture(scope="module")
+def one_thread() -> Iterator[None]:
+    """One intra-op thread for a module whose timings or float results assume it; the previous count after."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture
+def isolated_registries() -> Iterator[None]:
+    """The test ends with the proxies, spaces and plugin files registered when it started: whatever it registered
+    (a plugin, a temporary space) is dropped, and the plugin modules it imported are forgotten."""
+    from harness import plugins
+    from harness.proxies import base as proxy_base
+    from harness.spaces import base as space_base
+
+    proxies, spaces = set(proxy_base._REGISTRY), set(space_base._SPACES)
+    loaded, entry_points = dict(plugins._LOADED), plugins._ENTRY_POINTS_LOADED
+    yield
+    for name in set(proxy_base._REGISTRY) - proxies:
+        proxy_base.unregister_proxy(name)
+    for name in set(space_base._SPACES) - spaces:
+        space_base._SPACES.pop(name)
+        space_base._INSTANCES.pop(name, None)
+    for name in set(plugins._LOADED) - set(loaded):
+        plugins._LOADED.pop(name)
+        sys.modules.pop(name, None)
+    plugins._ENTRY_POINTS_LOADED = entry_points

@@ -11,10 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import plugins
 from harness.cli import main
-from harness.proxies import base as proxy_base
-from harness.spaces import base as space_base
 
 REPO = Path(__file__).resolve().parents[1]
 DOC = REPO / "docs" / "extending.md"
@@ -35,20 +32,7 @@ def test_the_page_has_the_walkthrough_commands() -> None:
                      ["proxy", "check"]]  # fmt: skip
 
 
-@pytest.fixture
-def _isolated_registry():
-    proxies, spaces, loaded = set(proxy_base._REGISTRY), set(space_base._SPACES), dict(plugins._LOADED)
-    yield
-    for name in set(proxy_base._REGISTRY) - proxies:
-        proxy_base.unregister_proxy(name)
-    for name in set(space_base._SPACES) - spaces:
-        space_base._SPACES.pop(name)
-        space_base._INSTANCES.pop(name, None)
-    for name in set(plugins._LOADED) - set(loaded):
-        plugins._LOADED.pop(name)
-
-
-@pytest.mark.usefixtures("_isolated_registry")
+@pytest.mark.usefixtures("isolated_registries")
 def test_walkthrough_runs_as_written(shared_data, tmp_path, monkeypatch, capsys) -> None:
     monkeypatch.setenv("NASI_HARNESS_DATA", str(shared_data))
     shutil.copytree(REPO / "docs" / "examples", tmp_path / "docs" / "examples")

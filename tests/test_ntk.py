@@ -18,13 +18,8 @@ from harness.spaces import get_space
 SKIP_CELL = "|skip_connect~0|+|skip_connect~0|nor_conv_1x1~1|+|skip_connect~0|none~1|skip_connect~2|"
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One intra-op thread: on a shared 2-core machine OpenMP oversubscription made these tests 20x slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+# One intra-op thread: on a shared 2-core machine OpenMP oversubscription made these tests 20x slower.
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def run(name: str, net: nn.Module, x: torch.Tensor, **ctx) -> float:

@@ -31,21 +31,8 @@ def fn(net, inputs, targets, ctx):
 """
 
 
-@pytest.fixture(autouse=True)
-def _forget_plugins():
-    """Each test starts and ends with only the built-in proxies and spaces registered."""
-    proxies, spaces = set(proxy_base._REGISTRY), dict(space_base._SPACES)
-    loaded, entry_points = dict(plugins._LOADED), plugins._ENTRY_POINTS_LOADED
-    yield
-    for name in set(proxy_base._REGISTRY) - proxies:
-        proxy_base.unregister_proxy(name)
-    for name in set(space_base._SPACES) - set(spaces):
-        space_base._SPACES.pop(name)
-        space_base._INSTANCES.pop(name, None)
-    for name in set(plugins._LOADED) - set(loaded):
-        plugins._LOADED.pop(name)
-        sys.modules.pop(name, None)
-    plugins._ENTRY_POINTS_LOADED = entry_points
+# each test starts and ends with only the built-in proxies and spaces registered
+pytestmark = pytest.mark.usefixtures("isolated_registries")
 
 
 def _write(path: Path, text: str) -> Path:

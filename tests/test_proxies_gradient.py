@@ -22,13 +22,8 @@ MINE = (*GRADIENT_PROXIES, "synflow", "l2_norm", "params", "flops")
 DEAD_EDGES = "|nor_conv_3x3~0|+|nor_conv_1x1~0|none~1|+|nor_conv_3x3~0|none~1|none~2|"  # nodes 1, 2 unused
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One intra-op thread: on a shared 2-core machine OpenMP oversubscription made these tests 20x slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+# One intra-op thread: on a shared 2-core machine OpenMP oversubscription made these tests 20x slower.
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def tiny_net(classes: int = 5) -> nn.Module:

@@ -3,7 +3,6 @@ by the test, the docs' example space, the NATS size space; one error line for a 
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
@@ -11,7 +10,6 @@ import torch
 
 from harness import plugins
 from harness.cli import main
-from harness.proxies import base as proxy_base
 from harness.scoring.contract import ContractError, check_proxy, contract_cells
 from harness.spaces import base as space_base
 
@@ -94,27 +92,8 @@ def nb201_only(net, inputs, targets, ctx):  # reads NB201's network structure: f
 """
 
 
-@pytest.fixture(autouse=True)
-def _forget_plugins():
-    """Each test starts and ends with only the built-in proxies and spaces registered."""
-    proxies, spaces, loaded = set(proxy_base._REGISTRY), set(space_base._SPACES), dict(plugins._LOADED)
-    yield
-    for name in set(proxy_base._REGISTRY) - proxies:
-        proxy_base.unregister_proxy(name)
-    for name in set(space_base._SPACES) - spaces:
-        space_base._SPACES.pop(name)
-        space_base._INSTANCES.pop(name, None)
-    for name in set(plugins._LOADED) - set(loaded):
-        plugins._LOADED.pop(name)
-        sys.modules.pop(name, None)
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+# each test starts and ends with only the built-in proxies and spaces registered
+pytestmark = pytest.mark.usefixtures("one_thread", "isolated_registries")
 
 
 @pytest.fixture

@@ -21,12 +21,7 @@ BATCH_OF = {"ntk_trace": 2, "vkdnw_entropy": 8}
 KNOWN: dict[str, str] = {}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.mark.parametrize(

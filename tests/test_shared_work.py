@@ -17,12 +17,7 @@ CELLS = ["|nor_conv_3x3~0|+|nor_conv_1x1~0|none~1|+|nor_conv_3x3~0|none~1|none~2
 COMMON = dict(data_mode="gaussian", label_mode="random", batch_size=8, device="cpu")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def scores(proxies, **kwargs) -> dict[tuple[int, str], float]:
