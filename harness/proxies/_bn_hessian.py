@@ -18,7 +18,8 @@ from contextlib import contextmanager
 import torch
 import torch.nn.functional as F
 from torch.autograd.function import once_differentiable
-from torch.overrides import TorchFunctionMode
+
+from harness.proxies._torch_function import replacing
 
 
 def _channel_view(t: torch.Tensor | None, like: torch.Tensor) -> torch.Tensor | float:
@@ -94,11 +95,8 @@ def _train_batch_norm(input, running_mean=None, running_var=None, weight=None, b
     return _BatchNormTrain.apply(input, weight, bias, running_mean, running_var, momentum, eps)
 
 
-class _CheapBatchNormSecondOrder(TorchFunctionMode):
-    def __torch_function__(self, func, types, args=(), kwargs=None):  # noqa: ANN001, ANN204
-        if func is F.batch_norm:
-            return _train_batch_norm(*args, **(kwargs or {}))
-        return func(*args, **(kwargs or {}))
+# For ``harness.proxies._torch_function.replacing``: what ``cheap_batch_norm_second_order`` swaps.
+BATCH_NORM_SECOND_ORDER = {F.batch_norm: _train_batch_norm}
 
 
 @contextmanager
@@ -106,5 +104,5 @@ def cheap_batch_norm_second_order() -> Iterator[None]:
     """Within: every ``F.batch_norm`` with batch statistics (``nn.BatchNorm*`` in train mode) builds a graph whose
     double backward is the closed form of ``_BatchNormGrad``; its γ and β get no gradient. Values and first-order
     gradients w.r.t. everything else are PyTorch's own, bit for bit."""
-    with _CheapBatchNormSecondOrder():
+    with replacing(BATCH_NORM_SECOND_ORDER):
         yield

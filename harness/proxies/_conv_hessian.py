@@ -22,7 +22,8 @@ from contextlib import contextmanager
 import torch
 import torch.nn.functional as F
 from torch.autograd.function import once_differentiable
-from torch.overrides import TorchFunctionMode
+
+from harness.proxies._torch_function import replacing
 
 _CONV_ARGS = ("stride", "padding", "dilation", "groups")
 _CONV_DEFAULTS = (1, 0, 1, 1)
@@ -108,11 +109,8 @@ def _conv2d(input, weight, bias=None, *args, **kwargs):  # noqa: A002, ANN001, A
     return _Conv.apply(input, weight, (_pair(stride), _pair(padding), _pair(dilation), int(groups)))
 
 
-class _CheapConvSecondOrder(TorchFunctionMode):
-    def __torch_function__(self, func, types, args=(), kwargs=None):  # noqa: ANN001, ANN204
-        if func is F.conv2d:
-            return _conv2d(*args, **(kwargs or {}))
-        return func(*args, **(kwargs or {}))
+# For ``harness.proxies._torch_function.replacing``: what ``cheap_conv_second_order`` swaps.
+CONV_SECOND_ORDER = {F.conv2d: _conv2d}
 
 
 @contextmanager
@@ -120,5 +118,5 @@ def cheap_conv_second_order() -> Iterator[None]:
     """Within: every bias-free ``F.conv2d`` (``nn.Conv2d(bias=False)``) whose weight needs a gradient builds a graph
     whose double backward reuses the forward output and the first backward's input gradient when the direction on
     ∂L/∂W is W itself (H W). Forward values and first-order gradients are PyTorch's own kernels."""
-    with _CheapConvSecondOrder():
+    with replacing(CONV_SECOND_ORDER):
         yield

@@ -9,7 +9,7 @@ NASLib's pruning measures (``naslib/predictors/utils/pruners``) score the weight
 from __future__ import annotations
 
 from collections.abc import Sequence
-from contextlib import ExitStack
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 import torch
@@ -18,8 +18,9 @@ from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 from torch.nn.modules.conv import _ConvNd
 
-from harness.proxies._bn_hessian import cheap_batch_norm_second_order
-from harness.proxies._conv_hessian import cheap_conv_second_order
+from harness.proxies._bn_hessian import BATCH_NORM_SECOND_ORDER
+from harness.proxies._conv_hessian import CONV_SECOND_ORDER
+from harness.proxies._torch_function import replacing
 from harness.proxies.base import ProxyContext
 
 WEIGHT_LAYERS = (_ConvNd, nn.Linear)
@@ -184,10 +185,7 @@ def _cross_entropy_pass(
     try:
         # with H W to take, train-mode BN gets a closed-form double backward and convolutions one that reuses their
         # forward (values and ∂L/∂W bit-identical)
-        with ExitStack() as stack:
-            if hessian:
-                stack.enter_context(cheap_batch_norm_second_order())
-                stack.enter_context(cheap_conv_second_order())
+        with replacing({**BATCH_NORM_SECOND_ORDER, **CONV_SECOND_ORDER}) if hessian else nullcontext():
             logits = require_logits(net(inputs))
         loss = F.cross_entropy(logits, targets, reduction="sum") / batch
         grads = torch.autograd.grad(loss, weights, allow_unused=True, create_graph=hessian)
