@@ -29,6 +29,7 @@ DEFAULT_RESAMPLES = 1000  # harness.analysis.bootstrap.DEFAULT_RESAMPLES
 DEFAULT_LEVEL = 0.95  # harness.analysis.bootstrap.DEFAULT_LEVEL
 DATA_DIR_DEFAULT = "default $NASI_HARNESS_DATA, then $TORCH_HOME, ~/.torch"
 OUT_FOLDER_NOTE = "a missing parent folder is created"
+STUDY_NOTE = "; given with --study, {what}"
 
 
 class Deprecated(argparse.Action):
@@ -104,22 +105,33 @@ def add_store_arguments(parser: argparse.ArgumentParser) -> None:
     add_aggregate_arguments(parser)
 
 
-def add_aggregate_arguments(parser: argparse.ArgumentParser) -> None:
-    """Pool aggregates: the built-ins are added wherever their component scores are stored (docs/proxies.md)."""
+def add_aggregate_arguments(parser: argparse.ArgumentParser, study_defaults: bool = False) -> None:
+    """Pool aggregates: the built-ins are added wherever their component scores are stored (docs/proxies.md).
+
+    ``study_defaults`` (``report``): both options default to None, so that the command can tell "not given"
+    (use the study's stored [analysis]) from given; elsewhere they default to none and the built-ins included.
+    """
     parser.add_argument(
         "--aggregate",
         action="append",
-        default=[],
+        default=None if study_defaults else [],
         metavar="NAME=P1+P2[+...]",
         help="add a rank ensemble NAME over these stored proxies, computed over each pool of cells like the "
         "built-in aggregates az_nas, te_nas, vkdnw_single, vkdnw_agg: sum of log(rank/N), each proxy in its own "
-        "direction (repeatable; 'ensemble:P1+P2' names it ensemble(P1+P2))",
+        "direction (repeatable; 'ensemble:P1+P2' names it ensemble(P1+P2))"
+        + (STUDY_NOTE.format(what="replaces the study's stored [analysis] aggregates") if study_defaults else ""),
     )
     parser.add_argument(
         "--no-aggregates",
         dest="builtin_aggregates",
         action="store_false",
-        help="do not add the built-in pool aggregates (az_nas, te_nas, vkdnw_single, vkdnw_agg)",
+        default=None if study_defaults else True,
+        help="do not add the built-in pool aggregates (az_nas, te_nas, vkdnw_single, vkdnw_agg)"
+        + (
+            STUDY_NOTE.format(what="overrides the study's stored [analysis] builtin_aggregates")
+            if study_defaults
+            else ""
+        ),
     )
 
 
@@ -133,20 +145,27 @@ def add_store_positional(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def add_target_arguments(parser: argparse.ArgumentParser) -> None:
+def add_target_arguments(parser: argparse.ArgumentParser, study_defaults: bool = False) -> None:
+    """``--data-dir``, ``--target``, ``--epochs``; with ``study_defaults`` (``report``) ``--target`` defaults to
+    None (the study's stored [analysis] target, else test), so that the command can tell it from given."""
     add_data_dir(parser, "ground-truth root")
+    study = ": with --study, the study's stored [analysis] {key}, else"
     parser.add_argument(
         "--target",
         dest="split",
         choices=("test", "valid"),
-        default="test",
-        help="accuracy split to rank against (valid on cifar10 uses cifar10-valid; default test)",
+        default=None if study_defaults else "test",
+        help="accuracy split to rank against (valid on cifar10 uses cifar10-valid; default"
+        + (study.format(key="target") if study_defaults else "")
+        + " test)",
     )
     parser.add_argument(
         "--epochs",
         type=int,
         default=None,
-        help="training schedule of the target: 200 or 12 (default: the space's full schedule)",
+        help="training schedule of the target: 200 or 12 (default"
+        + (study.format(key="epochs") if study_defaults else ":")
+        + " the space's full schedule)",
     )
 
 

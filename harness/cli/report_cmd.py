@@ -13,12 +13,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="write report.md with figures (PNG + PDF) and tables (CSV + Markdown) from a results store",
         description="Regenerate the analysis of a results store: score against accuracy per proxy, proxy x "
         "dataset heatmaps, comparison with paired intervals, precision at top-k, agnosticism. Without "
-        "ground truth, the score-only parts are still written and the report says what is missing.",
+        "ground truth, the score-only parts are still written and the report says what is missing. With "
+        "--study, the study's [analysis] settings stored by `run` (target, epochs, aggregates, "
+        "builtin_aggregates) are used where --target, --epochs, --aggregate, --no-aggregates are not given; "
+        "report.md says where each setting came from.",
     )
     options.add_store_positional(parser)
     parser.add_argument("--out", required=True, metavar="DIR", help="output folder (created, with any missing parents)")
     parser.add_argument("--study", help="report one study of the store (default: every row)")
-    options.add_target_arguments(parser)
+    options.add_target_arguments(parser, study_defaults=True)
     parser.add_argument(
         "--ensemble",
         action="append",
@@ -26,7 +29,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="P1,P2[,...]",
         help="add a rank-aggregation ensemble of these proxies to the comparison (repeatable)",
     )
-    options.add_aggregate_arguments(parser)
+    options.add_aggregate_arguments(parser, study_defaults=True)
     options.add_bootstrap_arguments(parser)
     add_plugin_option(parser)
     parser.set_defaults(func=_report)
@@ -47,7 +50,7 @@ def _report(args: argparse.Namespace) -> int:
         options.output_folder(args.out),
         study=args.study,
         data=args.data_dir,
-        split=args.split,
+        split=args.split,  # None where not given: build_report takes the study's stored value, else the default
         epochs=args.epochs,
         ensembles=ensembles,
         aggregates=args.aggregate,

@@ -28,6 +28,7 @@ from harness.analysis.target import Target, TargetSpec, describe, resolve, targe
 from harness.errors import DataMissing
 from harness.report import figures
 from harness.report.palette import proxy_styles
+from harness.report.settings import resolve_settings
 
 PRECISION_PERCENTS = (0.5, 1, 2, 5, 10, 20, 50)
 
@@ -38,11 +39,11 @@ def build_report(
     study: str | None = None,
     data: str | os.PathLike | None = None,
     *,
-    split: str = "test",
+    split: str | None = None,
     epochs: int | None = None,
     ensembles: Sequence[Sequence[str]] = (),
-    aggregates: Sequence[str] = (),
-    builtin_aggregates: bool = True,
+    aggregates: Sequence[str] | None = None,
+    builtin_aggregates: bool | None = None,
     n_boot: int = DEFAULT_RESAMPLES,
     seed: int = 0,
     level: float = DEFAULT_LEVEL,
@@ -52,20 +53,30 @@ def build_report(
     """Write ``out_dir/report.md`` with ``figures/`` (PNG + PDF) and ``tables/`` (CSV + Markdown); return its path.
 
     ``data``: ground-truth root (else ``$NASI_HARNESS_DATA``, ``$TORCH_HOME``, ``~/.torch``).
-    ``aggregates``: user pool aggregates (``NAME=a+b``) beside the built-ins (unless ``builtin_aggregates=False``).
+    ``split`` / ``epochs``: the accuracy ranked against. ``aggregates``: user pool aggregates (``NAME=a+b``)
+    beside the built-ins (unless ``builtin_aggregates=False``). Each of these four left None takes the study's
+    stored ``[analysis]`` value (``study`` given and recorded in a store by ``run``), else the default: test
+    accuracy, the space's full schedule, none, the built-ins included (``harness.report.settings``); report.md
+    says which came from where.
     ``precision_proxies``: the proxies the precision@k figure draws (default: the best five by rho, and nasi).
     """
     paths = source_paths(store_path)
-    results = load_scores(paths, study=study, aggregates=aggregates, builtin_aggregates=builtin_aggregates)
+    settings = resolve_settings(
+        paths, study, split=split, epochs=epochs, aggregates=aggregates, builtin_aggregates=builtin_aggregates
+    )
+    results = load_scores(
+        paths, study=study, aggregates=settings.aggregates, builtin_aggregates=settings.builtin_aggregates
+    )
     if results.empty:
         raise ValueError(f"no results in {describe_sources(paths)}" + (f" for study {study!r}" if study else ""))
-    target = target_loader(TargetSpec(split=split, epochs=epochs), data=data)
+    target = target_loader(TargetSpec(split=settings.split, epochs=settings.epochs), data=data)
     source = " + ".join(f"`{p}`" for p in paths) + (f", study `{study}`" if study else "")
     return render_report(
         results,
         out_dir,
         target,
         source=source,
+        settings=settings.describe(),
         ensembles=ensembles,
         n_boot=n_boot,
         seed=seed,
@@ -81,6 +92,7 @@ def render_report(
     target: Target | None,
     *,
     source: str = "results frame",
+    settings: str | None = None,
     ensembles: Sequence[Sequence[str]] = (),
     n_boot: int = DEFAULT_RESAMPLES,
     seed: int = 0,
@@ -90,6 +102,7 @@ def render_report(
 ) -> Path:
     """The report of a results frame (what :func:`build_report` does after loading the store).
 
+    ``settings``: a Markdown line on the analysis settings and where they came from, printed under the header.
     A previous report in ``out_dir`` is replaced: its figures and tables are removed first, so that nothing
     stale (say, a heatmap from a run that had ground truth) sits beside the new report.
     """
@@ -112,7 +125,7 @@ def render_report(
     styles = proxy_styles([*frame["proxy"].unique(), *(ensemble_name(g) for g in ensembles)])
     report = _Report(out, fig_dir, tab_dir)
     report.precision_proxies = list(precision_proxies) if precision_proxies else None
-    report.header(frame, source, n_boot, seed, level)
+    report.header(frame, source, n_boot, seed, level, settings)
 
     truth_missing = None
     try:
@@ -204,7 +217,9 @@ class _Report:
         return text + (f" (batch {setting.batch_size}, seed {setting.seed})" if many else "")
 
     # -- sections --------------------------------------------------------------------------------------------
-    def header(self, frame: pd.DataFrame, source: str, n_boot: int, seed: int, level: float) -> None:
+    def header(
+        self, frame: pd.DataFrame, source: str, n_boot: int, seed: int, level: float, settings: str | None = None
+    ) -> None:
         from harness import __version__
 
         modes = sorted({f"{d}/{lab}" for d, lab in zip(frame["data"], frame["labels"])})
@@ -225,7 +240,10 @@ class _Report:
             f"{', '.join(sorted(frame['dataset'].unique()))}, data/label modes {', '.join(modes)}. Row statuses: "
             + ", ".join(f"{k} {v:,}" for k, v in sorted(statuses.items()))
             + ".\n\n"
-            "**Method.** " + bootstrap_note(n_boot, seed, level) + ". Correlations are of the raw (signed) score; "
+            + (f"{settings}\n\n" if settings else "")
+            + "**Method.** "
+            + bootstrap_note(n_boot, seed, level)
+            + ". Correlations are of the raw (signed) score; "
             "top-k metrics rank cells by the oriented score (negated for lower-is-better proxies), with ties at "
             "the top-k boundary resolved by expectation over random tie-breaking. A cell is degenerate when its "
             "output cannot depend on its input (the search space says so, or the scorer flagged it); correlation "
