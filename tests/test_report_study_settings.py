@@ -120,7 +120,7 @@ def test_given_flags_win(stored: Path, tmp_path: Path, specs: list[TargetSpec], 
 def test_no_aggregates_overrides_the_studys_builtin_aggregates(tmp_path: Path, specs: list[TargetSpec]) -> None:
     store = _store(tmp_path, 'target = "valid"')  # built-ins on, no user aggregates
     path = build_report(store, tmp_path / "on", study="s", data=tmp_path / "none", n_boot=20)
-    assert _aggregates(path) == {"az_nas"} and specs[-1] == TargetSpec(split="valid", epochs=200)
+    assert _aggregates(path) == {"az_nas"} and specs[-1] == TargetSpec(split="valid", epochs=None)  # nb201: 200
     out = tmp_path / "off"
     argv = ["report", str(store), "--out", str(out), "--study", "s", "--data-dir", str(tmp_path / "none")]
     assert main([*argv, "--bootstrap", "20", "--no-aggregates", "--epochs", "12"]) == 0

@@ -132,7 +132,23 @@ def test_invalid_study_fields(tmp_path, cheap_proxies, edits, needle):
         (VALID.replace('space = "nb201"\n', ""), r"\[study\] space: missing required field; required: name, space"),
         (VALID.replace("seeds = [0]\n", ""), r"\[study\] seeds: missing required field"),
         (VALID + '[analysis]\ntarget = "train"\n', r"\[analysis\] target: unknown value 'train'; allowed: test, valid"),
-        (VALID + "[analysis]\nepochs = 100\n", r"\[analysis\] epochs: unknown value 100; allowed: 200, 12"),
+        (
+            VALID + "[analysis]\nepochs = 100\n",
+            r"\[analysis\] epochs: unknown value 100 for space nb201; allowed: 200, 12",
+        ),
+        (
+            VALID + "[analysis]\nepochs = 90\n",
+            r"epochs: unknown value 90 for space nb201; allowed: 200, 12 \(left out: the full schedule, 200\)",
+        ),
+        (
+            VALID.replace('"nb201"', '"nats-sss"') + "[analysis]\nepochs = 200\n",
+            r"\[analysis\] epochs: unknown value 200 for space nats-sss; allowed: 90, 12, 1 "
+            r"\(left out: the full schedule, 90\)",
+        ),
+        (
+            VALID + '[analysis]\nepochs = "200"\n',
+            r"\[analysis\] epochs: expected an integer \(training epochs of the ground truth: 200, 12\)",
+        ),
         (VALID + '[analysis]\nreports = ["pie"]\n', r"\[analysis\] reports: unknown value 'pie'; allowed: correlation"),
         (VALID + '[analysis]\ndatasets = ["x"]\n', r"\[analysis\] datasets: unknown value 'x'"),
         (VALID + '[analysis]\ntargett = "test"\n', r"\[analysis\] unknown key 'targett'; allowed keys: datasets"),
@@ -289,17 +305,17 @@ def test_report_step_is_called_when_available(tmp_path, cheap_proxies, monkeypat
     calls = []
 
     def build_report(store_path, out_dir, study=None, data=None, *, split="test", epochs=None, aggregates=(),
-                     builtin_aggregates=True):  # fmt: skip
-        calls.append((Path(store_path), Path(out_dir), study))
+                     builtin_aggregates=True, given_from=None):  # fmt: skip
+        calls.append((Path(store_path), Path(out_dir), study, given_from))
         return Path(out_dir) / "report.md"
 
     monkeypatch.setitem(sys.modules, "harness.report", types.SimpleNamespace(build_report=build_report))
     summary = run_study(study, progress=False, log=lambda m: None)
-    assert calls == [(study.store_path, study.report_dir, "tiny")]
+    assert calls == [(study.store_path, study.report_dir, "tiny", f"study file `{study.source}`'s [analysis]")]
     assert summary.report == study.report_dir / "report.md" and f"report: {summary.report}" in summary.lines()
 
     def with_targets(store_path, out_dir, study=None, data=None, *, split="test", epochs=None, aggregates=(),
-                     builtin_aggregates=True):  # fmt: skip
+                     builtin_aggregates=True, given_from=None):  # fmt: skip
         calls.append((split, epochs, tuple(aggregates), builtin_aggregates))
         raise ValueError("no ground truth here\nsecond line")
 
@@ -309,6 +325,17 @@ def test_report_step_is_called_when_available(tmp_path, cheap_proxies, monkeypat
     summary = run_study(study, progress=False, log=lambda m: None)
     assert calls[-1] == ("valid", 12, (), False)  # the study's [analysis] targets reach the report layer
     assert summary.report is None and summary.report_note == "not built: no ground truth here"
+
+
+def test_the_run_report_says_its_settings_came_from_the_study_file(tmp_path, cheap_proxies):
+    study = _study(tmp_path)  # no [analysis]: every setting is the study file's default, epochs the full schedule
+    summary = run_study(study, progress=False, log=lambda m: None, data=tmp_path / "none")
+    assert summary.report is not None, summary.report_note
+    line = next(ln for ln in summary.report.read_text().splitlines() if ln.startswith("**Analysis settings:**"))
+    assert line == (
+        f"**Analysis settings:** from study file `{study.source}`'s [analysis]: target test accuracy, "
+        "the space's full training schedule (200 epochs), no user aggregates, built-in pool aggregates included."
+    )
 
 
 def test_bad_run_options(tmp_path, cheap_proxies):

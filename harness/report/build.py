@@ -44,6 +44,7 @@ def build_report(
     ensembles: Sequence[Sequence[str]] = (),
     aggregates: Sequence[str] | None = None,
     builtin_aggregates: bool | None = None,
+    given_from: str | None = None,
     n_boot: int = DEFAULT_RESAMPLES,
     seed: int = 0,
     level: float = DEFAULT_LEVEL,
@@ -57,12 +58,19 @@ def build_report(
     beside the built-ins (unless ``builtin_aggregates=False``). Each of these four left None takes the study's
     stored ``[analysis]`` value (``study`` given and recorded in a store by ``run``), else the default: test
     accuracy, the space's full schedule, none, the built-ins included (``harness.report.settings``); report.md
-    says which came from where.
+    says which came from where; ``given_from`` names what gave the given ones (the study runner: the study file's
+    ``[analysis]``, a None epochs in it meaning the full schedule), else they read as the command line's.
     ``precision_proxies``: the proxies the precision@k figure draws (default: the best five by rho, and nasi).
     """
     paths = source_paths(store_path)
     settings = resolve_settings(
-        paths, study, split=split, epochs=epochs, aggregates=aggregates, builtin_aggregates=builtin_aggregates
+        paths,
+        study,
+        split=split,
+        epochs=epochs,
+        aggregates=aggregates,
+        builtin_aggregates=builtin_aggregates,
+        given_from=given_from,
     )
     results = load_scores(
         paths, study=study, aggregates=settings.aggregates, builtin_aggregates=settings.builtin_aggregates
@@ -76,7 +84,7 @@ def build_report(
         out_dir,
         target,
         source=source,
-        settings=settings.describe(),
+        settings=settings.describe(tuple(results["space"].astype(str).unique())),
         ensembles=ensembles,
         n_boot=n_boot,
         seed=seed,

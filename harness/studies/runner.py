@@ -251,13 +251,16 @@ def _outcomes(
 
 def build_study_report(study: Study, store_path: Path, data: str | os.PathLike | None) -> tuple[Path | None, str]:
     """Build the study's report with its [analysis] targets and pool aggregates; a failure is one line in the
-    summary, not a crash."""
+    summary, not a crash. report.md names the study file as their source (they are given explicitly, which it
+    would otherwise attribute to the command line)."""
     from harness.report import build_report
 
+    source = f"study file `{study.source}`'s [analysis]" if study.source is not None else "the study's [analysis]"
     try:
         a = study.analysis
         path = build_report(store_path, study.report_dir, study.name, data, split=a.target, epochs=a.epochs,
-                            aggregates=a.aggregates, builtin_aggregates=a.builtin_aggregates)  # fmt: skip
+                            aggregates=a.aggregates, builtin_aggregates=a.builtin_aggregates,
+                            given_from=source)  # fmt: skip
     except (HarnessError, ValueError, FileNotFoundError) as exc:
         return None, f"not built: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
     return Path(path), ""

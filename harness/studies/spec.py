@@ -22,7 +22,8 @@ plugins = ["my_proxy.py"]      # optional: proxy/space files to load first, rela
 [analysis]                     # optional: what the report compares against
 datasets = ["cifar10"]         # default: the study's datasets
 target = "test"                # test | valid
-epochs = 200                   # 200 | 12
+epochs = 200                   # optional: a schedule of the space (nb201: 200 | 12; nats-sss: 90 | 12 | 1);
+                               # default: the space's full schedule (200 for nb201, 90 for nats-sss)
 reports = ["correlation", "agnosticism", "figures"]
 exclude_degenerate = false
 aggregates = ["mine=nasi+snip"] # optional: pool aggregates for the report, as the CLI's --aggregate (analysis only)
@@ -62,7 +63,6 @@ ANALYSIS_KEYS = ("datasets", "target", "epochs", "reports", "exclude_degenerate"
 AGGREGATE_FORM = "NAME=P1+P2[+...], ensemble:P1+P2 or a registered aggregate's name"
 OUTPUT_KEYS = ("dir", "store", "report_dir")
 TARGETS = ("test", "valid")
-EPOCHS = (200, 12)
 REPORTS = ("correlation", "comparison", "agnosticism", "figures")
 DEVICE_FORM = "auto, cpu, cuda or cuda:N"
 DEFAULT_THREADS = 1  # one thread per scoring process: NB201-sized networks gain little from more (docs/reliability.md)
@@ -79,7 +79,7 @@ class AnalysisSpec:
 
     datasets: tuple[str, ...]
     target: str = "test"
-    epochs: int = 200
+    epochs: int | None = None  # None: the space's full schedule (TargetSpec.epochs_for resolves it)
     reports: tuple[str, ...] = ("correlation", "agnosticism", "figures")
     exclude_degenerate: bool = False
     aggregates: tuple[str, ...] = ()  # pool aggregate specs (harness.aggregates.parse_aggregate), as --aggregate
@@ -325,7 +325,7 @@ def parse_study(document: dict[str, Any], where: str = "<study>", source: Path |
     analysis = AnalysisSpec(
         datasets=a.strings("datasets", datasets, "dataset names", tuple(DATASETS)),
         target=a.string("target", "test", "the ground-truth split", TARGETS),
-        epochs=a.integer("epochs", 200, "training epochs of the ground truth", choices=EPOCHS),
+        epochs=_study_epochs(a, space),
         reports=a.strings("reports", AnalysisSpec.reports, "report parts", REPORTS),
         exclude_degenerate=a.boolean("exclude_degenerate", False),
         aggregates=_study_aggregates(a, proxies, registered),
@@ -344,6 +344,27 @@ def parse_study(document: dict[str, Any], where: str = "<study>", source: Path |
         analysis=analysis, output_dir=out_dir, store_path=store_path, report_dir=report_dir, source=source,
         plugins=plugins,
     )  # fmt: skip
+
+
+def _study_epochs(a: Section, space: str) -> int | None:
+    """The ``[analysis] epochs``: None when left out (the space's full schedule, which differs between spaces, so
+    no single number can be the default); a given value must be a schedule the space's benchmark trained for, so
+    a study never asks for ground truth that does not exist. A space without benchmark ground truth (a plugin's)
+    has no schedules to check against: any positive number."""
+    from harness.groundtruth.spec import EPOCHS, FAMILIES, FULL_EPOCHS
+
+    if not a.has("epochs"):
+        return None
+    family = FAMILIES.get(space)
+    if family is None:
+        return a.integer("epochs", None, "training epochs of the ground truth", minimum=1)
+    schedules = tuple(sorted(EPOCHS[family], reverse=True))  # the full schedule first
+    allowed = ", ".join(map(str, schedules))
+    value = a.integer("epochs", None, f"training epochs of the ground truth: {allowed}")
+    if value not in schedules:
+        full = f"left out: the full schedule, {FULL_EPOCHS[family]}"
+        raise a.error("epochs", f"unknown value {value!r} for space {space}; allowed: {allowed} ({full})")
+    return value
 
 
 def _study_aggregates(a: Section, proxies: tuple[str, ...], registered: tuple[str, ...]) -> tuple[str, ...]:
