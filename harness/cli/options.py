@@ -163,7 +163,7 @@ def add_target_arguments(parser: argparse.ArgumentParser, study_defaults: bool =
         "--epochs",
         type=int,
         default=None,
-        help="training schedule of the target: 200 or 12 (default"
+        help="training schedule of the target: nb201 200 or 12, nats-sss 90, 12 or 1 (default"
         + (study.format(key="epochs") if study_defaults else ":")
         + " the space's full schedule)",
     )
