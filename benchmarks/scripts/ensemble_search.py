@@ -60,7 +60,7 @@ EXCLUDED = {"ntk_trace": "scored at b = 16 only"}
 # The VKDNW FIM is taken per class: 40-95 s per cell at 100 classes on this 2-core CPU (4 cells, 2026-12-04) against
 # 2.4 s at 10, so 500 held-out cells on CIFAR-100 and ImageNet16-120 do not fit this session; the third search leaves
 # out the proxies that need it, so that its ensemble can be scored there.
-PER_CLASS_COST = ("vkdnw_entropy", "vkdnw_lex")
+PER_CLASS_COST = ("vkdnw_entropy", "vkdnw_entropy_official", "vkdnw_lex")
 DATASETS = ("cifar10", "cifar100", "ImageNet16-120")
 BATCH, SEED = 64, 0
 
