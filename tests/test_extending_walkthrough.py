@@ -59,7 +59,8 @@ def test_walkthrough_runs_as_written(shared_data, tmp_path, monkeypatch, capsys)
     assert "5 of its 5 usable cells are among the 1000 reference cells" in out
     assert "only 5 shared cells" in out
     ranked = [line.split()[0] for line in out.splitlines()[2:] if not line.startswith("note:")]
-    assert ranked[0] == "logit_spread" and len(ranked) == 33  # yours, then the 28 built-ins and 4 pool aggregates
+    assert ranked[0] == "logit_spread" and len(ranked) == 36  # yours, the 31 built-ins, the 4 pool aggregates
+    assert "ntk_trace@b16" in ranked  # ntk_trace at b = 64 is a GPU job: its b = 16 run, labelled
 
     assert main(shlex.split(toy)[1:]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
@@ -83,15 +84,22 @@ def _user_rows(cells, scores, proxy: str = "mine", data: str = "real"):  # noqa:
                          "batch_size": 64, "seed": 0, "score": scores, "status": "ok", "space": "nb201"})  # fmt: skip
 
 
-def test_reference_exports_hold_28_builtins_on_the_1000_reference_cells() -> None:
-    from harness.analysis.reference import load_reference
+def test_reference_exports_hold_every_builtin_on_the_1000_reference_cells() -> None:
+    from harness.analysis.reference import base_proxy, load_reference
+    from harness.proxies import get_proxy, proxy_names
     from harness.scoring import parse_cells
 
     ref = load_reference()
     assert sorted(set(ref["index"])) == sorted(parse_cells("sample:1000:0", "nb201"))
-    assert ref.groupby("proxy").size().eq(1000).all() and ref["proxy"].nunique() == 28 + 4
-    assert {"az_nas", "te_nas", "vkdnw_single", "vkdnw_agg"} <= set(ref["proxy"])  # pool aggregates (#20)
-    assert "ntk_trace" not in set(ref["proxy"])
+    assert ref.groupby("proxy").size().eq(1000).all()
+    aggregates = {"az_nas", "te_nas", "vkdnw_single", "vkdnw_agg"}  # pool aggregates (#20)
+    assert aggregates <= set(ref["proxy"])
+    assert {base_proxy(p) for p in ref["proxy"]} - aggregates == {
+        name for name in proxy_names() if get_proxy(name).builtin
+    }  # every registered built-in
+    other = ref[ref["proxy"].str.contains("@")]
+    assert set(other["proxy"]) == {"ntk_trace@b16"} and set(other["batch_size"]) == {16}  # b = 64: a GPU job
+    assert set(ref.loc[~ref["proxy"].str.contains("@"), "batch_size"]) == {64}
 
 
 def test_reference_comparison_ranks_a_perfect_proxy_first_and_counts_shared_cells() -> None:
@@ -113,7 +121,8 @@ def test_reference_comparison_ranks_a_perfect_proxy_first_and_counts_shared_cell
     assert (others["n"] <= 60).all() and (others["delta"].dropna() > 0).all()
     assert (others["delta_lo"].dropna() <= others["delta"].dropna()).all()
     assert "60 of its 62 usable cells are among the 1000 reference cells" in result.notes[0]
-    assert "rank by oriented Spearman rho: 1 of 33" in result.notes[1]  # 28 stored + 4 pool aggregates
+    assert "rank by oriented Spearman rho: 1 of 36" in result.notes[1]  # 30 at b = 64, ntk_trace@b16, 4 aggregates
+    assert any(n.startswith("ntk_trace@b16: ntk_trace scored in another setting (b = 16") for n in result.notes)
 
     same_name = compare_to_reference(_user_rows(cells, accuracy.reindex(cells).to_numpy(), proxy="nasi"), ref,
                                      accuracy, n_boot=50)  # fmt: skip
