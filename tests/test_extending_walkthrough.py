@@ -132,3 +132,44 @@ def test_reference_comparison_ranks_a_perfect_proxy_first_and_counts_shared_cell
     two = pd.concat([user, _user_rows(cells, 1.0, proxy="other")])  # a non-unique index, as concat leaves it
     with pytest.raises(HarnessError, match="name yours with --proxies NAME"):
         compare_to_reference(two, ref, accuracy)
+
+
+def _write_export(path: Path, rows: list[dict]) -> None:
+    import pandas as pd
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame(rows).to_csv(path, index=False)
+
+
+def _rows(study: str, proxy: str, cells: list[int], batch: int, base: float = 1.0) -> list[dict]:
+    return [{"study": study, "space": "nb201", "index": c, "proxy": proxy, "dataset": "cifar10", "data": "real",
+             "labels": "true", "batch_size": batch, "seed": 0, "score": base + c, "status": "ok"} for c in cells]  # fmt: skip
+
+
+@pytest.mark.parametrize("b64_cells", [2, 4])
+def test_a_proxy_short_of_the_reference_cells_enters_from_its_other_setting_until_complete(tmp_path, b64_cells):
+    """ntk_trace at b = 64 on some cells: its b = 16 run stands in (labelled, with a note counting the b = 64 cells);
+    on every cell: the b = 64 rows are the reference and no stand-in appears (no code change when a GPU finishes)."""
+    import numpy as np
+    import pandas as pd
+
+    from harness.analysis.reference import compare_to_reference, load_reference
+
+    cells = [1, 3, 18, 24]
+    _write_export(tmp_path / "results/nb201_proxies_cpu/scores.csv.gz", _rows("a", "params", cells, 64))
+    _write_export(tmp_path / "results/nb201_ntk_cpu/scores.csv.gz", _rows("b", "ntk_cond", cells, 64))
+    _write_export(tmp_path / "results/nb201_ntk_trace/scores.csv.gz", _rows("c", "ntk_trace", cells[:b64_cells], 64))
+    _write_export(tmp_path / "results/nb201_ntk_trace_b16/scores.csv.gz",
+                  _rows("d", "ntk_trace", cells, 16, 10.0) + _rows("d", "nasi", cells, 16))  # fmt: skip
+    ref = load_reference(tmp_path)
+    accuracy = pd.Series(np.arange(15625, dtype=float))
+    result = compare_to_reference(_user_rows(cells, [4.0, 3.0, 2.0, 1.0]), ref, accuracy, n_boot=20)
+    labels = set(ref["proxy"])
+    if b64_cells < len(cells):
+        assert "ntk_trace@b16" in labels and "ntk_trace" not in labels and "nasi" not in labels
+        assert set(ref.loc[ref["proxy"] == "ntk_trace@b16", "batch_size"]) == {16}
+        assert any(f"it has {b64_cells} of the 4 cells so far" in n for n in result.notes)
+    else:
+        assert "ntk_trace" in labels and not any("@" in p for p in labels)
+        assert set(ref.loc[ref["proxy"] == "ntk_trace", "batch_size"]) == {64}
+        assert not any("another setting" in n for n in result.notes)

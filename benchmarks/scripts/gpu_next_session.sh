@@ -11,6 +11,8 @@
 #     smoke test passed), continuing from the
 #     committed export (cells already scored on CPU are not redone); back here:
 #     nasi-harness merge results/nb201_ntk_trace/results.sqlite <files_at>/nb201_ntk_trace.sqlite
+#     then nasi-harness export results/nb201_ntk_trace/results.sqlite --out results/nb201_ntk_trace/scores.csv.gz;
+#     once it covers all 1,000 cells, compare --against reference reads it instead of ntk_trace@b16 (#21).
 # On the device machine, from the repository root, with cifar-10-batches-py under DATA; files land in OUT. One
 # command must end within 600 s: BUDGET (default 540) caps the whole script, step 3 gets whatever is left.
 #   DATA=<dir> OUT=<dir> bash benchmarks/scripts/gpu_next_session.sh
