@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import queue
 from dataclasses import replace
 from pathlib import Path
@@ -111,3 +112,77 @@ def test_a_killed_worker_stops_the_run_and_what_it_sent_is_kept(tmp_path):
             if len(got) == 1:
                 os.kill(multiprocessing.active_children()[0].pid, signal.SIGKILL)
     assert got and not multiprocessing.active_children()
+
+
+def _workers_of(driver: int) -> list[int]:
+    """Spawned worker processes whose parent is ``driver`` (from /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        if ppid == driver and b"spawn_main" in cmdline and b"resource_tracker" not in cmdline:
+            found.append(int(entry.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    """Running (a zombie waiting for its reaper counts as gone)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads worker processes from Linux's /proc")
+@pytest.mark.parametrize("signame", ["SIGTERM", "SIGKILL"])
+def test_a_stopped_driver_leaves_no_worker_scoring(tmp_path, signame):
+    """A scheduler's SIGTERM stops the run as Ctrl-C does (exit 130, workers terminated, rows kept); a driver killed
+    outright takes its workers with it (Linux: PR_SET_PDEATHSIG) instead of leaving them scoring for nobody."""
+    import contextlib
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    path = tmp_path / "long.toml"
+    path.write_text(
+        '[study]\nname = "long"\nspace = "nb201"\ncells = "sample:1000:0"\nproxies = ["nasi"]\ndatasets = ["cifar10"]\n'
+        'data_modes = ["gaussian"]\nlabel_modes = ["random"]\nseeds = [0]\nbatch_size = 8\ndevice = "cpu"\n'
+        f'[output]\ndir = "{tmp_path / "out"}"\n'
+    )
+    store = tmp_path / "out" / "results.sqlite"
+    log = (tmp_path / "run.log").open("w")  # a file, not a pipe: workers left running would hold a pipe open
+    driver = subprocess.Popen([sys.executable, "-m", "harness", "run", str(path), "--workers", "2", "--no-report"],
+                              stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+    workers: list[int] = []
+    try:
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline and driver.poll() is None:
+            workers = workers or (_workers_of(driver.pid) if len(_workers_of(driver.pid)) == 2 else [])
+            if workers and store.exists() and len(load_results(store)) >= 2:
+                break
+            time.sleep(0.5)
+        assert driver.poll() is None and len(workers) == 2, "the run ended or never started its workers"
+        driver.send_signal(getattr(signal, signame))
+        driver.wait(timeout=60)
+        out = (tmp_path / "run.log").read_text()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and any(_alive(p) for p in workers):
+            time.sleep(0.2)
+        assert not any(_alive(p) for p in workers), f"workers still scoring after {signame} to the driver"
+        kept = len(load_results(store))
+        assert 2 <= kept < 1000
+        if signame == "SIGTERM":
+            assert driver.returncode == 130 and "interrupted:" in out, out  # the summary says how to resume
+    finally:
+        for pid in [driver.pid, *workers]:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+        log.close()

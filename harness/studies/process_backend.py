@@ -13,6 +13,8 @@ from __future__ import annotations
 import multiprocessing
 import os
 import queue as queue_module
+import signal
+import sys
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -30,9 +32,29 @@ def worker_parts(shards: Sequence[Shard], workers: int) -> list[list[Shard]]:
     return [[p for p in (s.part(k, workers) for s in shards) if p.units] for k in range(workers)]
 
 
-def _work(k: int, parts: list[Shard], data: str | None, threads: int, out: Any, plugins: tuple = ()) -> None:
-    """Runs in worker k: score its parts, send each outcome, then a final done or failed message."""
+def _exit_with_driver(driver: int) -> None:
+    """A worker must not outlive its driver. A driver killed outright (SIGKILL, the OOM killer) runs no cleanup, and
+    its workers would go on scoring their whole part for nobody: hours of CPU. On Linux the kernel sends the worker
+    SIGTERM when the driver dies (``PR_SET_PDEATHSIG``); everywhere the worker also checks its parent between units."""
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGTERM), 0, 0, 0)  # 1: PR_SET_PDEATHSIG
+        except (OSError, AttributeError):  # no libc prctl: the parent check below still applies
+            pass
+    if os.getppid() != driver:  # the driver died before the request above took effect
+        os._exit(1)
+
+
+def _work(
+    k: int, parts: list[Shard], data: str | None, threads: int, out: Any, plugins: tuple = (), driver: int | None = None
+) -> None:
+    """Runs in worker k: score its parts, send each outcome, then a final done or failed message. ``driver``: the
+    driver's pid; the worker stops when the driver is gone."""
     try:
+        if driver is not None:
+            _exit_with_driver(driver)
         import torch
 
         from harness.plugins import load_sources
@@ -41,6 +63,8 @@ def _work(k: int, parts: list[Shard], data: str | None, threads: int, out: Any, 
         torch.set_num_threads(threads)
         for shard in parts:
             for outcome in iter_shard(shard, data):
+                if driver is not None and os.getppid() != driver:
+                    return  # orphaned: nobody reads the queue any more
                 out.put(outcome)
         out.put((_DONE, k, ""))
     except KeyboardInterrupt:  # the driver was interrupted too and stops the run
@@ -75,8 +99,11 @@ def run_processes(
     from harness.plugins import loaded_sources
 
     plugins = loaded_sources()
+    driver = os.getpid()
     procs = {
-        k: ctx.Process(target=_work, args=(k, part, data_arg, threads, out, plugins), name=f"worker-{k}", daemon=True)
+        k: ctx.Process(
+            target=_work, args=(k, part, data_arg, threads, out, plugins, driver), name=f"worker-{k}", daemon=True
+        )
         for k, part in enumerate(parts)
     }
     for proc in procs.values():

@@ -20,6 +20,7 @@ from harness.errors import DataMissing, HarnessError
 from harness.store import ResultStore
 from harness.store.leases import Lease
 from harness.studies.execute import Outcome, iter_shard
+from harness.studies.interrupt import sigterm_as_interrupt
 from harness.studies.spec import DEVICE_FORM, Study
 from harness.studies.units import (
     Shard,
@@ -365,17 +366,18 @@ def run_study(
         lease = Lease(db, study.name, study.space)
         claims = _Claims(lease, versions, rescore)
         try:
-            for outcome in _outcomes(shards, backend, workers, address, data, log, claims):
-                if outcome.missing is not None:  # only from workers on other machines
-                    if skips.add(outcome.missing, outcome.shard):
-                        log(f"skipping units whose data is missing on a worker: {outcome.missing}")
-                    continue
-                db.write(study.name, study.space, outcome.records, provenance=outcome.provenance,
-                         commit_every=max(1, len(outcome.records)), versions=versions,
-                         after_write=lease.release_rows)  # fmt: skip
-                summary.count(outcome.records)
-                if bar is not None:
-                    bar.update(len(outcome.records))
+            with sigterm_as_interrupt():  # a scheduler's SIGTERM stops the run as Ctrl-C does
+                for outcome in _outcomes(shards, backend, workers, address, data, log, claims):
+                    if outcome.missing is not None:  # only from workers on other machines
+                        if skips.add(outcome.missing, outcome.shard):
+                            log(f"skipping units whose data is missing on a worker: {outcome.missing}")
+                        continue
+                    db.write(study.name, study.space, outcome.records, provenance=outcome.provenance,
+                             commit_every=max(1, len(outcome.records)), versions=versions,
+                             after_write=lease.release_rows)  # fmt: skip
+                    summary.count(outcome.records)
+                    if bar is not None:
+                        bar.update(len(outcome.records))
         except KeyboardInterrupt:
             summary.interrupted = True
         finally:
