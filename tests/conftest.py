@@ -74,3 +74,19 @@ def isolated_registries() -> Iterator[None]:
         plugins._LOADED.pop(name)
         sys.modules.pop(name, None)
     plugins._ENTRY_POINTS_LOADED = entry_points
+
+
+@pytest.fixture
+def report_targets(monkeypatch: pytest.MonkeyPatch) -> list:
+    """The ``TargetSpec`` each report built in the test ranks against, in order (the real loader still runs)."""
+    from harness.report import build
+
+    seen: list = []
+    real = build.target_loader
+
+    def spy(spec, data=None):  # noqa: ANN001, ANN202
+        seen.append(spec)
+        return real(spec, data)
+
+    monkeypatch.setattr(build, "target_loader", spy)
+    return seen

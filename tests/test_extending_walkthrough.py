@@ -142,8 +142,9 @@ def _write_export(path: Path, rows: list[dict]) -> None:
 
 
 def _rows(study: str, proxy: str, cells: list[int], batch: int, base: float = 1.0) -> list[dict]:
-    return [{"study": study, "space": "nb201", "index": c, "proxy": proxy, "dataset": "cifar10", "data": "real",
-             "labels": "true", "batch_size": batch, "seed": 0, "score": base + c, "status": "ok"} for c in cells]  # fmt: skip
+    fixed = {"study": study, "space": "nb201", "proxy": proxy, "dataset": "cifar10", "data": "real", "labels": "true",
+             "batch_size": batch, "seed": 0, "status": "ok"}  # fmt: skip
+    return [{**fixed, "index": c, "score": base + c} for c in cells]
 
 
 @pytest.mark.parametrize("b64_cells", [2, 4])

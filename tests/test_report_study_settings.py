@@ -12,7 +12,7 @@ import pytest
 from harness.analysis.synthetic import synthetic_accuracy, synthetic_results, write_store
 from harness.analysis.target import TargetSpec
 from harness.cli import build_parser, main
-from harness.report import build, build_report
+from harness.report import build_report
 from harness.report.settings import resolve_settings, study_analysis_defaults
 from harness.store import ResultStore, export
 from harness.studies import load_study
@@ -58,20 +58,6 @@ def stored(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return _store(tmp_path_factory.mktemp("stored"), STORED)
 
 
-@pytest.fixture
-def specs(monkeypatch: pytest.MonkeyPatch) -> list[TargetSpec]:
-    """The target each report ranks against (the real loader is used; without ground truth it is fast)."""
-    seen: list[TargetSpec] = []
-    real = build.target_loader
-
-    def spy(spec: TargetSpec, data=None):  # noqa: ANN001, ANN202
-        seen.append(spec)
-        return real(spec, data)
-
-    monkeypatch.setattr(build, "target_loader", spy)
-    return seen
-
-
 def _aggregates(report: Path) -> set[str]:
     """The pool aggregates the report's rows hold (its header names them)."""
     found = re.search(r"\(and the pool aggregates ([^)]*)\)", report.read_text())
@@ -95,9 +81,9 @@ def test_the_stored_settings_are_read_back(stored: Path, tmp_path: Path) -> None
     assert study_analysis_defaults(rows_only, "s") is None
 
 
-def test_the_report_uses_the_studys_stored_settings(stored: Path, tmp_path: Path, specs: list[TargetSpec]) -> None:
+def test_the_report_uses_the_studys_stored_settings(stored: Path, tmp_path: Path, report_targets: list) -> None:
     path = build_report(stored, tmp_path / "out", study="s", data=tmp_path / "none", n_boot=20)
-    assert specs == [TargetSpec(split="valid", epochs=12)]
+    assert report_targets == [TargetSpec(split="valid", epochs=12)]
     assert _aggregates(path) == {"zoo"}  # the study's ensemble; its builtin_aggregates = false leaves az_nas out
     line = _settings_line(path)
     head = "**Analysis settings:** from study `s`'s stored [analysis]: target valid accuracy, 12 epochs"
@@ -105,39 +91,41 @@ def test_the_report_uses_the_studys_stored_settings(stored: Path, tmp_path: Path
     assert "`zoo=meco+synflow`" in line and "left out" in line and "given" not in line
 
 
-def test_given_flags_win(stored: Path, tmp_path: Path, specs: list[TargetSpec], capsys) -> None:  # noqa: ANN001
+def test_given_flags_win(stored: Path, tmp_path: Path, report_targets: list, capsys) -> None:  # noqa: ANN001
     out = tmp_path / "cli"
     argv = ["report", str(stored), "--out", str(out), "--study", "s", "--data-dir", str(tmp_path / "none")]
     argv += ["--bootstrap", "20", "--target", "test", "--aggregate", "other=meco+jacov"]
     assert main(argv) == 0, capsys.readouterr().err
-    assert specs == [TargetSpec(split="test", epochs=12)]  # --target given, the epochs still the study's
+    assert report_targets == [TargetSpec(split="test", epochs=12)]  # --target given, the epochs still the study's
     assert _aggregates(out / "report.md") == {"other"}  # --aggregate replaces the study's list
     line = _settings_line(out / "report.md")
     assert "given (command line or arguments): target test accuracy, aggregates `other=meco+jacov`" in line
     assert "from study `s`'s stored [analysis]: 12 epochs, built-in pool aggregates left out" in line
 
 
-def test_no_aggregates_overrides_the_studys_builtin_aggregates(tmp_path: Path, specs: list[TargetSpec]) -> None:
+def test_no_aggregates_overrides_the_studys_builtin_aggregates(tmp_path: Path, report_targets: list) -> None:
     store = _store(tmp_path, 'target = "valid"')  # built-ins on, no user aggregates
     path = build_report(store, tmp_path / "on", study="s", data=tmp_path / "none", n_boot=20)
-    assert _aggregates(path) == {"az_nas"} and specs[-1] == TargetSpec(split="valid", epochs=None)  # nb201: 200
+    assert _aggregates(path) == {"az_nas"} and report_targets[-1] == TargetSpec(
+        split="valid", epochs=None
+    )  # nb201: 200
     out = tmp_path / "off"
     argv = ["report", str(store), "--out", str(out), "--study", "s", "--data-dir", str(tmp_path / "none")]
     assert main([*argv, "--bootstrap", "20", "--no-aggregates", "--epochs", "12"]) == 0
-    assert _aggregates(out / "report.md") == set() and specs[-1] == TargetSpec(split="valid", epochs=12)
+    assert _aggregates(out / "report.md") == set() and report_targets[-1] == TargetSpec(split="valid", epochs=12)
 
 
 def test_an_export_and_a_report_without_study_keep_the_defaults(
-    stored: Path, tmp_path: Path, specs: list[TargetSpec]
+    stored: Path, tmp_path: Path, report_targets: list
 ) -> None:
     csv = export(stored, "csv", tmp_path / "s.csv", study="s")
     assert csv is not None and study_analysis_defaults(csv, "s") is None
     path = build_report(csv, tmp_path / "csv", study="s", data=tmp_path / "none", n_boot=20)
-    assert specs[-1] == TargetSpec(split="test", epochs=None)
+    assert report_targets[-1] == TargetSpec(split="test", epochs=None)
     assert _aggregates(path) == {"az_nas"}  # neither zoo nor the study's builtin_aggregates = false
     assert "Study `s` has no stored configuration" in _settings_line(path)
     path = build_report(stored, tmp_path / "all", data=tmp_path / "none", n_boot=20)  # every row, no --study
-    assert specs[-1] == TargetSpec(split="test", epochs=None) and _aggregates(path) == {"az_nas"}
+    assert report_targets[-1] == TargetSpec(split="test", epochs=None) and _aggregates(path) == {"az_nas"}
     assert _settings_line(path).startswith("**Analysis settings:** default: target test accuracy")
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from harness.analysis.synthetic import synthetic_accuracy, synthetic_results, write_store
 from harness.analysis.target import TargetSpec, target_loader
-from harness.report import build, build_report
+from harness.report import build_report
 from harness.report.settings import study_analysis_defaults
 from harness.store import ResultStore
 from harness.studies import StudyError, load_study
@@ -57,20 +57,6 @@ def _store(folder: Path, space: str, study_path: Path | None = None) -> Path:
     return path
 
 
-@pytest.fixture
-def specs(monkeypatch: pytest.MonkeyPatch) -> list[TargetSpec]:
-    """The target each report ranks against (the real loader is used)."""
-    seen: list[TargetSpec] = []
-    real = build.target_loader
-
-    def spy(spec: TargetSpec, data=None):  # noqa: ANN001, ANN202
-        seen.append(spec)
-        return real(spec, data)
-
-    monkeypatch.setattr(build, "target_loader", spy)
-    return seen
-
-
 def _settings_line(report: Path) -> str:
     return next(line for line in report.read_text().splitlines() if line.startswith("**Analysis settings:**"))
 
@@ -107,21 +93,21 @@ def test_another_value_is_one_error_naming_the_space(tmp_path: Path, space: str,
 
 @pytest.mark.parametrize("space, full", [("nb201", 200), ("nats-sss", 90)])
 def test_the_run_report_ranks_against_the_full_schedule(
-    tmp_path: Path, space: str, full: int, specs: list[TargetSpec], shared_data: Path
+    tmp_path: Path, space: str, full: int, report_targets: list, shared_data: Path
 ) -> None:
     study = load_study(_write(tmp_path, space))
     report, note = build_study_report(study, _store(tmp_path, space), tmp_path / "none")
     assert report is not None, note
-    assert specs == [TargetSpec(split="test", epochs=None)]
+    assert report_targets == [TargetSpec(split="test", epochs=None)]
     line = _settings_line(report)
     assert f"the space's full training schedule ({full} epochs)" in line
     assert line.startswith(f"**Analysis settings:** from study file `{study.source}`'s [analysis]: ")
     # that spec reads the full schedule's ground truth (the reference data: nb201's CSV, nats-sss's sample)
-    accuracy = target_loader(specs[0], data=shared_data)(space, "cifar10")
+    accuracy = target_loader(report_targets[0], data=shared_data)(space, "cifar10")
     assert accuracy.attrs["provenance"]["epochs"] == full and accuracy.name == f"cifar10/test/{full}ep"
 
 
-def test_a_stored_null_is_the_full_schedule_for_report_study(tmp_path: Path, specs: list[TargetSpec]) -> None:
+def test_a_stored_null_is_the_full_schedule_for_report_study(tmp_path: Path, report_targets: list) -> None:
     store = _store(tmp_path, "nats-sss", _write(tmp_path, "nats-sss"))
     assert study_analysis_defaults(store, "ep") == {
         "split": "test",
@@ -130,7 +116,7 @@ def test_a_stored_null_is_the_full_schedule_for_report_study(tmp_path: Path, spe
         "builtin_aggregates": True,
     }
     path = build_report(store, tmp_path / "report", study="ep", data=tmp_path / "none", n_boot=20)
-    assert specs == [TargetSpec(split="test", epochs=None)] and specs[0].epochs_for("nats-sss") == 90
+    assert report_targets == [TargetSpec(split="test", epochs=None)] and report_targets[0].epochs_for("nats-sss") == 90
     line = _settings_line(path)
     assert (
         "from study `ep`'s stored [analysis]: target test accuracy, the space's full training schedule (90 epochs)"

@@ -5,10 +5,12 @@ NB201, CIFAR-10, real data, true labels, b = 64, seed 0): ``results/nb201_proxie
 ``results/nb201_ntk_cpu`` (ntk_cond, te_nas_log_ratio). ``ntk_trace`` at b = 64 costs 640 backward passes per cell
 (a GPU job, ``benchmarks/nb201_ntk_trace.toml``; ``results/nb201_ntk_trace`` has 4 cells), so until that export
 covers every reference cell it enters from its 1,000-cell run at b = 16 (``results/nb201_ntk_trace_b16``) under the
-label ``ntk_trace@b16``, with a note: another setting, still a ranking of the same cells against the same accuracy. A user scores their proxy on some or all of these cells in the
-reference setting; this module ranks it among the reference proxies by oriented Spearman rho with accuracy, each
-pair on the cells both scored, with a paired-bootstrap interval on the difference (both vectors see the same
-resamples of the same cells), and says how many cells were shared.
+label ``ntk_trace@b16``, with a note: another setting, still a ranking of the same cells against the same accuracy.
+
+A user scores their proxy on some or all of these cells in the reference setting; this module ranks it among the
+reference proxies by oriented Spearman rho with accuracy, each pair on the cells both scored, with a paired-
+bootstrap interval on the difference (both vectors see the same resamples of the same cells), and says how many
+cells were shared.
 """
 
 from __future__ import annotations
