@@ -65,11 +65,7 @@ def reference_root() -> Path:
 def load_reference(root: str | os.PathLike | None = None) -> pd.DataFrame:
     """The committed reference scores, restricted to the reference setting."""
     base = Path(root) if root is not None else reference_root()
-    paths = [base / p for p in REFERENCE_EXPORTS]
-    missing = [str(p) for p in paths if not p.is_file()]
-    if missing:
-        raise HarnessError(f"reference export not found: {missing[0]} (it is committed in the repository; "
-                           "run from a checkout or pass --reference-dir)")  # fmt: skip
+    paths = [_require_export(base / p) for p in REFERENCE_EXPORTS]
     frame = _in_setting(prepare(load_scores([str(p) for p in paths])))
     cells = frame["index"].nunique()
     extra, incomplete = [], {}
@@ -84,12 +80,16 @@ def load_reference(root: str | os.PathLike | None = None) -> pd.DataFrame:
     return out
 
 
-def _other_setting(path: Path, proxy: str, changes: dict, suffix: str) -> pd.DataFrame:
-    """``proxy``'s rows from ``path`` in the reference setting but for ``changes``, renamed ``proxy@suffix``."""
+def _require_export(path: Path) -> Path:
     if not path.is_file():
         raise HarnessError(f"reference export not found: {path} (it is committed in the repository; "
                            "run from a checkout or pass --reference-dir)")  # fmt: skip
-    frame = prepare(load_scores([str(path)], builtin_aggregates=False))
+    return path
+
+
+def _other_setting(path: Path, proxy: str, changes: dict, suffix: str) -> pd.DataFrame:
+    """``proxy``'s rows from ``path`` in the reference setting but for ``changes``, renamed ``proxy@suffix``."""
+    frame = prepare(load_scores([str(_require_export(path))], builtin_aggregates=False))
     rows = _in_setting(frame[frame["proxy"] == proxy], changes)
     if rows.empty:
         raise HarnessError(f"reference export {path} has no {proxy} rows in its setting ({changes})")
