@@ -116,6 +116,26 @@ def test_missing_ground_truth_is_a_clear_error_or_a_note(results: pd.DataFrame, 
     assert any("cifar100" in note for note in table.notes)
 
 
+def test_compare_and_correlate_note_missing_and_partial_ground_truth_once(
+    results: pd.DataFrame, accuracy: pd.Series
+) -> None:
+    partial = accuracy.copy()
+    partial.attrs["note"] = "ground truth covers 390 of 400 cells"
+    other = results.assign(dataset="cifar100")
+    gaussian = results.assign(data="gaussian")  # a second mode on the same space and dataset
+
+    def cifar10_only(space: str, dataset: str) -> pd.Series:
+        if dataset != "cifar10":
+            raise DataMissing(f"no ground truth for {space} {dataset}")
+        return partial
+
+    every = pd.concat([results, gaussian, other, other.assign(data="gaussian")])
+    for analysis in (correlate, compare):
+        notes = analysis(every, cifar10_only, n_boot=20).notes
+        assert notes.count("toy cifar10: ground truth covers 390 of 400 cells") == 1, analysis
+        assert notes.count("toy cifar100: skipped, no ground truth for toy cifar100") == 1, analysis
+
+
 def test_lower_is_better_proxy_is_reported_signed_and_ranked_negated(
     results: pd.DataFrame, accuracy: pd.Series, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -19,8 +19,7 @@ from harness.analysis.bootstrap import DEFAULT_LEVEL, DEFAULT_RESAMPLES, bootstr
 from harness.analysis.correlation import aligned, bootstrap_note, metrics_for
 from harness.analysis.result import AnalysisResult, targets_of
 from harness.analysis.stats import correlation
-from harness.analysis.target import Target, describe, resolve
-from harness.errors import DataMissing
+from harness.analysis.target import Target, describe, with_ground_truth
 
 
 def ensemble_name(proxies: Sequence[str]) -> str:
@@ -76,13 +75,7 @@ def compare(
         if name not in present:
             raise ValueError(f"proxy {name!r} is not in the results; present: {', '.join(sorted(present))}")
     ranking, pairwise, notes, missing = [], [], [], []
-    for setting, rows in frames.settings(frame):
-        try:
-            accuracy = resolve(target, setting.space, setting.dataset)
-        except DataMissing as exc:
-            missing.append(exc)
-            notes.append(f"{setting.space} {setting.dataset}: skipped, {exc}")
-            continue
+    for setting, rows, accuracy in with_ground_truth(frames.settings(frame), target, notes, missing):
         table = frames.score_table(rows, exclude_degenerate=exclude_degenerate)
         columns = [p for p in (wanted or list(table.columns)) if p in table.columns]
         members = list(dict.fromkeys(p for group in ensembles for p in group))

@@ -17,7 +17,7 @@ from harness.analysis.aggregates import pool_notes
 from harness.analysis.bootstrap import DEFAULT_LEVEL, DEFAULT_RESAMPLES, bootstrap_correlations, percentile_interval
 from harness.analysis.result import AnalysisResult, targets_of
 from harness.analysis.stats import STATISTICS, correlation
-from harness.analysis.target import Target, describe, resolve
+from harness.analysis.target import Target, describe, with_ground_truth
 from harness.errors import DataMissing
 
 TOP_PERCENTS = (1, 5, 10)  # precision of the proxy's top-k% among the true top-k%
@@ -94,17 +94,9 @@ def correlate(
     rows_out: list[dict] = []
     notes: list[str] = []
     missing: list[DataMissing] = []
-    for setting, rows in frames.settings(frame):
-        try:
-            accuracy = resolve(target, setting.space, setting.dataset)
-        except DataMissing as exc:
-            missing.append(exc)
-            notes.append(f"{setting.space} {setting.dataset}: skipped, {exc}")
-            continue
+    for setting, rows, accuracy in with_ground_truth(frames.settings(frame), target, notes, missing):
         unscored = frames.failure_counts(rows)
         label = describe(accuracy)
-        if accuracy.attrs.get("note"):
-            notes.append(f"{setting.space} {setting.dataset}: {accuracy.attrs['note']}")
         for included in variants:
             table, acc = aligned(frames.score_table(rows, exclude_degenerate=not included), accuracy)
             degenerate_cells = frames.degenerate_cells(rows)
@@ -193,11 +185,7 @@ def precision_curve(
     """Precision at top-k% for a range of k, per setting and proxy (for the precision-at-top-k figure)."""
     frame = frames.prepare(results)
     rows_out = []
-    for setting, rows in frames.settings(frame):
-        try:
-            accuracy = resolve(target, setting.space, setting.dataset)
-        except DataMissing:
-            continue
+    for setting, rows, accuracy in with_ground_truth(frames.settings(frame), target, notes=[], missing=[]):
         table, acc = aligned(frames.score_table(rows, exclude_degenerate=exclude_degenerate), accuracy)
         for proxy in table.columns:
             cells = table[proxy].notna().to_numpy()

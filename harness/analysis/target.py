@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
 
 import pandas as pd
 
@@ -18,6 +19,14 @@ from harness.errors import DataMissing
 
 TargetFn = Callable[[str, str], pd.Series]
 Target = pd.Series | TargetFn
+
+
+class _Placed(Protocol):
+    space: str
+    dataset: str
+
+
+S = TypeVar("S", bound=_Placed)  # a setting (harness.analysis.frames.Setting)
 
 
 @dataclass(frozen=True)
@@ -124,3 +133,27 @@ def resolve(target: Target | None, space: str, dataset: str) -> pd.Series:
     if not isinstance(series, pd.Series):
         raise ValueError(f"ground truth for {space}/{dataset} is a {type(series).__name__}, expected a Series")
     return series
+
+
+def with_ground_truth(
+    settings: Iterable[tuple[S, Any]], target: Target | None, notes: list[str], missing: list[DataMissing]
+) -> Iterator[tuple[S, Any, pd.Series]]:
+    """Each (setting, rows) whose ground truth resolves, with that accuracy. A setting without any is skipped and
+    said in ``notes`` (its error kept in ``missing``: an analysis raises the first when no setting had any); a
+    table that covers only part of the space says so in ``notes``. Each line once, however many modes share it."""
+    for setting, rows in settings:
+        where = f"{setting.space} {setting.dataset}"
+        try:
+            accuracy = resolve(target, setting.space, setting.dataset)
+        except DataMissing as exc:
+            missing.append(exc)
+            _note(notes, f"{where}: skipped, {exc}")
+            continue
+        if accuracy.attrs.get("note"):
+            _note(notes, f"{where}: {accuracy.attrs['note']}")
+        yield setting, rows, accuracy
+
+
+def _note(notes: list[str], line: str) -> None:
+    if line not in notes:
+        notes.append(line)
