@@ -244,6 +244,18 @@ def test_precision_at_k_draws_the_proxies_asked_for(results: pd.DataFrame, accur
         render_report(results, tmp_path / "x", accuracy, n_boot=10, precision_proxies=["zen"])
 
 
+def test_a_figure_saved_again_is_the_same_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """PDFs carry no creation date: a report rebuilt later from the same results changes no figure file."""
+    written = []
+    for run, when in (("a", "1700000000"), ("b", "1800000000")):
+        monkeypatch.setenv("SOURCE_DATE_EPOCH", when)  # the clock matplotlib would stamp into the PDF
+        fig = Figure(figsize=(3, 2))
+        fig.subplots().plot([0, 1], [1, 0])
+        written.append(figures.save(fig, tmp_path / run, "line"))
+    for first, second in zip(*written):
+        assert first.read_bytes() == second.read_bytes(), first.name
+
+
 def test_every_figure_is_written_as_png_and_pdf(report: Path) -> None:
     for stem in FIGURES:
         for suffix, magic in ((".png", b"\x89PNG"), (".pdf", b"%PDF")):

@@ -47,7 +47,8 @@ def save(fig: Figure, out_dir: Path, stem: str, tight: bool = False) -> list[Pat
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = [out_dir / f"{stem}.png", out_dir / f"{stem}.pdf"]
     fig.savefig(paths[0], dpi=DPI, bbox_inches="tight" if tight else None)
-    fig.savefig(paths[1], bbox_inches="tight" if tight else None)
+    # no creation date: a report rebuilt from the same results writes the same PDF bytes, so a diff shows real changes
+    fig.savefig(paths[1], bbox_inches="tight" if tight else None, metadata={"CreationDate": None})
     return paths
 
 
@@ -304,9 +305,11 @@ def correlation_dots(
             ax.plot([value], [i], marker=style.marker, color=style.color, markersize=4, linestyle="none")
         ax.axvline(0, color=NEUTRAL, linewidth=0.6)
         ax.set_xlim(-1, 1)
+        ax.set_xticks([-1, -0.5, 0, 0.5, 1], ["−1", "−0.5", "0", "0.5", "1"])  # 0.25 steps crowd a 3-inch panel
+        ax.set_xticks([-0.75, -0.25, 0.25, 0.75], minor=True)
         ax.set_xlabel(f"{label} with accuracy (signed; bar: 95% CI)", fontsize=MIN_FONT_PT)
         ax.tick_params(labelsize=MIN_FONT_PT)
-        ax.grid(axis="x", color="#DDDDDD", linewidth=0.5)
+        ax.grid(axis="x", which="both", color="#DDDDDD", linewidth=0.5)
     axes[0].set_yticks(rows, proxies, fontsize=MIN_FONT_PT)
     axes[0].set_ylim(len(proxies) - 0.5, -0.5)  # best on top
     axes[0].set_ylabel("proxy (best ρ first)", fontsize=MIN_FONT_PT)
