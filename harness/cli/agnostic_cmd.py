@@ -47,7 +47,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _agnostic(args: argparse.Namespace) -> int:
     from harness.analysis import Thresholds, agnosticism
     from harness.analysis import tables as views
-    from harness.cli import tables
     from harness.errors import HarnessError
 
     data_mode, _, labels = args.reference.partition("/")
@@ -73,12 +72,5 @@ def _agnostic(args: argparse.Namespace) -> int:
             f"{args.reference} and at least one swapped mode (score with e.g. --labels random or --data gaussian)"
         )
     notes = [*result.notes, *result.method]  # the verdict thresholds, then the bootstrap
-    options.emit(
-        args,
-        table,
-        text=lambda wide: tables.render_text(table, views.agnostic_columns, notes, wide),
-        markdown=lambda: views.render_markdown(table, views.agnostic_columns, notes=notes),
-        as_json=lambda: views.to_json(table),
-        as_csv=lambda: views.to_csv(table),
-    )
+    options.emit_table(args, table, views.agnostic_columns, notes)
     return 0

@@ -101,7 +101,6 @@ def _agreement(args: argparse.Namespace) -> int:
 
     from harness.analysis import score_agreement
     from harness.analysis import tables as views
-    from harness.cli import tables
 
     if args.ensemble:
         raise ValueError("--agreement compares stored proxies; drop --ensemble")
@@ -115,13 +114,12 @@ def _agreement(args: argparse.Namespace) -> int:
     )
     agreement = found.table
     notes = [*found.notes, *found.method, _AGREEMENT_NOTE]
-    options.emit(
+    options.emit_table(
         args,
         agreement,
-        text=lambda wide: tables.render_text(agreement, views.agreement_columns, notes, wide),
-        markdown=lambda: views.render_markdown(agreement, views.agreement_columns, notes=notes),
+        views.agreement_columns,
+        notes,
         as_json=lambda: json.dumps({"agreement": views.records(agreement), "notes": notes}, indent=2),
-        as_csv=lambda: views.to_csv(agreement),
     )
     return 0
 

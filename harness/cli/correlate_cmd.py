@@ -29,7 +29,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _correlate(args: argparse.Namespace) -> int:
     from harness.analysis import correlate
     from harness.analysis import tables as views
-    from harness.cli import tables
 
     results = options.load_filtered(args)
     result = correlate(
@@ -42,14 +41,7 @@ def _correlate(args: argparse.Namespace) -> int:
     )
     table = result.table
     notes = [*result.notes, *result.method, _DIRECTION_NOTE]
-    options.emit(
-        args,
-        table,
-        text=lambda wide: tables.render_text(table, views.correlation_columns, notes, wide),
-        markdown=lambda: views.render_markdown(table, views.correlation_columns, notes=notes),
-        as_json=lambda: views.to_json(table),
-        as_csv=lambda: views.to_csv(table),
-    )
+    options.emit_table(args, table, views.correlation_columns, notes)
     return 0
 
 

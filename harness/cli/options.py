@@ -260,6 +260,28 @@ def make_target(args: argparse.Namespace) -> TargetFn:
     return target_loader(TargetSpec(split=args.split, epochs=args.epochs), data=args.data_dir)
 
 
+def emit_table(
+    args: argparse.Namespace,
+    frame: pd.DataFrame,
+    columns: Callable,
+    notes: Sequence[str],
+    as_json: Callable[[], str] | None = None,
+) -> None:
+    """``emit`` for an analysis shown as one table: ``columns`` picks and names its columns (a
+    ``harness.analysis.tables`` view); JSON is the table's records unless ``as_json`` says otherwise."""
+    from harness.analysis import tables as views
+    from harness.cli import tables
+
+    emit(
+        args,
+        frame,
+        text=lambda wide: tables.render_text(frame, columns, list(notes), wide),
+        markdown=lambda: views.render_markdown(frame, columns, notes=list(notes)),
+        as_json=as_json or (lambda: views.to_json(frame)),
+        as_csv=lambda: views.to_csv(frame),
+    )
+
+
 def emit(
     args: argparse.Namespace,
     frame: pd.DataFrame,
