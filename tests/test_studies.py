@@ -276,6 +276,42 @@ def test_run_resume_and_idempotent_rerun(tmp_path, cheap_proxies):
         assert db.study_config("tiny")["analysis"]["target"] == "test"
 
 
+@pytest.mark.parametrize("signame", ["SIGINT", "SIGTERM"])
+def test_an_interrupt_during_a_write_is_counted_with_what_was_stored(tmp_path, cheap_proxies, monkeypatch, signame):
+    """Ctrl-C (or a scheduler's SIGTERM) that lands just after a batch is committed stops the run after that batch
+    is counted: the summary's ran / left agree with the store (it used to count one batch short)."""
+    import signal
+
+    study = _study(tmp_path)
+    write = ResultStore.write
+
+    def write_then_signal(self, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        out = write(self, *args, **kwargs)
+        signal.raise_signal(getattr(signal, signame))  # the commit is done; the count comes next
+        return out
+
+    monkeypatch.setattr(ResultStore, "write", write_then_signal)
+    summary = run_study(study, progress=False, report=False, log=lambda _: None)
+    stored = len(load_results(study.store_path))
+    assert summary.interrupted and 0 < stored < summary.total
+    assert summary.ran == stored and summary.remaining == summary.total - stored - summary.skipped_units
+
+
+def test_an_ignored_interrupt_stays_ignored_while_held():
+    """A run started from a background shell ignores SIGINT: holding signals must not turn it back on."""
+    import signal
+
+    from harness.studies.interrupt import interrupts_held
+
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        with interrupts_held():
+            signal.raise_signal(signal.SIGINT)
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def test_missing_data_is_skipped_with_a_message(tmp_path, cheap_proxies):
     study = _study(tmp_path, data_modes='["gaussian", "real"]', label_modes='["random", "true"]')
     logs: list[str] = []

@@ -31,3 +31,30 @@ def sigterm_as_interrupt() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+@contextmanager
+def interrupts_held() -> Iterator[None]:
+    """Within the block, SIGINT and SIGTERM wait; at its end the first one that came is handled as it would have
+    been. The run holds them while it stores a batch of rows and counts it: the write is one transaction either
+    way, but an interrupt between the commit and the count made the summary say fewer units ran, and more are left,
+    than the store holds. A signal being ignored stays ignored; off the main thread the block runs unchanged."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    held = [s for s, handler in previous.items() if handler is not signal.SIG_IGN]
+    for s in held:
+        signal.signal(s, lambda signum, frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        for s in held:
+            signal.signal(s, previous[s])
+    if caught:
+        handler = previous[signal.Signals(caught[0])]
+        if callable(handler):
+            handler(caught[0], None)
+        else:  # SIG_DFL, or a handler set outside Python: deliver it again now that it is back in place
+            signal.raise_signal(caught[0])

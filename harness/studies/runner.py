@@ -20,7 +20,7 @@ from harness.errors import DataMissing, HarnessError
 from harness.store import ResultStore
 from harness.store.leases import Lease
 from harness.studies.execute import Outcome, iter_shard
-from harness.studies.interrupt import sigterm_as_interrupt
+from harness.studies.interrupt import interrupts_held, sigterm_as_interrupt
 from harness.studies.spec import DEVICE_FORM, Study
 from harness.studies.units import (
     Shard,
@@ -372,10 +372,11 @@ def run_study(
                         if skips.add(outcome.missing, outcome.shard):
                             log(f"skipping units whose data is missing on a worker: {outcome.missing}")
                         continue
-                    db.write(study.name, study.space, outcome.records, provenance=outcome.provenance,
-                             commit_every=max(1, len(outcome.records)), versions=versions,
-                             after_write=lease.release_rows)  # fmt: skip
-                    summary.count(outcome.records)
+                    with interrupts_held():  # stored and counted together, or neither
+                        db.write(study.name, study.space, outcome.records, provenance=outcome.provenance,
+                                 commit_every=max(1, len(outcome.records)), versions=versions,
+                                 after_write=lease.release_rows)  # fmt: skip
+                        summary.count(outcome.records)
                     if bar is not None:
                         bar.update(len(outcome.records))
         except KeyboardInterrupt:
