@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import types
 from pathlib import Path
@@ -310,6 +311,18 @@ def test_an_ignored_interrupt_stays_ignored_while_held():
         assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+def test_a_held_signal_with_its_default_action_ends_the_process_after_the_block():
+    import signal
+    import subprocess
+
+    code = ("import signal; from harness.studies.interrupt import interrupts_held\n"
+            "with interrupts_held():\n    signal.raise_signal(signal.SIGTERM)\n    print('block done', flush=True)\n"
+            "print('not reached', flush=True)\n")  # fmt: skip
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "PYTHONPATH": str(REPO)})  # fmt: skip
+    assert proc.returncode == -signal.SIGTERM and proc.stdout == "block done\n", (proc.returncode, proc.stdout)
 
 
 def test_missing_data_is_skipped_with_a_message(tmp_path, cheap_proxies):

@@ -44,7 +44,8 @@ def interrupts_held() -> Iterator[None]:
         return
     caught: list[int] = []
     previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
-    held = [s for s, handler in previous.items() if handler is not signal.SIG_IGN]
+    # ignored stays ignored; a handler installed outside Python (None here) cannot be put back, so it is left alone
+    held = [s for s, handler in previous.items() if handler is not signal.SIG_IGN and handler is not None]
     for s in held:
         signal.signal(s, lambda signum, frame: caught.append(signum))
     try:
@@ -56,5 +57,5 @@ def interrupts_held() -> Iterator[None]:
         handler = previous[signal.Signals(caught[0])]
         if callable(handler):
             handler(caught[0], None)
-        else:  # SIG_DFL, or a handler set outside Python: deliver it again now that it is back in place
+        else:  # SIG_DFL: deliver it again now that the default action is back in place
             signal.raise_signal(caught[0])
