@@ -165,7 +165,9 @@ def test_a_stopped_driver_leaves_no_worker_scoring(tmp_path, signame):
     try:
         deadline = time.monotonic() + 240
         while time.monotonic() < deadline and driver.poll() is None:
-            workers = workers or (_workers_of(driver.pid) if len(_workers_of(driver.pid)) == 2 else [])
+            if not workers:
+                found = _workers_of(driver.pid)
+                workers = found if len(found) == 2 else []
             if workers and store.exists() and len(load_results(store)) >= 2:
                 break
             time.sleep(0.5)

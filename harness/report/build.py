@@ -24,7 +24,7 @@ from harness.analysis.compare import compare, ensemble_name
 from harness.analysis.correlation import aligned, bootstrap_note, correlate, precision_curve
 from harness.analysis.inputs import Sources, describe_sources, load_scores, source_paths
 from harness.analysis.result import AnalysisResult
-from harness.analysis.target import Target, TargetSpec, describe, resolve, target_loader
+from harness.analysis.target import Target, TargetSpec, describe, resolve, target_loader, with_ground_truth
 from harness.errors import DataMissing
 from harness.report import figures
 from harness.report.palette import proxy_styles
@@ -284,11 +284,7 @@ class _Report:
         reference = [(s, r) for s, r in frames.settings(frame) if s.mode == frames.REFERENCE_MODE]
         shown = reference or list(frames.settings(frame))
         many = len({(s.batch_size, s.seed) for s, _ in shown}) > 1
-        for setting, rows in shown:
-            try:
-                accuracy = resolve(target, setting.space, setting.dataset)
-            except DataMissing:
-                continue
+        for setting, rows, accuracy in with_ground_truth(shown, target, notes=[], missing=[]):
             table, acc = aligned(frames.score_table(rows), accuracy)
             if table.empty:
                 continue
