@@ -106,9 +106,8 @@ def test_given_flags_win(stored: Path, tmp_path: Path, report_targets: list, cap
 def test_no_aggregates_overrides_the_studys_builtin_aggregates(tmp_path: Path, report_targets: list) -> None:
     store = _store(tmp_path, 'target = "valid"')  # built-ins on, no user aggregates
     path = build_report(store, tmp_path / "on", study="s", data=tmp_path / "none", n_boot=20)
-    assert _aggregates(path) == {"az_nas"} and report_targets[-1] == TargetSpec(
-        split="valid", epochs=None
-    )  # nb201: 200
+    assert _aggregates(path) == {"az_nas"}
+    assert report_targets[-1] == TargetSpec(split="valid", epochs=None)  # nb201: 200
     out = tmp_path / "off"
     argv = ["report", str(store), "--out", str(out), "--study", "s", "--data-dir", str(tmp_path / "none")]
     assert main([*argv, "--bootstrap", "20", "--no-aggregates", "--epochs", "12"]) == 0
