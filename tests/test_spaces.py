@@ -201,3 +201,93 @@ def test_a_pruned_zero_node_keeps_the_channels_last_layout():
     assert zeros_in_layout(x, 6).shape == (2, 6, 3, 3) and zeros_in_layout(x, 6).is_contiguous()
     zeros = zeros_in_layout(x.contiguous(memory_format=torch.channels_last), 6)
     assert zeros.is_contiguous(memory_format=torch.channels_last) and not zeros.any()
+
+
+ZERO_NODE_CELL = "|none~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_1x1~1|skip_connect~2|"
+
+
+def _compute_the_convolution(monkeypatch) -> None:
+    """Make pruning run ReLU-conv-BN on a materialised zero node, as it did before ``on_zero_input``."""
+    from harness.spaces.ops import ReLUConvBN, zeros_of_shape
+
+    def computed(self, like):
+        return self(zeros_of_shape(like, (like.shape[0], self[1].in_channels, *like.shape[2:])))
+
+    monkeypatch.setattr(ReLUConvBN, "on_zero_input", computed)
+
+
+def test_pruning_does_not_compute_convolutions_of_a_zero_node():
+    """Node 1 of the cell is zero; with pruning its two outgoing convolutions are not run (15 cells of 5 live
+    convolutions, 2 of them on node 1), and BN gets zeros in the network's layout."""
+    net = get_space("nb201").build(ZERO_NODE_CELL).to(memory_format=torch.channels_last).train()
+    convs, bn_inputs = [], []
+    for module in net.modules():
+        if isinstance(module, torch.nn.Conv2d):
+            module.register_forward_hook(lambda *_: convs.append(1))
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.register_forward_pre_hook(lambda _m, args: bn_inputs.append(args[0]))
+    x = torch.randn(2, 3, 32, 32).contiguous(memory_format=torch.channels_last)
+    net.set_prune(False)
+    net(x)
+    computed = len(convs)
+    convs.clear(), bn_inputs.clear()
+    net.set_prune(True)
+    net(x)
+    assert computed - len(convs) == 15 * 2
+    assert all(t.is_contiguous(memory_format=torch.channels_last) for t in bn_inputs)
+    assert sum(not t.any() for t in bn_inputs) == 15 * 2  # the zeros BN receives in place of the convolutions
+
+
+@pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
+@pytest.mark.parametrize("train", [True, False])
+def test_a_zero_node_convolution_skipped_is_bit_identical(monkeypatch, layout, train):
+    """Logits and every parameter gradient equal bit for bit whether the convolutions of the zero node run or not
+    (the skipped weights' gradient was exactly zero)."""
+    sp = get_space("nb201")
+    x = torch.randn(4, 3, 32, 32).contiguous(memory_format=layout)
+    y = torch.randint(0, 10, (4,))
+
+    def run():
+        torch.manual_seed(0)
+        net = sp.build(ZERO_NODE_CELL, prune=True).to(memory_format=layout).train(train)
+        logits = net(x)
+        params = list(net.parameters())
+        grads = torch.autograd.grad(torch.nn.functional.cross_entropy(logits, y), params, allow_unused=True)
+        return logits, [torch.zeros_like(p) if g is None else g for p, g in zip(params, grads)]
+
+    logits, grads = run()
+    with monkeypatch.context() as patch:
+        _compute_the_convolution(patch)
+        ref_logits, ref_grads = run()
+    assert torch.equal(logits, ref_logits)
+    assert all(torch.equal(a, b) for a, b in zip(grads, ref_grads))
+    assert sum(bool(g.any()) for g in ref_grads) < len(ref_grads)  # the skipped weights had zero gradient
+
+
+def test_every_prunable_proxy_scores_a_zero_node_convolution_skipped_as_computed(monkeypatch):
+    """Over the registry (timm-style): each proxy declaring ``prunable`` gives the very same number with the
+    convolutions of the zero node skipped as with them computed, in the engine's CPU layout."""
+    from harness.proxies import ProxyContext, get_proxy, proxy_names
+
+    sp = get_space("nb201")
+    x = torch.randn(4, 3, 32, 32).contiguous(memory_format=torch.channels_last)
+    y = torch.randint(0, 10, (4,))
+    ctx = ProxyContext(num_classes=10, cost=sp.cost(ZERO_NODE_CELL))
+    names = [n for n in proxy_names() if get_proxy(n).prunable]
+    assert "nasi" in names
+
+    def scores():
+        out = {}
+        for name in names:
+            spec = get_proxy(name)
+            torch.manual_seed(0)
+            net = sp.build(ZERO_NODE_CELL, prune=True).to(memory_format=torch.channels_last)
+            net.train(spec.bn_mode == "train")
+            out[name] = spec(net, x, y, ctx)
+        return out
+
+    skipped = scores()
+    with monkeypatch.context() as patch:
+        _compute_the_convolution(patch)
+        computed = scores()
+    assert skipped == computed

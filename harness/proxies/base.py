@@ -124,8 +124,10 @@ def register_proxy(
     protocol; a change to it that changes those scores bumps ``version`` too.
 
     ``prunable``: the score only depends on the output and gradients, so edges that cannot reach the cell
-    output may be skipped (see ``harness.spaces.cell.live_edges``). ``mutates_net``: the proxy changes
-    weights or buffers in place, so it must get its own copy of the network.
+    output may be skipped (see ``harness.spaces.cell.live_edges``), and a convolution reading an identically
+    zero node is not computed (its output and weight gradient are exactly zero; the BN after it runs on the
+    same zeros). A proxy that hooks convolutions must count a missing call as that zero. ``mutates_net``: the
+    proxy changes weights or buffers in place, so it must get its own copy of the network.
     """
 
     if name_problem(name):  # stored rows carry it; merge refuses the same names (harness.names, #23)

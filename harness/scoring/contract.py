@@ -13,11 +13,11 @@ when declared). The checks:
 - ``labels``: declared ``needs_labels=False`` -> the same score under random labels;
 - ``bn_mode``: the network's train/eval flags after the call are the declared mode (a proxy that switches modes
   restores them), and ``mutates_net=False`` -> the parameters are unchanged;
-- ``prunable``: declared -> skipping dead edges gives the same score (relative 1e-5); n/a on a space whose
-  networks have no ``set_prune`` (the engine never prunes them);
+- ``prunable``: declared -> pruning (dead edges skipped, convolutions of zero nodes not computed) gives the same
+  score (relative 1e-5); n/a on a space whose networks have no ``set_prune`` (the engine never prunes them);
 - ``splittable``: declared -> micro-batches give the whole-batch score (relative 1e-5).
 
-Which cells (``contract_cells``): on NB201 two fixed normal cells (one with dead edges) and a fixed
+Which cells (``contract_cells``): on NB201 two fixed normal cells (one with edges pruning skips) and a fixed
 input-independent one; on any other space ``SAMPLED`` cells drawn with the seed, the degenerate one found among
 up to ``SCAN`` drawn cells by the space's own ``is_degenerate``; or the cells the caller names. Before any proxy
 runs, every chosen cell is built, costed and run forward once: a space that cannot do that is one
@@ -40,9 +40,11 @@ from harness.proxies import ProxyContext, ProxySpec, get_proxy
 from harness.scoring.records import DEGENERATE, NAN, OK, error_status
 from harness.spaces import SearchSpace, get_space, space_names
 
-# NB201 cells: all edges live; nodes 1 and 2 unused (dead edges, for pruning); output independent of the input.
+# NB201 cells: all edges live; pruned edges (below); output independent of the input.
 LIVE = "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_1x1~1|nor_conv_3x3~2|"
-DEAD_EDGES = "|nor_conv_3x3~0|+|nor_conv_1x1~0|none~1|+|nor_conv_3x3~0|none~1|none~2|"
+# DEAD_EDGES: node 1 is zero (only ``none`` into it) and node 2 unused, so pruning skips node 2's edges and does not
+# compute node 3's convolution of node 1 (its exact output is known): a proxy must score it as with every edge computed.
+DEAD_EDGES = "|none~0|+|nor_conv_1x1~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_1x1~1|none~2|"
 DEGENERATE_CELL = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|none~0|none~1|none~2|"
 RELATIVE = 1e-5
 SENTINEL_FACTOR = 1e6
@@ -292,7 +294,7 @@ def check_proxy(
         full, pruned = call(cell, prune=False), call(cell, prune=True)
         label = _label(sp, cell)
         detail = (
-            f"dead edges of cell {label} computed {full.score!r}, skipped {pruned.score!r}"
+            f"pruned edges of cell {label} computed {full.score!r}, skipped {pruned.score!r}"
             if chosen.dead_edges is not None
             else f"cell {label}: pruning off {full.score!r}, on {pruned.score!r}"
         )

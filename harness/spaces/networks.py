@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from harness.spaces.cell import Genotype, live_edges
-from harness.spaces.ops import ResidualReduction, make_op, zeros_in_layout
+from harness.spaces.ops import ReLUConvBN, ResidualReduction, make_op, zeros_in_layout
 from harness.spaces.recycle import pooled
 
 
@@ -45,16 +45,35 @@ class Cell(nn.Module):
         self.prune = prune
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.prune:
+            return self._forward_pruned(x)
         nodes = [x]
-        for wires in self.live_wiring if self.prune else self.full_wiring:
-            if wires:
-                total = self.edges[wires[0][0]](nodes[wires[0][1]])
-                for module_id, src in wires[1:]:
-                    total = total + self.edges[module_id](nodes[src])
-            else:  # every edge pruned: the node is exactly zero
-                total = zeros_in_layout(x, self.c_out)
+        for wires in self.full_wiring:
+            total = self.edges[wires[0][0]](nodes[wires[0][1]])
+            for module_id, src in wires[1:]:
+                total = total + self.edges[module_id](nodes[src])
             nodes.append(total)
         return nodes[-1]
+
+    def _forward_pruned(self, x: torch.Tensor) -> torch.Tensor:
+        """Live edges only. A node whose every edge is pruned is exactly zero: it is not materialised (None) unless
+        it is the output, and a live convolution reading it gets its exact result without computing it
+        (``ReLUConvBN.on_zero_input``): in a cell with ``none`` into node 1 those were most of its convolutions."""
+        nodes: list[torch.Tensor | None] = [x]
+        for wires in self.live_wiring:
+            total = None
+            for module_id, src in wires:
+                edge, source = self.edges[module_id], nodes[src]
+                if source is not None:
+                    out = edge(source)
+                elif isinstance(edge, ReLUConvBN):
+                    out = edge.on_zero_input(x)  # cells keep the spatial size: x has the zero node's batch, H, W
+                else:
+                    out = edge(zeros_in_layout(x, self.c_out))
+                total = out if total is None else total + out
+            nodes.append(total)
+        out = nodes[-1]
+        return zeros_in_layout(x, self.c_out) if out is None else out
 
 
 class CellNetwork(nn.Module):

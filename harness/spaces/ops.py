@@ -22,6 +22,22 @@ class ReLUConvBN(nn.Sequential):
             nn.BatchNorm2d(c_out),
         )
 
+    def on_zero_input(self, like: torch.Tensor) -> torch.Tensor:
+        """This op applied to an all-zero input of ``like``'s shape, without running ReLU and convolution.
+
+        ReLU(0) = 0 and a bias-free convolution of zeros is exactly zero, so BN receives the tensor it would have
+        received, values and layout; the convolution's weight gradient was exactly zero and is now absent (as for
+        a pruned edge). BN still runs: in train mode it maps zeros to its bias, whose gradient is not zero.
+        """
+        conv = self[1]
+        height, width = (
+            (size + 2 * pad - dil * (k - 1) - 1) // stride + 1
+            for size, pad, dil, k, stride in zip(
+                like.shape[2:], conv.padding, conv.dilation, conv.kernel_size, conv.stride
+            )
+        )
+        return self[2](zeros_of_shape(like, (like.shape[0], conv.out_channels, height, width)))
+
 
 class Zero(nn.Module):
     """The ``none`` op: a zero tensor of the output shape (kept so the graph matches the benchmark)."""
@@ -39,11 +55,14 @@ class Zero(nn.Module):
 def zeros_in_layout(x: torch.Tensor, channels: int) -> torch.Tensor:
     """Zeros of ``x``'s shape with ``channels`` channels, in ``x``'s memory layout: an NCHW zero node in a
     channels-last network made every convolution after it copy its input to channels-last (forward and backward)."""
-    shape = list(x.shape)
-    shape[1] = channels
-    if x.dim() == 4 and not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last):
-        return torch.empty(shape, dtype=x.dtype, device=x.device, memory_format=torch.channels_last).zero_()
-    return x.new_zeros(shape)
+    return zeros_of_shape(x, (*x.shape[:1], channels, *x.shape[2:]))
+
+
+def zeros_of_shape(like: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:
+    """Zeros of ``shape`` with ``like``'s dtype, device and (channels-last or not) memory layout."""
+    if like.dim() == 4 and not like.is_contiguous() and like.is_contiguous(memory_format=torch.channels_last):
+        return torch.empty(shape, dtype=like.dtype, device=like.device, memory_format=torch.channels_last).zero_()
+    return like.new_zeros(shape)
 
 
 class AvgPool(nn.Module):
