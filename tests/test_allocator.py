@@ -48,3 +48,59 @@ def test_scoring_applies_it_once_in_a_fresh_process():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == ("True" if sys.platform.startswith("linux") else "False")
+
+
+def test_huge_pages_are_requested_unless_switched_off_or_set_by_the_user(monkeypatch):
+    from harness.scoring.allocator import TORCH_HUGE_PAGES, request_huge_pages
+
+    monkeypatch.setattr(sys, "platform", "linux")
+    environ: dict[str, str] = {}
+    assert request_huge_pages(environ) and environ == {TORCH_HUGE_PAGES: "1"}
+    for given in ({ENV_SWITCH: "0"}, {TORCH_HUGE_PAGES: "0"}):
+        environ = dict(given)
+        assert not request_huge_pages(environ) and environ == given
+    monkeypatch.setattr(sys, "platform", "darwin")
+    assert not request_huge_pages({})
+
+
+def _huge_pages_after_scoring(env: dict[str, str]) -> str:
+    code = (
+        "from harness.scoring import score_cells\n"
+        "from harness.scoring.allocator import huge_pages_in_effect\n"
+        "list(score_cells('nb201', [0], ['params'], data_mode='gaussian', label_mode='random', batch_size=2,"
+        " device='cpu'))\n"
+        "print(huge_pages_in_effect())\n"
+    )
+    import os
+
+    environ = {k: v for k, v in os.environ.items() if k not in ("THP_MEM_ALLOC_ENABLE", ENV_SWITCH)} | env
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=environ).stdout
+
+
+def test_importing_the_engine_turns_pytorchs_huge_pages_on_in_time():
+    """PyTorch reads THP_MEM_ALLOC_ENABLE at the process's first allocation: importing harness.scoring must come
+    before it, and the switch must turn it off."""
+    on_linux = sys.platform.startswith("linux")
+    assert _huge_pages_after_scoring({}).strip() == str(on_linux)
+    assert _huge_pages_after_scoring({ENV_SWITCH: "0"}).strip() == "False"
+
+
+def test_no_harness_module_makes_a_tensor_on_import():
+    """Any tensor made before harness.scoring is imported would fix PyTorch's huge-page setting to off (the CLI
+    and the studies import proxies, spaces and data first)."""
+    code = (
+        "import importlib, pkgutil, harness\n"
+        "from torch.utils._python_dispatch import TorchDispatchMode\n"
+        "class Spy(TorchDispatchMode):\n"
+        "    calls = []\n"
+        "    def __torch_dispatch__(self, func, types, args=(), kwargs=None):\n"
+        "        self.calls.append(str(func))\n"
+        "        return func(*args, **(kwargs or {}))\n"
+        "with Spy() as spy:\n"
+        "    names = [m.name for m in pkgutil.walk_packages(harness.__path__, 'harness.')]\n"
+        "    for name in names:\n"
+        "        importlib.import_module(name)\n"
+        "print(len(names), spy.calls)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split(" ", 1)
+    assert int(out[0]) > 50 and out[1].strip() == "[]"

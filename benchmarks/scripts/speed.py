@@ -26,6 +26,7 @@ import torch
 
 from harness.proxies import parse_proxy_list
 from harness.scoring import parse_cells, resolve_device, score_cells
+from harness.scoring.allocator import huge_pages_in_effect
 from harness.scoring.device import device_label
 
 
@@ -101,7 +102,8 @@ def main(argv: list[str] | None = None) -> int:
     procs = f"{workers} process{'es' * (workers > 1)} x {threads} thread{'s' * (threads > 1)}"
     networks = "fresh" if args.fresh_networks else "recycled"
     where = f"{device_label(device)}; {platform.processor() or platform.machine()}; torch {torch.__version__}; " \
-            f"{procs}; {args.layout}; {networks} networks; stack {args.stack}"  # fmt: skip
+            f"{procs}; {args.layout}; {networks} networks; stack {args.stack}; " \
+            f"huge pages {'on' if huge_pages_in_effect() else 'off'}"  # fmt: skip
     mem_kind = "peak CUDA allocated" if device.type == "cuda" else "process max RSS"
     print(f"# {args.space}, {len(cells)} cells ({args.cells}), batch {args.batch_size}, {args.dataset}, "
           f"data={args.data_mode}, labels={args.labels}; {where}; wall {wall:.1f} s "

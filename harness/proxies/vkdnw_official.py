@@ -63,8 +63,8 @@ from harness.proxies.base import ProxyContext, register_proxy
 from harness.proxies.vkdnw import PAPER_PROTOCOL as VKDNW_PROTOCOL
 
 OFFICIAL_TENSORS = 128  # ``params_grad_len``
-OFFICIAL_ALPHA = torch.tensor(0.05, dtype=torch.float16)  # the official ``alpha``: arithmetic on it stays float16
-OFFICIAL_SMOOTHING = float(OFFICIAL_ALPHA)  # 0.04998779296875
+OFFICIAL_ALPHA = 0.05  # the official ``alpha``, a float16 tensor there: arithmetic on it stays float16
+OFFICIAL_SMOOTHING = 0.04998779296875  # float16(0.05)
 OFFICIAL_EPS = 1e-10
 DECILES = tuple(k / 10 for k in range(1, 10))
 
@@ -72,7 +72,8 @@ DECILES = tuple(k / 10 for k in range(1, 10))
 def official_probabilities(logits: torch.Tensor) -> torch.Tensor:
     """Step 3 in float64: the smoothed softmax with the official float16 factors 1 - a and a / C."""
     classes = logits.shape[1]
-    keep, floor = float(1 - OFFICIAL_ALPHA), float(OFFICIAL_ALPHA / classes)
+    alpha = torch.tensor(OFFICIAL_ALPHA, dtype=torch.float16)  # made here: no tensor at import (allocator.py)
+    keep, floor = float(1 - alpha), float(alpha / classes)
     return torch.softmax(logits.double(), dim=1) * keep + floor
 
 
