@@ -67,7 +67,8 @@ def live_edges(genotype: Genotype) -> list[list[bool]]:
     An edge is dead when it is ``none``, when its node has no non-``none`` path to the cell output (its
     parameters then get zero gradient and it adds nothing), or when a parameter-free op reads a node that
     is identically zero. A convolution reading a zero node stays live: train-mode BN turns its zero input
-    into BN's bias, whose gradient is non-zero. Skipping dead edges is therefore exact.
+    into BN's bias, whose gradient is non-zero (the pruned network runs only that BN, on zeros:
+    ``ReLUConvBN.on_zero_input``). Skipping dead edges is therefore exact.
     """
     zero = [False, True, True, True]  # identically zero with no parameter dependence
     contributes: list[list[bool]] = []
