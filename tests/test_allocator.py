@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -50,17 +51,15 @@ def test_scoring_applies_it_once_in_a_fresh_process():
     assert out == ("True" if sys.platform.startswith("linux") else "False")
 
 
-def test_huge_pages_are_requested_unless_switched_off_or_set_by_the_user(monkeypatch):
+def test_huge_pages_are_requested_unless_switched_off_or_set_by_the_user():
     from harness.scoring.allocator import TORCH_HUGE_PAGES, request_huge_pages
 
-    monkeypatch.setattr(sys, "platform", "linux")
     environ: dict[str, str] = {}
-    assert request_huge_pages(environ) and environ == {TORCH_HUGE_PAGES: "1"}
+    assert request_huge_pages(environ, "linux") and environ == {TORCH_HUGE_PAGES: "1"}
     for given in ({ENV_SWITCH: "0"}, {TORCH_HUGE_PAGES: "0"}):
         environ = dict(given)
-        assert not request_huge_pages(environ) and environ == given
-    monkeypatch.setattr(sys, "platform", "darwin")
-    assert not request_huge_pages({})
+        assert not request_huge_pages(environ, "linux") and environ == given
+    assert not request_huge_pages({}, "darwin")
 
 
 def _huge_pages_after_scoring(env: dict[str, str]) -> str:
@@ -71,8 +70,6 @@ def _huge_pages_after_scoring(env: dict[str, str]) -> str:
         " device='cpu'))\n"
         "print(huge_pages_in_effect())\n"
     )
-    import os
-
     environ = {k: v for k, v in os.environ.items() if k not in ("THP_MEM_ALLOC_ENABLE", ENV_SWITCH)} | env
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=environ).stdout
 

@@ -230,7 +230,8 @@ def test_pruning_does_not_compute_convolutions_of_a_zero_node():
     net.set_prune(False)
     net(x)
     computed = len(convs)
-    convs.clear(), bn_inputs.clear()
+    convs.clear()
+    bn_inputs.clear()
     net.set_prune(True)
     net(x)
     assert computed - len(convs) == 15 * 2

@@ -53,6 +53,7 @@ component in place of ``vkdnw_entropy``, beside ``vkdnw_dim`` (which counts all 
 from __future__ import annotations
 
 import dataclasses
+import struct
 
 import torch
 from torch import nn
@@ -64,7 +65,7 @@ from harness.proxies.vkdnw import PAPER_PROTOCOL as VKDNW_PROTOCOL
 
 OFFICIAL_TENSORS = 128  # ``params_grad_len``
 OFFICIAL_ALPHA = 0.05  # the official ``alpha``, a float16 tensor there: arithmetic on it stays float16
-OFFICIAL_SMOOTHING = 0.04998779296875  # float16(0.05)
+OFFICIAL_SMOOTHING = struct.unpack("e", struct.pack("e", OFFICIAL_ALPHA))[0]  # float16(0.05) = 0.04998779296875
 OFFICIAL_EPS = 1e-10
 DECILES = tuple(k / 10 for k in range(1, 10))
 

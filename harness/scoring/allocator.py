@@ -42,7 +42,7 @@ def _glibc() -> Callable[[int, int], int] | None:
 def tune(environ: Mapping[str, str], platform: str, mallopt: Callable[[int, int], int] | None) -> tuple[bool, str]:
     """Set the two thresholds with ``mallopt`` unless switched off, not Linux/glibc, or set by the user's
     environment; returns (applied, why)."""
-    if environ.get(ENV_SWITCH, "1") == "0":
+    if switched_off(environ):
         return False, f"{ENV_SWITCH}=0"
     if any(name in environ for name in GLIBC_ENV):
         return False, "the environment sets glibc's thresholds"
@@ -53,13 +53,18 @@ def tune(environ: Mapping[str, str], platform: str, mallopt: Callable[[int, int]
     return True, f"trim threshold {TRIM_BYTES >> 20} MiB, mmap threshold {MMAP_BYTES >> 20} MiB"
 
 
-def request_huge_pages(environ: MutableMapping[str, str] = os.environ) -> bool:
-    """Set ``THP_MEM_ALLOC_ENABLE=1`` unless switched off or set by the user; True when it was set here.
+def switched_off(environ: Mapping[str, str]) -> bool:
+    """``NASI_HARNESS_MALLOC_TUNING=0``: the heap thresholds and the huge-page request both stay PyTorch's/glibc's."""
+    return environ.get(ENV_SWITCH, "1") == "0"
+
+
+def request_huge_pages(environ: MutableMapping[str, str] = os.environ, platform: str = sys.platform) -> bool:
+    """Set ``THP_MEM_ALLOC_ENABLE=1`` unless switched off, set by the user or not Linux; True when it was set here.
 
     It takes effect only if no CPU tensor was allocated yet in this process (PyTorch reads it once): hence the call
     from ``harness.scoring``'s import; a process that allocated before runs as without it, only slower.
     """
-    if environ.get(ENV_SWITCH, "1") == "0" or TORCH_HUGE_PAGES in environ or not sys.platform.startswith("linux"):
+    if switched_off(environ) or TORCH_HUGE_PAGES in environ or not platform.startswith("linux"):
         return False
     environ[TORCH_HUGE_PAGES] = "1"
     return True
