@@ -5,7 +5,7 @@ above it (slope 1 - mu). nasi scores are heavy-tailed, and the few samples above
 with mu = 2 their part, which pushes alpha towards operations that lower the score, can outweigh the rest, while
 mu = 1 gives them slope 0. This prints both parts' norms and their pull on each operation (column sums).
 
-    .venv/bin/python -m benchmarks.scripts.penalty_share --steps 400 --mu 2 --nu 100
+    .venv/bin/python -m benchmarks.scripts.evidence.search.penalty_share --steps 400 --mu 2 --nu 100
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from harness.search.objective import DeltaAggregator
 from harness.search.supernet import NUM_EDGES, NUM_OPS
 from harness.spaces.ops import OP_NAMES
 
-HERE = Path(__file__).resolve().parents[2] / "results/search"  # where the outputs live
+HERE = Path(__file__).resolve().parents[4] / "results/search"  # where the outputs live
 
 
 def split_delta(trace: NasiTrace, steps: int, mu: float, nu: float) -> tuple[torch.Tensor, torch.Tensor]:

@@ -5,7 +5,7 @@ supernet), so they differ only in the parameter set whose gradient norm is score
 the scores without / with the cells' BN affine parameters, the cosine between the two reward gradients w.r.t.
 alpha, and the cell (NB201 index) NASI-FIX and NASI-ADA select from each at the steps both traces have.
 
-    NASI_HARNESS_DATA=../shared/data .venv/bin/python -m benchmarks.scripts.bn_affine_effect
+    NASI_HARNESS_DATA=../shared/data .venv/bin/python -m benchmarks.scripts.evidence.search.bn_affine_effect
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from benchmarks.scripts.nasi_traces import trace_path  # the sibling script that
 from harness.search.nasi import NasiConfig, NasiTrace, select
 from harness.spaces import get_space
 
-HERE = Path(__file__).resolve().parents[2] / "results/search"  # where the outputs live
+HERE = Path(__file__).resolve().parents[4] / "results/search"  # where the outputs live
 
 
 def load(path: Path) -> tuple[dict, NasiTrace]:
