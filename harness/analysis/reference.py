@@ -57,14 +57,27 @@ class ReferenceComparison:
     notes: list[str] = field(default_factory=list)
 
 
-def reference_root() -> Path:
-    """The repository the exports are committed in (they ship with the repository, not the installed package)."""
-    return Path(__file__).resolve().parents[2]
+REFERENCE_ENV = "NASI_HARNESS_REFERENCE"
+
+
+def reference_root(root: str | os.PathLike | None = None) -> Path:
+    """Where the reference exports are: ``root`` if given, else ``$NASI_HARNESS_REFERENCE``, else the checkout this
+    package runs from. They are committed in the repository, not shipped in the wheel, so an installed package
+    needs one of the first two (a checkout or a copy of its ``results/`` exports)."""
+    if root is not None:
+        return Path(root)
+    if os.environ.get(REFERENCE_ENV):
+        return Path(os.environ[REFERENCE_ENV])
+    checkout = Path(__file__).resolve().parents[2]
+    if (checkout / REFERENCE_EXPORTS[0]).is_file():
+        return checkout
+    raise HarnessError(f"the reference exports are not installed with the package: pass --reference-dir CHECKOUT or "
+                       f"set {REFERENCE_ENV} to a nasi-harness checkout (it holds {REFERENCE_EXPORTS[0]})")  # fmt: skip
 
 
 def load_reference(root: str | os.PathLike | None = None) -> pd.DataFrame:
     """The committed reference scores, restricted to the reference setting."""
-    base = Path(root) if root is not None else reference_root()
+    base = reference_root(root)
     paths = [_require_export(base / p) for p in REFERENCE_EXPORTS]
     frame = _in_setting(prepare(load_scores([str(p) for p in paths])))
     cells = frame["index"].nunique()
@@ -83,7 +96,7 @@ def load_reference(root: str | os.PathLike | None = None) -> pd.DataFrame:
 def _require_export(path: Path) -> Path:
     if not path.is_file():
         raise HarnessError(f"reference export not found: {path} (it is committed in the repository; "
-                           "run from a checkout or pass --reference-dir)")  # fmt: skip
+                           f"pass --reference-dir CHECKOUT or set {REFERENCE_ENV})")  # fmt: skip
     return path
 
 
