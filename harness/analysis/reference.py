@@ -3,9 +3,10 @@
 The repository commits the scores of every built-in proxy on the 1,000 reference cells (``sample:1000:0``,
 NB201, CIFAR-10, real data, true labels, b = 64, seed 0): ``results/nb201_proxies_cpu`` (28 proxies) and
 ``results/nb201_ntk_cpu`` (ntk_cond, te_nas_log_ratio). ``ntk_trace`` at b = 64 costs 640 backward passes per cell
-(a GPU job, ``benchmarks/nb201_ntk_trace.toml``; ``results/nb201_ntk_trace`` has 320 cells), so until that export
-covers every reference cell it enters from its 1,000-cell run at b = 16 (``results/nb201_ntk_trace_b16``) under the
-label ``ntk_trace@b16``, with a note: another setting, still a ranking of the same cells against the same accuracy.
+(a GPU job, ``benchmarks/nb201_ntk_trace.toml``), so while ``results/nb201_ntk_trace`` covers only part of the
+reference cells it enters from its 1,000-cell run at b = 16 (``results/nb201_ntk_trace_b16``) under the label
+``ntk_trace@b16``, with a note counting the cells: another setting, still a ranking of the same cells against the
+same accuracy.
 
 A user scores their proxy on some or all of these cells in the reference setting; this module ranks it among the
 reference proxies by oriented Spearman rho with accuracy, each pair on the cells both scored, with a paired-
@@ -32,7 +33,7 @@ from harness.errors import HarnessError
 REFERENCE_EXPORTS = (
     "results/nb201_proxies_cpu/scores.csv.gz",
     "results/nb201_ntk_cpu/scores.csv.gz",
-    "results/nb201_ntk_trace/scores.csv.gz",  # ntk_trace at b = 64: a GPU job, 320 of the 1,000 cells so far
+    "results/nb201_ntk_trace/scores.csv.gz",  # ntk_trace at b = 64: a GPU job, scored so far on part of the cells
 )
 REFERENCE_SETTING = {"space": "nb201", "dataset": "cifar10", "data": "real", "labels": "true", "batch_size": 64,
                      "seed": 0}  # fmt: skip
