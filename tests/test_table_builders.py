@@ -91,3 +91,25 @@ def test_builders_keep_no_copy_of_the_shared_facts(script: str):
     assert '"results/nb201_proxies_cpu/scores.csv.gz"' not in text
     assert '("VKDNW_agg", "vkdnw_agg", 0.750, 0.919)' not in text and '"zen": (0.102, 0.103)' not in text
     assert 'NasiTrace(**doc["trace"])' not in text
+
+
+def test_ensemble_table_renders_from_its_committed_json_as_committed():
+    """The Markdown is a pure function of the JSON beside it (the search itself: python -m
+    benchmarks.scripts.ensemble_search, about a minute)."""
+    from benchmarks.scripts import ensemble_search
+
+    folder = ROOT / "results/literature"
+    out = json.loads((folder / "ensemble.json").read_text())
+    assert ensemble_search.render(out) == (folder / "ensemble.md").read_text()
+
+
+def test_literature_table_renders_from_its_committed_json_as_committed():
+    """table.json leaves out the FLOPs sampling-error numbers (computed over the 9,444 cells), so the rendering from
+    it is the committed table.md up to that closing paragraph."""
+    from benchmarks.scripts import literature_table
+
+    folder = ROOT / "results/literature"
+    text = literature_table.render(json.loads((folder / "table.json").read_text()))
+    committed = (folder / "table.md").read_text()
+    assert committed.startswith(text) and "Sampling error" in committed[len(text) :]
+    assert text.count("\n| ") >= len(literature_table.PUBLISHED)  # every published row is in the part compared
