@@ -16,7 +16,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPTS = ROOT / "benchmarks" / "scripts"
-PY_SCRIPTS = sorted(p for p in SCRIPTS.rglob("*.py") if p.name != "__init__.py")
+# modules the scripts import (shared constants and helpers): no experiment of their own, so no main()
+HELPERS = (SCRIPTS / "tables_common.py",)
+PY_SCRIPTS = sorted(p for p in SCRIPTS.rglob("*.py") if p.name != "__init__.py" and p not in HELPERS)
 EVIDENCE = SCRIPTS / "evidence"
 SH_SCRIPTS = sorted(SCRIPTS.glob("*.sh"))
 OWN_PATH_HACK = re.compile(r"sys\.path\.(insert|append)\([^)\n]*(__file__|ROOT|HERE|parents|benchmarks|harness)")
@@ -51,6 +53,14 @@ def test_script_imports_without_running(path: Path, capsys: pytest.CaptureFixtur
     module = importlib.import_module(_module(path))
     assert capsys.readouterr().out == "", "importing printed something: did it run the experiment?"
     assert callable(getattr(module, "main", None)), "each script has a main()"
+
+
+@pytest.mark.parametrize("path", HELPERS, ids=lambda p: p.name)
+def test_helper_module_is_imported_and_runs_nothing(path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    module = importlib.import_module(_module(path))
+    assert capsys.readouterr().out == "" and not hasattr(module, "main"), "a helper module defines, it does not run"
+    users = [p.name for p in PY_SCRIPTS if f"from {_module(path)} import" in p.read_text()]
+    assert users, f"{path.name} is imported by no script: fold it back into the script that needs it"
 
 
 @pytest.mark.parametrize("path", [p for p in PY_SCRIPTS if "argparse" in p.read_text()], ids=lambda p: p.name)

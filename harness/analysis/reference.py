@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from harness.analysis.bootstrap import DEFAULT_LEVEL, DEFAULT_RESAMPLES, bootstrap_correlations, percentile_interval
+from harness.analysis.formatting import format_estimate
 from harness.analysis.frames import orientation, prepare
 from harness.analysis.inputs import load_scores
 from harness.analysis.stats import correlation
@@ -218,7 +219,7 @@ def format_comparison(result: ReferenceComparison) -> list[str]:
     lines = [f"{result.proxy} against the reference proxies"]
     lines.append(f"{'proxy':<24} {'n':>5} {'rho':>7}  {'yours - ref [CI]':<28} verdict")
     for r in result.table.itertuples(index=False):
-        ci = "" if np.isnan(r.delta) else f"{r.delta:+.3f} [{r.delta_lo:+.3f}, {r.delta_hi:+.3f}]"
+        ci = "" if np.isnan(r.delta) else format_estimate(r.delta, r.delta_lo, r.delta_hi, signed=True)
         rho = "-" if np.isnan(r.rho) else f"{r.rho:.3f}"
         lines.append(f"{r.proxy:<24} {r.n:>5} {rho:>7}  {ci:<28} {r.verdict}")
     return lines + [f"note: {n}" for n in result.notes]

@@ -11,17 +11,16 @@ mu = 1 gives them slope 0. This prints both parts' norms and their pull on each 
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 from pathlib import Path
 
 import torch
 
-from benchmarks.scripts.search_table import STANDARD, trace_paths  # the sibling script names the trace files
 from harness.search.nasi import NasiConfig, NasiTrace, reward_slope, select
 from harness.search.objective import DeltaAggregator
 from harness.search.supernet import NUM_EDGES, NUM_OPS
+from harness.search.traces import read_trace, trace_name, trace_paths
 from harness.spaces.ops import OP_NAMES
 
 HERE = Path(__file__).resolve().parents[4] / "results/search"  # where the outputs live
@@ -52,9 +51,8 @@ def main(argv: list[str] | None = None) -> int:
     ops = " | ".join(f"{op} below / above" for op in OP_NAMES[1:])
     print(f"| seed | median score | mean score | steps above nu | norm below | norm above | {ops} |")
     print("|" + "---|" * (6 + len(OP_NAMES) - 1))
-    for path in trace_paths(Path(args.raw), STANDARD):
-        doc = json.loads(path.read_text())
-        trace = NasiTrace(**doc["trace"])
+    for path in trace_paths(Path(args.raw), trace_name(NasiConfig(), "cifar10", "*")):  # the standard setting's
+        doc, trace = read_trace(path)
         if len(trace.scores) < args.steps:
             continue
         below, above = split_delta(trace, args.steps, args.mu, args.nu)
