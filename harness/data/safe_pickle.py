@@ -1,10 +1,16 @@
-"""A restricted unpickler for the official dataset batches (CIFAR-10/100 python pickles, ImageNet16 batches).
+"""A restricted unpickler for the official dataset batches (CIFAR-10/100 python pickles, ImageNet16 batches) and
+benchmark files (NATS-Bench ``.pickle.pbz2``, NAS-Bench-201 ``.pth``).
 
 Why: a pickle names the functions it calls while loading, so a crafted ``test_batch`` whose ``__reduce__``
 returns ``os.system`` runs a command inside a plain ``pickle.load``, before any check of the result. The
 official files use only dicts, lists, tuples, bytes, str, numbers and NumPy arrays (pickled by NumPy as a
 call to ``_reconstruct`` with ``ndarray`` and ``dtype``); this unpickler admits exactly those names and
 refuses any other global with one line naming the file and the global, before anything is called.
+
+The benchmark files hold the same kinds of data (dicts, lists, str, numbers, NumPy scalars) plus
+``collections.OrderedDict`` and sets: ``BENCHMARK_ALLOWED`` adds exactly those. ``nats_bench`` reads its files
+through ``load_benchmark`` (``harness.groundtruth.official`` routes its ``pickle_load`` here), and
+``torch_safe_globals`` hands the same list to ``torch.load(weights_only=True)`` for the NAS-Bench-201 ``.pth``.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import _codecs
 import io
 import os
 import pickle
+from collections import OrderedDict
 from typing import IO, Any
 
 import numpy as np
@@ -21,7 +28,8 @@ from harness.errors import HarnessError
 
 
 class UnsafePickle(HarnessError):
-    """A dataset file references a callable that no official dataset file uses; nothing in it was run."""
+    """A dataset or benchmark file references a callable that no official file of its kind uses; nothing in it
+    was run."""
 
 
 def _reconstruct(subtype: Any, shape: Any, dtype: Any) -> np.ndarray:
@@ -63,10 +71,30 @@ ALLOWED: dict[tuple[str, str], Any] = {
 }
 
 
-class _DatasetUnpickler(pickle.Unpickler):
+# The benchmark files also hold OrderedDicts and sets (a protocol-2 pickle, e.g. torch.save's, names the set
+# class; Python 3 writes it under its Python 2 module name ``__builtin__``).
+BENCHMARK_ALLOWED: dict[tuple[str, str], Any] = {
+    **ALLOWED,
+    ("collections", "OrderedDict"): OrderedDict,
+    ("builtins", "set"): set,
+    ("__builtin__", "set"): set,
+}
+_ADMITS = {
+    "dataset": "which no official dataset file does (only dicts, lists, tuples, bytes, str, numbers and numpy arrays "
+    "are read)",
+    "benchmark": "which no official benchmark file does (only dicts, lists, sets, str, numbers and numpy scalars "
+    "are read)",
+}
+
+
+class _RestrictedUnpickler(pickle.Unpickler):
+    def __init__(self, stream: IO[bytes], allowed: dict[tuple[str, str], Any]) -> None:
+        super().__init__(stream, encoding="latin1")
+        self._allowed = allowed
+
     def find_class(self, module: str, name: str) -> Any:
         try:
-            return ALLOWED[(module, name)]
+            return self._allowed[(module, name)]
         except KeyError:
             raise _Refused(f"{module}.{name}") from None
 
@@ -75,14 +103,17 @@ class _Refused(pickle.UnpicklingError):
     """Internal: carries the refused global's name out of the unpickler."""
 
 
-def _unpickle(stream: IO[bytes], origin: str) -> Any:
+def refusal(origin: str, what: str, kind: str = "benchmark") -> UnsafePickle:
+    """The one-line error for a file that names ``what`` (a global, or torch's reason), which is not admitted."""
+    return UnsafePickle(f"{origin}: refused to unpickle: it calls {what}, {_ADMITS[kind]}; nothing in it was run")
+
+
+def _unpickle(stream: IO[bytes], origin: str, kind: str = "dataset") -> Any:
+    allowed = BENCHMARK_ALLOWED if kind == "benchmark" else ALLOWED
     try:
-        return _DatasetUnpickler(stream, encoding="latin1").load()
+        return _RestrictedUnpickler(stream, allowed).load()
     except _Refused as exc:
-        raise UnsafePickle(
-            f"{origin}: refused to unpickle: it calls {exc}, which no official dataset file does (only dicts, "
-            "lists, tuples, bytes, str, numbers and numpy arrays are read); nothing in it was run"
-        ) from None
+        raise refusal(origin, str(exc), kind) from None
 
 
 def loads(data: bytes, origin: str) -> Any:
@@ -94,3 +125,18 @@ def load(path: str | os.PathLike) -> Any:
     """``loads`` of a file, streamed (an ImageNet16 batch is hundreds of MB); the error names the file."""
     with open(path, "rb") as stream:
         return _unpickle(stream, str(path))
+
+
+def load_benchmark(stream: IO[bytes], origin: str) -> Any:
+    """Unpickle an open benchmark file (e.g. a ``bz2`` stream) admitting ``BENCHMARK_ALLOWED`` only;
+    ``UnsafePickle`` naming ``origin`` otherwise."""
+    return _unpickle(stream, origin, "benchmark")
+
+
+def torch_safe_globals() -> list[Any]:
+    """``BENCHMARK_ALLOWED`` in the form ``torch.serialization.safe_globals`` takes, plus the classes of the plain
+    numeric dtypes: torch's ``weights_only`` loader sets the state only of listed types, and a NumPy scalar's
+    dtype is such a state (``numpy.dtypes.Float64DType`` for ``float64``)."""
+    named = [(value, f"{module}.{name}") for (module, name), value in BENCHMARK_ALLOWED.items()]
+    codes = np.typecodes["AllInteger"] + np.typecodes["AllFloat"] + "?"
+    return named + sorted({type(np.dtype(code)) for code in codes}, key=lambda cls: cls.__name__)
