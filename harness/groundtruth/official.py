@@ -67,7 +67,7 @@ class _TorchForNB201:
             with torch.serialization.safe_globals(safe_pickle.torch_safe_globals()):
                 return torch.load(f, map_location=map_location, **kwargs)
         except pickle.UnpicklingError as exc:
-            if "WeightsUnpickler" not in str(exc):
+            if "weights only load failed" not in str(exc).lower():
                 raise
             reason, refused = _torch_refusal(str(exc))
             if refused is None:  # not a refused name but a file torch cannot parse: one line, not torch's ten
@@ -77,8 +77,10 @@ class _TorchForNB201:
 
 def _torch_refusal(message: str) -> tuple[str, str | None]:
     """(torch's reason on one line, the global or class it refused or None) from a ``weights_only`` failure."""
-    reason = message.split("WeightsUnpickler error:", 1)[-1].split("Check the documentation", 1)[0]
-    reason = " ".join(reason.split())
+    body = message.split("Check the documentation", 1)[0]
+    for intro in ("WeightsUnpickler error:", "trusted source."):  # torch's advice ends with one of these
+        body = body.rsplit(intro, 1)[-1]
+    reason = " ".join(body.split()) or "refused by torch's weights_only loader"
     named = re.search(r"GLOBAL ([\w.]+)", reason)
     if named:
         return reason, named.group(1)
