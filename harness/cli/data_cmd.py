@@ -11,9 +11,9 @@ from harness.paths import SourceStatus, describe_roots
 
 RULE = (
     "Every found source is read and checked (CSV tables: columns, rows, order, values; official files: the MD5 "
-    "their name carries; NATS archives: every file a complete bz2 stream; datasets: every file of the split "
-    "used). An official file's name carries only a few digits of its MD5 (a check against truncation and "
-    "mix-ups, not proof of origin); every benchmark file is unpickled with an allow-list of what the official "
+    "digits their name carries; NATS archives: every file a complete bz2 stream holding only what official files "
+    "hold; datasets: every file of the split used). The digits in an official name are a check against truncation "
+    "and mix-ups, not proof of origin; every benchmark file is unpickled with an allow-list of what the official "
     "files hold, so a crafted one is refused, never run. Exit status: 1 when a found source is broken, when no "
     "ground truth or no dataset at all is found, or, with --study, when a source a study needs is missing or "
     "broken; 0 otherwise (other absent sources no study asked for are listed, not errors)."
