@@ -10,7 +10,7 @@ refuses any other global with one line naming the file and the global, before an
 The benchmark files hold the same kinds of data (dicts, lists, str, numbers, NumPy scalars) plus
 ``collections.OrderedDict`` and sets: ``BENCHMARK_ALLOWED`` adds exactly those. ``nats_bench`` reads its files
 through ``load_benchmark`` (``harness.groundtruth.official`` routes its ``pickle_load`` here), and
-``torch_safe_globals`` hands the same list to ``torch.load(weights_only=True)`` for the NAS-Bench-201 ``.pth``.
+``torch_load_benchmark`` hands the same unpickler to ``torch.load`` for the NAS-Bench-201 ``.pth``.
 """
 
 from __future__ import annotations
@@ -88,8 +88,9 @@ _ADMITS = {
 
 
 class _RestrictedUnpickler(pickle.Unpickler):
-    def __init__(self, stream: IO[bytes], allowed: dict[tuple[str, str], Any]) -> None:
-        super().__init__(stream, encoding="latin1")
+    def __init__(self, stream: IO[bytes], allowed: dict[tuple[str, str], Any], **kwargs: Any) -> None:
+        kwargs.setdefault("encoding", "latin1")
+        super().__init__(stream, **kwargs)
         self._allowed = allowed
 
     def find_class(self, module: str, name: str) -> Any:
@@ -133,10 +134,33 @@ def load_benchmark(stream: IO[bytes], origin: str) -> Any:
     return _unpickle(stream, origin, "benchmark")
 
 
-def torch_safe_globals() -> list[Any]:
-    """``BENCHMARK_ALLOWED`` in the form ``torch.serialization.safe_globals`` takes, plus the classes of the plain
-    numeric dtypes: torch's ``weights_only`` loader sets the state only of listed types, and a NumPy scalar's
-    dtype is such a state (``numpy.dtypes.Float64DType`` for ``float64``)."""
-    named = [(value, f"{module}.{name}") for (module, name), value in BENCHMARK_ALLOWED.items()]
-    codes = np.typecodes["AllInteger"] + np.typecodes["AllFloat"] + "?"
-    return named + sorted({type(np.dtype(code)) for code in codes}, key=lambda cls: cls.__name__)
+class _BenchmarkUnpickler(_RestrictedUnpickler):
+    def __init__(self, stream: IO[bytes], **kwargs: Any) -> None:
+        super().__init__(stream, BENCHMARK_ALLOWED, **kwargs)
+
+
+class _TorchPickleModule:
+    """The two names ``torch.load(..., pickle_module=...)`` uses of a pickle module, admitting only
+    ``BENCHMARK_ALLOWED`` (torch subclasses ``Unpickler`` and still sends every global through its
+    ``find_class``)."""
+
+    Unpickler = _BenchmarkUnpickler
+
+    @staticmethod
+    def load(stream: IO[bytes], **kwargs: Any) -> Any:
+        return _BenchmarkUnpickler(stream, **kwargs).load()
+
+
+def torch_load_benchmark(f: Any, origin: str, **kwargs: Any) -> Any:
+    """``torch.load`` of a NAS-Bench-201 ``.pth`` (zip or legacy format) admitting only ``BENCHMARK_ALLOWED``;
+    ``UnsafePickle`` naming ``origin`` otherwise.
+
+    Not ``weights_only=True``: torch's own restricted unpickler is written in Python and read a NAS-Bench-201-like
+    file 8x slower than this C unpickler with the same allow-list (4.4 s against 0.4 s for 12 MB), which for the
+    2 GB official files is minutes."""
+    import torch
+
+    try:
+        return torch.load(f, weights_only=False, pickle_module=_TorchPickleModule, **kwargs)
+    except _Refused as exc:
+        raise refusal(origin, str(exc)) from None

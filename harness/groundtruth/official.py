@@ -9,9 +9,10 @@ lists, sets, ``OrderedDict``, str, numbers, NumPy scalars), and a file naming an
 line naming it, before anything in it is called (docs/security.md):
 
 * ``nas_201_api`` calls a bare ``torch.load(path)``; while it builds its API object its module-level ``torch`` is
-  swapped for a stand-in whose ``load`` passes ``weights_only=True`` with that allow-list as torch's safe
-  globals (and ``mmap=True`` for zip-format files). The file is loaded exactly once, by the API itself: handing
-  the API a pre-loaded dict instead would make it ``deepcopy`` everything (double the memory).
+  swapped for a stand-in whose ``load`` hands torch that allow-list's unpickler as its ``pickle_module`` (and
+  ``mmap=True`` for zip-format files). The files hold plain Python objects and NumPy scalars, which torch's
+  default ``weights_only=True`` refuses. The file is loaded exactly once, by the API itself: handing the API a
+  pre-loaded dict instead would make it ``deepcopy`` everything (double the memory).
 * ``nats_bench`` reads every file (single benchmark file, ``meta.pickle.pbz2``, each cell's file on demand)
   through its ``pickle_load``; while the harness opens or walks a NATS API, that function is swapped, in every
   ``nats_bench`` module that holds it, for one that unpickles with ``safe_pickle.load_benchmark``.
@@ -24,7 +25,6 @@ from __future__ import annotations
 import bz2
 import multiprocessing
 import os
-import pickle
 import re
 import zipfile
 from collections.abc import Iterator, Sequence
@@ -47,7 +47,7 @@ _CHUNK = 128
 
 class _TorchForNB201:
     """Stands in for ``torch`` inside ``nas_201_api``: everything is torch's, except that ``load`` admits only
-    what the official files hold (``weights_only=True`` with ``safe_pickle``'s benchmark allow-list)."""
+    what the official files hold (``safe_pickle.torch_load_benchmark``)."""
 
     def __getattr__(self, name: str) -> Any:
         import torch  # here, not at the top: CSV ground truth needs no torch
@@ -56,38 +56,12 @@ class _TorchForNB201:
 
     @staticmethod
     def load(f: Any, map_location: Any = None, **kwargs: Any) -> Any:
-        import torch
-
         from harness.data import safe_pickle  # here: harness.data imports torch
 
-        kwargs["weights_only"] = True
+        kwargs.pop("weights_only", None)
         if isinstance(f, str | os.PathLike) and zipfile.is_zipfile(f):
             kwargs.setdefault("mmap", True)  # the legacy (pre-1.6) format cannot be memory-mapped
-        try:
-            with torch.serialization.safe_globals(safe_pickle.torch_safe_globals()):
-                return torch.load(f, map_location=map_location, **kwargs)
-        except pickle.UnpicklingError as exc:
-            if "weights only load failed" not in str(exc).lower():
-                raise
-            reason, refused = _torch_refusal(str(exc))
-            if refused is None:  # not a refused name but a file torch cannot parse: one line, not torch's ten
-                raise pickle.UnpicklingError(f"torch.load(weights_only=True): {reason}") from None
-            raise safe_pickle.refusal(str(f), refused) from None
-
-
-def _torch_refusal(message: str) -> tuple[str, str | None]:
-    """(torch's reason on one line, the global or class it refused or None) from a ``weights_only`` failure."""
-    body = message.split("Check the documentation", 1)[0]
-    for intro in ("WeightsUnpickler error:", "trusted source."):  # torch's advice ends with one of these
-        body = body.rsplit(intro, 1)[-1]
-    reason = " ".join(body.split()) or "refused by torch's weights_only loader"
-    named = re.search(r"GLOBAL ([\w.]+)", reason)
-    if named:
-        return reason, named.group(1)
-    built = re.search(r"but got <class '([\w.]+)'>", reason)
-    if built:
-        return reason, f"{built.group(1)} (to be built)"
-    return reason, None
+        return safe_pickle.torch_load_benchmark(f, str(f), map_location=map_location, **kwargs)
 
 
 @contextmanager
