@@ -26,7 +26,7 @@ _PREFIX = (
     ("best - this", 88),
     ("kendall [", 80),
     ("kendall ", 80),  # a summary over seeds: "kendall mean [95% CI cells]", "kendall sd", ...
-    ("oriented rho ", 86),
+    ("oriented rho ", 89),
     ("overlap@", 50),
     ("rho acc", 45),
     ("swap - ref", 45),
