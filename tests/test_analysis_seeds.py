@@ -256,3 +256,15 @@ def test_report_adds_the_summary_over_seeds(seeds_store: Path, shared_data: Path
     assert (tmp_path / "report" / "tables" / "seeds_pairwise.csv").is_file()
     one = build_report(seeds_store, tmp_path / "one", data=shared_data, n_boot=20, seeds=[1])
     assert "## Scoring seeds" not in one.read_text()
+
+
+def test_seed_is_the_scoring_seed_in_correlate_compare_and_report() -> None:
+    """--seed was an old spelling of --bootstrap-seed in these commands; it is the scoring seed there now (as in
+    score and run), and stays the old spelling in agnostic."""
+    from harness.cli import build_parser
+
+    parser = build_parser()
+    for argv in (["correlate", "s.db"], ["compare", "s.db"], ["report", "s.db", "--out", "r"]):
+        args = parser.parse_args([*argv, "--seed", "2", "--seed", "3"])
+        assert args.seeds == [2, 3] and args.bootstrap_seed == 0
+    assert parser.parse_args(["agnostic", "s.db", "--bootstrap-seed", "4"]).bootstrap_seed == 4
