@@ -188,6 +188,8 @@ def test_compare_pairs_within_each_seed_and_says_whether_the_order_holds() -> No
     steady = compare(frame[frame["seed"] < 2], ACCURACY, n_boot=200)
     assert steady.tables["seeds"]["same_order"].all()
     assert any("the same in all 2 seeds" in n for n in steady.notes)
+    alone = compare(frame[frame["proxy"] == "a"], ACCURACY, n_boot=50)  # one proxy: nothing to pair
+    assert list(alone.tables["seeds"]["rank"]) == [1] and alone.tables["seeds_pairwise"].empty
 
 
 def test_text_views_name_the_seeds() -> None:

@@ -154,12 +154,16 @@ def seed_summary(
         first=("higher_is_better",), counts={"n": "min"}, **options,
     )  # fmt: skip
     ranked = ranked.rename(columns={"rank": "rank_mean"}).drop(columns="rank_sd")
+    if pairs.empty:  # one proxy per setting: nothing paired
+        pairs = pd.DataFrame(columns=[*_RANK_KEYS, "proxy_a", "proxy_b", "n", "delta"])
     paired = seed_axis.summarise(
-        pairs.assign(a_beats_b=(pairs["delta"] > 0).astype(float)),
+        pairs.assign(a_beats_b=(pairs["delta"].astype(float) > 0).astype(float)),
         [*_RANK_KEYS, "proxy_a", "proxy_b"], statistics=("delta",), metrics=("a_beats_b",), samples=pair_samples,
         counts={"n": "min"}, **options,
     )  # fmt: skip
-    paired = paired.drop(columns=["a_beats_b_sd", "a_beats_b_min", "a_beats_b_max"])
+    paired = paired.drop(columns=["a_beats_b_sd", "a_beats_b_min", "a_beats_b_max"], errors="ignore")
+    if paired.empty:  # one proxy per setting: nothing paired
+        paired = pd.DataFrame(columns=[*_RANK_KEYS, "proxy_a", "proxy_b", "delta", "delta_ci", "a_beats_b"])
     group = [k for k in _RANK_KEYS if k in ranked.columns and k != "seed"]
     out, notes = [], []
     for key, rows in ranked.groupby(group, sort=False, dropna=False):
@@ -215,7 +219,6 @@ def seed_summary(
     delta = ["delta_vs_best", "delta_ci", "delta_combined_ci", "beats_next"]
     tail = [f"{c}{x}" for c in metrics for x in ("", "_sd", "_min", "_max")]
     summary = summary[[c for c in [*head, *stats, *delta, *tail, "target"] if c in summary.columns]]
-    paired = paired.rename(columns={"a_beats_b": "a_beats_b"})
     return summary, paired, notes
 
 
