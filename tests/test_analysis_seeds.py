@@ -246,6 +246,8 @@ def test_cli_summarises_over_seeds_and_selects_one(
     assert {"a_beats_b", "delta_combined_ci", "seeds"} <= set(found["pairwise"][0])
     assert main(["compare", *base]) == 0
     assert "3 seeds (0, 1, 2)" in capsys.readouterr().out
+    assert main(["compare", *base, "--seed", "1", "--wide"]) == 0  # one seed: today's table, and a line saying so
+    assert "note: 1 seed (1): the intervals cover which cells were drawn" in capsys.readouterr().out
 
 
 def test_report_adds_the_summary_over_seeds(seeds_store: Path, shared_data: Path, tmp_path: Path) -> None:

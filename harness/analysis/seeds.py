@@ -129,6 +129,19 @@ def label(seeds: Sequence[int]) -> str:
     return f"{len(seeds)} seed{'s' if len(seeds) != 1 else ''} ({', '.join(map(str, seeds))})"
 
 
+def one_seed_note(table: pd.DataFrame) -> str | None:
+    """The line under a table whose settings have one scoring seed each (None when there is no seed, or when
+    some setting has several: its summary says so)."""
+    present = [s for s in seeds_of(table) if s >= 0]
+    if not present or multi_seed(table, ("space", "dataset", "data", "labels", "batch_size")):
+        return None
+    which = f"1 seed ({present[0]})" if len(present) == 1 else f"1 seed per setting ({', '.join(map(str, present))})"
+    return (
+        f"{which}: the intervals cover which cells were drawn, not the scoring seed (initial weights and "
+        "mini-batch); with several seeds every setting is summarised over them (docs/studies.md)"
+    )
+
+
 def summarise(
     table: pd.DataFrame,
     keys: Sequence[str],

@@ -80,12 +80,14 @@ def _compare(args: argparse.Namespace) -> int:
     ranking, pairwise = result.table, result.tables["pairwise"]
     notes = [*result.notes, *result.method, _NOTE]
     columns, pair_columns, pair_title = views.compare_columns, _pair_columns(), _PAIR_TITLE
+    shown = [*notes, *options.seed_note(ranking)]  # text and Markdown; --json keeps its notes as they were
     if options.summarised(ranking, args):
         ranking, pairwise = result.tables["seeds"], result.tables["seeds_pairwise"]
         columns, pair_columns, pair_title = views.compare_seed_columns, _seed_pair_columns(), _SEED_PAIR_TITLE
+        shown = notes
 
     def text(wide: bool) -> str:
-        out = tables.render_text(ranking, columns, notes, wide)
+        out = tables.render_text(ranking, columns, shown, wide)
         if args.pairwise and not pairwise.empty:
             out += pair_title
             out += tables.text_table(views.render(pairwise, pair_columns), None)[0] + "\n"
@@ -95,7 +97,7 @@ def _compare(args: argparse.Namespace) -> int:
         args,
         ranking,
         text=text,
-        markdown=lambda: views.render_markdown(ranking, columns, notes=notes),
+        markdown=lambda: views.render_markdown(ranking, columns, notes=shown),
         as_json=lambda: json.dumps(
             {"ranking": views.records(ranking), "pairwise": views.records(pairwise), "notes": notes}, indent=2
         ),

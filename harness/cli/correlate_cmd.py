@@ -48,7 +48,7 @@ def _correlate(args: argparse.Namespace) -> int:
     if options.summarised(table, args):
         options.emit_table(args, result.tables["seeds"], views.correlation_seed_columns, notes)
     else:
-        options.emit_table(args, table, views.correlation_columns, notes)
+        options.emit_table(args, table, views.correlation_columns, [*notes, *options.seed_note(table)])
     return 0
 
 

@@ -224,6 +224,14 @@ def summarised(table: pd.DataFrame, args: argparse.Namespace) -> bool:
     return not getattr(args, "per_seed", False) and multi_seed(table, SETTING)
 
 
+def seed_note(table: pd.DataFrame) -> list[str]:
+    """Under a per-seed table whose settings have one seed each: a line that says so (else nothing)."""
+    from harness.analysis.seeds import one_seed_note
+
+    note = one_seed_note(table)
+    return [note] if note else []
+
+
 def add_output_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--json", action="store_true", help="print JSON records instead of tables")
