@@ -199,7 +199,7 @@ def test_text_views_name_the_seeds() -> None:
     frame = _frame({0: {"p": UP}, 2: {"p": [2, 1, 3, 4, 5, 6, 7, 8]}}, CELLS)
     result = correlate(frame, ACCURACY, n_boot=50, degenerate="included")
     text = views.render_markdown(result.tables["seeds"], views.correlation_seed_columns)
-    assert "| 2 seeds (0, 2)" in text and "spearman [95% CI cells+seeds]" in text and "spearman sd" in text
+    assert "| 2 seeds (0, 2)" in text and "spearman [CI cells+seeds]" in text and "spearman sd" in text
     csv = views.to_csv(result.tables["seeds"])
     header, first = csv.splitlines()[:2]
     assert "seeds,n_seeds" in header and ",0 2,2," in first

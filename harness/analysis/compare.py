@@ -74,10 +74,11 @@ def compare(
     over seeds of ``spearman``, ``kendall``, ``oriented_spearman`` and the top-k metrics with ``_sd``, ``_min``,
     ``_max``, ``_ci`` (cells) and ``_combined_ci`` (cells and seeds); ``rank`` orders the proxies by mean
     oriented rho, ``rank_min``/``rank_max`` are its ranks within single seeds, ``same_order`` says whether every
-    seed ranks the setting's proxies in the same order, ``delta_vs_best`` / ``delta_ci`` / ``delta_combined_ci``
-    the mean paired difference from the first proxy, ``beats_next`` the fraction of seeds in which this proxy's
-    oriented rho is above the next one's. ``tables["seeds_pairwise"]``: every ordered pair's mean difference
-    with both intervals and ``a_beats_b``, the fraction of seeds in which a's oriented rho is above b's.
+    seed ranks the setting's proxies (those scored in every seed) in the same order, ``delta_vs_best`` /
+    ``delta_ci`` / ``delta_combined_ci`` the mean paired difference from the first proxy, ``beats_next`` the
+    fraction of seeds in which this proxy's oriented rho is above the next one's. ``tables["seeds_pairwise"]``:
+    every ordered pair's mean difference with both intervals and ``a_beats_b``, the fraction of seeds in which
+    a's oriented rho is above b's.
     """
     frame = frames.prepare(seed_axis.select_seeds(results, seeds))
     if frame.empty:
@@ -174,7 +175,8 @@ def seed_summary(
         sub = table
         for k, v in where.items():
             sub = sub[sub[k] == v]
-        orders = {s: tuple(r.sort_values("rank")["proxy"]) for s, r in sub.groupby("seed")}
+        every = set.intersection(*(set(r["proxy"]) for _, r in sub.groupby("seed")))  # proxies of every seed
+        orders = {s: tuple(p for p in r.sort_values("rank")["proxy"] if p in every) for s, r in sub.groupby("seed")}
         same = len(set(orders.values())) == 1
         rows["same_order"] = same
         mine = paired
@@ -207,7 +209,7 @@ def seed_summary(
             if same:
                 notes.append(f"{title} {mode}: the order of the proxies is the same in all {n_seeds} seeds")
             else:
-                common = sum(orders[s] == tuple(names) for s in orders)
+                common = sum(orders[s] == tuple(p for p in names if p in every) for s in orders)
                 notes.append(
                     f"{title} {mode}: the order of the proxies differs between seeds (the mean order holds in "
                     f"{common} of {n_seeds}; beats_next = fraction of seeds in which a proxy is above the next one)"

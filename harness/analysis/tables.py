@@ -98,10 +98,10 @@ def _interval(ci: Sequence[float] | None, digits: int = 3) -> str:
 def _seed_stat(name: str, column: str, digits: int = 3) -> list[Column]:
     """A statistic over seeds: mean [cells CI], sd, min to max, [cells and seeds CI]."""
     return [
-        (f"{name} mean [95% CI cells]", lambda r: fmt_ci(r[column], r[f"{column}_ci"], digits)),
+        (f"{name} mean [CI cells]", lambda r: fmt_ci(r[column], r[f"{column}_ci"], digits)),
         (f"{name} sd", lambda r: fmt(r[f"{column}_sd"], digits)),
         (f"{name} min to max", lambda r: _range(r, column, digits)),
-        (f"{name} [95% CI cells+seeds]", lambda r: _interval(r[f"{column}_combined_ci"], digits)),
+        (f"{name} [CI cells+seeds]", lambda r: _interval(r[f"{column}_combined_ci"], digits)),
     ]
 
 
@@ -135,7 +135,7 @@ def compare_seed_columns(frame: pd.DataFrame) -> list[Column]:
         ("seeds", lambda r: fmt(r["n_seeds"])),
         ("rank in a seed", lambda r: _rank_range(r)),
         *_seed_stat("oriented rho", "oriented_spearman"),
-        ("best - this [paired 95% CI cells+seeds]", _delta_combined),
+        ("best - this [CI cells+seeds]", _delta_combined),
         ("beats next", lambda r: "-" if not np.isfinite(r["beats_next"]) else f"{r['beats_next']:.0%}"),
         *[(c.replace("precision", "prec").replace("best_rank", "best"), _metric(c)) for c in _SHOWN if c in frame],
     ]
@@ -212,15 +212,13 @@ def blocks(frame: pd.DataFrame, keys: Sequence[str] = SETTING) -> list[tuple[str
         return []
     present = [k for k in keys if k in frame.columns]
     group_keys = present + (["target"] if "target" in frame.columns else [])
-    if "seeds" in frame.columns and "seed" not in present:  # a summary over scoring seeds: one block per seed set
-        frame = frame.assign(_seeds=[" ".join(map(str, s)) for s in frame["seeds"]])
-        group_keys.insert(len(present), "_seeds")
+    summary = "seeds" in frame.columns and "seed" not in present  # over scoring seeds: heading names them all
     out = []
     for values, rows in frame.groupby(group_keys, sort=False, dropna=False):
         info = dict(zip(group_keys, values if isinstance(values, tuple) else (values,)))
-        if "_seeds" in info:
-            info["seeds"] = [int(s) for s in str(info.pop("_seeds")).split()]
-        out.append((heading(info), rows.drop(columns="_seeds", errors="ignore")))
+        if summary:
+            info["seeds"] = sorted({int(s) for seeds in rows["seeds"] for s in seeds})
+        out.append((heading(info), rows))
     return out
 
 
