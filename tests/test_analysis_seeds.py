@@ -272,3 +272,18 @@ def test_seed_is_the_scoring_seed_in_correlate_compare_and_report() -> None:
         args = parser.parse_args([*argv, "--seed", "2", "--seed", "3"])
         assert args.seeds == [2, 3] and args.bootstrap_seed == 0
     assert parser.parse_args(["agnostic", "s.db", "--bootstrap-seed", "4"]).bootstrap_seed == 4
+
+
+def test_a_proxy_scored_in_some_seeds_only_joins_its_setting() -> None:
+    """c is scored in seed 1 only: it is ranked with its setting, counted with 1 seed, and the order of the proxies
+    scored in every seed (a above b in both) still holds."""
+    from harness.analysis import compare
+    from harness.analysis import tables as views
+
+    frame = _frame({0: {"a": UP, "b": [2, 1, 3, 4, 5, 6, 7, 8]}, 1: {"a": UP, "b": [2, 1, 4, 3, 5, 6, 7, 8]}}, CELLS)
+    frame = pd.concat([frame, _frame({1: {"c": [1, 2, 3, 4, 5, 6, 8, 7]}}, CELLS)], ignore_index=True)
+    summary = compare(frame, ACCURACY, n_boot=50).tables["seeds"].set_index("proxy")
+    assert list(summary.index) == ["a", "c", "b"] and summary.loc["c", "n_seeds"] == 1
+    assert summary["same_order"].all()
+    text = views.render_markdown(summary.reset_index(), views.compare_seed_columns)
+    assert text.count("###") == 1 and "| 2 seeds (0, 1)" in text
