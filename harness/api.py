@@ -83,7 +83,9 @@ def correlate(
     results: Results, target: Target = GROUND_TRUTH, *, data: PathLike | None = None, **options: Any
 ) -> AnalysisResult:
     """Each proxy's signed correlations with accuracy, with bootstrap intervals and top-k metrics, per setting
-    (:func:`harness.analysis.correlate`)."""
+    (:func:`harness.analysis.correlate`). A scoring seed is part of a setting; ``.to_frame("seeds")`` summarises
+    each setting over its seeds (mean, sd, min, max, intervals over cells and over cells and seeds), and
+    ``seeds=N`` (or a list) keeps only those seeds."""
     from harness.analysis import correlate as run
 
     return run(_frame(results), _target(target, data), **options)
@@ -93,7 +95,9 @@ def compare(
     results: Results, target: Target = GROUND_TRUTH, *, data: PathLike | None = None, **options: Any
 ) -> AnalysisResult:
     """Proxies ranked by oriented Spearman rho on the cells all scored, with paired intervals of the
-    differences (:func:`harness.analysis.compare`; ``ensembles=[("a", "b")]`` adds rank ensembles)."""
+    differences (:func:`harness.analysis.compare`; ``ensembles=[("a", "b")]`` adds rank ensembles). Proxies are
+    paired within each scoring seed; ``.to_frame("seeds")`` ranks them by the mean over seeds and says whether the
+    order holds in every seed, ``.to_frame("seeds_pairwise")`` gives the share of seeds in which a beats b."""
     from harness.analysis import compare as run
 
     return run(_frame(results), _target(target, data), **options)

@@ -245,7 +245,8 @@ def test_one_result_type_for_every_analysis(results: pd.DataFrame, accuracy: pd.
         assert frame.equals(result.table) and frame is not result.table and len(result) == len(frame) > 0
         assert result.footer()[-1] == result.method[-1] and "resamples" in result.method[-1]
     assert found[0].targets == found[1].targets == found[2].targets == (describe(accuracy),)
-    assert list(found[1].tables) == ["pairwise"] and not found[1].to_frame("pairwise").empty
+    assert list(found[1].tables) == ["pairwise", "seeds", "seeds_pairwise"] and not found[1].to_frame("pairwise").empty
+    assert list(found[0].tables) == ["seeds"] and found[0].to_frame("seeds")["n_seeds"].eq(1).all()
     with pytest.raises(KeyError, match="no table 'ranking'"):
         found[0].to_frame("ranking")
     rows = found[0].records()  # JSON-ready, as ``--json`` prints them

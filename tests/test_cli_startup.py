@@ -139,7 +139,7 @@ def test_constants_repeated_for_a_light_parser_match_the_library() -> None:
         (["space", "show", "nb201", "0"], "--data", "--data-dir", "data_dir", "/d"),
         (["data", "check"], "--data", "--data-dir", "data_dir", "/d"),
         (["report", "s.sqlite", "--out", "r"], "--data", "--data-dir", "data_dir", "/d"),
-        (["compare", "s.sqlite"], "--seed", "--bootstrap-seed", "bootstrap_seed", "7"),
+        (["agnostic", "s.sqlite"], "--seed", "--bootstrap-seed", "bootstrap_seed", "7"),
     ],
 )
 def test_old_spelling_is_the_new_one_with_a_notice(

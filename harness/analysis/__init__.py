@@ -3,7 +3,8 @@
 Every function takes a results DataFrame (``harness.store.load_results``) and, where accuracy is needed, a
 target (an accuracy Series or a ``(space, dataset) -> Series`` loader), so that it runs without a store or
 benchmark files in tests, and returns an ``AnalysisResult`` (table, notes, target provenance, method;
-``.to_frame()``). Intervals are seeded percentile bootstraps over cells (``harness.analysis.bootstrap``).
+``.to_frame()``). Intervals are seeded percentile bootstraps over cells (``harness.analysis.bootstrap``); a scoring
+seed is part of a setting, and ``harness.analysis.seeds`` summarises a setting over its seeds (``.to_frame("seeds")``).
 """
 
 from harness.analysis.agnostic import Thresholds, agnosticism, claim

@@ -14,6 +14,7 @@ import pandas as pd
 from scipy.stats import rankdata
 
 from harness.analysis import frames
+from harness.analysis import seeds as seed_axis
 from harness.analysis.aggregates import pool_notes
 from harness.analysis.bootstrap import DEFAULT_LEVEL, DEFAULT_RESAMPLES, bootstrap_correlations, percentile_interval
 from harness.analysis.correlation import aligned, bootstrap_note, metrics_for
@@ -55,6 +56,7 @@ def compare(
     n_boot: int = DEFAULT_RESAMPLES,
     seed: int = 0,
     level: float = DEFAULT_LEVEL,
+    seeds: int | Sequence[int] | None = None,
 ) -> AnalysisResult:
     """Rank proxies by oriented Spearman rho with accuracy within each setting, on the cells all of them scored.
 
@@ -65,8 +67,20 @@ def compare(
 
     ``delta_vs_best`` is the best proxy's oriented rho minus this one's, with a paired interval; when the
     interval contains 0 the two are not distinguishable on these cells.
+
+    Scoring seeds (a seed is part of a setting; ``seeds`` keeps only these, ``seed`` is the bootstrap's): proxies
+    are paired and ranked within each seed, on the cells all of them scored with that seed. ``tables["seeds"]``
+    summarises the ranking over seeds (:mod:`harness.analysis.seeds`): per proxy ``seeds``, ``n_seeds``, the mean
+    over seeds of ``spearman``, ``kendall``, ``oriented_spearman`` and the top-k metrics with ``_sd``, ``_min``,
+    ``_max``, ``_ci`` (cells) and ``_combined_ci`` (cells and seeds); ``rank`` orders the proxies by mean
+    oriented rho, ``rank_min``/``rank_max`` are its ranks within single seeds, ``same_order`` says whether every
+    seed ranks the setting's proxies (those scored in every seed) in the same order, ``delta_vs_best`` /
+    ``delta_ci`` / ``delta_combined_ci`` the mean paired difference from the first proxy, ``beats_next`` the
+    fraction of seeds in which this proxy's oriented rho is above the next one's. ``tables["seeds_pairwise"]``:
+    every ordered pair's mean difference with both intervals and ``a_beats_b``, the fraction of seeds in which
+    a's oriented rho is above b's.
     """
-    frame = frames.prepare(results)
+    frame = frames.prepare(seed_axis.select_seeds(results, seeds))
     if frame.empty:
         raise ValueError("no results to compare: the store (or study) has no rows")
     present = set(frame["proxy"])
@@ -75,6 +89,8 @@ def compare(
         if name not in present:
             raise ValueError(f"proxy {name!r} is not in the results; present: {', '.join(sorted(present))}")
     ranking, pairwise, notes, missing = [], [], [], []
+    samples: dict[int, dict[str, np.ndarray]] = {}  # ranking row -> its bootstrap replicates
+    pair_samples: dict[int, dict[str, np.ndarray]] = {}
     for setting, rows, accuracy in with_ground_truth(frames.settings(frame), target, notes, missing):
         table = frames.score_table(rows, exclude_degenerate=exclude_degenerate)
         columns = [p for p in (wanted or list(table.columns)) if p in table.columns]
@@ -93,14 +109,119 @@ def compare(
         rows_rank, rows_pairs = _rank(setting, scores, acc, n_boot=n_boot, seed=seed, level=level)
         for r in rows_rank:
             r["target"] = describe(accuracy)
-        ranking += rows_rank
-        pairwise += rows_pairs
+            samples[len(ranking)] = r.pop("_samples")
+            ranking.append(r)
+        for r in rows_pairs:
+            r["target"] = describe(accuracy)
+            pair_samples[len(pairwise)] = r.pop("_samples")
+            pairwise.append(r)
     if not ranking and missing:
         raise missing[0]
     table = pd.DataFrame(ranking)
+    pairs = pd.DataFrame(pairwise)
     method = (bootstrap_note(n_boot, seed, level),)
     notes += pool_notes(frame)
-    return AnalysisResult(table, tuple(notes), targets_of(table), method, {"pairwise": pd.DataFrame(pairwise)})
+    summary, pair_summary, order_notes = seed_summary(table, pairs, samples, pair_samples, level, seed)
+    if seed_axis.multi_seed(table, frames.SETTING):
+        from harness.analysis.correlation import seeds_note
+
+        method += (seeds_note(level),)
+        notes += order_notes
+    tables = {"pairwise": pairs.drop(columns="target", errors="ignore"), "seeds": summary}
+    tables["seeds_pairwise"] = pair_summary
+    return AnalysisResult(table, tuple(notes), targets_of(table), method, tables)
+
+
+_RANK_KEYS = (*frames.SETTING, "target")
+_STATS = ("spearman", "kendall", "oriented_spearman")
+
+
+def seed_summary(
+    table: pd.DataFrame,
+    pairs: pd.DataFrame,
+    samples: dict[int, dict[str, np.ndarray]],
+    pair_samples: dict[int, dict[str, np.ndarray]],
+    level: float,
+    bootstrap_seed: int,
+) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
+    """The per-seed ranking and pairwise tables of :func:`compare` summarised over seeds, and one note per
+    setting with several seeds saying whether its order of proxies holds in every seed."""
+    if table.empty:
+        return table, pairs, []
+    metrics = [c for c in table.columns if c.startswith(("precision@", "kendall_top", "ndcg@", "best_rank@"))]
+    options = {"level": level, "bootstrap_seed": bootstrap_seed}
+    ranked = seed_axis.summarise(
+        table, [*_RANK_KEYS, "proxy"], statistics=_STATS, metrics=["rank", *metrics], samples=samples,
+        first=("higher_is_better",), counts={"n": "min"}, **options,
+    )  # fmt: skip
+    ranked = ranked.rename(columns={"rank": "rank_mean"}).drop(columns="rank_sd")
+    if pairs.empty:  # one proxy per setting: nothing paired
+        pairs = pd.DataFrame(columns=[*_RANK_KEYS, "proxy_a", "proxy_b", "n", "delta"])
+    paired = seed_axis.summarise(
+        pairs.assign(a_beats_b=(pairs["delta"].astype(float) > 0).astype(float)),
+        [*_RANK_KEYS, "proxy_a", "proxy_b"], statistics=("delta",), metrics=("a_beats_b",), samples=pair_samples,
+        counts={"n": "min"}, **options,
+    )  # fmt: skip
+    paired = paired.drop(columns=["a_beats_b_sd", "a_beats_b_min", "a_beats_b_max"], errors="ignore")
+    if paired.empty:  # one proxy per setting: nothing paired
+        paired = pd.DataFrame(columns=[*_RANK_KEYS, "proxy_a", "proxy_b", "delta", "delta_ci", "a_beats_b"])
+    group = [k for k in _RANK_KEYS if k in ranked.columns and k != "seed"]
+    out, notes = [], []
+    for key, rows in ranked.groupby(group, sort=False, dropna=False):
+        rows = rows.assign(_o=-rows["oriented_spearman"].fillna(-np.inf)).sort_values(["_o", "proxy"])
+        rows = rows.drop(columns="_o").reset_index(drop=True)
+        rows.insert(len(group), "rank", range(1, len(rows) + 1))
+        where = dict(zip(group, key))
+        sub = table
+        for k, v in where.items():
+            sub = sub[sub[k] == v]
+        every = set.intersection(*(set(r["proxy"]) for _, r in sub.groupby("seed")))  # proxies of every seed
+        orders = {s: tuple(p for p in r.sort_values("rank")["proxy"] if p in every) for s, r in sub.groupby("seed")}
+        same = len(set(orders.values())) == 1
+        rows["same_order"] = same
+        mine = paired
+        for k, v in where.items():
+            mine = mine[mine[k] == v]
+        lookup = mine.set_index(["proxy_a", "proxy_b"])
+        names = list(rows["proxy"])
+        best = names[0]
+        delta, ci, combined, beats = [], [], [], []
+        for i, name in enumerate(names):
+            if name == best:
+                delta.append(0.0)
+                ci.append((np.nan, np.nan))
+                combined.append((np.nan, np.nan))
+            else:
+                pair = lookup.loc[(best, name)] if (best, name) in lookup.index else None
+                delta.append(float(pair["delta"]) if pair is not None else np.nan)
+                ci.append(pair["delta_ci"] if pair is not None else (np.nan, np.nan))
+                combined.append(pair["delta_combined_ci"] if pair is not None else (np.nan, np.nan))
+            following = names[i + 1] if i + 1 < len(names) else None
+            found = following is not None and (name, following) in lookup.index
+            beats.append(float(lookup.loc[(name, following), "a_beats_b"]) if found else np.nan)
+        rows["delta_vs_best"], rows["delta_ci"], rows["delta_combined_ci"] = delta, ci, combined
+        rows["beats_next"] = beats
+        out.append(rows)
+        n_seeds = len(orders)
+        if n_seeds > 1:
+            title = " ".join(str(where.get(k, "")) for k in ("space", "dataset"))
+            mode = f"{where.get('data', '?')}/{where.get('labels', '?')}"
+            if same:
+                notes.append(f"{title} {mode}: the order of the proxies is the same in all {n_seeds} seeds")
+            else:
+                common = sum(orders[s] == tuple(p for p in names if p in every) for s in orders)
+                notes.append(
+                    f"{title} {mode}: the order of the proxies differs between seeds (the mean order holds in "
+                    f"{common} of {n_seeds}; beats_next = fraction of seeds in which a proxy is above the next one)"
+                )
+    summary = pd.concat(out, ignore_index=True) if out else ranked
+    head = [k for k in group if k != "target"] + ["seeds", "n_seeds", "rank", "rank_mean", "rank_min", "rank_max"]
+    head += ["same_order", "proxy", "higher_is_better", "n"]
+    stats = [f"{m}{x}" for m in _STATS for x in ("", "_ci", "_combined_ci", "_sd", "_min", "_max")]
+    delta = ["delta_vs_best", "delta_ci", "delta_combined_ci", "beats_next"]
+    tail = [f"{c}{x}" for c in metrics for x in ("", "_sd", "_min", "_max")]
+    summary = summary[[c for c in [*head, *stats, *delta, *tail, "target"] if c in summary.columns]]
+    return summary, paired, notes
 
 
 def _where(setting: frames.Setting) -> str:
@@ -142,6 +263,11 @@ def _rank(
                     for k, v in metrics_for(xs[i], y, higher_is_better=bool(signs[i] > 0)).items()
                     if k not in ("spearman", "kendall", "pearson")
                 },
+                "_samples": {
+                    "spearman": boot["spearman"][i],
+                    "kendall": boot["kendall"][i],
+                    "oriented_spearman": oriented_boot[i],
+                },
             }
         )
     pairs = []
@@ -156,6 +282,7 @@ def _rank(
                         "n": int(y.size),
                         "delta": float(oriented[i] - oriented[j]),
                         "delta_ci": percentile_interval(oriented_boot[i] - oriented_boot[j], level),
+                        "_samples": {"delta": oriented_boot[i] - oriented_boot[j]},
                     }
                 )
     return ranking, pairs

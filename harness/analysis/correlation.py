@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from harness.analysis import frames, topk
+from harness.analysis import seeds as seed_axis
 from harness.analysis.aggregates import pool_notes
 from harness.analysis.bootstrap import DEFAULT_LEVEL, DEFAULT_RESAMPLES, bootstrap_correlations, percentile_interval
 from harness.analysis.result import AnalysisResult, targets_of
@@ -81,17 +82,27 @@ def correlate(
     n_boot: int = DEFAULT_RESAMPLES,
     seed: int = 0,
     level: float = DEFAULT_LEVEL,
+    seeds: int | Sequence[int] | None = None,
 ) -> AnalysisResult:
     """One row per setting x proxy x degenerate variant, for every data/label mode in ``results``.
 
     ``target``: accuracy Series, or ``(space, dataset) -> Series``. Settings without ground truth are skipped
     and listed in the result's ``notes``; if none has any, the first :class:`DataMissing` is raised.
+
+    Scoring seeds: the main table has one row per scoring seed (a seed is part of a setting; ``seeds`` keeps
+    only these, ``seed`` is the bootstrap's). ``tables["seeds"]`` summarises each setting over its seeds
+    (:mod:`harness.analysis.seeds`): ``seeds``, ``n_seeds``; per correlation ``m`` the mean over seeds ``m``,
+    ``m_sd``, ``m_min``, ``m_max``, ``m_ci`` (over cells, of the mean) and ``m_combined_ci`` (cells and seeds,
+    a two-stage bootstrap); per top-k metric the mean, sd, min and max; ``n`` the fewest cells of a seed,
+    ``n_degenerate`` the most, ``n_unscored`` the sum. With one seed per setting it holds the same numbers as the
+    main table (``m_combined_ci`` = ``m_ci``, ``m_sd`` NaN), and the main table is exactly as without seeds.
     """
     variants = _variants(degenerate)
-    frame = frames.prepare(results)
+    frame = frames.prepare(seed_axis.select_seeds(results, seeds))
     if frame.empty:
         raise ValueError("no results to analyse: the store (or study) has no rows")
     rows_out: list[dict] = []
+    samples: dict[int, dict[str, np.ndarray]] = {}  # row -> its bootstrap replicates, for the seed summary
     notes: list[str] = []
     missing: list[DataMissing] = []
     for setting, rows, accuracy in with_ground_truth(frames.settings(frame), target, notes, missing):
@@ -123,6 +134,8 @@ def correlate(
                         row[f"{m}_ci"] = percentile_interval(boot[m][p], level) if boot else (np.nan, np.nan)
                     row.update(point)
                     row["target"] = label
+                    if boot:
+                        samples[len(rows_out)] = {m: boot[m][p] for m in STATISTICS}
                     rows_out.append(row)
             for proxy in sorted(set(rows["proxy"]) - set(table.columns)):  # nothing usable: say so, don't drop it
                 empty = metrics_for(
@@ -144,9 +157,52 @@ def correlate(
                 )
     if not rows_out and missing:
         raise missing[0]
-    out = _ordered_by_rho(pd.DataFrame(rows_out))
+    per_seed = pd.DataFrame(rows_out)
+    summary = seed_summary(per_seed, samples, level=level, bootstrap_seed=seed)
+    out = _ordered_by_rho(per_seed)
     notes += pool_notes(frame)
-    return AnalysisResult(out, tuple(notes), targets_of(out), (bootstrap_note(n_boot, seed, level),))
+    method = (bootstrap_note(n_boot, seed, level),)
+    if seed_axis.multi_seed(out, _SETTING_FIELDS):
+        method += (seeds_note(level),)
+    return AnalysisResult(out, tuple(notes), targets_of(out), method, {"seeds": summary})
+
+
+SEED_KEYS = (*frames.SETTING, "degenerate_included", "proxy", "target")
+
+
+def seed_summary(
+    per_seed: pd.DataFrame, samples: dict[int, dict[str, np.ndarray]], *, level: float, bootstrap_seed: int
+) -> pd.DataFrame:
+    """A per-seed correlate table summarised over seeds (see :func:`correlate`), ordered as the main table."""
+    if per_seed.empty:
+        return per_seed
+    metrics = [c for c in per_seed.columns if c.startswith(("precision@", "kendall_top", "ndcg@", "best_rank@"))]
+    summary = seed_axis.summarise(
+        per_seed,
+        SEED_KEYS,
+        statistics=STATISTICS,
+        metrics=metrics,
+        samples=samples,
+        level=level,
+        bootstrap_seed=bootstrap_seed,
+        first=("higher_is_better",),
+        counts={"n": "min", "n_degenerate": "max", "n_unscored": "sum"},
+    )
+    head = [k for k in frames.SETTING if k in summary.columns and k != "seed"]
+    head += ["seeds", "n_seeds", "proxy", "higher_is_better", "degenerate_included", "n", "n_degenerate"]
+    head += ["n_unscored"]
+    stats = [f"{m}{suffix}" for m in STATISTICS for suffix in ("", "_ci", "_combined_ci", "_sd", "_min", "_max")]
+    tail = [f"{c}{suffix}" for c in metrics for suffix in ("", "_sd", "_min", "_max")]
+    order = [c for c in [*head, *stats, *tail, "target"] if c in summary.columns]
+    return _ordered_by_rho(summary[order])
+
+
+def seeds_note(level: float) -> str:
+    return (
+        f"scoring seeds: each seed is scored, ranked and pool-aggregated on its own; a row over several seeds "
+        f"gives the mean over seeds, their sd and min-max, the {level:.0%} interval over cells of that mean, and "
+        f"one over cells and seeds (each bootstrap replicate also draws the seeds with replacement)"
+    )
 
 
 _SETTING_FIELDS = ("space", "dataset", "data", "labels", "batch_size", "seed", "protocol", "degenerate_included")

@@ -20,7 +20,9 @@ class AnalysisResult:
     """``table``: one row per setting x proxy (x mode); ``notes``: what was skipped or is partial, one line each;
     ``targets``: the provenance of each accuracy target compared against (empty when none was needed);
     ``method``: how the statistics were made (bootstrap, verdict thresholds), one line each; ``tables``: further
-    named tables (``compare``: ``"pairwise"``, every ordered pair's difference)."""
+    named tables (``compare``: ``"pairwise"``, every ordered pair's difference; ``correlate`` and ``compare``:
+    ``"seeds"``, the main table summarised over scoring seeds, and ``compare``'s ``"seeds_pairwise"``; see
+    :mod:`harness.analysis.seeds`)."""
 
     table: pd.DataFrame
     notes: tuple[str, ...] = ()

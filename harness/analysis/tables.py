@@ -84,6 +84,74 @@ def compare_columns(frame: pd.DataFrame) -> list[Column]:
 _SHOWN = ("precision@10%", "ndcg@10", "best_rank@10")
 
 
+def _range(row: pd.Series, column: str, digits: int = 3) -> str:
+    lo, hi = row.get(f"{column}_min"), row.get(f"{column}_max")
+    return "-" if lo is None or not np.isfinite(lo) else f"{fmt(lo, digits)} to {fmt(hi, digits)}"
+
+
+def _interval(ci: Sequence[float] | None, digits: int = 3) -> str:
+    if ci is None or not all(isinstance(c, (int, float, np.floating)) and math.isfinite(c) for c in ci):
+        return "-"
+    return f"[{fmt(ci[0], digits)}, {fmt(ci[1], digits)}]"
+
+
+def _seed_stat(name: str, column: str, digits: int = 3) -> list[Column]:
+    """A statistic over seeds: mean [cells CI], sd, min to max, [cells and seeds CI]."""
+    return [
+        (f"{name} mean [CI cells]", lambda r: fmt_ci(r[column], r[f"{column}_ci"], digits)),
+        (f"{name} sd", lambda r: fmt(r[f"{column}_sd"], digits)),
+        (f"{name} min to max", lambda r: _range(r, column, digits)),
+        (f"{name} [CI cells+seeds]", lambda r: _interval(r[f"{column}_combined_ci"], digits)),
+    ]
+
+
+def correlation_seed_columns(frame: pd.DataFrame) -> list[Column]:
+    """``correlate``'s summary over scoring seeds (``tables["seeds"]``)."""
+    cols: list[Column] = [
+        ("proxy", lambda r: r["proxy"]),
+        ("better", lambda r: _direction(r["higher_is_better"])),
+        ("degenerate", lambda r: "incl." if r["degenerate_included"] else "excl."),
+        ("n", lambda r: fmt(r["n"])),
+        ("seeds", lambda r: fmt(r["n_seeds"])),
+        *_seed_stat("spearman", "spearman"),
+        *_seed_stat("kendall", "kendall"),
+        *_seed_stat("pearson", "pearson"),
+    ]
+    for name in frame.columns:
+        if name.startswith(("precision@", "kendall_top", "ndcg@")) and not name.endswith(("_sd", "_min", "_max")):
+            cols.append((name.replace("precision", "prec"), lambda r, c=name: fmt(r[c], 2)))
+        elif name.startswith("best_rank@") and not name.endswith(("_sd", "_min", "_max")):
+            cols.append((name.replace("best_rank", "best"), lambda r, c=name: _best_rank(r[c])))
+    return cols
+
+
+def compare_seed_columns(frame: pd.DataFrame) -> list[Column]:
+    """``compare``'s ranking summarised over scoring seeds (``tables["seeds"]``)."""
+    return [
+        ("rank", lambda r: fmt(r["rank"])),
+        ("proxy", lambda r: r["proxy"]),
+        ("better", lambda r: _direction(r["higher_is_better"])),
+        ("n", lambda r: fmt(r["n"])),
+        ("seeds", lambda r: fmt(r["n_seeds"])),
+        ("rank in a seed", lambda r: _rank_range(r)),
+        *_seed_stat("oriented rho", "oriented_spearman"),
+        ("best - this [CI cells+seeds]", _delta_combined),
+        ("beats next", lambda r: "-" if not np.isfinite(r["beats_next"]) else f"{r['beats_next']:.0%}"),
+        *[(c.replace("precision", "prec").replace("best_rank", "best"), _metric(c)) for c in _SHOWN if c in frame],
+    ]
+
+
+def _rank_range(row: pd.Series) -> str:
+    lo, hi = int(row["rank_min"]), int(row["rank_max"])
+    return str(lo) if lo == hi else f"{lo} to {hi}"
+
+
+def _delta_combined(row: pd.Series) -> str:
+    if row["rank"] == 1:
+        return "-"
+    return f"{fmt(row['delta_vs_best'])} {_interval(row['delta_combined_ci'])}"
+
+
 def agreement_columns(frame: pd.DataFrame) -> list[Column]:
     return [
         ("proxy a", lambda r: r["proxy_a"]),
@@ -144,9 +212,12 @@ def blocks(frame: pd.DataFrame, keys: Sequence[str] = SETTING) -> list[tuple[str
         return []
     present = [k for k in keys if k in frame.columns]
     group_keys = present + (["target"] if "target" in frame.columns else [])
+    summary = "seeds" in frame.columns and "seed" not in present  # over scoring seeds: heading names them all
     out = []
     for values, rows in frame.groupby(group_keys, sort=False, dropna=False):
         info = dict(zip(group_keys, values if isinstance(values, tuple) else (values,)))
+        if summary:
+            info["seeds"] = sorted({int(s) for seeds in rows["seeds"] for s in seeds})
         out.append((heading(info), rows))
     return out
 
@@ -159,6 +230,10 @@ def heading(info: dict) -> str:
         parts.append(f"batch {info['batch_size']}")
     if int(info.get("seed", -1)) >= 0:
         parts.append(f"seed {info['seed']}")
+    if info.get("seeds") is not None:
+        from harness.analysis.seeds import label
+
+        parts.append(label(info["seeds"]))
     text = " | ".join(p for p in parts if p)
     if info.get("target"):
         text += f"\ntarget: {info['target']}"
@@ -207,6 +282,8 @@ def to_csv(frame: pd.DataFrame) -> str:
             pairs = [tuple(v) if isinstance(v, tuple | list) else (np.nan, np.nan) for v in values]
             flat[f"{column[:-3]}_lo"] = [p[0] for p in pairs]
             flat[f"{column[:-3]}_hi"] = [p[1] for p in pairs]
+        elif values.map(lambda v: isinstance(v, tuple | list)).any():  # seeds: "0 1 2"
+            flat[column] = [" ".join(map(str, v)) if isinstance(v, tuple | list) else v for v in values]
         else:
             flat[column] = values
     return flat.to_csv(index=False)

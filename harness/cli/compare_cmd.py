@@ -13,7 +13,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="rank proxies by oriented Spearman rho, paired-bootstrap intervals on differences, rank ensembles",
         description="Compare proxies on the cells all of them scored. 'best - this' is the paired-bootstrap "
         "difference of oriented rho from the best proxy (an interval containing 0: not distinguishable). "
-        "--ensemble a,b,c adds the rank aggregate sum(log(rank/N)) of those proxies as a proxy.",
+        "--ensemble a,b,c adds the rank aggregate sum(log(rank/N)) of those proxies as a proxy. With several "
+        "scoring seeds proxies are paired and ranked within each seed; the table ranks them by the mean over "
+        "seeds and says whether the order holds in every seed (--seed N: one seed; --per-seed: each).",
     )
     options.add_store_arguments(parser)
     options.add_target_arguments(parser)
@@ -32,7 +34,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="instead: how alike each pair of proxies ranks the cells both scored (oriented Spearman / Kendall / "
         "Pearson with intervals); needs no accuracy",
     )
-    options.add_bootstrap_arguments(parser)
+    options.add_bootstrap_arguments(parser, scoring_seed=True)
+    options.add_per_seed(parser)
     options.add_output_arguments(parser)
     parser.add_argument(
         "--against",
@@ -74,22 +77,29 @@ def _compare(args: argparse.Namespace) -> int:
         n_boot=args.bootstrap,
         seed=args.bootstrap_seed,
         level=args.level,
+        seeds=args.seeds,
     )
     ranking, pairwise = result.table, result.tables["pairwise"]
     notes = [*result.notes, *result.method, _NOTE]
+    columns, pair_columns, pair_title = views.compare_columns, _pair_columns(), _PAIR_TITLE
+    shown = [*notes, *options.seed_note(ranking)]  # text and Markdown; --json keeps its notes as they were
+    if options.summarised(ranking, args):
+        ranking, pairwise = result.tables["seeds"], result.tables["seeds_pairwise"]
+        columns, pair_columns, pair_title = views.compare_seed_columns, _seed_pair_columns(), _SEED_PAIR_TITLE
+        shown = notes
 
     def text(wide: bool) -> str:
-        out = tables.render_text(ranking, views.compare_columns, notes, wide)
+        out = tables.render_text(ranking, columns, shown, wide)
         if args.pairwise and not pairwise.empty:
-            out += "\npairwise differences of oriented rho (a - b) [paired 95% CI]\n"
-            out += tables.text_table(views.render(pairwise, _pair_columns()), None)[0] + "\n"
+            out += pair_title
+            out += tables.text_table(views.render(pairwise, pair_columns), None)[0] + "\n"
         return out
 
     options.emit(
         args,
         ranking,
         text=text,
-        markdown=lambda: views.render_markdown(ranking, views.compare_columns, notes=notes),
+        markdown=lambda: views.render_markdown(ranking, columns, notes=shown),
         as_json=lambda: json.dumps(
             {"ranking": views.records(ranking), "pairwise": views.records(pairwise), "notes": notes}, indent=2
         ),
@@ -136,6 +146,32 @@ def _pair_columns() -> list:
         ("b", lambda r: r["proxy_b"]),
         ("n", lambda r: fmt(r["n"])),
         ("a - b [95% CI]", lambda r: fmt_ci(r["delta"], r["delta_ci"])),
+    ]
+
+
+_PAIR_TITLE = "\npairwise differences of oriented rho (a - b) [paired 95% CI]\n"
+_SEED_PAIR_TITLE = (
+    "\npairwise differences of oriented rho (a - b), paired within each seed: mean over seeds [95% CI cells] "
+    "[95% CI cells+seeds], and the share of seeds in which a is above b\n"
+)
+
+
+def _seed_pair_columns() -> list:
+    from harness.analysis.tables import fmt, fmt_ci
+
+    def both(r: dict) -> str:
+        lo, hi = r["delta_combined_ci"]
+        return f"{fmt_ci(r['delta'], r['delta_ci'])} [{fmt(lo)}, {fmt(hi)}]"
+
+    return [
+        ("dataset", lambda r: f"{r['space']} {r['dataset']}"),
+        ("mode", lambda r: f"{r['data']}/{r['labels']}"),
+        ("seeds", lambda r: fmt(r["n_seeds"])),
+        ("a", lambda r: r["proxy_a"]),
+        ("b", lambda r: r["proxy_b"]),
+        ("n", lambda r: fmt(r["n"])),
+        ("a - b", both),
+        ("a above b", lambda r: f"{r['a_beats_b']:.0%}"),
     ]
 
 

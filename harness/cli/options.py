@@ -169,7 +169,9 @@ def add_target_arguments(parser: argparse.ArgumentParser, study_defaults: bool =
     )
 
 
-def add_bootstrap_arguments(parser: argparse.ArgumentParser) -> None:
+def add_bootstrap_arguments(parser: argparse.ArgumentParser, scoring_seed: bool = False) -> None:
+    """``--bootstrap``, ``--bootstrap-seed``, ``--level``; with ``scoring_seed`` ``--seed N`` selects scoring
+    seeds (dest ``seeds``), else it is the old spelling of ``--bootstrap-seed``."""
     parser.add_argument(
         "--bootstrap",
         type=_positive,
@@ -185,13 +187,49 @@ def add_bootstrap_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="seed of the bootstrap resampling (default 0; not a scoring seed)",
     )
-    add_deprecated(parser, "--seed", "--bootstrap-seed", "bootstrap_seed", type=_non_negative, metavar="N")
+    if scoring_seed:
+        parser.add_argument(
+            "--seed",
+            dest="seeds",
+            action="append",
+            type=int,
+            default=None,
+            metavar="N",
+            help="analyse only the scores of scoring seed N (repeatable; default every seed: each seed is ranked on "
+            "its own and every setting summarised over its seeds; with one seed the tables are per seed)",
+        )
+    else:
+        add_deprecated(parser, "--seed", "--bootstrap-seed", "bootstrap_seed", type=_non_negative, metavar="N")
     parser.add_argument(
         "--level",
         type=float,
         default=DEFAULT_LEVEL,
         help=f"confidence level of the intervals (default {DEFAULT_LEVEL})",
     )
+
+
+def add_per_seed(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--per-seed",
+        action="store_true",
+        help="with several scoring seeds, show one table per seed instead of the summary over seeds",
+    )
+
+
+def summarised(table: pd.DataFrame, args: argparse.Namespace) -> bool:
+    """Whether a per-seed analysis table is shown as its summary over seeds (several seeds, no --per-seed)."""
+    from harness.analysis.frames import SETTING
+    from harness.analysis.seeds import multi_seed
+
+    return not getattr(args, "per_seed", False) and multi_seed(table, SETTING)
+
+
+def seed_note(table: pd.DataFrame) -> list[str]:
+    """Under a per-seed table whose settings have one seed each: a line that says so (else nothing)."""
+    from harness.analysis.seeds import one_seed_note
+
+    note = one_seed_note(table)
+    return [note] if note else []
 
 
 def add_output_arguments(parser: argparse.ArgumentParser) -> None:

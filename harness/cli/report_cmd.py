@@ -30,7 +30,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="add a rank-aggregation ensemble of these proxies to the comparison (repeatable)",
     )
     options.add_aggregate_arguments(parser, study_defaults=True)
-    options.add_bootstrap_arguments(parser)
+    options.add_bootstrap_arguments(parser, scoring_seed=True)
     add_plugin_option(parser)
     parser.set_defaults(func=_report)
 
@@ -58,6 +58,7 @@ def _report(args: argparse.Namespace) -> int:
         n_boot=args.bootstrap,
         seed=args.bootstrap_seed,
         level=args.level,
+        seeds=args.seeds,
     )
     print(f"wrote {path} in {time.perf_counter() - start:.1f} s")
     return 0

@@ -25,6 +25,8 @@ _PREFIX = (
     ("spearman", 90),
     ("best - this", 88),
     ("kendall [", 80),
+    ("kendall ", 80),  # a summary over seeds: "kendall mean [95% CI cells]", "kendall sd", ...
+    ("oriented rho ", 89),
     ("overlap@", 50),
     ("rho acc", 45),
     ("swap - ref", 45),
@@ -41,7 +43,10 @@ def priority(header: str) -> int:
     """How much a column is worth keeping when a table must be narrowed."""
     if header in _EXACT:
         return _EXACT[header]
-    return next((value for prefix, value in _PREFIX if header.startswith(prefix)), _KEEP)
+    value = next((value for prefix, value in _PREFIX if header.startswith(prefix)), _KEEP)
+    if value < _KEEP and header.endswith((" sd", " min to max")):  # the spread over seeds goes before the intervals
+        value -= 5
+    return value
 
 
 def fit(headers: Sequence[str], widths: Sequence[int], width: int = WIDTH) -> list[int]:

@@ -25,6 +25,7 @@ from harness.analysis.correlation import aligned, bootstrap_note, correlate, pre
 from harness.analysis.formatting import format_estimate
 from harness.analysis.inputs import Sources, describe_sources, load_scores, source_paths
 from harness.analysis.result import AnalysisResult
+from harness.analysis.seeds import multi_seed, select_seeds
 from harness.analysis.target import Target, TargetSpec, describe, resolve, target_loader, with_ground_truth
 from harness.errors import DataMissing
 from harness.report import figures
@@ -51,6 +52,7 @@ def build_report(
     level: float = DEFAULT_LEVEL,
     thresholds: Thresholds = DEFAULT_THRESHOLDS,
     precision_proxies: Sequence[str] | None = None,
+    seeds: int | Sequence[int] | None = None,
 ) -> Path:
     """Write ``out_dir/report.md`` with ``figures/`` (PNG + PDF) and ``tables/`` (CSV + Markdown); return its path.
 
@@ -62,6 +64,7 @@ def build_report(
     says which came from where; ``given_from`` names what gave the given ones (the study runner: the study file's
     ``[analysis]``, a None epochs in it meaning the full schedule), else they read as the command line's.
     ``precision_proxies``: the proxies the precision@k figure draws (default: the best five by rho, and nasi).
+    ``seeds``: only these scoring seeds (default every seed; see :func:`render_report`).
     """
     paths = source_paths(store_path)
     settings = resolve_settings(
@@ -92,6 +95,7 @@ def build_report(
         level=level,
         thresholds=thresholds,
         precision_proxies=precision_proxies,
+        seeds=seeds,
     )
 
 
@@ -108,8 +112,14 @@ def render_report(
     level: float = DEFAULT_LEVEL,
     thresholds: Thresholds = DEFAULT_THRESHOLDS,
     precision_proxies: Sequence[str] | None = None,
+    seeds: int | Sequence[int] | None = None,
 ) -> Path:
     """The report of a results frame (what :func:`build_report` does after loading the store).
+
+    Scoring seeds: every per-setting table and figure is per seed, as without seeds; where a setting has
+    several seeds a section "Scoring seeds" adds the summaries over seeds of correlate and compare
+    (``tables/seeds_correlation``, ``tables/seeds_comparison``, ``tables/seeds_pairwise.csv``). ``seeds``: only
+    these scoring seeds.
 
     ``settings``: a Markdown line on the analysis settings and where they came from, printed under the header.
     A previous report in ``out_dir`` is replaced: its figures and tables are removed first, so that nothing
@@ -117,7 +127,7 @@ def render_report(
     """
     out = Path(out_dir)
     fig_dir, tab_dir = out / "figures", out / "tables"
-    frame = frames.prepare(results)
+    frame = frames.prepare(select_seeds(results, seeds))
     if frame.empty:
         raise ValueError("no results to report")
     results = frame  # prepared once: every analysis below takes it as it is
@@ -146,7 +156,8 @@ def render_report(
     if corr is not None and not corr.empty:
         report.correlation(frame, corr, target, styles)
         report.heatmap(corr.table, styles)
-        report.comparison(results, target, ensembles, n_boot, seed, level)
+        compared = report.comparison(results, target, ensembles, n_boot, seed, level)
+        report.seeds(corr, compared)
         report.precision(results, target, styles)
     report.agreement(results)
     report.agnostic(frame, results, target if truth_missing is None else None, thresholds, styles, n_boot, seed, level)
@@ -378,7 +389,7 @@ class _Report:
         result = compare(results, target, ensembles=ensembles, n_boot=n_boot, seed=seed, level=level)
         if result.empty:
             self.notes += result.notes
-            return
+            return result
         self.notes += result.notes
         text = (
             "## Comparison\n\nProxies ranked by oriented Spearman rho on the cells all of them scored; 'best - this' "
@@ -396,6 +407,32 @@ class _Report:
             + self._table(result.table, "comparison", tables.compare_columns)
             + f"\n\nEvery pairwise difference: [{pair_path.name}](tables/{pair_path.name})"
         )
+        return result
+
+    def seeds(self, corr: AnalysisResult, compared: AnalysisResult | None) -> None:
+        """The summaries over scoring seeds, when some setting has several seeds (nothing otherwise)."""
+        if not multi_seed(corr.table, frames.SETTING):
+            return
+        parts = [
+            "## Scoring seeds\n\nThe tables above are per scoring seed (initial weights and mini-batch). Here each "
+            "setting over its seeds: the mean, sd and min to max over seeds, the 95% interval over cells of the "
+            "mean, and an interval over cells and seeds (each bootstrap replicate of the cells also draws the "
+            "seeds with replacement; docs/studies.md). Each seed is ranked and pool-aggregated on its own.",
+            "### Correlation with accuracy over seeds",
+            self._table(corr.tables["seeds"], "seeds_correlation", tables.correlation_seed_columns),
+        ]
+        if compared is not None and not compared.empty and "seeds" in compared.tables:
+            pair_path = self.tab_dir / "seeds_pairwise.csv"
+            pair_path.write_text(tables.to_csv(compared.tables["seeds_pairwise"]))
+            self.files.append(pair_path)
+            parts += [
+                "### Comparison over seeds\n\nProxies paired and ranked within each seed, ordered by the mean "
+                "oriented rho; 'rank in a seed' is the range of their ranks in single seeds, 'beats next' the "
+                "share of seeds in which a proxy is above the next one.",
+                self._table(compared.tables["seeds"], "seeds_comparison", tables.compare_seed_columns),
+                f"Every pairwise difference over seeds: [{pair_path.name}](tables/{pair_path.name})",
+            ]
+        self.sections.append("\n\n".join(parts))
 
     def agreement(self, results: pd.DataFrame) -> None:
         """Proxy x proxy agreement of the oriented scores (point estimates; ``compare --agreement`` gives
