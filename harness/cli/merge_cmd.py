@@ -29,6 +29,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="for a unit finished twice with different results (scores from two devices), keep the row created "
         "last (newest) or first (oldest) instead of refusing the merge",
     )
+    parser.add_argument(
+        "--allow-thread-change",
+        action="store_true",
+        help="merge CPU rows scored with another thread count than the study's rows in TARGET, or with none "
+        "recorded (an old score --out table); refused otherwise, as run refuses such a resume (rows keep their count)",
+    )
     add_plugin_option(parser)
     parser.set_defaults(func=_merge)
 
@@ -38,7 +44,8 @@ def _merge(args: argparse.Namespace) -> int:
     from harness.store import merge_results
 
     try:
-        summary = merge_results(args.target, args.sources, study=args.study, prefer=args.prefer)
+        summary = merge_results(args.target, args.sources, study=args.study, prefer=args.prefer,
+                                allow_thread_change=args.allow_thread_change)  # fmt: skip
     except HarnessError as exc:  # one line per bad row or conflict (main would show the first only)
         lines = str(exc).splitlines() or [type(exc).__name__]
         print(f"nasi-harness: error: {lines[0]}", file=sys.stderr)

@@ -78,6 +78,7 @@ class MergeSummary:
     differing: int = 0  # finished in both with different results (conflicts), each settled by ``prefer``
     preferred: int = 0  # of those, how many the source's row won
     prefer: str | None = None
+    warnings: list[str] = field(default_factory=list)
     search_runs_added: int = 0
     studies_added: int = 0
     per_source: list[tuple[str, int, int]] = field(default_factory=list)  # (source, rows read, rows added)
@@ -91,6 +92,7 @@ class MergeSummary:
         if self.differing:
             out[-1] += (f" ({self.differing} of them differ from the merged row: the {self.prefer} row was kept, "
                         f"{self.preferred} times the merged one)")  # fmt: skip
+        out += self.warnings
         if self.search_runs_added or self.studies_added:
             out.append(f"search runs added: {self.search_runs_added}; study configurations added: {self.studies_added}")
         return out
@@ -102,11 +104,15 @@ def merge_results(
     *,
     study: str | None = None,
     prefer: str | None = None,
+    allow_thread_change: bool = False,
 ) -> MergeSummary:
     """Merge ``sources`` (databases, or CSV/Parquet results tables) into the database ``target`` (created if
-    missing); ``study`` keeps only that study's rows, and files the rows of a table without a study column
-    (``score --out``) under it. ``prefer`` (newest | oldest) settles units finished twice with different results
-    by ``created_at``; without it they are an error. Returns what was added, replaced and kept."""
+        missing); ``study`` keeps only that study's rows, and files the rows of a table without a study column
+        (``score --out``) under it. ``prefer`` (newest | oldest) settles units finished twice with different results
+        by ``created_at``; without it they are an error. CPU rows of a study whose rows in the target (or an earlier
+    source) were scored with another thread count, or with none recorded (an old ``score --out`` table), are refused
+    unless ``allow_thread_change`` (then ``summary.lines()`` says so), as ``run`` refuses to resume under another
+    count. Returns what was added, replaced and kept."""
     if not sources:
         raise HarnessError("merge needs at least one source")
     if prefer is not None and prefer not in PREFER:
@@ -128,6 +134,11 @@ def merge_results(
         with ResultStore(target_path) as store, store.transaction() as conn:
             conn.execute(_temp_table_ddl())
             for name, rows, search_rows, studies in loaded:
+                for note in _thread_changes(conn, rows, name, target_path):
+                    if not allow_thread_change:
+                        raise HarnessError(f"{note}: CPU scores depend on the thread count; give "
+                                           "--allow-thread-change to merge them anyway")  # fmt: skip
+                    summary.warnings.append(f"warning: {note}; merged anyway (--allow-thread-change)")
                 counts = _merge_rows(conn, rows, prefer, name, target_path)
                 summary.added += counts[0]
                 summary.replaced_errors += counts[1]
@@ -245,6 +256,13 @@ def _row_problem(values: dict, checks: _Checks) -> str | None:
         return problem
     if is_failed(values["status"]) and values["score"] is not None:
         return f"a {values['status'].split(':')[0]!r} row has a score ({values['score']})"
+    if values["threads"] is not None:
+        try:
+            values["threads"] = int(values["threads"])
+        except (TypeError, ValueError, OverflowError):
+            return f"threads is not a number ({values['threads']!r})"
+        if values["threads"] < 1:
+            return f"threads {values['threads']} is not positive"
     if values["batch_size"] < 1:
         return f"batch size {values['batch_size']} is not positive"
     if values["seed"] < 0 or values["proxy_version"] < 1:
@@ -321,6 +339,30 @@ def _temp_table_ddl() -> str:
     columns = ", ".join(quote(c) for c in RESULT_COLUMNS)
     keys = ", ".join(quote(k) for k in KEY_FIELDS)
     return f"CREATE TEMP TABLE incoming ({columns}, PRIMARY KEY ({keys}))"
+
+
+_STUDY_AT, _DEVICE_AT, _THREADS_AT = (RESULT_COLUMNS.index(c) for c in ("study", "device", "threads"))
+
+
+def _thread_changes(conn, rows: list[tuple], source: str, target: os.PathLike | str) -> list[str]:
+    """One line per study whose incoming finished CPU rows have a thread count (or none) that its CPU rows in
+    the target do not: CPU scores depend on it (``harness.studies.runner.check_threads`` for ``run``)."""
+    incoming: dict[str, dict[int | None, int]] = {}
+    for row in rows:
+        if row[_DEVICE_AT] == "cpu" and not is_failed(row[_STATUS_AT]):
+            counts = incoming.setdefault(row[_STUDY_AT], {})
+            counts[row[_THREADS_AT]] = counts.get(row[_THREADS_AT], 0) + 1
+    notes = []
+    for study, counts in incoming.items():
+        stored = {int(t) for (t,) in conn.execute(
+            f"SELECT DISTINCT threads FROM results WHERE study = ? AND device = 'cpu' AND threads IS NOT NULL "
+            f"AND NOT {failed_sql()}", (study,))}  # fmt: skip
+        other = {t: n for t, n in counts.items() if t not in stored}
+        if stored and other:
+            what = " or ".join("no thread count" if t is None else f"{t} threads" for t in sorted(other, key=str))
+            notes.append(f"{source}: {sum(other.values())} CPU rows of study {study} have {what}; its rows in "
+                         f"{target} used {' and '.join(map(str, sorted(stored)))}")  # fmt: skip
+    return notes
 
 
 def _conflict_sql(there: str, new: str, prefer: str | None) -> tuple[str, str]:
