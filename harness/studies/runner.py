@@ -123,8 +123,8 @@ def _check_options(
 ) -> None:  # fmt: skip
     check_unit_timeout(unit_timeout)
     if backend == "ray" and unit_timeout is not None:
-        raise ValueError("--unit-timeout is not supported by the ray backend (a Ray task scores a whole shard); "
-                         "use --backend local")  # fmt: skip
+        raise ValueError("a unit timeout (--unit-timeout, or unit_timeout in the study file) is not supported by "
+                         "the ray backend (a Ray task scores a whole shard); use --backend local")  # fmt: skip
     if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
         raise ValueError(f"threads must be a positive integer, got {threads!r}")
     if backend not in BACKENDS:
