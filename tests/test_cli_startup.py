@@ -79,6 +79,9 @@ def test_analysis_commands_never_import_torch(tmp_path: Path, shared_data: Path)
         synthetic_accuracy(15625, seed=0), {"nasi": 0.6, "ntk_cond": -0.4}, modes={("real", "random"): 0.9},
         cells=range(0, 6000, 100),
     )  # fmt: skip
+    from harness.spaces import get_space
+
+    frame["arch"] = [get_space("nb201").arch(int(i)) for i in frame["index"]]  # merge checks each cell's arch
     store = tmp_path / "results.sqlite"
     write_store(str(store), frame, study="s")
     exported = tmp_path / "scores.csv"

@@ -14,7 +14,15 @@ from harness.cli import main
 from harness.errors import HarnessError
 from harness.store import ResultStore, export, load_results, load_search_runs, merge_results
 from harness.studies import load_study, run_study
-from tests.test_store import Rec
+from tests.test_store import Rec as _Rec
+
+
+def Rec(index: int, **fields) -> _Rec:  # noqa: N802 - stands in for the record class
+    """A record whose arch string is its nb201 cell's (merge checks it)."""
+    from harness.spaces import get_space
+
+    return _Rec(index, **{"arch": get_space("nb201").arch(index), **fields})
+
 
 STUDY = """
 [study]
@@ -73,16 +81,104 @@ def test_an_export_merges_back_to_the_same_rows(tmp_path):
 def test_conflicts_follow_the_stores_rule(tmp_path):
     err = "error: RuntimeError: out of memory"
     _store(tmp_path / "t.sqlite", "s", [Rec(0, score=None, status=err), Rec(1, score=1.0), Rec(2, score=2.0)])
-    _store(tmp_path / "s.sqlite", "s", [Rec(0, score=9.0), Rec(1, score=None, status=err), Rec(2, score=2.5),
-                                        Rec(3, score=3.0)])  # fmt: skip
+    _store(tmp_path / "s.sqlite", "s", [Rec(0, score=9.0), Rec(1, score=None, status=err), Rec(2, score=2.0),
+                                        Rec(3, score=3.0), Rec(4, score=None, status="timeout")])  # fmt: skip
     summary = merge_results(tmp_path / "t.sqlite", [tmp_path / "s.sqlite"])
-    assert (summary.added, summary.replaced_errors, summary.kept, summary.differing) == (1, 1, 2, 1)
-    assert "1 of them differ" in summary.lines()[-1]
+    assert (summary.added, summary.replaced_errors, summary.kept, summary.differing) == (2, 1, 2, 0)
     scores = _rows(tmp_path / "t.sqlite").set_index("index")["score"].to_dict()
-    assert scores == {0: 9.0, 1: 1.0, 2: 2.0, 3: 3.0}  # error replaced; a finished row is never replaced
+    assert {k: scores[k] for k in range(4)} == {0: 9.0, 1: 1.0, 2: 2.0, 3: 3.0}  # finished rows stay
+    assert _rows(tmp_path / "t.sqlite").set_index("index")["status"][4] == "timeout"
 
 
-STATUSES = st.sampled_from(["ok", "nan", "error: E: x", None])  # None: the unit is absent from that file
+def test_a_unit_finished_twice_with_different_scores_is_an_error_unless_prefer(tmp_path, capsys):
+    _store(tmp_path / "t.sqlite", "s", [Rec(0, score=1.0), Rec(1, score=1.0)], created_at="2026-01-01T00:00:00")
+    _store(tmp_path / "s.sqlite", "s", [Rec(0, score=1.5), Rec(1, score=1.0)], created_at="2026-02-01T00:00:00")
+    before = _rows(tmp_path / "t.sqlite")
+    with pytest.raises(HarnessError) as info:
+        merge_results(tmp_path / "t.sqlite", [tmp_path / "s.sqlite"])
+    message = str(info.value)
+    assert "1 units are finished in" in message and "--prefer newest" in message
+    assert "cell 0 proxy params v1 (harness) on cifar10 gaussian/random b=8 seed 0" in message
+    assert "ok 1.0 (created 2026-01-01T00:00:00) vs ok 1.5 (created 2026-02-01T00:00:00)" in message
+    pd.testing.assert_frame_equal(_rows(tmp_path / "t.sqlite"), before)  # nothing merged
+    assert main(["merge", str(tmp_path / "t.sqlite"), str(tmp_path / "s.sqlite")]) == 2
+    assert "cell 0 proxy params" in capsys.readouterr().err
+
+    oldest = merge_results(tmp_path / "t.sqlite", [tmp_path / "s.sqlite"], prefer="oldest")
+    assert (oldest.differing, oldest.preferred, oldest.kept) == (1, 0, 2)
+    assert "the oldest row was kept" in oldest.lines()[-1]
+    assert _rows(tmp_path / "t.sqlite")["score"].tolist() == [1.0, 1.0]
+    assert main(["merge", str(tmp_path / "t.sqlite"), str(tmp_path / "s.sqlite"), "--prefer", "newest"]) == 0
+    assert "the newest row was kept, 1 times the merged one" in capsys.readouterr().err
+    merged = _rows(tmp_path / "t.sqlite")
+    assert merged["score"].tolist() == [1.5, 1.0] and merged["created_at"][0] == "2026-02-01T00:00:00"
+
+
+def test_two_sources_or_one_source_twice_conflict_too(tmp_path):
+    _store(tmp_path / "a.sqlite", "s", [Rec(0, score=1.0)], created_at="2026-01-01T00:00:00")
+    _store(tmp_path / "b.sqlite", "s", [Rec(0, score=2.0)], created_at="2026-03-01T00:00:00")
+    with pytest.raises(HarnessError, match=r"b.sqlite: 1 units are finished in .*m.sqlite \(or an earlier source\)"):
+        merge_results(tmp_path / "m.sqlite", [tmp_path / "a.sqlite", tmp_path / "b.sqlite"])
+    assert not (tmp_path / "m.sqlite").exists()
+    merge_results(tmp_path / "m.sqlite", [tmp_path / "a.sqlite", tmp_path / "b.sqlite"], prefer="newest")
+    assert _rows(tmp_path / "m.sqlite")["score"].tolist() == [2.0]
+
+    both = pd.concat([load_results(tmp_path / "a.sqlite"), load_results(tmp_path / "b.sqlite")])
+    both.to_csv(tmp_path / "both.csv", index=False)
+    with pytest.raises(HarnessError, match=r"both.csv lists 1 units twice with different results"):
+        merge_results(tmp_path / "n.sqlite", [tmp_path / "both.csv"])
+    merge_results(tmp_path / "n.sqlite", [tmp_path / "both.csv"], prefer="oldest")
+    assert _rows(tmp_path / "n.sqlite")["score"].tolist() == [1.0]
+
+
+BAD_ROWS = {
+    "status": ("status", "weird", r"status 'weird' is not one of ok, degenerate, nan, timeout"),
+    "index": ("index", 100118, r"cell index 100118 is out of range for space nb201 \(0 to 15624\)"),
+    "batch size": ("batch_size", -5, r"batch size -5 is not positive"),
+    "dataset": ("dataset", "cifar10'--", r"unknown dataset \"cifar10'--\" \(known: cifar10"),
+    "arch": (
+        "arch",
+        "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|",
+        r"arch '\|none~0\|.*' is not cell 0's arch in nb201",
+    ),
+    "protocol": ("protocol", "weird", r"unknown protocol 'weird'"),
+    "space": ("space", "nb999", r"unknown space 'nb999'"),
+    "scored timeout": ("score", 3.0, None),  # with status timeout below
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_ROWS))
+def test_merge_refuses_rows_the_schema_or_space_rules_out(tmp_path, case):
+    column, value, pattern = BAD_ROWS[case]
+    _store(tmp_path / "good.sqlite", "s", [Rec(0)])
+    source = tmp_path / "bad.csv"
+    export(tmp_path / "good.sqlite", "csv", source)
+    frame = pd.read_csv(source)
+    frame[column] = value
+    if case == "scored timeout":
+        frame["status"], pattern = "timeout", r"a 'timeout' row has a score \(3.0\)"
+    frame.to_csv(source, index=False)
+    with pytest.raises(HarnessError, match=rf"^{source}, row 2: {pattern}") as info:
+        merge_results(tmp_path / "new.sqlite", [source])
+    assert "\n" not in str(info.value)
+    assert not (tmp_path / "new.sqlite").exists()
+
+
+def test_one_line_per_bad_row_and_a_count_of_the_rest(tmp_path):
+    _store(tmp_path / "good.sqlite", "s", [Rec(i) for i in range(30)])
+    source = tmp_path / "bad.csv"
+    export(tmp_path / "good.sqlite", "csv", source)
+    frame = pd.read_csv(source)
+    frame.loc[:24, "status"] = "weird" + "x" * 1000  # 25 bad rows, each with a long value
+    frame.to_csv(source, index=False)
+    with pytest.raises(HarnessError) as info:
+        merge_results(tmp_path / "new.sqlite", [source])
+    lines = str(info.value).splitlines()
+    assert len(lines) == 11 and all(len(line) <= 300 for line in lines)
+    assert lines[0].startswith(f"{source}, row 2: status 'weirdxxx") and lines[-1] == "... and 15 more rows failed"
+
+
+STATUSES = st.sampled_from(["ok", "nan", "error: E: x", "timeout", None])  # None: the unit is absent from that file
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -97,13 +193,13 @@ def test_property_merge_rule(tmp_path_factory, pairs):
     source = [rec(i, s, 2.0) for i, (_, s) in enumerate(pairs) if s is not None]
     _store(folder / "t.sqlite", "s", target)
     _store(folder / "s.sqlite", "s", source)
-    merge_results(folder / "t.sqlite", [folder / "s.sqlite"])
+    merge_results(folder / "t.sqlite", [folder / "s.sqlite"], prefer="oldest")  # a tie keeps the target's row
     merged = _rows(folder / "t.sqlite").set_index("index")
     for i, (t, s) in enumerate(pairs):
         if t is None and s is None:
             assert i not in merged.index
             continue
-        finished = lambda status: status is not None and not status.startswith("error")  # noqa: E731
+        finished = lambda status: status is not None and not status.startswith("error") and status != "timeout"  # noqa: E731
         want = s if t is None or (not finished(t) and finished(s)) else t
         assert merged.loc[i, "status"] == want
 

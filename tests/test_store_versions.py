@@ -42,13 +42,19 @@ PRAGMA user_version = 1;
 ARCH = "|nor_conv_3x3~0|+|none~0|none~1|+|skip_connect~0|none~1|none~2|"
 
 
+def _arch(index: int) -> str:
+    from harness.spaces import get_space
+
+    return get_space("nb201").arch(index)
+
+
 def _v1_store(path: Path, n: int = 3) -> Path:
     with sqlite3.connect(path) as conn:
         conn.executescript(V1_DDL)
         conn.executemany(
             'INSERT INTO results VALUES (?, "nb201", ?, ?, "params", "cifar10", "gaussian", "random", 8, 0, ?, "ok", '
             '0.1, NULL, "cpu", "0.1", "abc", "2.0", "cpu0", "h", "2026-01-01T00:00:00+00:00")',
-            [("tiny", i, ARCH, float(i)) for i in range(n)],
+            [("tiny", i, _arch(i), float(i)) for i in range(n)],  # merge checks each cell's arch
         )
     return path
 

@@ -53,6 +53,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="resume a study whose stored CPU rows used another thread count (warns; each row records its count)",
     )
+    parser.add_argument(
+        "--unit-timeout",
+        type=_seconds,
+        metavar="SECONDS",
+        help="override the study's unit_timeout: a unit running longer is stored as status timeout (a rerun retries "
+        "it) and the run goes on; local backend: units run in worker processes, a stuck one is stopped and replaced",
+    )
     parser.add_argument("--no-report", action="store_true", help="score only; skip the analysis and report step")
     parser.add_argument("--dry-run", action="store_true", help="validate and print the plan; run nothing")
     add_plugin_option(parser)
@@ -66,6 +73,16 @@ def _positive(text: str) -> int:
         value = 0
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not 0 < value < 1e9:
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
     return value
 
 
@@ -85,7 +102,7 @@ def _run(args: argparse.Namespace) -> int:
     study = load(args.study)  # a scoring or a search study: each refuses the options it does not have
     options = {"backend": args.backend, "workers": args.workers, "address": args.address, "part": args.part,
                "rescore": args.rescore, "stack": args.stack, "threads": args.threads,
-               "allow_thread_change": args.allow_thread_change}  # fmt: skip
+               "allow_thread_change": args.allow_thread_change, "unit_timeout": args.unit_timeout}  # fmt: skip
     if args.dry_run:
         print("\n".join(study.plan(args.store, device=args.device, **options).lines()))
         return 0
@@ -95,4 +112,4 @@ def _run(args: argparse.Namespace) -> int:
         print(line)
     if summary.interrupted:
         return 130
-    return 1 if summary.by_status.get("error") else 0
+    return 1 if summary.by_status.get("error") or summary.by_status.get("timeout") else 0

@@ -1,4 +1,9 @@
-"""``nasi-harness score``: score cells with proxies and write CSV rows (no database; see ``run`` for studies)."""
+"""``nasi-harness score``: score cells with proxies and write CSV rows (no database; see ``run`` for studies).
+
+Like ``run``, it fixes the intra-op thread count (``--threads``, default 1: CPU scores depend on it) and writes the
+provenance a study row has (proxy version, harness, git and torch versions, threads, CPU, device name, host,
+time), so ``merge --study`` can file the rows with a study's. A cell or proxy listed twice is scored once.
+"""
 
 from __future__ import annotations
 
@@ -51,20 +56,45 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "init and repeats its official code uses (docs/proxies.md), replacing --data/--labels/--batch-size where "
         "it fixes them (each row says what was used)",
     )
+    parser.add_argument(
+        "--threads",
+        type=_positive,
+        default=1,
+        help="intra-op threads of this process (default 1, as `run`; CPU scores depend on it, each row records it)",
+    )
     options.add_out(parser, "CSV file (default: stdout)", metavar="FILE")
     add_plugin_option(parser)
     parser.set_defaults(func=_score)
 
 
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
 def _score(args: argparse.Namespace) -> int:
+    import torch
+
     from harness.data import validate_modes
     from harness.proxies import parse_proxy_list
     from harness.scoring import RECORD_FIELDS, parse_cells, score_cells
     from harness.scoring.progress import Progress
+    from harness.store.db import registered_version
+    from harness.store.provenance import current, now_utc
+    from harness.store.schema import PROVENANCE_FIELDS
 
-    proxies = parse_proxy_list(args.proxies)
+    proxies = list(dict.fromkeys(parse_proxy_list(args.proxies)))  # each once, in the order given
     validate_modes(args.data_mode, args.labels)
-    cells = parse_cells(args.cells, args.space)
+    cells = list(dict.fromkeys(parse_cells(args.cells, args.space)))
+    torch.set_num_threads(args.threads)  # before any scoring: CPU scores depend on it (as `run --threads`)
+    here = current()
+    versions = {p: registered_version(p) for p in proxies}
+    fields = (*RECORD_FIELDS, "proxy_version", *PROVENANCE_FIELDS)
     records = score_cells(
         args.space, cells, proxies, dataset=args.dataset, data_mode=args.data_mode, label_mode=args.labels,
         batch_size=args.batch_size, seed=args.seed, device=args.device, data=args.data_dir,
@@ -76,11 +106,12 @@ def _score(args: argparse.Namespace) -> int:
     out = open(options.output_path(args.out), "w", newline="") if args.out else sys.stdout  # noqa: SIM115
     rows = 0
     try:
-        writer = csv.DictWriter(out, fieldnames=RECORD_FIELDS)
+        writer = csv.DictWriter(out, fieldnames=fields)
         writer.writeheader()
         with Progress(total=len(cells) * len(proxies), desc="scoring") as progress:
             for record in itertools.chain([] if first is None else [first], records):
-                writer.writerow(record.as_dict())
+                writer.writerow({**record.as_dict(), "proxy_version": versions[record.proxy],
+                                 **here.columns(record.device), "created_at": now_utc()})  # fmt: skip
                 out.flush()
                 rows += 1
                 progress.update(1)

@@ -41,6 +41,8 @@ from harness.spaces import get_space
 from harness.spaces.recycle import ModulePool
 
 SkipFn = Callable[[int, str], bool]
+# ``started(units)``: called with the (index, proxy) units one computation is about to score, before it starts
+StartFn = Callable[[list[tuple[int, str]]], None]
 
 
 def _run_proxy(
@@ -92,6 +94,7 @@ def score_cells(
     recycle_modules: bool = True,
     stack: int = 1,
     protocol: str = HARNESS,
+    started: StartFn | None = None,
 ) -> Iterator[ScoreRecord]:
     """Score ``cells`` with ``proxies``; yield one record per (cell, proxy) as soon as it is computed.
 
@@ -116,6 +119,8 @@ def score_cells(
     charged the stack's time / K. Other proxies are scored per cell as usual.
     The first call keeps freed heap memory in the process (``harness.scoring.allocator``: glibc's thresholds,
     no change to scores; ``NASI_HARNESS_MALLOC_TUNING=0`` switches it off).
+    ``started(units)`` is told the (index, proxy) units of each computation just before it starts (one unit, or a
+    stack's units; a score copied from an isomorphic cell is not a computation): a watcher can time each one.
     Raises ``DataMissing`` before any work when the modes need a dataset that is absent.
     """
     check_protocol(protocol)
@@ -144,6 +149,7 @@ def score_cells(
         yield from _score_group(
             sp, cells, members, dataset=dataset, eff=eff, seed=seed, dev=dev, batches=batches[eff], skip=skip,
             share_isomorphic=share_isomorphic, share_intermediates=share_intermediates, pool=pool, stack=stack,
+            started=started,
         )  # fmt: skip
 
 
@@ -183,6 +189,7 @@ def _score_group(
     share_intermediates: bool,
     pool: ModulePool | None,
     stack: int,
+    started: StartFn | None = None,
 ) -> Iterator[ScoreRecord]:
     """``score_cells`` for proxies that share one batch (all of them under the harness protocol)."""
     data_mode, label_mode, batch_size, protocol = eff.data, eff.labels, eff.batch_size, eff.protocol
@@ -225,6 +232,8 @@ def _score_group(
                 score, status = shared[(canonical, spec.name)]
                 yield unit(spec.name, *fixed, score, status, 0.0, None, label, protocol)
                 continue
+            if started is not None:
+                started([(index, spec.name)])
             if base is None:  # build lazily: a fully-resumed cell costs nothing
                 torch.manual_seed(seed)
                 build = functools.partial(sp.build, index, dataset)
@@ -266,6 +275,8 @@ def _score_group(
             indices = [index for index, todo in pending if any(s.name == name for s in todo)]
             if not indices:
                 continue
+            if started is not None:
+                started([(index, name) for index in indices])
             results = score_stack(sp, indices, fn, plain_inputs, targets, num_classes=info.num_classes, seed=seed)
             rows = [(r.scores[j], r.statuses[j], r.seconds / len(r.scores), r.peak_mem_mb)
                     for r in results for j in range(len(r.scores))]  # fmt: skip

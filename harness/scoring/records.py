@@ -22,10 +22,12 @@ RECORD_FIELDS = (
 )
 
 # Statuses: "ok"; "degenerate" (the cell ignores its input; the score is kept when finite so analyses can
-# include or exclude such cells); "nan" (the proxy gave NaN/inf: no score); "error: <message>" (no score).
+# include or exclude such cells); "nan" (the proxy gave NaN/inf: no score); "error: <message>" (no score);
+# "timeout" (a study run's unit_timeout stopped it: no score; harness.store.schema has the vocabulary).
 OK = "ok"
 DEGENERATE = "degenerate"
 NAN = "nan"
+TIMEOUT = "timeout"
 
 
 def error_status(exc: BaseException) -> str:
@@ -56,5 +58,5 @@ class ScoreRecord:
 
     @property
     def finished(self) -> bool:
-        """Errors may be retried by a rerun; every other status is final."""
-        return not self.status.startswith("error")
+        """Errors and timeouts may be retried by a rerun; every other status is final."""
+        return not (self.status.startswith("error") or self.status == TIMEOUT)

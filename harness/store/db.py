@@ -33,6 +33,7 @@ from harness.store.schema import (
     TABLES,
     UNIT_KEY_FIELDS,
     UnitKey,
+    failed_sql,
     quote,
     select_list,
 )
@@ -216,7 +217,7 @@ class ResultStore:
             f"INSERT INTO results ({', '.join(quote(c) for c in columns)}) VALUES ({', '.join('?' * len(columns))}) "
             f"ON CONFLICT ({', '.join(quote(k) for k in KEY_FIELDS)}) DO UPDATE SET "
             + ", ".join(f"{quote(c)} = excluded.{quote(c)}" for c in update)
-            + " WHERE results.status LIKE 'error%' OR excluded.status NOT LIKE 'error%'"
+            + f" WHERE {failed_sql('results.status')} OR NOT {failed_sql('excluded.status')}"
         )
         base = provenance or prov.current()
         version_of = _VersionLookup(versions)
@@ -270,7 +271,7 @@ class ResultStore:
     def done_keys(self, study: str, space: str | None = None, *, include_errors: bool = False) -> set[UnitKey]:
         """The ``UnitKey`` of each unit of ``study`` already finished.
 
-        ``error: ...`` rows are not finished (a rerun retries them) unless ``include_errors``.
+        ``error: ...`` and ``timeout`` rows are not finished (a rerun retries them) unless ``include_errors``.
         """
         sql = f"SELECT {select_list(UNIT_KEY_FIELDS, self.table_columns('results'))} FROM results WHERE study = ?"
         args: list[Any] = [study]
@@ -278,7 +279,7 @@ class ResultStore:
             sql += " AND space = ?"
             args.append(space)
         if not include_errors:
-            sql += " AND status NOT LIKE 'error%'"
+            sql += f" AND NOT {failed_sql()}"
         return {UnitKey(*row) for row in self._conn.execute(sql, args)}
 
     def table_columns(self, table: str) -> set[str]:

@@ -21,7 +21,7 @@ from collections.abc import Collection, Iterable
 
 from harness.store.db import ResultStore
 from harness.store.provenance import now_utc
-from harness.store.schema import KEY_FIELDS, RESULT_COLUMNS, UNIT_KEY_FIELDS, UnitKey, quote
+from harness.store.schema import KEY_FIELDS, RESULT_COLUMNS, UNIT_KEY_FIELDS, UnitKey, failed_sql, quote
 
 HEARTBEAT_SECONDS = 10.0
 STALE_SECONDS = 60.0
@@ -108,7 +108,7 @@ class Lease:
             conn.execute(
                 f"INSERT OR IGNORE INTO claims ({names}, owner) SELECT {names}, ? FROM temp.wanted c "
                 f"WHERE c.proxy IN ({again}) OR NOT EXISTS (SELECT 1 FROM results r WHERE {match} "
-                "AND r.status NOT LIKE 'error%')",
+                f"AND NOT {failed_sql('r.status')})",
                 (self.owner, *rescore),
             )
             held = conn.execute(

@@ -12,6 +12,31 @@ from typing import NamedTuple
 SCHEMA_VERSION = 2
 PROTOCOL = "harness"  # the scoring protocol of every row so far (issue #20 will add "paper")
 
+# The status vocabulary. Finished (final) statuses: a rerun skips the unit and nothing replaces the row but
+# ``run --rescore``. Failed ones: ``error: <message>`` (the proxy raised) and ``timeout`` (the unit ran past the
+# run's ``unit_timeout`` and its worker process was stopped); a rerun retries them, and a failed row never replaces
+# a finished one (writing or merging). Neither kind of failed row has a score.
+FINISHED_STATUSES = ("ok", "degenerate", "nan")
+TIMEOUT = "timeout"
+STATUS_FORM = "ok, degenerate, nan, timeout or 'error: <message>'"
+
+
+def is_failed(status: str) -> bool:
+    """An ``error: ...`` or ``timeout`` status: no score, retried by a rerun."""
+    return status == TIMEOUT or status.startswith("error")
+
+
+def known_status(status: object) -> bool:
+    """A status of the vocabulary above (what a store may hold)."""
+    return isinstance(status, str) and (
+        status in FINISHED_STATUSES or status == TIMEOUT or status == "error" or status.startswith("error: ")
+    )
+
+
+def failed_sql(column: str = "status") -> str:
+    """SQL that is true for a failed status in ``column`` (``is_failed`` in SQL)."""
+    return f"({column} LIKE 'error%' OR {column} = '{TIMEOUT}')"
+
 
 class UnitKey(NamedTuple):
     """One work unit of a study (within its study and space): the one definition of the key, read by name.

@@ -9,10 +9,14 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from harness.errors import DataMissing
 from harness.store.provenance import Provenance, current
 from harness.studies.units import Shard
+
+if TYPE_CHECKING:
+    from harness.scoring.engine import StartFn
 
 
 @dataclass
@@ -23,8 +27,11 @@ class Outcome:
     missing: str | None = None  # the DataMissing message when the shard's data is absent
 
 
-def iter_shard(shard: Shard, data: str | os.PathLike | None = None) -> Iterator[Outcome]:
+def iter_shard(
+    shard: Shard, data: str | os.PathLike | None = None, started: StartFn | None = None
+) -> Iterator[Outcome]:
     """Score ``shard`` and yield one outcome per record as soon as it exists (or one ``missing`` outcome).
+    ``started`` is the engine's ``started`` callback (a unit-timeout watcher, ``process_backend``).
 
     The process's intra-op thread count is fixed to the shard's first: CPU scores depend on it (a reduction split
     over more threads adds in another order), so a study's rows agree however it is spread over processes."""
@@ -37,7 +44,7 @@ def iter_shard(shard: Shard, data: str | os.PathLike | None = None) -> Iterator[
         shard.space, shard.cells, shard.proxies, dataset=shard.dataset, data_mode=shard.data_mode,
         label_mode=shard.label_mode, batch_size=shard.batch_size, seed=shard.seed, device=shard.device, data=data,
         skip=shard.skip if shard.done else None, share_isomorphic=shard.share_isomorphic,
-        stack=shard.stack, protocol=shard.protocol,
+        stack=shard.stack, protocol=shard.protocol, started=started,
     )  # fmt: skip
     here = current()
     try:

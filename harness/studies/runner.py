@@ -1,8 +1,8 @@
 """Running a study: plan the unfinished units, score them on a backend, store each result, then report.
 
 Resuming is the default: units already in the store with a final status (ok, degenerate, nan) are skipped;
-``error: ...`` units are retried. Units whose data is absent are skipped with the data layer's message (what
-was looked for, where, how to get it), not failed. Ctrl-C stops after the unit in progress; everything
+``error: ...`` and ``timeout`` units are retried. Units whose data is absent are skipped with the data layer's
+message (what was looked for, where, how to get it), not failed. Ctrl-C stops after the unit in progress; everything
 finished is already committed.
 """
 
@@ -19,6 +19,7 @@ from pathlib import Path
 from harness.errors import DataMissing, HarnessError
 from harness.store import ResultStore
 from harness.store.leases import Lease
+from harness.store.schema import TIMEOUT, failed_sql
 from harness.studies.execute import Outcome, iter_shard
 from harness.studies.interrupt import interrupts_held, sigterm_as_interrupt
 from harness.studies.spec import DEVICE_FORM, Study
@@ -44,13 +45,14 @@ class RunSummary:
     total: int
     done_before: int
     ran: int = 0
-    by_status: dict[str, int] = field(default_factory=dict)  # ok / degenerate / nan / error
+    by_status: dict[str, int] = field(default_factory=dict)  # ok / degenerate / nan / error / timeout
     errors: list[str] = field(default_factory=list)  # distinct error statuses, first few
     skipped: dict[str, int] = field(default_factory=dict)  # reason -> units
     interrupted: bool = False
     seconds: float = 0.0
     report: Path | None = None
     report_note: str = ""
+    unit_timeout: float | None = None
 
     @property
     def skipped_units(self) -> int:
@@ -82,6 +84,9 @@ class RunSummary:
             out.append(f"skipped {n} units {reason}")
         for message in self.errors:
             out.append(f"failed units (a rerun retries them), e.g. {message}")
+        if self.by_status.get(TIMEOUT):
+            out.append(f"{self.by_status[TIMEOUT]} units ran past the unit timeout ({self.unit_timeout:g} s) and were "
+                       "stopped (status timeout; a rerun retries them)")  # fmt: skip
         if self.interrupted:
             out.append(f"interrupted: {self.remaining} units left; run the same command again to resume")
         out.append(f"store: {self.store}")
@@ -103,9 +108,23 @@ def _stderr(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+def check_unit_timeout(value: object) -> float | None:
+    """A positive number of seconds, or None (no limit)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0 or value == float("inf"):
+        raise ValueError(f"unit_timeout must be a positive number of seconds, got {value!r}")
+    return float(value)
+
+
 def _check_options(
-    backend: str, workers: int | None, address: str | None, device: str | None, threads: int | None = None
-) -> None:
+    backend: str, workers: int | None, address: str | None, device: str | None, threads: int | None = None,
+    unit_timeout: float | None = None,
+) -> None:  # fmt: skip
+    check_unit_timeout(unit_timeout)
+    if backend == "ray" and unit_timeout is not None:
+        raise ValueError("a unit timeout (--unit-timeout, or unit_timeout in the study file) is not supported by "
+                         "the ray backend (a Ray task scores a whole shard); use --backend local")  # fmt: skip
     if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
         raise ValueError(f"threads must be a positive integer, got {threads!r}")
     if backend not in BACKENDS:
@@ -138,7 +157,7 @@ def check_threads(db: ResultStore, study: Study, threads: int, allow: bool, log:
     in the last digits), unless ``allow``: then warn and go on (each row records its own count)."""
     stored = [row[0] for row in db.connection.execute(
         "SELECT DISTINCT threads FROM results WHERE study = ? AND device = 'cpu' AND threads IS NOT NULL "
-        "AND status NOT LIKE 'error%' ORDER BY threads", (study.name,))]  # fmt: skip
+        f"AND NOT {failed_sql()} ORDER BY threads", (study.name,))]  # fmt: skip
     other = [int(t) for t in stored if int(t) != threads]
     if not other:
         return
@@ -229,14 +248,16 @@ class _Claims:
 
 def _outcomes(
     shards: list[Shard], backend: str, workers: int | None, address: str | None, data: str | os.PathLike | None,
-    log: Log, claims: _Claims,
+    log: Log, claims: _Claims, unit_timeout: float | None = None,
 ) -> Iterator[Outcome]:  # fmt: skip
     if not shards:
         return
-    if backend == "local" and (workers or 1) > 1:
+    if backend == "local" and ((workers or 1) > 1 or unit_timeout is not None):
+        # a unit timeout needs a worker process even for one worker: only a process can be stopped mid-unit
         from harness.studies.process_backend import run_processes
 
-        yield from run_processes(claims.held(shards), data=data, workers=workers, log=log)
+        yield from run_processes(claims.held(shards), data=data, workers=workers or 1, log=log,
+                                 unit_timeout=unit_timeout)  # fmt: skip
         return
     if backend == "local":
         for shard in claims.as_they_go(shards):
@@ -311,6 +332,7 @@ def run_study(
     stack: int | None = None,
     threads: int | None = None,
     allow_thread_change: bool = False,
+    unit_timeout: float | None = None,
 ) -> RunSummary:
     """Run every unfinished unit of ``study`` and store the results (``store`` overrides the study's path).
 
@@ -321,12 +343,17 @@ def run_study(
     ``threads`` overrides the study's intra-op thread count per scoring process; a store whose CPU rows used
     another count is refused unless ``allow_thread_change``. Units are claimed in the store before they are
     scored, so runs sharing a store skip each other's units (``harness.store.leases``).
+    ``unit_timeout`` (seconds) overrides the study's: a unit running longer is stored with status ``timeout`` (no
+    score; a rerun retries it, and it never replaces a finished row) and the run goes on. The local backend then
+    scores in worker processes (one, when ``workers`` is 1): the stuck worker is terminated and a new one takes its
+    other units. The ray backend refuses it.
     Returns the counts; ``summary.interrupted`` is set when Ctrl-C stopped the run. Every refused argument is
     refused before the store is created or changed.
     """
     from harness.scoring.progress import Progress
 
-    _check_options(backend, workers, address, device, threads)
+    unit_timeout = check_unit_timeout(unit_timeout if unit_timeout is not None else study.unit_timeout)
+    _check_options(backend, workers, address, device, threads, unit_timeout)
     without_rescored(study, set(), rescore)  # a bad name fails before the store is opened
     if part is not None:
         k, n = part
@@ -348,7 +375,7 @@ def run_study(
             log(f"re-scoring {n} rows of proxy {proxy} stored under version {old} (now {versions[proxy]})")
         if rescore:
             log(f"rescoring {', '.join(rescore)}: their stored units are scored again and replaced")
-        summary = RunSummary(study.name, store_path, backend, plan.total, plan.done_before)
+        summary = RunSummary(study.name, store_path, backend, plan.total, plan.done_before, unit_timeout=unit_timeout)
         log(plan.describe())
         for reason, n in plan.not_applicable.items():
             summary.skipped[reason] = n
@@ -367,7 +394,7 @@ def run_study(
         claims = _Claims(lease, versions, rescore)
         try:
             with sigterm_as_interrupt():  # a scheduler's SIGTERM stops the run as Ctrl-C does
-                for outcome in _outcomes(shards, backend, workers, address, data, log, claims):
+                for outcome in _outcomes(shards, backend, workers, address, data, log, claims, unit_timeout):
                     if outcome.missing is not None:  # only from workers on other machines
                         if skips.add(outcome.missing, outcome.shard):
                             log(f"skipping units whose data is missing on a worker: {outcome.missing}")

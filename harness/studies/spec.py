@@ -18,6 +18,9 @@ stack = 1                      # optional: score K cells per computation with pr
 threads = 1                    # optional: intra-op threads of each scoring process (CPU scores depend on it)
 protocol = "harness"           # optional: harness (uniform), paper (each proxy's official setting), or both
 plugins = ["my_proxy.py"]      # optional: proxy/space files to load first, relative to this file (docs/extending.md)
+unit_timeout = 600             # optional: seconds one unit may take; past it the unit is stored with status
+                               # "timeout" (retried by a rerun) and the run goes on (run --unit-timeout overrides;
+                               # local backend only: units then run in worker processes, a stuck one is replaced)
 
 [analysis]                     # optional: what the report compares against
 datasets = ["cifar10"]         # default: the study's datasets
@@ -57,7 +60,8 @@ else:  # pragma: no cover - exercised on 3.10 only
 
 SECTIONS = ("study", "analysis", "output")
 STUDY_KEYS = ("name", "description", "space", "cells", "proxies", "datasets", "data_modes", "label_modes", "seeds",
-              "batch_size", "device", "share_isomorphic", "stack", "plugins", "threads", "protocol")  # fmt: skip
+              "batch_size", "device", "share_isomorphic", "stack", "plugins", "threads", "protocol",
+              "unit_timeout")  # fmt: skip
 REQUIRED_STUDY_KEYS = ("name", "space", "cells", "proxies", "datasets", "data_modes", "label_modes", "seeds")
 ANALYSIS_KEYS = ("datasets", "target", "epochs", "reports", "exclude_degenerate", "aggregates", "builtin_aggregates")
 AGGREGATE_FORM = "NAME=P1+P2[+...], ensemble:P1+P2 or a registered aggregate's name"
@@ -110,6 +114,7 @@ class Study:
     report_dir: Path = Path("results/report")
     source: Path | None = None
     plugins: tuple[str, ...] = ()  # absolute paths of the plugin files loaded before validation
+    unit_timeout: float | None = None  # seconds per unit at most (None: no limit)
 
     @property
     def total_units(self) -> int:
@@ -317,6 +322,11 @@ def parse_study(document: dict[str, Any], where: str = "<study>", source: Path |
     stack = s.integer("stack", 1, "cells per stacked computation (nasi; 1 = one network at a time)", minimum=1)
     threads = s.integer("threads", DEFAULT_THREADS, "intra-op threads per scoring process", minimum=1)
     protocols = s.strings("protocol", ("harness",), "harness, paper or both", ("harness", "paper"))
+    unit_timeout = s.table.get("unit_timeout")
+    if unit_timeout is not None:
+        if isinstance(unit_timeout, bool) or not isinstance(unit_timeout, int | float) or not 0 < unit_timeout < 1e9:
+            raise s.error("unit_timeout", f"expected a positive number of seconds per unit, got {unit_timeout!r}")
+        unit_timeout = float(unit_timeout)
     description = s.table.get("description", "")
     if not isinstance(description, str):
         raise s.error("description", f"expected a string, got {description!r}")
@@ -342,7 +352,7 @@ def parse_study(document: dict[str, Any], where: str = "<study>", source: Path |
         data_modes=data_modes, label_modes=label_modes, seeds=seeds, batch_size=batch_size, device=device,
         share_isomorphic=share, stack=stack, threads=threads, protocols=protocols, description=description,
         analysis=analysis, output_dir=out_dir, store_path=store_path, report_dir=report_dir, source=source,
-        plugins=plugins,
+        plugins=plugins, unit_timeout=unit_timeout,
     )  # fmt: skip
 
 
