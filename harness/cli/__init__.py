@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from harness import __version__
-from harness.errors import HarnessError
+from harness.errors import HarnessError, one_line
 
 # One module per sub-command, each exposing ``register(subparsers)`` which sets ``func`` on its parser.
 COMMAND_MODULES = (
@@ -84,7 +84,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except (HarnessError, ValueError, FileNotFoundError) as exc:
-        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        message = one_line(str(exc)) or type(exc).__name__
         print(f"nasi-harness: error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -6,6 +6,7 @@ import argparse
 import csv
 import itertools
 import sys
+from pathlib import Path
 
 from harness.cli import add_plugin_option, options
 from harness.datasets import DATASETS
@@ -62,6 +63,8 @@ def _score(args: argparse.Namespace) -> int:
     from harness.scoring import RECORD_FIELDS, parse_cells, score_cells
     from harness.scoring.progress import Progress
 
+    if args.out:  # refused before any scoring
+        options.refuse_overwrite(Path(args.out), "results", force=args.force)
     proxies = parse_proxy_list(args.proxies)
     validate_modes(args.data_mode, args.labels)
     cells = parse_cells(args.cells, args.space)
@@ -73,7 +76,7 @@ def _score(args: argparse.Namespace) -> int:
     # The engine checks its arguments and data when first asked for a record: ask before writing anything, so a
     # bad option or missing data is one error line and no half-written file.
     first = next(records, None)
-    out = open(options.output_path(args.out), "w", newline="") if args.out else sys.stdout  # noqa: SIM115
+    out = open(options.output_path(args.out, "results", force=args.force), "w", newline="") if args.out else sys.stdout  # noqa: SIM115
     rows = 0
     try:
         writer = csv.DictWriter(out, fieldnames=RECORD_FIELDS)
