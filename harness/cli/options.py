@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 DEFAULT_RESAMPLES = 1000  # harness.analysis.bootstrap.DEFAULT_RESAMPLES
 DEFAULT_LEVEL = 0.95  # harness.analysis.bootstrap.DEFAULT_LEVEL
 DATA_DIR_DEFAULT = "default $NASI_HARNESS_DATA, then $TORCH_HOME, ~/.torch"
-OUT_FOLDER_NOTE = "a missing parent folder is created"
+OUT_FOLDER_NOTE = "a missing parent folder is created; a results database is never overwritten"
 FORCE_HELP = "replace an existing --out file of another kind than this command writes (never a results database)"
 RESULTS_HEADER = {"index", "proxy", "score"}  # columns that make a CSV a results table (score --out, export)
 STUDY_NOTE = "; given with --study, {what}"

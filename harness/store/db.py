@@ -101,8 +101,8 @@ def _damaged(path: Path, problem: str) -> DamagedStore:
         problem = problem[:160] + "..."
     return DamagedStore(
         f"{path} is damaged ({problem}); it was not changed. Recover its rows into a new file with "
-        f"`sqlite3 {path} .recover | sqlite3 recovered.sqlite`, or `nasi-harness merge NEW.sqlite` from an export "
-        "of it or another copy"
+        f"`sqlite3 {path} .recover | sqlite3 recovered.sqlite` (docs/store.md), or `nasi-harness merge NEW.sqlite` "
+        "an export or another copy of it"
     )
 
 
