@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import hashlib
+import importlib
 import multiprocessing
 import random
 import sqlite3
@@ -220,6 +221,29 @@ def test_every_command_refuses_a_damaged_store_with_one_line(tmp_path, damaged, 
     assert _digest(damaged) == before
     assert not damaged.with_name(damaged.name + "-wal").exists()
     assert not (tmp_path / "new.sqlite").exists() or ResultStore(tmp_path / "new.sqlite", readonly=True)
+
+
+def test_a_store_path_holding_another_kind_of_file_is_refused(tmp_path, capsys):
+    notes = tmp_path / "notes.csv"
+    notes.write_text("index,proxy,score\n0,params,1.0\n")
+    for argv in (
+        ["run", str(_study(tmp_path)), "--store", str(notes), "--no-report"],
+        ["merge", str(notes), str(_store(tmp_path / "good.sqlite", 5))],
+    ):
+        assert main(argv) == 2
+        assert str(notes) in _one_error_line(capsys)
+    assert notes.read_text() == "index,proxy,score\n0,params,1.0\n"
+
+
+def test_a_database_error_past_the_open_check_is_one_line(tmp_path, capsys, monkeypatch):
+    export = importlib.import_module("harness.store.export")  # the module: harness.store.export is also a function
+
+    def malformed(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        raise sqlite3.DatabaseError("database disk image is malformed")
+
+    monkeypatch.setattr(export, "load_results", malformed)
+    assert main(["export", str(_store(tmp_path / "s.sqlite", 5))]) == 2
+    assert "malformed" in _one_error_line(capsys)
 
 
 def test_a_truncated_store_is_refused_by_its_header(tmp_path):

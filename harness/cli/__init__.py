@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import sqlite3
 import sys
 from collections.abc import Sequence
 
@@ -85,6 +86,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except (HarnessError, ValueError, FileNotFoundError) as exc:
         message = one_line(str(exc)) or type(exc).__name__
+        print(f"nasi-harness: error: {message}", file=sys.stderr)
+        return 2
+    except sqlite3.DatabaseError as exc:  # damage the open check did not reach (a store past its time budget)
+        message = one_line(f"results database: {exc} (a damaged store? docs/store.md says how to recover it)")
         print(f"nasi-harness: error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -83,16 +83,7 @@ class StoreFull(StoreError):
 
 
 SQLITE_HEADER = b"SQLite format 3\x00"
-CHECK_SECONDS = 5.0  # quick_check's time budget per open: about 0.16 s per 100 MB on a warm page cache
-
-
-def is_sqlite_file(path: str | os.PathLike) -> bool:
-    """Whether ``path`` is a file that starts with SQLite's header (a results database, or another SQLite file)."""
-    try:
-        with open(path, "rb") as f:
-            return f.read(len(SQLITE_HEADER)) == SQLITE_HEADER
-    except OSError:
-        return False
+CHECK_SECONDS = 5.0  # quick_check's time budget per open: about 0.2 s per 100 MB on a warm page cache
 
 
 def _damaged(path: Path, problem: str) -> DamagedStore:
@@ -133,17 +124,33 @@ def check_file(path: Path) -> None:
         raise _damaged(path, f"the file is {size} bytes but its header says {pages * page_size}: truncated")
 
 
-def quick_check(path: Path, budget: float = CHECK_SECONDS) -> None:
+def quick_check(path: Path, budget: float = CHECK_SECONDS, timeout: float = 60.0) -> None:
     """``PRAGMA quick_check`` of an existing store (every page's structure, not the indexes' contents) on a
-    connection of its own that writes nothing: without a write-ahead log beside the file it reads the file as
-    immutable, so not even the ``-shm`` file is made. Stopped after ``budget`` seconds on a very large store (the
+    connection of its own that writes nothing: with no write-ahead log or journal beside the file it reads the file
+    as immutable, so not even a ``-shm`` file is made. Stopped after ``budget`` seconds on a very large store (the
     pages not reached are still checked by SQLite as they are read)."""
-    if not path.is_file() or path.stat().st_size == 0:
-        return
-    wal = path.with_name(path.name + "-wal").exists()
-    uri = path.resolve().as_uri() + ("?mode=ro" if wal else "?mode=ro&immutable=1")
     try:
-        conn = sqlite3.connect(uri, uri=True, isolation_level=None)
+        before = path.stat()
+    except OSError:
+        return
+    if before.st_size == 0:
+        return
+    in_use = any(path.with_name(path.name + end).exists() for end in ("-wal", "-journal"))
+    problem = _quick_check(path, budget, timeout, immutable=not in_use)
+    if problem is not None and not in_use:
+        after = path.stat()
+        changed = (after.st_mtime_ns, after.st_size) != (before.st_mtime_ns, before.st_size)
+        if changed or any(path.with_name(path.name + end).exists() for end in ("-wal", "-journal")):
+            problem = _quick_check(path, budget, timeout, immutable=False)  # a writer came by: read as SQLite does
+    if problem is not None:
+        raise _damaged(path, problem)
+
+
+def _quick_check(path: Path, budget: float, timeout: float, immutable: bool) -> str | None:
+    """quick_check's first problem, or None (also when ``budget`` ran out)."""
+    uri = path.resolve().as_uri() + ("?mode=ro&immutable=1" if immutable else "?mode=ro")
+    try:
+        conn = sqlite3.connect(uri, uri=True, timeout=timeout, isolation_level=None)
     except sqlite3.Error as exc:
         raise StoreError(f"cannot open results database {path}: {exc}") from None
     deadline = time.monotonic() + budget
@@ -152,14 +159,13 @@ def quick_check(path: Path, budget: float = CHECK_SECONDS) -> None:
         problem = conn.execute("PRAGMA quick_check(1)").fetchone()[0]
     except sqlite3.OperationalError as exc:
         if "interrupted" in str(exc):
-            return
+            return None
         raise StoreError(f"cannot open results database {path}: {exc}") from None
     except sqlite3.DatabaseError as exc:
-        raise _damaged(path, str(exc)) from None
+        return str(exc)
     finally:
         conn.close()
-    if problem != "ok":
-        raise _damaged(path, str(problem))
+    return None if problem == "ok" else str(problem)
 
 
 def full_error(exc: sqlite3.Error) -> bool:
@@ -252,7 +258,7 @@ class ResultStore:
         if not readonly:
             prepare_folder(self.path)
         check_file(self.path)
-        quick_check(self.path)  # before anything is written to it or read from it
+        quick_check(self.path, timeout=timeout)  # before anything is written to it or read from it
         try:
             self._conn = _connect(self.path, readonly, timeout)
         except sqlite3.DatabaseError as exc:
