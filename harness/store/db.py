@@ -120,6 +120,8 @@ def check_file(path: Path) -> None:
     page_size = int.from_bytes(header[16:18], "big")
     page_size = 65536 if page_size == 1 else page_size
     pages, change, valid_for = (int.from_bytes(header[i : i + 4], "big") for i in (28, 24, 92))
+    if _in_use(path):  # until a checkpoint completes, the log beside the file holds pages the file lacks
+        return
     if page_size and change == valid_for and pages and size < pages * page_size:
         raise _damaged(path, f"the file is {size} bytes but its header says {pages * page_size}: truncated")
 
@@ -135,15 +137,20 @@ def quick_check(path: Path, budget: float = CHECK_SECONDS, timeout: float = 60.0
         return
     if before.st_size == 0:
         return
-    in_use = any(path.with_name(path.name + end).exists() for end in ("-wal", "-journal"))
+    in_use = _in_use(path)
     problem = _quick_check(path, budget, timeout, immutable=not in_use)
     if problem is not None and not in_use:
         after = path.stat()
         changed = (after.st_mtime_ns, after.st_size) != (before.st_mtime_ns, before.st_size)
-        if changed or any(path.with_name(path.name + end).exists() for end in ("-wal", "-journal")):
+        if changed or _in_use(path):
             problem = _quick_check(path, budget, timeout, immutable=False)  # a writer came by: read as SQLite does
     if problem is not None:
         raise _damaged(path, problem)
+
+
+def _in_use(path: Path) -> bool:
+    """Whether a write-ahead log or rollback journal lies beside the store (SQLite reads the file with it)."""
+    return any(path.with_name(path.name + end).exists() for end in ("-wal", "-journal"))
 
 
 def _quick_check(path: Path, budget: float, timeout: float, immutable: bool) -> str | None:

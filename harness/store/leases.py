@@ -139,7 +139,14 @@ class Lease:
         except StoreFull:  # a full disk: the write-ahead log folded into the file may leave room for the release
             with contextlib.suppress(sqlite3.Error):
                 self.store.connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            self._release_all()  # still full: one error line; the next run reaps this dead owner's claims
+            try:
+                self._release_all()
+            except StoreFull:
+                raise StoreFull(
+                    f"{self.store.path}: the disk is full (SQLite: database or disk is full), so this run's claims "
+                    "could not be released; every row written is kept. Free space (the write-ahead log beside the "
+                    "store needs a few MB, docs/store.md) and run again: it takes the claims over and resumes"
+                ) from None
 
     def _release_all(self) -> None:
         with self.store.transaction() as conn:
