@@ -245,6 +245,10 @@ def prepare_folder(path: Path) -> None:
         )
     try:
         folder.mkdir()
+    except FileExistsError:
+        if folder.is_dir():  # another run on this store made it first
+            return
+        raise StoreError(f"cannot create results database {path}: {folder} is a file") from None
     except OSError as exc:
         raise StoreError(f"cannot create results database {path}: folder {folder}: {exc.strerror or exc}") from None
     print(f"nasi-harness: created folder {folder} for the results database", file=sys.stderr)
