@@ -76,7 +76,8 @@ def _score(args: argparse.Namespace) -> int:
     # The engine checks its arguments and data when first asked for a record: ask before writing anything, so a
     # bad option or missing data is one error line and no half-written file.
     first = next(records, None)
-    out = open(options.output_path(args.out, "results", force=args.force), "w", newline="") if args.out else sys.stdout  # noqa: SIM115
+    path = options.output_path(args.out, "results", force=args.force) if args.out else None
+    out = open(path, "w", newline="") if path else sys.stdout  # noqa: SIM115
     rows = 0
     try:
         writer = csv.DictWriter(out, fieldnames=RECORD_FIELDS)
