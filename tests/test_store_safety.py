@@ -387,6 +387,17 @@ def test_a_long_cell_list_with_one_bad_item_is_a_short_error(capsys):
     assert len(_one_error_line(capsys)) < 600
 
 
+LONG = ", ".join(str(i) for i in range(10_000))
+
+
+@pytest.mark.parametrize("cells", [f'"{LONG}, zz"', f"[{LONG}]"], ids=["spec with a bad item", "toml list"])
+def test_a_long_cell_list_in_a_study_file_is_a_short_error(tmp_path, capsys, cells):
+    path = _study(tmp_path)
+    path.write_text(path.read_text().replace('cells = "0-2"', f"cells = {cells}"))
+    assert main(["run", str(path), "--dry-run"]) == 2
+    assert len(_one_error_line(capsys)) < 600
+
+
 def test_shown_and_one_line_bound_their_text():
     assert shown("abc") == "'abc'"
     assert shown("x" * 1000).endswith("... (1002 characters)") and len(shown("x" * 1000)) < 110
