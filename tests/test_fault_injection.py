@@ -171,7 +171,7 @@ def test_two_writers_at_once_write_each_unit_once_even_when_one_is_killed(tmp_pa
 @pytest.mark.parametrize(
     "content, needle",
     [
-        (b"SQLite format 3\x00" + b"\x00" * 50, "cannot open results database|not a nasi-harness"),
+        (b"SQLite format 3\x00" + b"\x00" * 50, "cannot open results database|not a nasi-harness|is damaged"),
         (b"not a database at all, just text" * 40, "not a nasi-harness results database|cannot open"),
     ],
 )

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import sqlite3
 import sys
 from collections.abc import Sequence
 
 from harness import __version__
-from harness.errors import HarnessError
+from harness.errors import HarnessError, one_line
 
 # One module per sub-command, each exposing ``register(subparsers)`` which sets ``func`` on its parser.
 COMMAND_MODULES = (
@@ -84,7 +85,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except (HarnessError, ValueError, FileNotFoundError) as exc:
-        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        message = one_line(str(exc)) or type(exc).__name__
+        print(f"nasi-harness: error: {message}", file=sys.stderr)
+        return 2
+    except sqlite3.DatabaseError as exc:  # damage the open check did not reach (a store past its time budget)
+        message = one_line(f"results database: {exc} (a damaged store? docs/store.md says how to recover it)")
         print(f"nasi-harness: error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -22,9 +22,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from harness.store.export import export_rows
+    from harness.store.export import default_out, export_rows
 
-    out_path = options.output_path(args.out) if args.out else None
+    out = args.out or (default_out(args.store, args.table) if args.format == "parquet" else None)
+    writes = "parquet" if args.format == "parquet" else "results"
+    out_path = options.output_path(out, writes, force=args.force, inputs=[args.store]) if out else None
     out, rows = export_rows(args.store, args.format, out_path, study=args.study, table=args.table)
     if out is not None:
         options.wrote(rows, out)

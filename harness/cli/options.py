@@ -3,7 +3,9 @@
 One spelling per meaning (#22): ``--data-dir DIR`` is a data folder everywhere, ``--data MODE`` the data mode
 (score), ``--bootstrap-seed`` the analysis commands' resampling seed (``--seed`` is a scoring seed). Old
 spellings keep working through ``Deprecated``, which says once on stderr what to type instead. Every ``--out``
-goes through ``output_path``: a missing parent folder is created.
+goes through ``output_path``: a missing parent folder is created, and a results database, an input of the command
+or an existing file of another kind than the command writes is refused (``refuse_overwrite``; ``--force`` replaces
+a file of another kind, never a database or an input).
 
 Nothing heavy is imported at module level: building the parser (``--help``) must stay fast and torch-free,
 so pandas and the analysis package are imported inside the functions that read a store.
@@ -28,7 +30,9 @@ if TYPE_CHECKING:
 DEFAULT_RESAMPLES = 1000  # harness.analysis.bootstrap.DEFAULT_RESAMPLES
 DEFAULT_LEVEL = 0.95  # harness.analysis.bootstrap.DEFAULT_LEVEL
 DATA_DIR_DEFAULT = "default $NASI_HARNESS_DATA, then $TORCH_HOME, ~/.torch"
-OUT_FOLDER_NOTE = "a missing parent folder is created"
+OUT_FOLDER_NOTE = "a missing parent folder is created; a results database is never overwritten"
+FORCE_HELP = "replace an existing --out file of another kind than this command writes (never a results database)"
+RESULTS_HEADER = {"index", "proxy", "score"}  # columns that make a CSV a results table (score --out, export)
 STUDY_NOTE = "; given with --study, {what}"
 
 
@@ -63,13 +67,82 @@ def add_data_dir(parser: argparse.ArgumentParser, what: str = "data root", legac
 
 
 def add_out(parser: argparse.ArgumentParser, what: str, **kwargs: Any) -> None:
-    """``--out`` with the behaviour every command shares stated in its help."""
+    """``--out`` with the behaviour every command shares stated in its help, and ``--force``."""
     parser.add_argument("--out", help=f"{what}; {OUT_FOLDER_NOTE}", **kwargs)
+    add_force(parser)
 
 
-def output_path(out: str | Path) -> Path:
-    """The path ``--out`` names, its parent folder created; an unusable path is one error line."""
+def add_force(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--force", action="store_true", help=FORCE_HELP)
+
+
+def file_kind(path: Path) -> str | None:
+    """What an existing file holds, from its first bytes: "database" (SQLite), "parquet", "binary", "results"
+    (a CSV whose header has index, proxy and score: a ``score --out`` or ``export`` table), "text"; None when
+    there is no file or it is empty."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4096)
+    except OSError:
+        return None
+    if not head:
+        return None
+    if head.startswith(b"SQLite format 3\x00"):
+        return "database"
+    if head.startswith(b"PAR1"):
+        return "parquet"
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError as exc:  # binary, unless only a character cut at the end of the bytes read
+        text = head[: exc.start].decode("utf-8") if exc.start >= len(head) - 3 else "\x00"
+    if "\x00" in text:
+        return "binary"
+    first = text.splitlines()[0] if text.splitlines() else ""
+    return "results" if {c.strip().strip('"') for c in first.split(",")} >= RESULTS_HEADER else "text"
+
+
+def refuse_overwrite(path: Path, writes: str, *, force: bool = False, inputs: Sequence[str | Path] = ()) -> None:
+    """The one rule for every file a command writes: never over a results database, never over one of the
+    command's own inputs, and over an existing file of another kind than ``writes`` ("text": a table as text,
+    CSV, JSON or Markdown; "results": a results CSV; "parquet") only with ``force``. One error line otherwise."""
+    for source in inputs:
+        try:
+            same = Path(source).exists() and path.exists() and path.samefile(source)
+        except OSError:
+            same = False
+        if same:
+            raise HarnessError(f"--out {path} is an input of this command; write to another file")
+    kind = file_kind(path)
+    if kind is None or kind == writes:
+        return
+    if kind == "database":
+        raise HarnessError(
+            f"--out {path} is an SQLite database (a results store?); it is never overwritten: write to another file"
+        )
+    if not force:
+        raise HarnessError(
+            f"--out {path} exists and holds {_KIND_WORDS[kind]}, not {_KIND_WORDS[writes]}: give --force to "
+            "replace it, or write to another file"
+        )
+
+
+_KIND_WORDS = {
+    "parquet": "a Parquet table",
+    "binary": "binary data",
+    "results": "a results table (CSV)",
+    "text": "text",
+}
+
+
+def output_path(
+    out: str | Path, writes: str = "text", *, force: bool = False, inputs: Sequence[str | Path] = ()
+) -> Path:
+    """The path ``--out`` names, after ``refuse_overwrite``, its parent folder created; an unusable path is one
+    error line."""
     path = Path(out)
+    if path.is_dir():
+        raise HarnessError(f"--out {path} is a folder; give a file name")
+    refuse_overwrite(path, writes, force=force, inputs=inputs)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -82,6 +155,10 @@ def output_path(out: str | Path) -> Path:
 def output_folder(out: str | Path) -> Path:
     """The folder ``--out DIR`` names (``report``), created with any missing parents; one error line if it can't."""
     path = Path(out)
+    if path.exists() and not path.is_dir():
+        kind = file_kind(path)
+        what = "an SQLite database (a results store?)" if kind == "database" else "a file"
+        raise HarnessError(f"--out {path} is {what}, not a folder; it is left as it is: give a folder")
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -240,6 +317,7 @@ def add_output_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help=f"write to FILE: .json, .csv, .md, anything else aligned text; {OUT_FOLDER_NOTE}",
     )
+    add_force(parser)
     parser.add_argument(
         "--wide", action="store_true", help="terminal tables with every column (default: fit 100 characters)"
     )
@@ -266,6 +344,9 @@ def split_list(text: str | None) -> list[str]:
 def load_filtered(args: argparse.Namespace) -> pd.DataFrame:
     """The store's rows after --study, --dataset and --proxies, or a one-line error saying what is present."""
     from harness.analysis.inputs import describe_sources, load_scores
+
+    if getattr(args, "out", None):  # a refused --out is said before the analysis, not after it
+        refuse_overwrite(Path(args.out), "text", force=args.force, inputs=args.store)
 
     frame = load_scores(
         args.store,
@@ -338,7 +419,7 @@ def emit(
     if not args.out:
         sys.stdout.write(text(args.wide))
         return
-    out = output_path(args.out)
+    out = output_path(args.out, force=args.force, inputs=getattr(args, "store", ()))
     writers = {".json": lambda: as_json() + "\n", ".csv": as_csv, ".md": markdown}
     content = writers.get(out.suffix.lower(), lambda: text(True))()
     out.write_text(content)

@@ -20,6 +20,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     options.add_store_positional(parser)
     parser.add_argument("--out", required=True, metavar="DIR", help="output folder (created, with any missing parents)")
+    parser.add_argument("--force", action="store_true", help="replace a report.md in DIR that is not text")
     parser.add_argument("--study", help="report one study of the store (default: every row)")
     options.add_target_arguments(parser, study_defaults=True)
     parser.add_argument(
@@ -45,9 +46,11 @@ def _report(args: argparse.Namespace) -> int:
         if len(group) < 2:
             raise ValueError(f"--ensemble needs at least two proxies, got {','.join(group) or 'none'}")
     start = time.perf_counter()
+    folder = options.output_folder(args.out)
+    options.refuse_overwrite(folder / "report.md", "text", force=args.force, inputs=args.store)
     path = build_report(
         args.store,
-        options.output_folder(args.out),
+        folder,
         study=args.study,
         data=args.data_dir,
         split=args.split,  # None where not given: build_report takes the study's stored value, else the default

@@ -11,6 +11,7 @@ import argparse
 import csv
 import itertools
 import sys
+from pathlib import Path
 
 from harness.cli import add_plugin_option, options
 from harness.datasets import DATASETS
@@ -88,6 +89,8 @@ def _score(args: argparse.Namespace) -> int:
     from harness.store.provenance import current, now_utc
     from harness.store.schema import PROVENANCE_FIELDS
 
+    if args.out:  # refused before any scoring
+        options.refuse_overwrite(Path(args.out), "results", force=args.force)
     proxies = list(dict.fromkeys(parse_proxy_list(args.proxies)))  # each once, in the order given
     validate_modes(args.data_mode, args.labels)
     cells = list(dict.fromkeys(parse_cells(args.cells, args.space)))
@@ -103,7 +106,8 @@ def _score(args: argparse.Namespace) -> int:
     # The engine checks its arguments and data when first asked for a record: ask before writing anything, so a
     # bad option or missing data is one error line and no half-written file.
     first = next(records, None)
-    out = open(options.output_path(args.out), "w", newline="") if args.out else sys.stdout  # noqa: SIM115
+    path = options.output_path(args.out, "results", force=args.force) if args.out else None
+    out = open(path, "w", newline="") if path else sys.stdout  # noqa: SIM115
     rows = 0
     try:
         writer = csv.DictWriter(out, fieldnames=fields)

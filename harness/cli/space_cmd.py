@@ -91,7 +91,7 @@ def _table(args: argparse.Namespace) -> int:
     sp = get_space(args.space)
     with_iso = args.space == "nb201"
     columns = ["index", "arch", "params_m", "flops_m"] + (["canonical", "degenerate"] if with_iso else [])
-    out = open(options.output_path(args.out), "w", newline="") if args.out else sys.stdout  # noqa: SIM115
+    out = open(options.output_path(args.out, force=args.force), "w", newline="") if args.out else sys.stdout  # noqa: SIM115
     try:
         writer = csv.writer(out)
         writer.writerow(columns)

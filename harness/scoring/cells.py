@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 
+from harness.errors import shown
 from harness.spaces import get_space
 
 SPEC_FORM = "'all', 'unique', 'sample:N[:SEED]', 'A-B' (inclusive), or a comma list of indices / arch strings"
@@ -29,23 +30,27 @@ def parse_cells(spec: str, space: str) -> list[int]:
     if text.startswith("sample:"):
         parts = text.split(":")
         if len(parts) not in (2, 3) or not all(p.isdigit() for p in parts[1:]):
-            raise ValueError(f"malformed cell spec {spec!r}; expected sample:N or sample:N:SEED")
+            raise ValueError(f"malformed cell spec {shown(spec)}; expected sample:N or sample:N:SEED")
         n, seed = int(parts[1]), int(parts[2]) if len(parts) == 3 else 0
         if not 1 <= n <= len(sp):
-            raise ValueError(f"cell spec {spec!r}: N must be in 1..{len(sp)}")
+            raise ValueError(f"cell spec {shown(spec)}: N must be in 1..{len(sp)}")
         return sorted(random.Random(seed).sample(range(len(sp)), n))
     if "-" in text and "|" not in text and ":" not in text and "," not in text:
         lo, _, hi = text.partition("-")
         if not (lo.isdigit() and hi.isdigit()):
-            raise ValueError(f"malformed cell spec {spec!r}; expected {SPEC_FORM}")
+            raise ValueError(f"malformed cell spec {shown(spec)}; expected {SPEC_FORM}")
         a, b = int(lo), int(hi)
         if a > b or b >= len(sp):
-            raise ValueError(f"bad cell range {spec!r}: expected A-B with 0 <= A <= B <= {len(sp) - 1}")
+            raise ValueError(f"bad cell range {shown(spec)}: expected A-B with 0 <= A <= B <= {len(sp) - 1}")
         return list(range(a, b + 1))
     items = [t.strip() for t in text.split(",")]
     if any(not t for t in items):
-        raise ValueError(f"malformed cell spec {spec!r}: empty item; expected {SPEC_FORM}")
-    try:
-        return [sp.resolve(t) for t in items]
-    except ValueError as exc:
-        raise ValueError(f"bad cell spec {spec!r}: {exc}") from None
+        raise ValueError(f"malformed cell spec {shown(spec)}: empty item; expected {SPEC_FORM}")
+    chosen = []
+    for number, item in enumerate(items, start=1):
+        try:
+            chosen.append(sp.resolve(item))
+        except ValueError as exc:
+            where = f"item {number} of {len(items)}" if len(items) > 1 else "cell"
+            raise ValueError(f"bad cell spec {shown(spec)}: {where} {shown(item)}: {shown(exc, 200)}") from None
+    return chosen

@@ -12,6 +12,7 @@ import json
 import math
 import os
 import sqlite3
+import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -73,6 +74,114 @@ class StoreError(HarnessError):
     """The file cannot be used as a results database (newer schema, not a harness database, unreadable)."""
 
 
+class DamagedStore(StoreError):
+    """SQLite finds the file damaged (bad header, short file, a page that fails ``PRAGMA quick_check``): it is
+    refused before anything reads or writes it, and left byte for byte as it was."""
+
+
+class StoreFull(StoreError):
+    """A write found the disk (or the database's page limit) full: the transaction was rolled back whole."""
+
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+CHECK_SECONDS = 5.0  # quick_check's time budget per open: 0.2-0.5 s per 100 MB cached, 3.6 s from disk
+
+
+def _damaged(path: Path, problem: str) -> DamagedStore:
+    problem = " ".join(problem.split())
+    if len(problem) > 160:
+        problem = problem[:160] + "..."
+    return DamagedStore(
+        f"{path} is damaged ({problem}); it was not changed. Recover its rows into a new file with "
+        f"`sqlite3 {path} .recover | sqlite3 recovered.sqlite` (docs/store.md), or `nasi-harness merge NEW.sqlite` "
+        "an export or another copy of it"
+    )
+
+
+def check_file(path: Path) -> None:
+    """The cheap checks of a store file before SQLite opens it: an SQLite header, and not shorter than the size
+    the header records (a truncated copy). An empty or missing file passes (a new store)."""
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise StoreError(f"cannot read results database {path}: {exc.strerror or exc}") from None
+    if size == 0:
+        return
+    try:
+        with open(path, "rb") as f:
+            header = f.read(100)
+    except OSError as exc:
+        raise StoreError(f"cannot read results database {path}: {exc.strerror or exc}") from None
+    if not header.startswith(SQLITE_HEADER):
+        raise StoreError(f"{path} is not a nasi-harness results database (not an SQLite file)")
+    if len(header) < 100:
+        raise _damaged(path, f"the file is {size} bytes, shorter than an SQLite header")
+    page_size = int.from_bytes(header[16:18], "big")
+    page_size = 65536 if page_size == 1 else page_size
+    pages, change, valid_for = (int.from_bytes(header[i : i + 4], "big") for i in (28, 24, 92))
+    if _in_use(path):  # until a checkpoint completes, the log beside the file holds pages the file lacks
+        return
+    if page_size and change == valid_for and pages and size < pages * page_size:
+        raise _damaged(path, f"the file is {size} bytes but its header says {pages * page_size}: truncated")
+
+
+def quick_check(path: Path, budget: float = CHECK_SECONDS, timeout: float = 60.0) -> None:
+    """``PRAGMA quick_check`` of an existing store (every page's structure, not the indexes' contents) on a
+    connection of its own that writes nothing: with no write-ahead log or journal beside the file it reads the file
+    as immutable, so not even a ``-shm`` file is made. Stopped after ``budget`` seconds on a very large store (the
+    pages not reached are still checked by SQLite as they are read)."""
+    try:
+        before = path.stat()
+    except OSError:
+        return
+    if before.st_size == 0:
+        return
+    in_use = _in_use(path)
+    problem = _quick_check(path, budget, timeout, immutable=not in_use)
+    if problem is not None and not in_use:
+        after = path.stat()
+        changed = (after.st_mtime_ns, after.st_size) != (before.st_mtime_ns, before.st_size)
+        if changed or _in_use(path):
+            problem = _quick_check(path, budget, timeout, immutable=False)  # a writer came by: read as SQLite does
+    if problem is not None:
+        raise _damaged(path, problem)
+
+
+def _in_use(path: Path) -> bool:
+    """Whether a write-ahead log or rollback journal lies beside the store (SQLite reads the file with it)."""
+    return any(path.with_name(path.name + end).exists() for end in ("-wal", "-journal"))
+
+
+def _quick_check(path: Path, budget: float, timeout: float, immutable: bool) -> str | None:
+    """quick_check's first problem, or None (also when ``budget`` ran out)."""
+    uri = path.resolve().as_uri() + ("?mode=ro&immutable=1" if immutable else "?mode=ro")
+    try:
+        conn = sqlite3.connect(uri, uri=True, timeout=timeout, isolation_level=None)
+    except sqlite3.Error as exc:
+        raise StoreError(f"cannot open results database {path}: {exc}") from None
+    deadline = time.monotonic() + budget
+    conn.set_progress_handler(lambda: int(time.monotonic() > deadline), 10000)
+    try:
+        problem = conn.execute("PRAGMA quick_check(1)").fetchone()[0]
+    except sqlite3.OperationalError as exc:
+        if "interrupted" in str(exc):
+            return None
+        raise StoreError(f"cannot open results database {path}: {exc}") from None
+    except sqlite3.DatabaseError as exc:
+        return str(exc)
+    finally:
+        conn.close()
+    return None if problem == "ok" else str(problem)
+
+
+def full_error(exc: sqlite3.Error) -> bool:
+    """Whether ``exc`` is SQLite's SQLITE_FULL (disk full, or the page limit reached)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code == sqlite3.SQLITE_FULL if code is not None else "database or disk is full" in str(exc)
+
+
 def _connect(path: Path, readonly: bool, timeout: float) -> sqlite3.Connection:
     if readonly:
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=timeout, isolation_level=None)
@@ -101,6 +210,8 @@ def check_version(conn: sqlite3.Connection, path: Path, readonly: bool = False) 
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     except sqlite3.DatabaseError as exc:
+        if "malformed" in str(exc):
+            raise _damaged(path, str(exc)) from None
         raise StoreError(f"{path} is not a nasi-harness results database ({exc})") from None
     if version > SCHEMA_VERSION:
         raise StoreError(
@@ -112,6 +223,36 @@ def check_version(conn: sqlite3.Connection, path: Path, readonly: bool = False) 
     if readonly and "results" not in tables:
         raise StoreError(f"{path} is empty: no nasi-harness results in it")
     return version
+
+
+_FULL_HINT = (
+    "the disk is full (SQLite: database or disk is full); the last transaction was rolled back and nothing else "
+    "changed. Free space (the write-ahead log beside the store needs a few MB, docs/store.md) and run again: "
+    "it resumes"
+)
+
+
+def prepare_folder(path: Path) -> None:
+    """The folder a new store goes in: its own folder is created when its parent exists (and the creation is
+    said on stderr); a missing grandparent, a file in the way or a read-only parent is one error line."""
+    folder = path.parent
+    if folder.is_dir():
+        return
+    if folder.exists() or any(p.exists() and not p.is_dir() for p in folder.parents):
+        raise StoreError(f"cannot create results database {path}: {folder} or a folder above it is a file")
+    if not folder.parent.is_dir():
+        raise StoreError(
+            f"cannot create results database {path}: folder {folder.parent} does not exist (create it first)"
+        )
+    try:
+        folder.mkdir()
+    except FileExistsError:
+        if folder.is_dir():  # another run on this store made it first
+            return
+        raise StoreError(f"cannot create results database {path}: {folder} is a file") from None
+    except OSError as exc:
+        raise StoreError(f"cannot create results database {path}: folder {folder}: {exc.strerror or exc}") from None
+    print(f"nasi-harness: created folder {folder} for the results database", file=sys.stderr)
 
 
 class ResultStore:
@@ -127,7 +268,9 @@ class ResultStore:
         if readonly and not self.path.is_file():
             raise StoreError(f"no results database at {self.path}")
         if not readonly:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            prepare_folder(self.path)
+        check_file(self.path)
+        quick_check(self.path, timeout=timeout)  # before anything is written to it or read from it
         try:
             self._conn = _connect(self.path, readonly, timeout)
         except sqlite3.DatabaseError as exc:
@@ -138,6 +281,8 @@ class ResultStore:
                 self._prepare()
         except sqlite3.DatabaseError as exc:
             self._conn.close()
+            if full_error(exc):
+                raise StoreFull(f"cannot prepare results database {self.path}: {_FULL_HINT}") from None
             raise StoreError(f"cannot open results database {self.path}: {exc}") from None
         except BaseException:
             self._conn.close()
@@ -168,11 +313,13 @@ class ResultStore:
         _retry_busy(lambda: self._conn.execute("BEGIN IMMEDIATE"), self.timeout)
         try:
             yield self._conn
-        except BaseException:
-            self._conn.execute("ROLLBACK")
-            raise
-        else:
             self._conn.execute("COMMIT")
+        except BaseException as exc:
+            if self._conn.in_transaction:  # SQLite may have rolled back already (SQLITE_FULL does)
+                self._conn.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.Error) and full_error(exc):
+                raise StoreFull(f"{self.path}: {_FULL_HINT}") from None
+            raise
 
     def close(self) -> None:
         self._conn.close()
@@ -410,4 +557,13 @@ def search_config_text(config: dict) -> str:
         raise ValueError(f"search config must be JSON-serialisable: {exc}") from None
 
 
-__all__ = ["ResultStore", "StoreError", "TABLES", "UNIT_KEY_FIELDS", "UnitKey", "search_config_text"]
+__all__ = [
+    "DamagedStore",
+    "ResultStore",
+    "StoreError",
+    "StoreFull",
+    "TABLES",
+    "UNIT_KEY_FIELDS",
+    "UnitKey",
+    "search_config_text",
+]

@@ -30,6 +30,11 @@ def export(
     return export_rows(path, fmt, out, study=study, table=table)[0]
 
 
+def default_out(path: str | os.PathLike, table: str = "results") -> Path:
+    """Where a Parquet export goes without ``out``: ``<store>.parquet`` (``<store>.search_runs.parquet``)."""
+    return Path(path).with_suffix(".parquet" if table == "results" else ".search_runs.parquet")
+
+
 def export_rows(
     path: str | os.PathLike,
     fmt: str = "csv",
@@ -55,8 +60,7 @@ def export_rows(
         frame["config"] = [json.dumps(c, sort_keys=True) for c in frame["config"]]
         frame["accuracy"] = [json.dumps(a, sort_keys=True) for a in frame["accuracy"]]
     if out is None and fmt == "parquet":
-        suffix = ".parquet" if table == "results" else ".search_runs.parquet"
-        out = Path(path).with_suffix(suffix)
+        out = default_out(path, table)
     if out is None:
         frame.to_csv(sys.stdout, index=False)
         return None, len(frame)

@@ -19,7 +19,7 @@ import time
 import uuid
 from collections.abc import Collection, Iterable
 
-from harness.store.db import ResultStore
+from harness.store.db import ResultStore, StoreFull
 from harness.store.provenance import now_utc
 from harness.store.schema import KEY_FIELDS, RESULT_COLUMNS, UNIT_KEY_FIELDS, UnitKey, failed_sql, quote
 
@@ -134,6 +134,21 @@ class Lease:
         """Stop the heartbeat; release every claim left (units not scored) and the owner row."""
         self._stop.set()
         self._thread.join(timeout=5)
+        try:
+            self._release_all()
+        except StoreFull:  # a full disk: the write-ahead log folded into the file may leave room for the release
+            with contextlib.suppress(sqlite3.Error):
+                self.store.connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            try:
+                self._release_all()
+            except StoreFull:
+                raise StoreFull(
+                    f"{self.store.path}: the disk is full (SQLite: database or disk is full), so this run's claims "
+                    "could not be released; every row written is kept. Free space (the write-ahead log beside the "
+                    "store needs a few MB, docs/store.md) and run again: it takes the claims over and resumes"
+                ) from None
+
+    def _release_all(self) -> None:
         with self.store.transaction() as conn:
             conn.execute("DELETE FROM claims WHERE owner = ?", (self.owner,))
             conn.execute("DELETE FROM run_owners WHERE owner = ?", (self.owner,))

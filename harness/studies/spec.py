@@ -50,7 +50,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.errors import HarnessError
+from harness.errors import HarnessError, shown
 from harness.names import name_problem
 
 if sys.version_info >= (3, 11):
@@ -285,7 +285,7 @@ def parse_study(document: dict[str, Any], where: str = "<study>", source: Path |
     if isinstance(cells, int) and not isinstance(cells, bool):
         cells = str(cells)
     if not isinstance(cells, str):
-        raise s.error("cells", f"expected a cell SPEC string: {SPEC_FORM}; got {cells!r}")
+        raise s.error("cells", f"expected a cell SPEC string: {SPEC_FORM}; got {shown(cells)}")
     try:
         cell_indices = tuple(dict.fromkeys(parse_cells(cells, space)))  # a cell listed twice is one unit
     except ValueError as exc:
