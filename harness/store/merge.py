@@ -33,7 +33,7 @@ import pandas as pd
 
 from harness.errors import HarnessError
 from harness.names import name_problem
-from harness.store.db import ResultStore, score_problem
+from harness.store.db import ResultStore, check_file, quick_check, score_problem
 from harness.store.load import load_results
 from harness.store.schema import (
     KEY_FIELDS,
@@ -127,6 +127,9 @@ def merge_results(
             raise HarnessError(f"{source} is the merge target: merge it into another file")
     if is_table(target_path):
         raise HarnessError(f"the merge target must be a results database, not a table: {target_path}")
+    check_file(target_path)  # a damaged target is refused before any source is read
+    if target_path.exists():
+        quick_check(target_path)
     loaded = [(str(source), *_read_source(source, study, prefer)) for source in sources]  # all before writing
     summary = MergeSummary(prefer=prefer)
     existed = target_path.exists()
