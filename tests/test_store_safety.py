@@ -91,9 +91,7 @@ def _one_error_line(capsys) -> str:
     [
         ["export", "{store}", "--out", "{store}"],
         ["export", "{other}", "--out", "{store}"],
-        ["export", "{other}", "--out", "{store}", "--force"],  # never a database, even with --force
         ["score", "nb201", "--proxies", "params", "--cells", "0", "--out", "{store}"],
-        ["score", "nb201", "--proxies", "params", "--cells", "0", "--out", "{store}", "--force"],
         ["correlate", "{store}", "--out", "{store}"],
         ["correlate", "{other}", "--out", "{store}"],
         ["compare", "{other}", "--out", "{store}"],
@@ -111,6 +109,34 @@ def test_no_output_overwrites_a_results_database(tmp_path, capsys, argv):
     line = _one_error_line(capsys)
     assert str(store) in line and ("database" in line or "input" in line)
     assert _digest(store) == before
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["export", "{other}", "--out", "{store}", "--force"],
+        [
+            "score",
+            "nb201",
+            "--proxies",
+            "params",
+            "--cells",
+            "0",
+            "--data",
+            "gaussian",
+            "--labels",
+            "random",
+            "--out",
+            "{store}",
+            "--force",
+        ],
+    ],
+    ids=lambda argv: " ".join(a for a in argv if not a.startswith("{")),
+)
+def test_force_replaces_a_results_database_when_asked(tmp_path, argv):
+    store, other = _store(tmp_path / "s.sqlite", 20), _store(tmp_path / "o.sqlite", 20)
+    assert main([a.format(store=store, other=other) for a in argv]) == 0
+    assert store.read_text().startswith("study,") or store.read_text().startswith("index,")
 
 
 def test_report_refuses_a_database_where_its_report_goes(tmp_path, capsys):

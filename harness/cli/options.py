@@ -102,9 +102,9 @@ def file_kind(path: Path) -> str | None:
 
 
 def refuse_overwrite(path: Path, writes: str, *, force: bool = False, inputs: Sequence[str | Path] = ()) -> None:
-    """The one rule for every file a command writes: never over a results database, never over one of the
-    command's own inputs, and over an existing file of another kind than ``writes`` ("text": a table as text,
-    CSV, JSON or Markdown; "results": a results CSV; "parquet") only with ``force``. One error line otherwise."""
+    """The one rule for every file a command writes: never over one of the command's own inputs, and over a
+    results database or an existing file of another kind than ``writes`` ("text": a table as text, CSV, JSON or
+    Markdown; "results": a results CSV; "parquet") only with ``force``. One error line otherwise."""
     for source in inputs:
         try:
             same = Path(source).exists() and path.exists() and path.samefile(source)
@@ -115,9 +115,10 @@ def refuse_overwrite(path: Path, writes: str, *, force: bool = False, inputs: Se
     kind = file_kind(path)
     if kind is None or kind == writes:
         return
-    if kind == "database":
+    if kind == "database" and not force:
         raise HarnessError(
-            f"--out {path} is an SQLite database (a results store?); it is never overwritten: write to another file"
+            f"--out {path} is an SQLite database (a results store?): write to another file, or give --force to "
+            "replace it and lose its rows"
         )
     if not force:
         raise HarnessError(
