@@ -116,8 +116,8 @@ def test_constants_repeated_for_a_light_parser_match_the_library() -> None:
     from harness.analysis.bootstrap import DEFAULT_LEVEL, DEFAULT_RESAMPLES
     from harness.cli import agnostic_cmd, export_cmd, options, run_cmd, score_cmd, search_cmd
     from harness.plugins import ENTRY_POINT_GROUP
-    from harness.scoring import SPEC_FORM
     from harness.search import NONE_OP_MODES, VARIANTS
+    from harness.spaces.cells import SPEC_FORM
 
     export = importlib.import_module("harness.store.export")  # the package's ``export`` is the function
     from harness.studies import BACKENDS

@@ -87,7 +87,7 @@ def _user_rows(cells, scores, proxy: str = "mine", data: str = "real"):  # noqa:
 def test_reference_exports_hold_every_builtin_on_the_1000_reference_cells() -> None:
     from harness.analysis.reference import base_proxy, load_reference
     from harness.proxies import get_proxy, proxy_names
-    from harness.scoring import parse_cells
+    from harness.spaces.cells import parse_cells
 
     ref = load_reference()
     assert sorted(set(ref["index"])) == sorted(parse_cells("sample:1000:0", "nb201"))

@@ -1,4 +1,4 @@
-"""The proxy contract (harness.scoring.contract) over every registered proxy, and proof that it catches each
+"""The proxy contract (harness.proxies.contract) over every registered proxy, and proof that it catches each
 kind of broken proxy (registered for one test only through ``temporary_proxy``)."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from harness.proxies import get_proxy, proxy_names, temporary_proxy
-from harness.scoring.contract import check_proxy, format_report
+from harness.proxies.contract import check_proxy, format_report
 
 BATCH = 4
 # ntk_trace needs B x classes backwards per call: the smallest batch keeps the module fast. vkdnw at batch 4 scores

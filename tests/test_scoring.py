@@ -11,8 +11,9 @@ import torch
 
 from harness.proxies import base as proxy_base
 from harness.proxies import register_proxy
-from harness.scoring import parse_cells, score_cells
+from harness.scoring import score_cells
 from harness.spaces import get_space
+from harness.spaces.cells import parse_cells
 
 SEEN_WEIGHTS: list[torch.Tensor] = []
 

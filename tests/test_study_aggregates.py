@@ -11,8 +11,8 @@ import pytest
 
 from harness.analysis.synthetic import synthetic_accuracy, synthetic_results, write_store
 from harness.cli import main
+from harness.report.study import build_study_report
 from harness.studies import StudyError, load_study, make_plan
-from harness.studies.runner import build_study_report
 
 AZ = ("az_nas_expressivity", "az_nas_progressivity", "az_nas_trainability", "az_nas_complexity")
 PROXIES = ("meco", "synflow", "jacov", *AZ)

@@ -7,7 +7,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from harness import __version__
+from harness._version import __version__
 from harness.errors import HarnessError
 
 # One module per sub-command, each exposing ``register(subparsers)`` which sets ``func`` on its parser.

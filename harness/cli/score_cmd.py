@@ -11,7 +11,7 @@ from harness.cli import add_plugin_option, options
 from harness.datasets import DATASETS
 from harness.spaces import space_names
 
-# harness.scoring.SPEC_FORM, repeated so that --help needs no torch (tests/test_cli_startup.py checks it)
+# harness.spaces.cells.SPEC_FORM, repeated so that --help needs no torch (tests/test_cli_startup.py checks it)
 SPEC_FORM = "'all', 'unique', 'sample:N[:SEED]', 'A-B' (inclusive), or a comma list of indices / arch strings"
 
 
@@ -59,8 +59,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _score(args: argparse.Namespace) -> int:
     from harness.data import validate_modes
     from harness.proxies import parse_proxy_list
-    from harness.scoring import RECORD_FIELDS, parse_cells, score_cells
+    from harness.scoring import RECORD_FIELDS, score_cells
     from harness.scoring.progress import Progress
+    from harness.spaces.cells import parse_cells
 
     proxies = parse_proxy_list(args.proxies)
     validate_modes(args.data_mode, args.labels)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from harness.proxies.status import DEGENERATE, NAN, OK, error_status
+
 RECORD_FIELDS = (
     "index",
     "arch",
@@ -23,15 +25,8 @@ RECORD_FIELDS = (
 
 # Statuses: "ok"; "degenerate" (the cell ignores its input; the score is kept when finite so analyses can
 # include or exclude such cells); "nan" (the proxy gave NaN/inf: no score); "error: <message>" (no score).
-OK = "ok"
-DEGENERATE = "degenerate"
-NAN = "nan"
-
-
-def error_status(exc: BaseException) -> str:
-    """``error: <type>[: <first line of the message, 200 characters at most>]``."""
-    message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    return f"error: {type(exc).__name__}" + (f": {message[:200]}" if message else "")
+# Defined with the proxies (harness.proxies.status), whose calls they classify; re-exported here.
+__all__ = ["DEGENERATE", "NAN", "OK", "RECORD_FIELDS", "ScoreRecord", "error_status"]
 
 
 @dataclass
