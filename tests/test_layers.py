@@ -144,7 +144,10 @@ def test_no_forbidden_third_party_imports() -> None:
         ("def f():\n    from harness.report.build import x\n", "studies", "a higher layer"),
         ("from harness import __version__\n", "store", "a higher layer"),
         ("import harness.search.runner\n", "store", "a higher layer"),
+        ("if TYPE_CHECKING:\n    from harness.report import x\n", "studies", "a higher layer"),
+        ("from ..report import build\n", "studies", "a higher layer"),  # relative
         ("from harness import aggregates\n", "scoring", "a sibling"),
+        ("from . import sibling_module\n", "studies", None),
         ("from harness.spaces import get_space\n", "studies", None),
     ],
 )
@@ -152,8 +155,8 @@ def test_the_checker_sees_module_and_function_level_imports(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str, unit: str, expected: str | None
 ) -> None:
     fake = tmp_path / "harness"
+    fake.mkdir()
     for name in ("_version", "errors", "names", "paths", "datasets", "aggregates", "plugins", "api"):
-        (fake / f"{name}.py").parent.mkdir(parents=True, exist_ok=True)
         (fake / f"{name}.py").write_text("")
     for name in ("spaces", "report", "search", "scoring", "store", "studies"):
         (fake / name).mkdir(exist_ok=True)
@@ -165,3 +168,12 @@ def test_the_checker_sees_module_and_function_level_imports(
         assert found == []
     else:
         assert len(found) == 1 and expected in found[0], found
+
+
+def test_the_forbidden_imports_check_sees_pandas_in_a_proxy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = tmp_path / "harness"
+    (fake / "proxies").mkdir(parents=True)
+    (fake / "proxies" / "p.py").write_text("def rank(frame):\n    import pandas as pd\n    return pd.Series(frame)\n")
+    monkeypatch.setitem(globals(), "PACKAGE", fake)
+    monkeypatch.setitem(globals(), "_files", lambda: [fake / "proxies" / "p.py"])
+    assert forbidden_imports() == ["harness/proxies/p.py:2: proxies imports pandas"]
