@@ -74,6 +74,7 @@ def test_every_help_prints_without_torch() -> None:
         assert row["heavy"] == [], f"{' '.join(row['argv'])} imported {row['heavy']}"
 
 
+@pytest.mark.slow  # every analysis command in a fresh interpreter
 def test_analysis_commands_never_import_torch(tmp_path: Path, shared_data: Path) -> None:
     frame = synthetic_results(
         synthetic_accuracy(15625, seed=0), {"nasi": 0.6, "ntk_cond": -0.4}, modes={("real", "random"): 0.9},

@@ -32,6 +32,7 @@ def test_the_page_has_the_walkthrough_commands() -> None:
                      ["proxy", "check"]]  # fmt: skip
 
 
+@pytest.mark.slow  # the whole walkthrough: contract check, scoring, comparison
 @pytest.mark.usefixtures("isolated_registries")
 def test_walkthrough_runs_as_written(shared_data, tmp_path, monkeypatch, capsys) -> None:
     monkeypatch.setenv("NASI_HARNESS_DATA", str(shared_data))

@@ -83,6 +83,7 @@ def _reported(study_path: Path, store: Path, data: Path) -> set[str]:
     return set(pd.read_csv(study.report_dir / "tables" / "correlation.csv")["proxy"].astype(str))
 
 
+@pytest.mark.slow  # a whole study run and its report
 def test_the_study_report_has_its_aggregates(tmp_path: Path, store: Path, shared_data: Path) -> None:
     study = _write(tmp_path, 'aggregates = ["zoo=meco+synflow+jacov"]')
     proxies = _reported(study, store, shared_data)
