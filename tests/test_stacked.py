@@ -160,6 +160,7 @@ def test_a_study_with_stack_stores_the_same_scores(tmp_path):
     assert stacked.score.to_numpy() == pytest.approx(one.score.to_numpy(), rel=1e-5)
 
 
+@pytest.mark.slow  # the NTK trace of every cell twice
 @pytest.mark.parametrize("chunk", [1, 3])
 def test_stacked_ntk_trace_equals_per_cell_ntk_trace(monkeypatch, chunk):
     """One backward per logit row serves every stacked network; batched rows (as on a GPU) sum the same."""
