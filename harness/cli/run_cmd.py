@@ -80,7 +80,6 @@ def _part(text: str) -> tuple[int, int]:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from harness.report.study import build_study_report
     from harness.studies import load
 
     study = load(args.study)  # a scoring or a search study: each refuses the options it does not have
@@ -90,7 +89,9 @@ def _run(args: argparse.Namespace) -> int:
     if args.dry_run:
         print("\n".join(study.plan(args.store, device=args.device, **options).lines()))
         return 0
-    report = False if args.no_report else build_study_report  # the report is built after the study, from here
+    from harness.report.study import build_study_report  # the report is built after the study, from here
+
+    report = False if args.no_report else build_study_report
     summary = study.run(args.store, args.data_dir, args.device, report=report,
                         echo=lambda line: print(line, flush=True), **options)  # fmt: skip
     for line in summary.lines():
