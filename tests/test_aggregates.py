@@ -225,6 +225,7 @@ def test_agnostic_and_agreement_see_aggregates(component_store: Path, capsys) ->
     assert json.loads(capsys.readouterr().out)["agreement"]
 
 
+@pytest.mark.slow  # a whole report
 def test_report_names_the_pool(component_store: Path, tmp_path: Path) -> None:
     from harness.report import build_report
 

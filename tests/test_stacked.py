@@ -176,6 +176,7 @@ def test_stacked_ntk_trace_equals_per_cell_ntk_trace(monkeypatch, chunk):
         assert b.score == pytest.approx(a.score, rel=1e-6)
 
 
+@pytest.mark.slow  # the NTK condition number of every cell twice
 @pytest.mark.parametrize("chunk", [1, 3])
 def test_stacked_ntk_cond_equals_per_cell_ntk_cond(monkeypatch, chunk):
     """B backwards (one per sample's logit sum) give every stacked network its TE-NAS rows; Grams per network."""

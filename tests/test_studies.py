@@ -395,6 +395,15 @@ def test_the_run_report_says_its_settings_came_from_the_study_file(tmp_path, che
     )
 
 
+def test_cli_run_builds_the_report_after_the_study(tmp_path, cheap_proxies, capsys):
+    study = _study(tmp_path)
+    assert main(["run", str(study.source), "--data-dir", str(tmp_path / "none"), "--no-report"]) == 0
+    assert "report: skipped (--no-report)" in capsys.readouterr().out.splitlines()
+    assert main(["run", str(study.source), "--data-dir", str(tmp_path / "none")]) == 0
+    assert f"report: {study.report_dir / 'report.md'}" in capsys.readouterr().out.splitlines()
+    assert (study.report_dir / "report.md").is_file()
+
+
 def test_bad_run_options(tmp_path, cheap_proxies):
     study = _study(tmp_path)
     for kwargs, needle in [
