@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from harness._version import __version__
 
 _API = ("score", "run_study", "load_results", "correlate", "compare", "agnostic")
 __all__ = ["__version__", "agnostic", "compare", "correlate", "load_results", "run_study", "score"]

@@ -119,6 +119,79 @@ def vkdnw_agg_pool(table: pd.DataFrame) -> pd.Series:
     return (single + rest).astype(float).rename("vkdnw_agg")
 
 
+# --- the papers' rankings on a pivoted frame, with their column names as arguments --------------------------------
+# (They lived beside the proxies, harness.proxies.{te_nas,az_nas,vkdnw}; the per-cell proxies take no pandas.)
+
+VKDNW_RANK_OTHERS = ("az_nas_expressivity", "az_nas_trainability", "az_nas_complexity", "jacov")
+
+
+def te_nas_rank_combine(
+    frame: pd.DataFrame, ntk_column: str = TE_NAS_COMPONENTS[0], regions_column: str = TE_NAS_COMPONENTS[1]
+) -> pd.Series:
+    """The TE-NAS score of every cell of a candidate set: rank(-kappa) + rank(R), higher is better.
+
+    ``frame``: one row per cell (its index is kept), with the two component scores in ``ntk_column``
+    (kappa, lower is better) and ``regions_column`` (R, higher is better), e.g. the score records pivoted
+    with ``frame.pivot(index='index', columns='proxy', values='score')``. Ranks run 1 (worst) .. N (best),
+    ties take their average rank (``scipy.stats.rankdata``, as the AZ-NAS port ranks TE-NAS), and a missing
+    component (NaN: e.g. a singular NTK) ranks below every scored cell. TENAS's pruning code ranks the same
+    way with 0-based dense ranks, which gives the same order when there are no ties. Returns a float
+    Series named ``te_nas_rank``.
+    """
+    require_columns(frame, (ntk_column, regions_column), "te_nas_rank_combine")
+    return te_nas_pool(frame, ntk_column, regions_column).rename("te_nas_rank")
+
+
+def az_nas_rank_aggregate(frame: pd.DataFrame, columns: Sequence[str] = AZ_NAS_COMPONENTS) -> pd.Series:
+    """The AZ-NAS score of every cell of a candidate set: sum over ``columns`` of log(rank / N).
+
+    ``frame``: one row per cell (index kept) with the component scores, by default the four
+    ``az_nas_*`` proxies (pivot the records: ``frame.pivot(index='index', columns='proxy', values='score')``).
+    Every component is higher-is-better; ranks run 1 (worst) .. N (best) with ties at their average rank
+    (``scipy.stats.rankdata`` as in the reference notebook), and a missing component (NaN, e.g. an identity
+    block's undefined trainability) ranks below every scored cell, as -inf does in the reference. The result
+    is <= 0, 0 for a cell best on every component. Returns a float Series named ``az_nas_rank``.
+    """
+    columns = list(columns)
+    if not columns:
+        raise ValueError("az_nas_rank_aggregate needs at least one component column")
+    require_columns(frame, columns, "az_nas_rank_aggregate")
+    return log_rank_sum(frame, dict.fromkeys(columns, True)).rename("az_nas_rank")
+
+
+def vkdnw_rank_single(
+    frame: pd.DataFrame, dim_column: str = VKDNW_SINGLE_COMPONENTS[0], entropy_column: str = VKDNW_SINGLE_COMPONENTS[1]
+) -> pd.Series:
+    """The reference's VKDNW ranking of a set of cells: dense rank (1 = worst) of the pairs (P, VKDNW),
+    compared lexicographically; higher is better. A missing value ranks below every scored cell.
+
+    ``frame``: one row per cell (index kept) with the ``vkdnw_dim`` and ``vkdnw_entropy`` scores (pivot the
+    records: ``frame.pivot(index='index', columns='proxy', values='score')``). The reference then takes the
+    log of this rank to aggregate it with other proxies. Returns a float Series named ``vkdnw_rank``.
+    """
+    require_columns(frame, (dim_column, entropy_column), "vkdnw_rank_single")
+    return dense_lexicographic_rank(frame, (dim_column, entropy_column)).rename("vkdnw_rank")
+
+
+def vkdnw_rank_aggregate(
+    frame: pd.DataFrame,
+    dim_column: str = VKDNW_SINGLE_COMPONENTS[0],
+    entropy_column: str = VKDNW_SINGLE_COMPONENTS[1],
+    others: tuple[str, ...] = VKDNW_RANK_OTHERS,
+) -> pd.Series:
+    """VKDNW_agg over a set of cells: log(vkdnw_rank_single) + sum over ``others`` of log(rank), higher is better.
+
+    As the reference's ``vkdnw_comb_rank`` (``NB201/tss_utils.py``, ``get_scores``): the VKDNW dense rank and
+    the average ranks (1 = worst; all higher-is-better) of AZ-NAS's expressivity and trainability, the
+    FLOPs and jacov, each through its log, summed. A missing value ranks below every scored cell. ``frame``
+    holds one row per cell with all these proxies' scores. Returns a float Series named ``vkdnw_agg_rank``.
+    """
+    require_columns(frame, (dim_column, entropy_column, *others), "vkdnw_rank_aggregate")
+    total = np.log(vkdnw_rank_single(frame, dim_column, entropy_column))
+    total = total + log_rank_sum(frame, dict.fromkeys(others, True), normalise=False)
+    return total.astype(float).rename("vkdnw_agg_rank")
+
+
 # --- the registry --------------------------------------------------------------------------------------------------
 
 

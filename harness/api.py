@@ -60,7 +60,8 @@ def score(
     or a comma list); one row per cell x proxy, in the columns of a results table. ``data_mode="gaussian"`` with
     ``label_mode="random"`` needs no dataset. Further options: :func:`harness.scoring.score_cells`."""
     from harness.proxies import parse_proxy_list
-    from harness.scoring import RECORD_FIELDS, parse_cells, score_cells
+    from harness.scoring import RECORD_FIELDS, score_cells
+    from harness.spaces.cells import parse_cells
 
     indices = parse_cells(cells, space) if isinstance(cells, str) else list(cells)
     names = parse_proxy_list(proxies) if isinstance(proxies, str) else list(proxies)
@@ -76,6 +77,10 @@ def run_study(study: Any, **options: Any) -> StudySummary:
     Options: those of the study kind's ``run`` (e.g. ``device``, ``workers``, ``report=False``)."""
     from harness.studies.load import run
 
+    if options.get("report", True) is True:  # a scoring study's report, built after its run
+        from harness.report.study import build_study_report
+
+        options["report"] = build_study_report
     return run(study, **options)
 
 

@@ -98,12 +98,11 @@ def test_vkdnw_agg_by_hand_unnormalised_log_ranks() -> None:
 
 
 def test_the_proxy_modules_rank_functions_agree_with_the_aggregates() -> None:
-    """az_nas.rank_aggregate, te_nas.rank_combine and vkdnw.rank_single/rank_aggregate compute the same numbers
-    on a pivoted frame (one implementation of the rule, two entry points)."""
-    pytest.importorskip("torch")
-    from harness.proxies.az_nas import rank_aggregate as az
-    from harness.proxies.te_nas import rank_combine
-    from harness.proxies.vkdnw import rank_single
+    """az_nas_rank_aggregate, te_nas_rank_combine and vkdnw_rank_single (the papers' rankings with their column
+    names as arguments) compute the same numbers on a pivoted frame (one implementation of the rule)."""
+    from harness.aggregates import az_nas_rank_aggregate as az
+    from harness.aggregates import te_nas_rank_combine as rank_combine
+    from harness.aggregates import vkdnw_rank_single as rank_single
 
     rng = np.random.default_rng(0)
     table = pd.DataFrame(rng.integers(0, 4, size=(30, 8)).astype(float),
@@ -226,6 +225,7 @@ def test_agnostic_and_agreement_see_aggregates(component_store: Path, capsys) ->
     assert json.loads(capsys.readouterr().out)["agreement"]
 
 
+@pytest.mark.slow  # a whole report
 def test_report_names_the_pool(component_store: Path, tmp_path: Path) -> None:
     from harness.report import build_report
 

@@ -6,6 +6,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from harness.scoring.allocator import ENV_SWITCH, M_MMAP_THRESHOLD, M_TRIM_THRESHOLD, MMAP_BYTES, TRIM_BYTES, tune
 
 
@@ -36,6 +38,7 @@ def test_tune_leaves_the_allocator_alone_when_asked_or_unable():
     assert tune({}, "linux", None) == (False, "not glibc")
 
 
+@pytest.mark.slow  # a fresh interpreter
 def test_scoring_applies_it_once_in_a_fresh_process():
     code = (
         "import harness.scoring.allocator as a\n"
@@ -74,6 +77,7 @@ def _huge_pages_after_scoring(env: dict[str, str]) -> str:
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=environ).stdout
 
 
+@pytest.mark.slow  # a fresh interpreter
 def test_importing_the_engine_turns_pytorchs_huge_pages_on_in_time():
     """PyTorch reads THP_MEM_ALLOC_ENABLE at the process's first allocation: importing harness.scoring must come
     before it, and the switch must turn it off."""
@@ -82,6 +86,7 @@ def test_importing_the_engine_turns_pytorchs_huge_pages_on_in_time():
     assert _huge_pages_after_scoring({ENV_SWITCH: "0"}).strip() == "False"
 
 
+@pytest.mark.slow  # a fresh interpreter
 def test_no_harness_module_makes_a_tensor_on_import():
     """Any tensor made before harness.scoring is imported would fix PyTorch's huge-page setting to off (the CLI
     and the studies import proxies, spaces and data first)."""

@@ -74,6 +74,7 @@ def test_every_help_prints_without_torch() -> None:
         assert row["heavy"] == [], f"{' '.join(row['argv'])} imported {row['heavy']}"
 
 
+@pytest.mark.slow  # every analysis command in a fresh interpreter
 def test_analysis_commands_never_import_torch(tmp_path: Path, shared_data: Path) -> None:
     frame = synthetic_results(
         synthetic_accuracy(15625, seed=0), {"nasi": 0.6, "ntk_cond": -0.4}, modes={("real", "random"): 0.9},
@@ -119,8 +120,8 @@ def test_constants_repeated_for_a_light_parser_match_the_library() -> None:
     from harness.analysis.bootstrap import DEFAULT_LEVEL, DEFAULT_RESAMPLES
     from harness.cli import agnostic_cmd, export_cmd, options, run_cmd, score_cmd, search_cmd
     from harness.plugins import ENTRY_POINT_GROUP
-    from harness.scoring import SPEC_FORM
     from harness.search import NONE_OP_MODES, VARIANTS
+    from harness.spaces.cells import SPEC_FORM
 
     export = importlib.import_module("harness.store.export")  # the package's ``export`` is the function
     from harness.studies import BACKENDS

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from harness.docgen.cli_page import render_cli_page
+from harness.docgen.proxy_page import builtin_proxies, render_proxy_page
 from harness.proxies import proxy_names, register_proxy
-from harness.report.cli_page import render_cli_page
-from harness.report.proxy_page import builtin_proxies, render_proxy_page
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
@@ -134,10 +134,9 @@ def test_link_checker_finds_a_broken_link(tmp_path: Path) -> None:
 def test_studies_page_lists_every_study_file_key() -> None:
     from dataclasses import fields
 
-    from harness.search import study as search_study
     from harness.search.nasi import NasiConfig
     from harness.search.sample import SampleConfig
-    from harness.studies import spec
+    from harness.studies import search_study, spec
 
     page = (DOCS / "studies.md").read_text(encoding="utf-8")
     keys = {*spec.STUDY_KEYS, *spec.ANALYSIS_KEYS, *spec.OUTPUT_KEYS, *search_study.STUDY_KEYS}

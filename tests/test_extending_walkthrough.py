@@ -32,6 +32,7 @@ def test_the_page_has_the_walkthrough_commands() -> None:
                      ["proxy", "check"]]  # fmt: skip
 
 
+@pytest.mark.slow  # the whole walkthrough: contract check, scoring, comparison
 @pytest.mark.usefixtures("isolated_registries")
 def test_walkthrough_runs_as_written(shared_data, tmp_path, monkeypatch, capsys) -> None:
     monkeypatch.setenv("NASI_HARNESS_DATA", str(shared_data))
@@ -87,7 +88,7 @@ def _user_rows(cells, scores, proxy: str = "mine", data: str = "real"):  # noqa:
 def test_reference_exports_hold_every_builtin_on_the_1000_reference_cells() -> None:
     from harness.analysis.reference import base_proxy, load_reference
     from harness.proxies import get_proxy, proxy_names
-    from harness.scoring import parse_cells
+    from harness.spaces.cells import parse_cells
 
     ref = load_reference()
     assert sorted(set(ref["index"])) == sorted(parse_cells("sample:1000:0", "nb201"))

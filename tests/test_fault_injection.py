@@ -139,6 +139,7 @@ def _rerun_completes_exactly_once(path: Path, before: int) -> None:
 FAULTS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
+@pytest.mark.slow  # hundreds of kill -9s of a writer process
 @FAULTS
 @given(mode=st.sampled_from(["statement", "steps"]), n=st.integers(min_value=1, max_value=400),
        legacy=st.booleans())  # fmt: skip

@@ -120,6 +120,7 @@ def ran(stdout: str) -> int:
     return int(match.group(1))
 
 
+@pytest.mark.slow  # two whole runs in subprocesses
 def test_two_runs_started_at_once_score_every_unit_once(tmp_path):
     cells = 120
     study = write_race_study(tmp_path, cells)

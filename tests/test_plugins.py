@@ -146,6 +146,7 @@ def _study(tmp_path: Path, plugins_field: list[str]) -> dict:
     }  # fmt: skip
 
 
+@pytest.mark.slow  # worker processes
 def test_study_plugins_are_relative_to_the_study_file_and_reach_worker_processes(tmp_path):
     from harness.store import load_results
 
@@ -183,6 +184,7 @@ def test_proxy_check_and_list_cli(tmp_path, capsys):
     assert "logit_spread" in listing and "[plugin]" in listing and "Shu et al., ICLR 2022" in listing
 
 
+@pytest.mark.slow  # a local Ray cluster
 def test_ray_workers_execute_the_plugin_text(tmp_path):
     ray = pytest.importorskip("ray", reason="ray is not installed (pip install 'nasi-harness[ray]')")
     from harness.store import load_results

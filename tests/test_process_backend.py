@@ -31,6 +31,7 @@ def _study(tmp_path: Path, proxies: list[str], cells: str = "0-9"):
     return parse_study(doc)
 
 
+@pytest.mark.slow  # worker processes
 def test_workers_score_like_one_process_and_resume(tmp_path):
     proxies = [_cheap_proxy()] + (["nasi"] if "nasi" in proxy_names() else [])
     study = _study(tmp_path, proxies)
@@ -67,6 +68,7 @@ def test_worker_parts_cover_every_cell_once(tmp_path):
             assert got == sorted(shard.cells)
 
 
+@pytest.mark.slow
 def test_a_failing_worker_stops_the_run_with_its_reason(tmp_path):
     study = _study(tmp_path, [_cheap_proxy()], cells="0-3")
     bad = [replace(s, space="no_such_space") for s in make_plan(study, set()).shards]
@@ -78,6 +80,7 @@ def test_a_failing_worker_stops_the_run_with_its_reason(tmp_path):
         list(run_processes(bad, workers=2, log=lambda m: None))
 
 
+@pytest.mark.slow
 def test_cli_workers_under_python_dash_m(tmp_path):
     """Spawned workers re-import the main module: ``python -m harness run --workers 2`` must not re-run the CLI."""
     import subprocess
@@ -97,6 +100,7 @@ def test_cli_workers_under_python_dash_m(tmp_path):
     assert len(load_results(tmp_path / "out" / "results.sqlite")) == 6
 
 
+@pytest.mark.slow
 def test_a_killed_worker_stops_the_run_and_what_it_sent_is_kept(tmp_path):
     """SIGKILL one worker mid-run (as the OOM killer would): the driver says which died instead of hanging."""
     import multiprocessing
@@ -140,6 +144,7 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads worker processes from Linux's /proc")
 @pytest.mark.parametrize("signame", ["SIGTERM", "SIGKILL"])
 def test_a_stopped_driver_leaves_no_worker_scoring(tmp_path, signame):

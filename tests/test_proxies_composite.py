@@ -12,18 +12,16 @@ import torch
 from torch import nn
 from torch.func import functional_call, jacrev, vmap
 
+from harness.aggregates import az_nas_rank_aggregate as rank_aggregate
+from harness.aggregates import te_nas_rank_combine as rank_combine
+from harness.aggregates import vkdnw_rank_aggregate as vkdnw_aggregate
+from harness.aggregates import vkdnw_rank_single as rank_single
 from harness.proxies import ProxyContext, get_proxy
 from harness.proxies._first_element_jacobian import first_element_jacobian
 from harness.proxies._linear_regions import count_classes, linear_regions, refine
-from harness.proxies.az_nas import (
-    COMPONENTS,
-    block_trainability,
-    rank_aggregate,
-    spectral_entropy,
-)
-from harness.proxies.te_nas import ntk_condition_number, rank_combine
-from harness.proxies.vkdnw import MAX_ENTROPY, decile_entropy, fisher_matrix, rank_single
-from harness.proxies.vkdnw import rank_aggregate as vkdnw_aggregate
+from harness.proxies.az_nas import COMPONENTS, block_trainability, spectral_entropy
+from harness.proxies.te_nas import ntk_condition_number
+from harness.proxies.vkdnw import MAX_ENTROPY, decile_entropy, fisher_matrix
 from harness.spaces import get_space
 from harness.spaces.base import Cost
 

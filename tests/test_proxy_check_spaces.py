@@ -1,4 +1,4 @@
-"""``nasi-harness proxy check --space`` (harness.scoring.contract on any registered space): a plugin space written
+"""``nasi-harness proxy check --space`` (harness.proxies.contract on any registered space): a plugin space written
 by the test, the docs' example space, the NATS size space; one error line for a space the contract cannot use."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import torch
 
 from harness import plugins
 from harness.cli import main
-from harness.scoring.contract import ContractError, check_proxy, contract_cells
+from harness.proxies.contract import ContractError, check_proxy, contract_cells
 from harness.spaces import base as space_base
 
 REPO = Path(__file__).resolve().parents[1]

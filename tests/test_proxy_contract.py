@@ -1,4 +1,4 @@
-"""The proxy contract (harness.scoring.contract) over every registered proxy, and proof that it catches each
+"""The proxy contract (harness.proxies.contract) over every registered proxy, and proof that it catches each
 kind of broken proxy (registered for one test only through ``temporary_proxy``)."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from harness.proxies import get_proxy, proxy_names, temporary_proxy
-from harness.scoring.contract import check_proxy, format_report
+from harness.proxies.contract import check_proxy, format_report
 
 BATCH = 4
 # ntk_trace needs B x classes backwards per call: the smallest batch keeps the module fast. vkdnw at batch 4 scores
@@ -19,6 +19,8 @@ BATCH_OF = {"ntk_trace": 2, "vkdnw_entropy": 8}
 # Proxies known to break the contract (an xfail each, strict). az_nas_trainability was one until #20: on a cell
 # whose output ignores its input it scored the reference epsilon's -999998; it now scores -inf (status nan).
 KNOWN: dict[str, str] = {}
+# The contract on these takes over ~5 s each (a Fisher or NTK per cell): the slow tier.
+SLOW = {"ntk_trace", "vkdnw_entropy", "vkdnw_entropy_official", "vkdnw_lex"}
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -27,7 +29,13 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 @pytest.mark.parametrize(
     "name",
     [
-        pytest.param(n, marks=pytest.mark.xfail(reason=KNOWN[n], strict=True)) if n in KNOWN else n
+        pytest.param(
+            n,
+            marks=[
+                *([pytest.mark.xfail(reason=KNOWN[n], strict=True)] if n in KNOWN else []),
+                *([pytest.mark.slow] if n in SLOW else []),
+            ],
+        )
         for n in proxy_names()
     ],
 )

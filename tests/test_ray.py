@@ -27,6 +27,7 @@ def local_ray():
     ray.shutdown()
 
 
+@pytest.mark.slow  # a local Ray cluster
 def test_ray_backend_end_to_end(tmp_path, local_ray):
     proxy = _cheap_proxy()
     doc = {

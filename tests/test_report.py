@@ -105,6 +105,7 @@ def _panels(fig: Figure) -> list:
     return [ax for ax in fig.axes if ax.get_visible() and ax.get_label() != "<colorbar>"]
 
 
+@pytest.mark.slow  # the fourteen-proxy report (module fixture wide)
 def test_figures_fit_seven_inches_with_legible_text(
     rendered: tuple[Path, dict[str, Figure]], wide: tuple[Path, dict[str, Figure]]
 ) -> None:
@@ -120,6 +121,7 @@ def test_figures_fit_seven_inches_with_legible_text(
             assert not small, (stem, small)
 
 
+@pytest.mark.slow  # the fourteen-proxy report (module fixture wide)
 def test_many_panels_are_split_into_pages(wide: tuple[Path, dict[str, Figure]]) -> None:
     path, drawn = wide
     scatter = sorted(s for s in drawn if s.startswith("scatter_toy_cifar10_"))
@@ -146,6 +148,7 @@ def test_paginate_keeps_order_page_size_and_groups(items: list[int], per_page: i
             assert len(holding) == 1  # a group that fits on one page is not split
 
 
+@pytest.mark.slow  # the fourteen-proxy report (module fixture wide)
 def test_proxies_are_ordered_by_rho(rendered: tuple[Path, dict[str, Figure]], wide) -> None:  # noqa: ANN001
     path, drawn = rendered
     corr = pd.read_csv(path.parent / "tables" / "correlation.csv")
@@ -216,6 +219,7 @@ def test_outliers_cannot_squash_a_score_axis(tmp_path: Path, monkeypatch: pytest
     assert figures.robust_limits(10 ** rng.uniform(0, 6, 500), log=True) is None
 
 
+@pytest.mark.slow  # the fourteen-proxy report (module fixture wide)
 def test_precision_at_k_draws_the_best_five_and_nasi(wide: tuple[Path, dict[str, Figure]]) -> None:
     order = ["a", "b", "c", "d", "e", "f", "nasi"]
     assert figures.choose_proxies(order) == ["a", "b", "c", "d", "e", "nasi"]

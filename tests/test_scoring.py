@@ -11,8 +11,9 @@ import torch
 
 from harness.proxies import base as proxy_base
 from harness.proxies import register_proxy
-from harness.scoring import parse_cells, score_cells
+from harness.scoring import score_cells
 from harness.spaces import get_space
+from harness.spaces.cells import parse_cells
 
 SEEN_WEIGHTS: list[torch.Tensor] = []
 
@@ -172,6 +173,7 @@ def test_unknown_proxy_and_device():
             list(score_cells("nb201", [0], [], device="cuda", data_mode="gaussian", label_mode="random"))
 
 
+@pytest.mark.slow  # a fresh interpreter per case
 @pytest.mark.parametrize(
     "argv,needle",
     [
@@ -188,6 +190,7 @@ def test_cli_bad_input_is_one_error_line(argv, needle):
     assert len(lines) == 1 and needle in lines[0], proc.stderr
 
 
+@pytest.mark.slow  # a fresh interpreter per case
 @pytest.mark.parametrize(
     "option, needle", [(["--batch-size", "0"], "batch size must be >= 1"), (["--stack", "0"], "stack must be >= 1")]
 )

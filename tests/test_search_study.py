@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
-from harness.search.study import is_search_study, load_search_study, parse_search_study
 from harness.store import load_search_runs
+from harness.studies.search_study import is_search_study, load_search_study, parse_search_study
 from harness.studies.spec import StudyError
 
 TINY_NASI = """
@@ -113,8 +113,8 @@ def test_scoring_options_are_refused_for_a_search_study(tmp_path, capsys):
 def test_runs_stored_before_a_setting_existed_count_as_done(tmp_path):
     """A run stored without a later-added setting (none_op, cell_bn_affine) ran with that setting's default: it is
     not redone; a run stored with another value of it is."""
-    from harness.search.study import pending_runs
     from harness.store import search_config_text
+    from harness.studies.search_study import pending_runs
 
     study = load_search_study(_write(tmp_path, TINY_NASI))
     config = study.settings.as_dict()
@@ -127,8 +127,8 @@ def test_runs_stored_before_a_setting_existed_count_as_done(tmp_path):
 
 def test_load_returns_the_study_of_its_kind(tmp_path):
     """``harness.studies.load`` reads either kind of file; both answer plan() and run() the same way."""
-    from harness.search.study import SearchStudy
     from harness.studies import ScoringStudy, load
+    from harness.studies.search_study import SearchStudy
 
     search = load(_write(tmp_path, TINY_NASI))
     assert isinstance(search, SearchStudy) and search.kind == "search" and search.name == "tiny_nasi"

@@ -39,6 +39,7 @@ def passes(monkeypatch) -> list[tuple[bool, bool]]:
     return calls
 
 
+@pytest.mark.slow  # every sharing proxy scored three ways
 def test_together_equals_apart_and_computes_one_pass_per_cell(passes):
     apart = {}
     for name in SHARING:

@@ -265,6 +265,7 @@ def test_a_zero_node_convolution_skipped_is_bit_identical(monkeypatch, layout, t
     assert sum(bool(g.any()) for g in ref_grads) < len(ref_grads)  # the skipped weights had zero gradient
 
 
+@pytest.mark.slow  # every prunable proxy, twice
 def test_every_prunable_proxy_scores_a_zero_node_convolution_skipped_as_computed(monkeypatch):
     """Over the registry (timm-style): each proxy declaring ``prunable`` gives the very same number with the
     convolutions of the zero node skipped as with them computed, in the engine's CPU layout."""

@@ -12,6 +12,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.slow  # the speed script end to end
 @pytest.mark.parametrize("extra, networks", [([], "recycled networks"), (["--fresh-networks"], "fresh networks")])
 def test_speed_benchmark_writes_one_row_per_proxy(tmp_path, extra, networks):
     out = tmp_path / "speed.csv"

@@ -160,6 +160,7 @@ def test_a_study_with_stack_stores_the_same_scores(tmp_path):
     assert stacked.score.to_numpy() == pytest.approx(one.score.to_numpy(), rel=1e-5)
 
 
+@pytest.mark.slow  # the NTK trace of every cell twice
 @pytest.mark.parametrize("chunk", [1, 3])
 def test_stacked_ntk_trace_equals_per_cell_ntk_trace(monkeypatch, chunk):
     """One backward per logit row serves every stacked network; batched rows (as on a GPU) sum the same."""
@@ -175,6 +176,7 @@ def test_stacked_ntk_trace_equals_per_cell_ntk_trace(monkeypatch, chunk):
         assert b.score == pytest.approx(a.score, rel=1e-6)
 
 
+@pytest.mark.slow  # the NTK condition number of every cell twice
 @pytest.mark.parametrize("chunk", [1, 3])
 def test_stacked_ntk_cond_equals_per_cell_ntk_cond(monkeypatch, chunk):
     """B backwards (one per sample's logit sum) give every stacked network its TE-NAS rows; Grams per network."""

@@ -160,6 +160,7 @@ def _writer(path: str, study: str, start: int, n: int) -> None:
             store.write(study, "nb201", [Rec(i, score=float(i))])
 
 
+@pytest.mark.slow  # writer processes
 def test_two_concurrent_writers(tmp_path):
     path = str(tmp_path / "r.sqlite")
     ctx = multiprocessing.get_context("spawn")

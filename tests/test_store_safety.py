@@ -19,7 +19,7 @@ import pytest
 from harness.cli import main
 from harness.cli.options import file_kind, refuse_overwrite
 from harness.errors import HarnessError, one_line, shown
-from harness.scoring import parse_cells
+from harness.spaces.cells import parse_cells
 from harness.store import ResultStore, StoreError, load_results
 from harness.store.db import DamagedStore, StoreFull, quick_check
 

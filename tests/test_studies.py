@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import sys
-import types
 from pathlib import Path
 
 import pytest
@@ -350,6 +349,10 @@ def test_ctrl_c_keeps_finished_units(tmp_path, cheap_proxies):
 
 
 def test_report_step_is_called_when_available(tmp_path, cheap_proxies, monkeypatch):
+    from harness.report import study as report_study
+    from harness.report.study import build_study_report
+    from harness.studies.runner import NO_REPORT_STEP
+
     study = _study(tmp_path)
     calls = []
 
@@ -358,8 +361,8 @@ def test_report_step_is_called_when_available(tmp_path, cheap_proxies, monkeypat
         calls.append((Path(store_path), Path(out_dir), study, given_from))
         return Path(out_dir) / "report.md"
 
-    monkeypatch.setitem(sys.modules, "harness.report", types.SimpleNamespace(build_report=build_report))
-    summary = run_study(study, progress=False, log=lambda m: None)
+    monkeypatch.setattr(report_study, "build_report", build_report)
+    summary = run_study(study, progress=False, log=lambda m: None, report=build_study_report)
     assert calls == [(study.store_path, study.report_dir, "tiny", f"study file `{study.source}`'s [analysis]")]
     assert summary.report == study.report_dir / "report.md" and f"report: {summary.report}" in summary.lines()
 
@@ -368,23 +371,37 @@ def test_report_step_is_called_when_available(tmp_path, cheap_proxies, monkeypat
         calls.append((split, epochs, tuple(aggregates), builtin_aggregates))
         raise ValueError("no ground truth here\nsecond line")
 
-    monkeypatch.setitem(sys.modules, "harness.report", types.SimpleNamespace(build_report=with_targets))
+    monkeypatch.setattr(report_study, "build_report", with_targets)
     analysis = '[analysis]\ntarget = "valid"\nepochs = 12\nbuiltin_aggregates = false\n'
     study = _study(tmp_path, text=VALID + analysis)
-    summary = run_study(study, progress=False, log=lambda m: None)
+    summary = run_study(study, progress=False, log=lambda m: None, report=build_study_report)
     assert calls[-1] == ("valid", 12, (), False)  # the study's [analysis] targets reach the report layer
     assert summary.report is None and summary.report_note == "not built: no ground truth here"
+    # The studies never import the report: without a step given, a run says so and builds none.
+    summary = run_study(study, progress=False, log=lambda m: None)
+    assert summary.report is None and summary.report_note == NO_REPORT_STEP and len(calls) == 2
 
 
 def test_the_run_report_says_its_settings_came_from_the_study_file(tmp_path, cheap_proxies):
+    from harness import run_study as api_run_study
+
     study = _study(tmp_path)  # no [analysis]: every setting is the study file's default, epochs the full schedule
-    summary = run_study(study, progress=False, log=lambda m: None, data=tmp_path / "none")
+    summary = api_run_study(study.source, progress=False, log=lambda m: None, data=tmp_path / "none")
     assert summary.report is not None, summary.report_note
     line = next(ln for ln in summary.report.read_text().splitlines() if ln.startswith("**Analysis settings:**"))
     assert line == (
         f"**Analysis settings:** from study file `{study.source}`'s [analysis]: target test accuracy, "
         "the space's full training schedule (200 epochs), no user aggregates, built-in pool aggregates included."
     )
+
+
+def test_cli_run_builds_the_report_after_the_study(tmp_path, cheap_proxies, capsys):
+    study = _study(tmp_path)
+    assert main(["run", str(study.source), "--data-dir", str(tmp_path / "none"), "--no-report"]) == 0
+    assert "report: skipped (--no-report)" in capsys.readouterr().out.splitlines()
+    assert main(["run", str(study.source), "--data-dir", str(tmp_path / "none")]) == 0
+    assert f"report: {study.report_dir / 'report.md'}" in capsys.readouterr().out.splitlines()
+    assert (study.report_dir / "report.md").is_file()
 
 
 def test_bad_run_options(tmp_path, cheap_proxies):

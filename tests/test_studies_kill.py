@@ -10,7 +10,11 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from harness.store import load_results
+
+pytestmark = pytest.mark.slow  # real signals to whole study runs in subprocesses
 
 REPO = Path(__file__).resolve().parents[1]
 N_CELLS = 80

@@ -11,8 +11,8 @@ import pytest
 
 from harness.analysis.synthetic import synthetic_accuracy, synthetic_results, write_store
 from harness.cli import main
+from harness.report.study import build_study_report
 from harness.studies import StudyError, load_study, make_plan
-from harness.studies.runner import build_study_report
 
 AZ = ("az_nas_expressivity", "az_nas_progressivity", "az_nas_trainability", "az_nas_complexity")
 PROXIES = ("meco", "synflow", "jacov", *AZ)
@@ -83,6 +83,7 @@ def _reported(study_path: Path, store: Path, data: Path) -> set[str]:
     return set(pd.read_csv(study.report_dir / "tables" / "correlation.csv")["proxy"].astype(str))
 
 
+@pytest.mark.slow  # a whole study run and its report
 def test_the_study_report_has_its_aggregates(tmp_path: Path, store: Path, shared_data: Path) -> None:
     study = _write(tmp_path, 'aggregates = ["zoo=meco+synflow+jacov"]')
     proxies = _reported(study, store, shared_data)

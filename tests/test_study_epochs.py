@@ -13,9 +13,9 @@ from harness.analysis.synthetic import synthetic_accuracy, synthetic_results, wr
 from harness.analysis.target import TargetSpec, target_loader
 from harness.report import build_report
 from harness.report.settings import study_analysis_defaults
+from harness.report.study import build_study_report
 from harness.store import ResultStore
 from harness.studies import StudyError, load_study
-from harness.studies.runner import build_study_report
 
 PROXIES = ("meco", "synflow")
 STUDY = """

@@ -19,8 +19,8 @@ DOCS = Path(__file__).resolve().parents[2] / "docs"
 def pages() -> dict[Path, Callable[[], str]]:
     """Each generated page and the function that renders it."""
     from harness.cli import build_parser
-    from harness.report.cli_page import render_cli_page
-    from harness.report.proxy_page import render_proxy_page
+    from harness.docgen.cli_page import render_cli_page
+    from harness.docgen.proxy_page import render_proxy_page
 
     return {DOCS / "proxies.md": render_proxy_page, DOCS / "cli.md": lambda: render_cli_page(build_parser())}
 

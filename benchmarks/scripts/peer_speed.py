@@ -114,8 +114,8 @@ def child(args: argparse.Namespace) -> int:
     import torch  # noqa: PLC0415
 
     torch.set_num_threads(args.threads)
-    from harness.scoring import parse_cells  # noqa: PLC0415
     from harness.spaces import get_space  # noqa: PLC0415
+    from harness.spaces.cells import parse_cells  # noqa: PLC0415
 
     cells = parse_cells(args.cells, "nb201")
     if args.child == "project":
@@ -177,8 +177,9 @@ def main(argv: list[str] | None = None) -> int:
     import torch  # noqa: PLC0415
 
     from harness.data import make_batch  # noqa: PLC0415
-    from harness.scoring import parse_cells, score_cells  # noqa: PLC0415
+    from harness.scoring import score_cells  # noqa: PLC0415
     from harness.spaces import get_space  # noqa: PLC0415
+    from harness.spaces.cells import parse_cells  # noqa: PLC0415
 
     torch.set_num_threads(args.threads)
     commit = peer_commit(args.peer)

@@ -25,9 +25,10 @@ from pathlib import Path
 import torch
 
 from harness.proxies import parse_proxy_list
-from harness.scoring import parse_cells, resolve_device, score_cells
+from harness.scoring import resolve_device, score_cells
 from harness.scoring.allocator import huge_pages_in_effect
 from harness.scoring.device import device_label
+from harness.spaces.cells import parse_cells
 
 
 def main(argv: list[str] | None = None) -> int:

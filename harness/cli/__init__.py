@@ -8,7 +8,7 @@ import sqlite3
 import sys
 from collections.abc import Sequence
 
-from harness import __version__
+from harness._version import __version__
 from harness.errors import HarnessError, one_line
 
 # One module per sub-command, each exposing ``register(subparsers)`` which sets ``func`` on its parser.

@@ -1,4 +1,4 @@
-"""``nasi-harness proxy {check,list}``: run the proxy contract (harness.scoring.contract), list the registry."""
+"""``nasi-harness proxy {check,list}``: run the proxy contract (harness.proxies.contract), list the registry."""
 
 from __future__ import annotations
 
@@ -33,8 +33,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _check(args: argparse.Namespace) -> int:
     from harness.plugins import plugin_proxy
-    from harness.scoring import parse_cells
-    from harness.scoring.contract import check_proxy, format_report, load_space
+    from harness.proxies.contract import check_proxy, format_report, load_space
+    from harness.spaces.cells import parse_cells
 
     name = plugin_proxy(args.proxy)
     if args.batch_size < 2:

@@ -106,7 +106,10 @@ def _run(args: argparse.Namespace) -> int:
     if args.dry_run:
         print("\n".join(study.plan(args.store, device=args.device, **options).lines()))
         return 0
-    summary = study.run(args.store, args.data_dir, args.device, report=not args.no_report,
+    from harness.report.study import build_study_report  # the report is built after the study, from here
+
+    report = False if args.no_report else build_study_report
+    summary = study.run(args.store, args.data_dir, args.device, report=report,
                         echo=lambda line: print(line, flush=True), **options)  # fmt: skip
     for line in summary.lines():
         print(line)

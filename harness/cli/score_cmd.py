@@ -17,7 +17,7 @@ from harness.cli import add_plugin_option, options
 from harness.datasets import DATASETS
 from harness.spaces import space_names
 
-# harness.scoring.SPEC_FORM, repeated so that --help needs no torch (tests/test_cli_startup.py checks it)
+# harness.spaces.cells.SPEC_FORM, repeated so that --help needs no torch (tests/test_cli_startup.py checks it)
 SPEC_FORM = "'all', 'unique', 'sample:N[:SEED]', 'A-B' (inclusive), or a comma list of indices / arch strings"
 
 
@@ -83,8 +83,9 @@ def _score(args: argparse.Namespace) -> int:
 
     from harness.data import validate_modes
     from harness.proxies import parse_proxy_list
-    from harness.scoring import RECORD_FIELDS, parse_cells, score_cells
+    from harness.scoring import RECORD_FIELDS, score_cells
     from harness.scoring.progress import Progress
+    from harness.spaces.cells import parse_cells
     from harness.store.db import registered_version
     from harness.store.provenance import current, now_utc
     from harness.store.schema import PROVENANCE_FIELDS

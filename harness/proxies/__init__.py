@@ -15,8 +15,10 @@ from harness.proxies.base import (
     unregister_proxy,
 )
 
+_NOT_PROXIES = ("base", "contract", "status")  # modules that register no proxy (contract: the check of a proxy)
+
 for _module in pkgutil.iter_modules(__path__):
-    if _module.name not in ("base",) and not _module.name.startswith("_"):
+    if _module.name not in _NOT_PROXIES and not _module.name.startswith("_"):
         importlib.import_module(f"{__name__}.{_module.name}")
 
 __all__ = [

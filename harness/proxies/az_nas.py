@@ -6,7 +6,7 @@ AZ-NAS scores four properties of a network at initialisation and assembles them 
 candidate set: sum_k log(rank_k / N), ranks 1 (worst) .. N (best). A single cell has no rank, so this
 module registers the four components as proxies and a documented per-cell surrogate ``az_nas_sum``; the name
 ``az_nas`` is the paper's score, the pool aggregate of ``harness.aggregates`` computed at analysis time from the
-stored components (``rank_aggregate(frame)`` here is the same computation on a pivoted frame).
+stored components (``harness.aggregates.az_nas_rank_aggregate(frame)`` is the same computation on a pivoted frame).
 
 Shared setting (as the reference): the weights are re-initialised Kaiming-normal fan-in (BN affine 1/0;
 the proxies mutate the network, draws from a CPU generator seeded with ``ctx.seed``), BN in train mode,
@@ -29,7 +29,7 @@ Deviations, all at degenerate points of the reference: a feature map with zero v
 is formed in float64 (the reference's float32 eigvalsh can return tiny negative values and NaN); a block
 that is exactly the identity map makes trainability undefined: the reference scores it -inf; here the
 block scores -inf too, so the engine records status ``nan`` (no score, final: a rerun does not retry it),
-and ``rank_aggregate`` ranks a missing component last, as -inf ranks there. A block that ignores its input
+and the aggregate ranks a missing component last, as -inf ranks there. A block that ignores its input
 (no gradient reaches it: s = 0, e.g. a cell whose every path to the output is pruned) scores -inf as well,
 the formula's limit; the reference's epsilon turns it into the finite artefact 2 - 1e6 = -999998 (version 1
 stored that number).
@@ -42,13 +42,11 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
-import pandas as pd
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from harness.proxies._kaiming import cpu_generator, kaiming_normal_fanin_, rademacher
-from harness.proxies._ranking import log_rank_sum, require_columns
 from harness.proxies.base import ProxyContext, register_proxy
 from harness.proxies.protocol import AZ_NAS_DRIVER, Protocol
 from harness.spaces.cost import hook_cost
@@ -264,14 +262,14 @@ def az_nas_sum(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, ctx:
     """Score = mean_l H_l + progressivity + trainability + ln(FLOPs in millions), from one pass.
 
     AZ-NAS itself is the pool aggregate ``az_nas`` (sum of log-ranks over a set of cells, computed at analysis
-    time; ``rank_aggregate`` on a frame); registered as ``az_nas`` until #20. A per-cell number cannot be a
+    time; ``az_nas_rank_aggregate`` on a frame); registered as ``az_nas`` until #20. A per-cell number cannot be a
     rank, so this surrogate adds the components on comparable O(1) scales: the MEAN block entropy (the
     expressivity component divided by the number of features, which leaves its ranking within a space
     unchanged) and the progressivity in nats, the trainability (0 at its optimum), and the FLOPs through
     their log. With the plain sum of the 18 block entropies instead, expressivity alone would set the order.
     Measured on 40 sampled NAS-Bench-201 cells (CIFAR-10, batch 64; the 37 with a defined trainability):
-    Kendall tau with ``rank_aggregate`` 0.82 for this surrogate vs 0.73 with the summed entropies. It is a
-    fixed, set-independent combination, not a reproduction of the ranking: use ``rank_aggregate`` on the
+    Kendall tau with the rank aggregate 0.82 for this surrogate vs 0.73 with the summed entropies. It is a
+    fixed, set-independent combination, not a reproduction of the ranking: use the pool aggregate on the
     four component proxies for AZ-NAS.
     """
     features, gen = _prepare(net, inputs, ctx)
@@ -280,20 +278,3 @@ def az_nas_sum(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, ctx:
     if not flops > 0:
         raise ValueError(f"az_nas_sum needs positive FLOPs for its log-complexity term, got {flops}")
     return float(np.mean(profile) + np.min(np.diff(profile)) + trainability(features, gen) + math.log(flops))
-
-
-def rank_aggregate(frame: pd.DataFrame, columns: Sequence[str] = COMPONENTS) -> pd.Series:
-    """The AZ-NAS score of every cell of a candidate set: sum over ``columns`` of log(rank / N).
-
-    ``frame``: one row per cell (index kept) with the component scores, by default the four
-    ``az_nas_*`` proxies (pivot the records: ``frame.pivot(index='index', columns='proxy', values='score')``).
-    Every component is higher-is-better; ranks run 1 (worst) .. N (best) with ties at their average rank
-    (``scipy.stats.rankdata`` as in the reference notebook), and a missing component (NaN, e.g. an identity
-    block's undefined trainability) ranks below every scored cell, as -inf does in the reference. The result
-    is <= 0, 0 for a cell best on every component. Returns a float Series named ``az_nas_rank``.
-    """
-    columns = list(columns)
-    if not columns:
-        raise ValueError("rank_aggregate needs at least one component column")
-    require_columns(frame, columns, "rank_aggregate")
-    return log_rank_sum(frame, dict.fromkeys(columns, True)).rename("az_nas_rank")

@@ -11,8 +11,9 @@ module offers per-cell proxies and the set-level combination:
 - ``te_nas_linear_regions``: R;
 - ``te_nas_log_ratio``: the per-cell surrogate log R - log kappa (documented below; registered as ``te_nas``
   until #20);
-- ``rank_combine(frame)``: the true TE-NAS rank sum over a set of cells, from the two component scores. The
-  name ``te_nas`` is that score: the pool aggregate of ``harness.aggregates``, computed at analysis time.
+- ``harness.aggregates.te_nas_rank_combine(frame)``: the true TE-NAS rank sum over a set of cells, from the two
+  component scores. The name ``te_nas`` is that score: the pool aggregate of ``harness.aggregates``, computed at
+  analysis time.
 
 Setting followed: the per-architecture TE-NAS of the AZ-NAS repository (cvlab-yonsei/AZ-NAS,
 ``NB201/ZeroShotProxy/compute_te_nas_score.py``, itself ported from ZenNAS and TENAS), which scores every
@@ -28,12 +29,10 @@ from __future__ import annotations
 
 import math
 
-import pandas as pd
 import torch
 from torch import nn
 
 from harness.proxies._linear_regions import linear_regions
-from harness.proxies._ranking import require_columns, te_nas_pool
 from harness.proxies.base import ProxyContext, register_proxy
 from harness.proxies.ntk_cond import condition_number, weights_gram
 from harness.proxies.protocol import AUGMENTED, Protocol, table_one, table_one_protocol
@@ -123,11 +122,11 @@ def te_nas_linear_regions(net: nn.Module, inputs: torch.Tensor, targets: torch.T
 def te_nas_log_ratio(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, ctx: ProxyContext) -> float:
     """Score = log R - log kappa, with R = ``te_nas_linear_regions`` and kappa = ``ntk_cond``.
 
-    TE-NAS itself ranks a SET: rank(-kappa) + rank(R) (the pool aggregate ``te_nas``; ``rank_combine``). A
+    TE-NAS itself ranks a SET: rank(-kappa) + rank(R) (the pool aggregate ``te_nas``; ``te_nas_rank_combine``). A
     single cell has no rank, so this surrogate weighs the two indicators equally on a log scale, the scale on
     which both spread over candidates (kappa spans orders of magnitude). It orders cells exactly as the rank
     sum whenever R is the same for all of them (the common case at B = 64, see ``te_nas_linear_regions``);
-    otherwise it is an approximation, and studies of TE-NAS itself should use ``rank_combine`` on the two components.
+    otherwise it is an approximation, and studies of TE-NAS itself should use the pool aggregate on the two components.
     Regions are counted first (no gradients), then the NTK (B backward passes of the whole batch: the
     expensive part, skipped when ``ntk_cond`` already computed it on this cell); BN in train mode throughout.
     A singular NTK (kappa infinite, e.g. a cell whose output ignores its input) gives -inf: status ``nan``, no
@@ -136,20 +135,3 @@ def te_nas_log_ratio(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor
     regions = linear_regions(net, inputs)
     kappa = _kappa(net, inputs, ctx)
     return math.log(regions) - math.log(kappa)  # singular NTK: kappa = inf -> -inf, recorded as status nan
-
-
-def rank_combine(
-    frame: pd.DataFrame, ntk_column: str = NTK_COMPONENT, regions_column: str = REGIONS_COMPONENT
-) -> pd.Series:
-    """The TE-NAS score of every cell of a candidate set: rank(-kappa) + rank(R), higher is better.
-
-    ``frame``: one row per cell (its index is kept), with the two component scores in ``ntk_column``
-    (kappa, lower is better) and ``regions_column`` (R, higher is better), e.g. the score records pivoted
-    with ``frame.pivot(index='index', columns='proxy', values='score')``. Ranks run 1 (worst) .. N (best),
-    ties take their average rank (``scipy.stats.rankdata``, as the AZ-NAS port ranks TE-NAS), and a missing
-    component (NaN: e.g. a singular NTK) ranks below every scored cell. TENAS's pruning code ranks the same
-    way with 0-based dense ranks, which gives the same order when there are no ties. Returns a float
-    Series named ``te_nas_rank``.
-    """
-    require_columns(frame, (ntk_column, regions_column), "rank_combine")
-    return te_nas_pool(frame, ntk_column, regions_column).rename("te_nas_rank")

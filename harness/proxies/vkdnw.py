@@ -14,9 +14,9 @@ input, 0)``), giving a P x P matrix, P = the number of parameter tensors. Regist
 - ``vkdnw_dim``: P, the number of parameter tensors (the reference's ``vkdnw_dim``);
 - ``vkdnw_lex`` (``vkdnw_single`` until #20): P + VKDNW / ln 9, a per-cell number that orders cells as the
   reference ranks them
-  (lexicographically by (P, VKDNW): VKDNW lies in [0, ln 9]); ``rank_single(frame)`` gives the reference's
-  dense rank over a set, and ``rank_aggregate(frame)`` the reference's aggregation of that rank with other
-  proxies (``vkdnw_comb_rank``, which we take to be the paper's VKDNW_agg).
+  (lexicographically by (P, VKDNW): VKDNW lies in [0, ln 9]); ``harness.aggregates.vkdnw_rank_single(frame)``
+  gives the reference's dense rank over a set, and ``vkdnw_rank_aggregate(frame)`` the reference's aggregation of
+  that rank with other proxies (``vkdnw_comb_rank``, which we take to be the paper's VKDNW_agg).
 
 FIM: the Fisher information of the categorical (softmax) model the network defines, averaged over the
 batch, F = 1/B sum_b J_b^T (diag(p_b) - p_b p_b^T) J_b, where J_b is the Jacobian of sample b's logits
@@ -35,21 +35,17 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-import pandas as pd
 import torch
 from torch import nn
 
 from harness.proxies._first_element_jacobian import first_element_jacobian
 from harness.proxies._kaiming import cpu_generator, kaiming_normal_fanin_
-from harness.proxies._ranking import dense_lexicographic_rank, log_rank_sum, require_columns
 from harness.proxies.base import ProxyContext, register_proxy
 from harness.proxies.protocol import Protocol
 
 SMOOTHING = 0.05
 DECILES = tuple(k / 10 for k in range(1, 10))
 MAX_ENTROPY = math.log(len(DECILES))
-AGGREGATED_WITH = ("az_nas_expressivity", "az_nas_trainability", "az_nas_complexity", "jacov")
 
 
 def fisher_matrix(net: nn.Module, inputs: torch.Tensor, micro_batch: int | None = None) -> torch.Tensor:
@@ -171,38 +167,7 @@ def vkdnw_single(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, ct
     The reference ranks cells by the pair (P, VKDNW) lexicographically (``tss_utils.get_scores``:
     ``rank(method='dense')`` of the tuples). VKDNW / ln 9 lies in [0, 1], so this number sorts cells in the
     same order, except that a cell with the maximal entropy ln 9 (all nine deciles equal) ties with one of
-    P + 1 tensors and entropy 0. ``rank_single`` gives the reference's exact dense rank over a set.
+    P + 1 tensors and entropy 0. ``vkdnw_rank_single`` gives the reference's exact dense rank over a set.
     """
     dim = parameter_tensors(net)
     return float(dim) + vkdnw_entropy(net, inputs, ctx) / MAX_ENTROPY
-
-
-def rank_single(frame: pd.DataFrame, dim_column: str = "vkdnw_dim", entropy_column: str = "vkdnw_entropy") -> pd.Series:
-    """The reference's VKDNW ranking of a set of cells: dense rank (1 = worst) of the pairs (P, VKDNW),
-    compared lexicographically; higher is better. A missing value ranks below every scored cell.
-
-    ``frame``: one row per cell (index kept) with the ``vkdnw_dim`` and ``vkdnw_entropy`` scores (pivot the
-    records: ``frame.pivot(index='index', columns='proxy', values='score')``). The reference then takes the
-    log of this rank to aggregate it with other proxies. Returns a float Series named ``vkdnw_rank``.
-    """
-    require_columns(frame, (dim_column, entropy_column), "rank_single")
-    return dense_lexicographic_rank(frame, (dim_column, entropy_column)).rename("vkdnw_rank")
-
-
-def rank_aggregate(
-    frame: pd.DataFrame,
-    dim_column: str = "vkdnw_dim",
-    entropy_column: str = "vkdnw_entropy",
-    others: tuple[str, ...] = AGGREGATED_WITH,
-) -> pd.Series:
-    """VKDNW_agg over a set of cells: log(rank_single) + sum over ``others`` of log(rank), higher is better.
-
-    As the reference's ``vkdnw_comb_rank`` (``NB201/tss_utils.py``, ``get_scores``): the VKDNW dense rank and
-    the average ranks (1 = worst; all higher-is-better) of AZ-NAS's expressivity and trainability, the
-    FLOPs and jacov, each through its log, summed. A missing value ranks below every scored cell. ``frame``
-    holds one row per cell with all these proxies' scores. Returns a float Series named ``vkdnw_agg_rank``.
-    """
-    require_columns(frame, (dim_column, entropy_column, *others), "rank_aggregate")
-    total = np.log(rank_single(frame, dim_column, entropy_column))
-    total = total + log_rank_sum(frame, dict.fromkeys(others, True), normalise=False)
-    return total.astype(float).rename("vkdnw_agg_rank")

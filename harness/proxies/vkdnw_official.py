@@ -47,7 +47,7 @@ eval mode with fresh running statistics.
 VKDNW_single and VKDNW_agg with this entropy: use the column ``vkdnw_entropy_official`` as the entropy
 component in place of ``vkdnw_entropy``, beside ``vkdnw_dim`` (which counts all tensors: the official
 ``vkdnw_dim`` is not cut), e.g.
-``vkdnw.rank_single(frame, entropy_column="vkdnw_entropy_official")`` or the pool aggregates' component name.
+``aggregates.vkdnw_rank_single(frame, entropy_column="vkdnw_entropy_official")`` or the pool aggregates' component name.
 """
 
 from __future__ import annotations

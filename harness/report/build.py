@@ -240,7 +240,7 @@ class _Report:
     def header(
         self, frame: pd.DataFrame, source: str, n_boot: int, seed: int, level: float, settings: str | None = None
     ) -> None:
-        from harness import __version__
+        from harness._version import __version__
 
         modes = sorted({f"{d}/{lab}" for d, lab in zip(frame["data"], frame["labels"])})
         pooled = frame["pool"].notna() if "pool" in frame.columns else pd.Series(False, index=frame.index)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from harness.proxies.status import DEGENERATE, NAN, OK, error_status
+
 RECORD_FIELDS = (
     "index",
     "arch",
@@ -24,16 +26,9 @@ RECORD_FIELDS = (
 # Statuses: "ok"; "degenerate" (the cell ignores its input; the score is kept when finite so analyses can
 # include or exclude such cells); "nan" (the proxy gave NaN/inf: no score); "error: <message>" (no score);
 # "timeout" (a study run's unit_timeout stopped it: no score; harness.store.schema has the vocabulary).
-OK = "ok"
-DEGENERATE = "degenerate"
-NAN = "nan"
+# The first four are defined with the proxies (harness.proxies.status), whose calls they classify; re-exported here.
 TIMEOUT = "timeout"
-
-
-def error_status(exc: BaseException) -> str:
-    """``error: <type>[: <first line of the message, 200 characters at most>]``."""
-    message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    return f"error: {type(exc).__name__}" + (f": {message[:200]}" if message else "")
+__all__ = ["DEGENERATE", "NAN", "OK", "RECORD_FIELDS", "TIMEOUT", "ScoreRecord", "error_status"]
 
 
 @dataclass

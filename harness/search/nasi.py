@@ -240,12 +240,3 @@ def run_nasi(
 ) -> NasiOutcome:
     """One NASI search; deterministic for a seed on a given device."""
     return select(trace_nasi(config, dataset, seed, device, data, progress), config)
-
-
-def describe_alpha(alpha: list[list[float]]) -> str:
-    """One line per edge: the op ranking of alpha*, for logs."""
-    lines = []
-    for e, row in enumerate(alpha):
-        order = sorted(range(len(row)), key=lambda o: -row[o])
-        lines.append(f"edge {e}: " + " > ".join(f"{OP_NAMES[o]}({row[o]:+.3f})" for o in order))
-    return "\n".join(lines)

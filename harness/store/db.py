@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
-from harness import __version__
+from harness._version import __version__
 from harness.errors import HarnessError
 from harness.store import provenance as prov
 from harness.store.schema import (
@@ -437,15 +437,6 @@ class ResultStore:
         if study is None:
             return self._conn.execute("SELECT COUNT(*) FROM results").fetchone()[0]
         return self._conn.execute("SELECT COUNT(*) FROM results WHERE study = ?", (study,)).fetchone()[0]
-
-    def status_counts(self, study: str | None = None) -> dict[str, int]:
-        sql = "SELECT status, COUNT(*) FROM results"
-        rows = (
-            self._conn.execute(sql + " WHERE study = ? GROUP BY status", (study,))
-            if study
-            else self._conn.execute(sql + " GROUP BY status")
-        )
-        return dict(rows.fetchall())
 
     def studies(self) -> list[str]:
         """Every study with rows or a recorded configuration."""

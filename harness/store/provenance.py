@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 
-from harness import __version__
+from harness._version import __version__
 
 
 @dataclass(frozen=True)
@@ -44,12 +44,6 @@ class Provenance:
             "device_name": device_name(device_label, self.cpu),
             "host": self.host,
         }
-
-    @classmethod
-    def from_dict(cls, values: dict[str, str]) -> Provenance:
-        threads = values.get("threads")
-        text = {k: str(values[k]) for k in ("harness_version", "git_commit", "torch_version", "host", "cpu")}
-        return cls(**text, threads=None if threads is None else int(threads))
 
 
 def now_utc() -> str:

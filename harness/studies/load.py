@@ -1,7 +1,7 @@
 """``load(path)``: read a study file once and return the study of its kind, each with ``plan()`` and ``run()``.
 
 A file with a ``[search]`` section is a search study (NASI / sample-and-pick runs over datasets x seeds,
-:class:`harness.search.study.SearchStudy`); any other is a scoring study (cells x proxies x settings,
+:class:`harness.studies.search_study.SearchStudy`); any other is a scoring study (cells x proxies x settings,
 :class:`ScoringStudy` around :class:`harness.studies.spec.Study`). Callers (the CLI, a notebook) need not know
 which: ``plan(...)`` answers ``lines()`` without running anything, and ``run(...)`` returns a summary with
 ``lines()``, ``interrupted`` and ``by_status``. Options only one kind has are refused by the other in one line.
@@ -20,11 +20,7 @@ from harness.studies.spec import Study, StudyDocument, parse_study
 from harness.studies.units import Plan, make_plan
 
 if TYPE_CHECKING:
-    from harness.search.study import SearchStudy
-
-
-class StudyPlan(Protocol):
-    def lines(self) -> list[str]: ...
+    from harness.studies.search_study import SearchStudy
 
 
 class StudySummary(Protocol):
@@ -102,7 +98,7 @@ def load(path: str | os.PathLike) -> ScoringStudy | SearchStudy:
     """The study in the file at ``path``, of its kind; every problem is one ``StudyError`` line."""
     document = StudyDocument.read(path)
     if document.kind == "search":
-        from harness.search.study import parse_search_study  # the search layer builds on this package's reader
+        from harness.studies.search_study import parse_search_study  # lazy: search pulls torch
 
         return parse_search_study(document)
     return ScoringStudy(parse_study(document.tables, where=document.where, source=document.source))

@@ -35,6 +35,10 @@ from harness.studies.units import (
 
 BACKENDS = ("local", "ray")
 Log = Callable[[str], None]
+# The report step after a run (harness.report.study.build_study_report): (study, store, data) -> (report.md, note).
+# The layers above the studies pass it (harness.run_study, nasi-harness run); studies never import the report.
+ReportStep = Callable[[Study, Path, "str | os.PathLike | None"], "tuple[Path | None, str]"]
+NO_REPORT_STEP = "not built: no report step given (harness.run_study and nasi-harness run pass one)"
 
 
 @dataclass
@@ -271,23 +275,6 @@ def _outcomes(
     yield from run_ray(pieces, data=data, workers=workers, address=address, log=log)
 
 
-def build_study_report(study: Study, store_path: Path, data: str | os.PathLike | None) -> tuple[Path | None, str]:
-    """Build the study's report with its [analysis] targets and pool aggregates; a failure is one line in the
-    summary, not a crash. report.md names the study file as their source (they are given explicitly, which it
-    would otherwise attribute to the command line)."""
-    from harness.report import build_report
-
-    source = f"study file `{study.source}`'s [analysis]" if study.source is not None else "the study's [analysis]"
-    try:
-        a = study.analysis
-        path = build_report(store_path, study.report_dir, study.name, data, split=a.target, epochs=a.epochs,
-                            aggregates=a.aggregates, builtin_aggregates=a.builtin_aggregates,
-                            given_from=source)  # fmt: skip
-    except (HarnessError, ValueError, FileNotFoundError) as exc:
-        return None, f"not built: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
-    return Path(path), ""
-
-
 def paper_protocols(study: Study) -> dict:
     """``{"paper_protocols": {proxy: declaration}}`` for a study run under ``paper`` (stored with its configuration,
     so the store says which declarations, by source and fingerprint, made its paper rows); {} otherwise."""
@@ -324,7 +311,7 @@ def run_study(
     data: str | os.PathLike | None = None,
     *,
     device: str | None = None,
-    report: bool = True,
+    report: bool | ReportStep = True,
     progress: bool = True,
     log: Log | None = None,
     part: tuple[int, int] | None = None,
@@ -347,6 +334,8 @@ def run_study(
     score; a rerun retries it, and it never replaces a finished row) and the run goes on. The local backend then
     scores in worker processes (one, when ``workers`` is 1): the stuck worker is terminated and a new one takes its
     other units. The ray backend refuses it.
+    ``report`` is the step that builds the report after a complete run (``harness.report.study.build_study_report``,
+    which ``harness.run_study`` and ``nasi-harness run`` pass); ``False`` skips it.
     Returns the counts; ``summary.interrupted`` is set when Ctrl-C stopped the run. Every refused argument is
     refused before the store is created or changed.
     """
@@ -418,8 +407,10 @@ def run_study(
     summary.seconds = time.monotonic() - start
     if summary.interrupted:
         summary.report_note = "skipped: the run was interrupted"
+    elif callable(report):
+        summary.report, summary.report_note = report(study, store_path, data)
     elif report:
-        summary.report, summary.report_note = build_study_report(study, store_path, data)
+        summary.report_note = NO_REPORT_STEP
     else:
         summary.report_note = "skipped (--no-report)"
     return summary

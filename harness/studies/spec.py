@@ -5,7 +5,7 @@
 name = "quickstart"            # letters, digits, '.', '_', '-' (used in paths and as the database key)
 description = "..."            # optional
 space = "nb201"                # harness.spaces.space_names()
-cells = "sample:200:0"         # a cell SPEC (harness.scoring.SPEC_FORM)
+cells = "sample:200:0"         # a cell SPEC (harness.spaces.cells.SPEC_FORM)
 proxies = ["nasi", "snip"]     # registered proxy names, or "all"
 datasets = ["cifar10"]
 data_modes = ["real", "gaussian"]      # every data mode x every label mode is run
@@ -263,8 +263,8 @@ def parse_study(document: dict[str, Any], where: str = "<study>", source: Path |
     from harness.data import validate_modes
     from harness.datasets import DATASETS
     from harness.proxies import proxy_names
-    from harness.scoring import SPEC_FORM, parse_cells
     from harness.spaces import space_names
+    from harness.spaces.cells import SPEC_FORM, parse_cells
 
     unknown = [k for k in document if k not in SECTIONS]
     if unknown:

@@ -27,8 +27,8 @@ from scipy.stats import spearmanr
 
 from benchmarks.scripts.peer_speed import PeerRunner, ProjectRunner
 from harness.data import make_batch
-from harness.scoring import parse_cells
 from harness.spaces import get_space
+from harness.spaces.cells import parse_cells
 
 OLD = "grasp_at_old_commit"
 HELPERS = ("_bn_hessian", "_grad")  # imported by the old grasp.py, in dependency order

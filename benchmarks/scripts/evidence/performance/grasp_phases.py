@@ -19,8 +19,8 @@ import torch.nn.functional as F
 
 from harness.data import make_batch
 from harness.proxies._grad import weight_layers
-from harness.scoring import parse_cells
 from harness.spaces import get_space
+from harness.spaces.cells import parse_cells
 
 LAYOUTS = {"NHWC": torch.channels_last, "NCHW": torch.contiguous_format}
 PHASES = ("forward", "backward, create_graph", "H g", "plain forward + backward")

@@ -23,8 +23,9 @@ import torch
 from torch.profiler import ProfilerActivity, profile
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from harness.scoring import parse_cells, score_cells
+from harness.scoring import score_cells
 from harness.scoring.allocator import keep_freed_memory
+from harness.spaces.cells import parse_cells
 
 CONV_KERNELS = ("aten::mkldnn_convolution", "aten::convolution_backward")
 FORWARD, BACKWARD = torch.ops.aten.convolution.default, torch.ops.aten.convolution_backward.default

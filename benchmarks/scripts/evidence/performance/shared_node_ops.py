@@ -20,9 +20,9 @@ import torch
 
 from harness.data.batch import make_batch
 from harness.proxies._grad import mean_ce_gradients, sum_squares
-from harness.scoring import parse_cells
 from harness.scoring.allocator import keep_freed_memory
 from harness.spaces import get_space
+from harness.spaces.cells import parse_cells
 from harness.spaces.networks import Cell
 from harness.spaces.ops import AvgPool, ReLUConvBN, zeros_in_layout
 

@@ -17,7 +17,8 @@ import argparse
 import statistics
 
 from harness.proxies import parse_proxy_list
-from harness.scoring import parse_cells, score_cells
+from harness.scoring import score_cells
+from harness.spaces.cells import parse_cells
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -14,7 +14,8 @@ import time
 
 import torch
 
-from harness.scoring import parse_cells, score_cells
+from harness.scoring import score_cells
+from harness.spaces.cells import parse_cells
 
 
 def scores(cells: list[int], proxies: list[str], args: argparse.Namespace) -> tuple[dict, float]:

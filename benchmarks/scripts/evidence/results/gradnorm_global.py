@@ -24,8 +24,8 @@ from harness.analysis.stats import correlation
 from harness.analysis.target import TargetSpec, target_loader
 from harness.data.batch import make_batch
 from harness.proxies._kaiming import cpu_generator, kaiming_normal_fanin_
-from harness.scoring.cells import parse_cells
 from harness.spaces import get_space
+from harness.spaces.cells import parse_cells
 
 
 def global_grad_norm(cell: int, seed: int = 0) -> float:

@@ -37,7 +37,7 @@ import torch
 from harness.datasets import dataset_info
 from harness.errors import HarnessError
 from harness.proxies import ProxyContext, ProxySpec, get_proxy
-from harness.scoring.records import DEGENERATE, NAN, OK, error_status
+from harness.proxies.status import DEGENERATE, NAN, OK, error_status
 from harness.spaces import SearchSpace, get_space, space_names
 
 # NB201 cells: all edges live; pruned edges (below); output independent of the input.
