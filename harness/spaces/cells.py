@@ -51,6 +51,6 @@ def parse_cells(spec: str, space: str) -> list[int]:
         try:
             chosen.append(sp.resolve(item))
         except ValueError as exc:
-            where = f"item {number} of {len(items)}" if len(items) > 1 else "cell"
-            raise ValueError(f"bad cell spec {shown(spec)}: {where} {shown(item)}: {shown(exc, 200)}") from None
+            where = f"item {number} of {len(items)} {shown(item)}: " if len(items) > 1 else ""
+            raise ValueError(f"bad cell spec {shown(spec)}: {where}{shown(exc, 200)}") from None
     return chosen
