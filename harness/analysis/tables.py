@@ -101,13 +101,22 @@ def _metric(column: str) -> Callable[[pd.Series], str]:
     return lambda r: fmt(r[column], 2)
 
 
+def _seeds(value: object) -> str:
+    return ",".join(str(s) for s in value) if isinstance(value, (list, tuple, np.ndarray)) else fmt(value)
+
+
 def agnostic_columns(frame: pd.DataFrame) -> list[Column]:
     cols: list[Column] = [
         ("proxy", lambda r: r["proxy"]),
         ("mode", lambda r: f"{r['data']}/{r['labels']}"),
+        ("seeds", lambda r: _seeds(r["seeds"])),
         ("n", lambda r: fmt(r["n"])),
         ("kendall [95% CI]", lambda r: fmt_ci(r["kendall"], r["kendall_ci"])),
-        ("spearman [95% CI]", lambda r: fmt_ci(r["spearman"], r["spearman_ci"])),
+        (
+            "seed floor [95% CI]",
+            lambda r: "1 (no seed effect)" if r["deterministic"] else fmt_ci(r["floor_kendall"], r["floor_kendall_ci"]),
+        ),  # fmt: skip
+        ("swap - floor [95% CI]", lambda r: fmt_ci(r["delta_kendall"], r["delta_kendall_ci"])),
         ("pearson [95% CI]", lambda r: fmt_ci(r["pearson"], r["pearson_ci"])),
     ]
     for name in frame.columns:
@@ -119,7 +128,20 @@ def agnostic_columns(frame: pd.DataFrame) -> list[Column]:
             ("rho acc (swap)", lambda r: fmt(r["spearman_acc_swap"])),
             ("swap - ref [95% CI]", lambda r: fmt_ci(r["delta_acc"], r["delta_acc_ci"])),
         ]
-    cols.append(("verdict", lambda r: r["verdict_text"]))
+    for size in (100, 10, 1000):  # one sample size in the text; every one is in the JSON/CSV
+        if f"pick@{size}" in frame.columns and frame[f"pick@{size}"].notna().any():
+            cols += [
+                (
+                    f"pick@{size} ref / swap",
+                    lambda r, n=size: f"{fmt(r[f'pick@{n}_ref'], 2)} / {fmt(r[f'pick@{n}'], 2)}",
+                ),  # noqa: E501
+                (f"regret@{size}", lambda r, n=size: fmt(r[f"regret@{n}"], 2)),
+                (f"same pick@{size}", lambda r, n=size: fmt(r[f"same_pick@{n}"], 2)),
+            ]
+            break
+    if "line_verdict" in frame.columns:
+        cols.append(("line", lambda r: r["line_verdict"]))
+    cols.append(("verdict", lambda r: r["verdict"]))
     return cols
 
 
