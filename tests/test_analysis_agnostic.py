@@ -192,7 +192,7 @@ def test_sample_and_pick_matches_brute_force() -> None:
         assert found[f"pick@{size}"] == pytest.approx(brute["swap"].mean())
         assert found[f"same_pick@{size}"] == pytest.approx(brute["same"].mean())
         assert found[f"regret@{size}"] == pytest.approx((brute["ref"] - brute["swap"]).mean())
-        lo, hi = found[f"pick@{size}_ci"]
+        lo, hi = found[f"pick@{size}_spread"]
         assert lo == pytest.approx(np.percentile(brute["swap"], 2.5)) and hi == pytest.approx(
             np.percentile(brute["swap"], 97.5)
         )
@@ -200,6 +200,26 @@ def test_sample_and_pick_matches_brute_force() -> None:
         exact = brute_force_picks(ref, swap, acc, np.array(list(itertools.combinations(range(acc.size), size))))
         assert found[f"pick@{size}_ref"] == pytest.approx(exact["ref"].mean(), abs=1.0)
         assert found[f"same_pick@{size}"] == pytest.approx(exact["same"].mean(), abs=0.08)
+        # the closed form the cell bootstrap uses is that exact expectation
+        assert decisions.expected_pick(ref, acc, size)[0] == pytest.approx(exact["ref"].mean())
+        assert decisions.expected_pick(swap, acc, size)[0] == pytest.approx(exact["swap"].mean())
+        assert found[f"pick@{size}_ref_ci"][0] <= found[f"pick@{size}_ref"] <= found[f"pick@{size}_ref_ci"][1]
+
+
+def test_expected_pick_on_a_resampled_pool_is_the_multiset_expectation() -> None:
+    """A bootstrap resample repeats cells: the closed form with counts equals enumerating the repeated pool."""
+    acc = np.array([70.0, 91, 85, 60, 93, 88, 75])
+    scores = np.array([1.0, 5, 4, 0, 5, 6, 2])
+    counts = np.array([[2, 0], [0, 1], [1, 3], [0, 0], [3, 1], [0, 2], [1, 0]], dtype=float)  # columns sum to 7
+    got = decisions.expected_pick(scores, acc, 3, counts)
+    for b in range(counts.shape[1]):
+        pool = np.repeat(np.arange(acc.size), counts[:, b].astype(int))
+        picks = []
+        for sample in itertools.combinations(range(pool.size), 3):
+            cells = pool[list(sample)]
+            best = scores[cells].max()
+            picks.append(acc[cells[scores[cells] == best]].mean())
+        assert got[b] == pytest.approx(np.mean(picks))
 
 
 def test_pooled_picks_draw_from_every_seed() -> None:
@@ -207,6 +227,9 @@ def test_pooled_picks_draw_from_every_seed() -> None:
     pools = [(acc, acc, acc), (acc, -acc, acc)]  # a swap that agrees, one that reverses the order
     found = decisions.pooled_picks(pools, (5,), draws=100)
     assert found["pick@5_ref"] == pytest.approx(decisions.sample_and_pick(acc, acc, acc, (5,), draws=100)["pick@5"])
+    assert found["pick@5_ref_ci"] == pytest.approx(
+        decisions.sample_and_pick(acc, acc, acc, (5,), draws=100)["pick@5_ci"]
+    )
     assert found["same_pick@5"] == pytest.approx(0.5)
 
 

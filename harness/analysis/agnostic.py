@@ -180,9 +180,10 @@ def agnosticism(
                 row["line_verdict"] = thresholds.verdict(*row["kendall_ci"])
             row.update(_with_accuracy(pairs, accuracy, n_boot, seed, level))
             if accuracy is not None:
-                row.update(_picks(pairs, sign, accuracy, pick_sizes, draws, seed))
+                row.update(_picks(pairs, sign, accuracy, pick_sizes, draws, seed, n_boot, level))
             for name, other in others.items():
-                row.update({f"{name}:{k}": v for k, v in _picks(pairs, sign, other, pick_sizes, draws, seed).items()})
+                picks = _picks(pairs, sign, other, pick_sizes, draws, seed, n_boot, level)
+                row.update({f"{name}:{k}": v for k, v in picks.items()})
             row["verdict_text"] = verdict_text(row)
             row["target"] = target_label
             rows_out.append(row)
@@ -256,6 +257,7 @@ def transfer_picks(
     sizes: Sequence[int] = decisions.PICK_SIZES,
     draws: int = decisions.DRAWS,
     seed: int = 0,
+    n_boot: int = DEFAULT_RESAMPLES,
 ) -> pd.DataFrame:
     """One proxy's picks made with ``scores`` (e.g. CIFAR-10's), judged by each dataset's accuracy.
 
@@ -267,13 +269,15 @@ def transfer_picks(
     for name, accuracy in accuracies.items():
         known, acc = aligned(scores.dropna().to_frame("s"), accuracy)
         a = acc.to_numpy(dtype=float)
-        found = decisions.sample_and_pick(a, sign * known["s"].to_numpy(dtype=float), a, sizes, draws=draws, seed=seed)
+        oriented = sign * known["s"].to_numpy(dtype=float)
+        found = decisions.sample_and_pick(a, oriented, a, sizes, draws=draws, seed=seed, n_boot=n_boot, boot_seed=seed)
         row: dict = {"dataset": name, "n": int(a.size)}
         for size in decisions.pick_sizes(found):
             row[f"pick@{size}"] = found[f"pick@{size}"]
-            row[f"pick@{size}_ci"] = found[f"pick@{size}_ci"]
+            row[f"pick@{size}_ci"] = found.get(f"pick@{size}_ci", (np.nan, np.nan))
             row[f"oracle@{size}"] = found[f"pick@{size}_ref"]
             row[f"regret@{size}"] = found[f"regret@{size}"]
+            row[f"regret@{size}_ci"] = found.get(f"regret@{size}_ci", (np.nan, np.nan))
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -354,6 +358,7 @@ def _floor(
     }
     for m in ("kendall", "spearman"):
         out.update({f"floor_{m}": np.nan, f"floor_{m}_ci": nan2, f"delta_{m}": np.nan, f"delta_{m}_ci": nan2})
+        out.update({f"{m}_common": np.nan, f"{m}_common_ci": nan2})
     if len(ref_seeds) < 2 or len(cells) < 3:
         out["verdict"] = f"{NO_FLOOR} ({len(ref_seeds)} seed{'s' if len(ref_seeds) != 1 else ''})"
         return out
@@ -382,6 +387,7 @@ def _floor(
         out[f"floor_{m}"] = floor
         out[f"floor_{m}_ci"] = (1.0, 1.0) if out["deterministic"] else percentile_interval(floor_boot, level)
         out[f"{m}_common"] = swap_common
+        out[f"{m}_common_ci"] = percentile_interval(_mean_boot(swap_boot[m]), level)
         out[f"delta_{m}"] = swap_common - floor
         out[f"delta_{m}_ci"] = percentile_interval(_mean_boot(swap_boot[m]) - floor_boot, level)
     lo, hi = out["delta_kendall_ci"]
@@ -418,7 +424,14 @@ def _with_accuracy(
 
 
 def _picks(
-    pairs: dict[int, pd.DataFrame], sign: float, accuracy: pd.Series, sizes: Sequence[int], draws: int, seed: int
+    pairs: dict[int, pd.DataFrame],
+    sign: float,
+    accuracy: pd.Series,
+    sizes: Sequence[int],
+    draws: int,
+    seed: int,
+    n_boot: int,
+    level: float,
 ) -> dict:
     """Paired sample-and-pick over the seeds' pools (each seed's cells with a known accuracy)."""
     pools = []
@@ -430,4 +443,4 @@ def _picks(
             )
     if not pools:
         return {}
-    return decisions.pooled_picks(pools, sizes, draws=draws, seed=seed)
+    return decisions.pooled_picks(pools, sizes, draws=draws, seed=seed, n_boot=n_boot, boot_seed=seed, level=level)
