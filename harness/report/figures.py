@@ -28,7 +28,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import NullLocator
 
-from harness.report.palette import DEGENERATE_MARKER, NEUTRAL, OKABE_ITO, Style
+from harness.report.palette import DEGENERATE_MARKER, LINESTYLES, MARKERS, NEUTRAL, OKABE_ITO, Style
 
 HEXBIN_ABOVE = 2000  # cells; above this a scatter plot is a blot, so show density instead
 PANEL_COLUMNS = 3
@@ -436,17 +436,25 @@ def swap_effect_order(table: pd.DataFrame) -> list[str]:
     return [str(p) for p in mean.sort_values(kind="stable").index]
 
 
-def _tau_limits(values: np.ndarray) -> tuple[float, float]:
-    """x-limits for Kendall tau: the bulk (10th percentile up) with room below it, never past [-1, 1]; a proxy
-    whose tau lies far below the others is drawn at the edge instead of squashing every row."""
-    v = values[np.isfinite(values)]
-    if v.size == 0:
-        return (-1.0, 1.0)
-    hi = min(1.0, float(v.max())) + 0.02
-    bulk = float(np.percentile(v, 10))
-    lo = max(float(v.min()), bulk - max(0.1, 1.0 * (hi - bulk)))
-    lo = max(-1.02, lo - 0.02)
-    return (lo, hi) if hi - lo >= 0.1 else (hi - 0.1, hi)
+TAU_EDGE = 0.004  # 1 - tau below this (tau > 0.996) is drawn at the axis' edge
+TAU_TICKS = (0.99, 0.95, 0.8, 0.5, -0.5)
+
+
+def _discord(tau: object) -> np.ndarray:
+    """x position of a Kendall tau: 1 - tau (twice the share of cell pairs ordered differently), on a log axis,
+    so that 0.95 against 0.85 is as visible as 0.5 against -0.5 and no low tau squashes the high ones."""
+    return np.clip(1.0 - np.asarray(tau, dtype=float), TAU_EDGE, 2.0)
+
+
+def _tau_axis(ax, values: np.ndarray) -> None:  # noqa: ANN001
+    """Log axis of 1 - tau, tau increasing to the right, ticks labelled in tau."""
+    v = _discord(values[np.isfinite(values)]) if np.isfinite(values).any() else np.array([TAU_EDGE, 1.0])
+    lo, hi = max(TAU_EDGE / 1.3, float(v.min()) / 1.4), min(2.2, float(v.max()) * 1.4)
+    ax.set_xscale("log")
+    ticks = [t for t in TAU_TICKS if lo <= 1 - t <= hi]
+    ax.set_xticks([TAU_EDGE, *(1 - t for t in ticks)], ["1", *(f"{t:g}" for t in ticks)])
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.set_xlim(hi, lo)  # reversed: agreement grows to the right
 
 
 def agnostic_floor(table: pd.DataFrame, *, out_dir: Path, stem: str, title: str = "") -> list[Path]:
@@ -461,13 +469,16 @@ def agnostic_floor(table: pd.DataFrame, *, out_dir: Path, stem: str, title: str 
     row_h = 0.2
     axes_h = row_h * len(proxies) + 0.25
     label_w = 0.12 + 0.065 * max(len(p) for p in proxies)
-    height = panel_rows * (axes_h + 0.55) + 0.9
+    heading = title or "Agreement of swapped-mode scores with the reference scores, against the seed floor"
+    heading = wrap(heading + " (x: log scale of 1 − τ; τ > 0.996 at the edge, 1)", MAX_WIDTH_IN)
+    title_h = 0.2 + 0.17 * (heading.count("\n") + 1)
+    height = panel_rows * (axes_h + 0.55) + 0.6 + title_h
     fig = Figure(figsize=(MAX_WIDTH_IN, height))
     grid = fig.subplots(panel_rows, cols, squeeze=False, sharey=True)
     fig.subplots_adjust(
         left=label_w / MAX_WIDTH_IN,
         right=1 - 0.1 / MAX_WIDTH_IN,
-        top=1 - 0.5 / height,
+        top=1 - (title_h + 0.2) / height,
         bottom=0.75 / height,
         wspace=0.08,
         hspace=0.55 / axes_h,
@@ -481,9 +492,8 @@ def agnostic_floor(table: pd.DataFrame, *, out_dir: Path, stem: str, title: str 
     values = np.concatenate(
         [tau, [c for ci in tau_ci for c in ci], [c for ci in table["floor_kendall_ci"] for c in ci]]
     )
-    limits = _tau_limits(np.asarray(values, dtype=float))
+    values = np.asarray(values, dtype=float)
     y_of = {p: len(proxies) - 1 - i for i, p in enumerate(proxies)}
-    beyond_drawn = 0
     for k, ax in enumerate(grid.ravel()):
         if k >= len(modes):
             ax.set_visible(False)
@@ -493,24 +503,19 @@ def agnostic_floor(table: pd.DataFrame, *, out_dir: Path, stem: str, title: str 
         for r in rows.itertuples():
             y = y_of[r.proxy]
             if np.isfinite(r.floor_kendall):
-                lo, hi = r.floor_kendall_ci
-                ax.barh(y, max(hi - lo, 0.004), left=lo, height=0.7, color=FLOOR_COLOUR, linewidth=0)
-                ax.plot([r.floor_kendall] * 2, [y - 0.35, y + 0.35], color=NEUTRAL, linewidth=1.0)
+                lo, hi = _discord(r.floor_kendall_ci)
+                ax.fill_betweenx(
+                    [y - 0.35, y + 0.35], hi, lo * 0.97 if lo == hi else lo, color=FLOOR_COLOUR, linewidth=0
+                )
+                ax.plot([_discord(r.floor_kendall)] * 2, [y - 0.35, y + 0.35], color=NEUTRAL, linewidth=1.0)
             colour = {"within seed noise": WITHIN_COLOUR, "beyond seed noise": BEYOND_COLOUR}.get(
                 r.verdict, NO_FLOOR_COLOUR
             )
-            x, (lo, hi) = float(r.tau_plot), r.ci_plot
-            if x < limits[0]:  # far below every other row: a triangle on the edge, its value beside it
-                ax.scatter([limits[0]], [y], marker="<", s=18, color=colour, clip_on=False, zorder=3)
-                ax.annotate(
-                    f"{x:.2f}", (limits[0], y), xytext=(4, -3), textcoords="offset points", fontsize=MIN_FONT_PT
-                )
-                beyond_drawn += 1
-                continue
+            x, (lo, hi) = _discord(r.tau_plot), _discord(r.ci_plot)
             if np.isfinite(lo) and np.isfinite(hi):
-                ax.plot([max(lo, limits[0]), hi], [y, y], color=colour, linewidth=1.0)
-            ax.scatter([x], [y], s=14, color=colour, zorder=3)
-        ax.set_xlim(*limits)
+                ax.plot([lo, hi], [y, y], color=colour, linewidth=1.0)
+            ax.scatter([x], [y], s=14, color=colour, zorder=3, clip_on=False)
+        _tau_axis(ax, values)
         ax.set_ylim(-0.6, len(proxies) - 0.4)
         ax.set_yticks(range(len(proxies)), list(reversed(proxies)), fontsize=MIN_FONT_PT)
         ax.tick_params(labelsize=MIN_FONT_PT, length=2)
@@ -518,7 +523,7 @@ def agnostic_floor(table: pd.DataFrame, *, out_dir: Path, stem: str, title: str 
         ax.set_axisbelow(True)
         ax.set_title(mode, fontsize=MIN_FONT_PT + 0.5)
         if k // cols == panel_rows - 1 or k + cols >= len(modes):
-            ax.set_xlabel("Kendall τ (reference, swapped)", fontsize=MIN_FONT_PT)
+            ax.set_xlabel("Kendall τ", fontsize=MIN_FONT_PT)
     handles = [
         Patch(facecolor=FLOOR_COLOUR, edgecolor=NEUTRAL, label="seed floor: τ between two seeds (95% CI)"),
         Line2D([], [], color=WITHIN_COLOUR, marker="o", markersize=4, label="swap within seed noise"),
@@ -527,9 +532,7 @@ def agnostic_floor(table: pd.DataFrame, *, out_dir: Path, stem: str, title: str 
     if (~has_floor).any():
         handles.append(Line2D([], [], color=NO_FLOOR_COLOUR, marker="o", markersize=4, label="no seed floor (1 seed)"))
     fig.legend(handles=handles, fontsize=MIN_FONT_PT, frameon=False, loc="lower center", ncols=2)
-    note = f"; {beyond_drawn} far below the axis (◂, value beside)" if beyond_drawn else ""
-    heading = title or "Agreement of swapped-mode scores with the reference scores, against the seed floor"
-    fig.suptitle(wrap(heading + note, MAX_WIDTH_IN), fontsize=TITLE_PT, y=1 - 0.08 / height, va="top")
+    fig.suptitle(heading, fontsize=TITLE_PT, y=1 - 0.08 / height, va="top")
     return save(fig, out_dir, stem)
 
 
@@ -542,30 +545,35 @@ def pick_curves(
     title: str = "",
     order: Sequence[str] | None = None,
 ) -> list[Path]:
-    """Sample-and-pick: accuracy of the best-scored cell of N random cells (log x) with the reference scores
-    (black, grey band: 2.5-97.5% spread over samples) and each swapped mode (colours, whiskers: the same
-    spread, offset a little in N so they do not overlap); one panel per proxy (``order``). ``prefix``: a
-    transfer dataset's fields (``cifar100:``)."""
+    """Sample-and-pick: mean accuracy of the best-scored cell of N random cells (log x) with the reference
+    scores (black, grey band: 95% bootstrap CI over cells) and each swapped mode (colour + marker + line style,
+    whiskers: the same CI, offset a little in N so they do not overlap); one panel per proxy (``order``).
+    ``prefix``: a transfer dataset's fields (``cifar100:``)."""
     from harness.analysis.decisions import pick_sizes
 
     sizes = pick_sizes([c[len(prefix) :] for c in table.columns if c.startswith(prefix)])
     proxies = ordered(list(table["proxy"]), order)
     modes = list(dict.fromkeys(table["mode"]))
-    colours = {m: OKABE_ITO[(i + 1) % len(OKABE_ITO)] for i, m in enumerate(modes)}  # black is the reference's
+    palette = [c for c in OKABE_ITO if c != "#000000"]  # black is the reference's
+    colours = {m: palette[i % len(palette)] for i, m in enumerate(modes)}
+    markers = {m: MARKERS[(i // len(palette)) % len(MARKERS)] for i, m in enumerate(modes)}
+    dashes = {m: LINESTYLES[(i // len(palette)) % len(LINESTYLES)] for i, m in enumerate(modes)}
     pages = paginate(proxies)
     paths: list[Path] = []
     heading = title or "Accuracy of the pick from N random cells: reference against swapped scores"
     for n_page, (page, page_stem) in enumerate(zip(pages, page_stems(stem, len(pages))), start=1):
         fig, axes = _grid(len(page), _page_title(heading, n_page, len(pages)))
-        legend_rows = math.ceil((len(modes) + 1) / 3)
-        extra = 0.2 * legend_rows + 0.1
-        w, h = fig.get_size_inches()
-        fig.set_size_inches(w, h + extra)
-        for ax in fig.axes:  # keep the panels where they were, in inches: the legend goes in the new room below
-            box = ax.get_position()
-            ax.set_position([box.x0, (box.y0 * h + extra) / (h + extra), box.width, box.height * h / (h + extra)])
-        if fig._suptitle is not None:
-            fig._suptitle.set_y(1 - 0.08 / (h + extra))
+        spare = [ax for ax in fig.axes if not ax.get_visible()]  # empty slots of the last row hold the legend
+        if not spare:
+            legend_rows = math.ceil((len(modes) + 1) / 3)
+            extra = 0.2 * legend_rows + 0.1
+            w, h = fig.get_size_inches()
+            fig.set_size_inches(w, h + extra)
+            for ax in fig.axes:  # the panels keep their place in inches: the legend goes in the new room below
+                box = ax.get_position()
+                ax.set_position([box.x0, (box.y0 * h + extra) / (h + extra), box.width, box.height * h / (h + extra)])
+            if fig._suptitle is not None:
+                fig._suptitle.set_y(1 - 0.08 / (h + extra))
         for ax, proxy in zip(axes, page):
             rows = table[table["proxy"] == proxy]
             spans: list[float] = []
@@ -591,13 +599,14 @@ def pick_curves(
                     mean,
                     yerr=[np.maximum(mean - ci[:, 0], 0), np.maximum(ci[:, 1] - mean, 0)],
                     color=colours[mode],
-                    marker="o",
+                    marker=markers[mode],
+                    linestyle=dashes[mode],
                     markersize=2.5,
                     linewidth=0.9,
                     elinewidth=0.6,
                     capsize=1.2,
                 )
-                spans += [*mean]
+                spans += [*mean, *ci.ravel()]
             ax.set_xscale("log")
             if ns:
                 ax.set_xticks(ns, [str(s) for s in ns])
@@ -605,16 +614,28 @@ def pick_curves(
                 ax.xaxis.set_minor_locator(NullLocator())
             finite = np.asarray(spans, dtype=float)
             finite = finite[np.isfinite(finite)]
-            if finite.size:
-                lo = max(float(np.min(finite)), float(np.percentile(finite, 5)) - 5.0)
-                ax.set_ylim(lo - 0.5, float(np.max(finite)) + 0.5)
+            if finite.size:  # a far-off interval end is cut rather than squashing the panel
+                p10, p90 = np.percentile(finite, [10, 90])
+                reach = max(0.5, p90 - p10)
+                lo = max(float(np.min(finite)), p10 - reach)
+                hi = min(float(np.max(finite)), p90 + reach)
+                ax.set_ylim(lo - 0.05 * (hi - lo + 0.1), hi + 0.05 * (hi - lo + 0.1))
             _title(ax, proxy, "")
             ax.set_xlabel("N cells sampled", fontsize=MIN_FONT_PT)
             ax.set_ylabel(f"{prefix.rstrip(':') or 'accuracy'} of pick (%)", fontsize=MIN_FONT_PT)
             ax.tick_params(labelsize=MIN_FONT_PT)
-        handles = [Line2D([], [], color="black", marker="o", markersize=3, label="reference (band: 95% of picks)")]
-        handles += [Line2D([], [], color=colours[m], marker="o", markersize=3, label=m) for m in modes]
-        fig.legend(handles=handles, fontsize=MIN_FONT_PT, frameon=False, loc="lower center", ncols=3)
+        handles = [Line2D([], [], color="black", marker="o", markersize=3, label="reference (band: 95% CI)")]
+        handles += [
+            Line2D([], [], color=colours[m], marker=markers[m], linestyle=dashes[m], markersize=3, label=m)
+            for m in modes
+        ]
+        if spare:
+            holder = spare[0]
+            holder.set_visible(True)
+            holder.axis("off")
+            holder.legend(handles=handles, fontsize=MIN_FONT_PT, frameon=False, loc="center", ncols=len(spare))
+        else:
+            fig.legend(handles=handles, fontsize=MIN_FONT_PT, frameon=False, loc="lower center", ncols=3)
         paths += save(fig, out_dir, page_stem)
     return paths
 
