@@ -43,7 +43,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--transfer",
         nargs="?",
         const=",".join(TRANSFER),
-        default="",
         metavar="DATASET,...",
         help=f"judge the picks also by these datasets' accuracy (default when given bare: {','.join(TRANSFER)})",
     )
@@ -68,7 +67,7 @@ def _agnostic(args: argparse.Namespace) -> int:
         holds, _, fails = args.line.partition(",")
         thresholds = Thresholds(holds=float(holds), fails=float(fails or holds))
     picks = tuple(int(n) for n in args.picks.split(",") if n.strip())
-    transfer = tuple(d.strip() for d in args.transfer.split(",") if d.strip())
+    transfer = tuple(d.strip() for d in (args.transfer or "").split(",") if d.strip())
     results = options.load_filtered(args)
     result = agnosticism(
         results,
