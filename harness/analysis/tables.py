@@ -105,18 +105,19 @@ def _seeds(value: object) -> str:
     return ",".join(str(s) for s in value) if isinstance(value, (list, tuple, np.ndarray)) else fmt(value)
 
 
+def _floor_cell(r: pd.Series) -> str:
+    return "1 (no seed effect)" if r["deterministic"] else fmt_ci(r["floor_kendall"], r["floor_kendall_ci"], 2)
+
+
 def agnostic_columns(frame: pd.DataFrame) -> list[Column]:
     cols: list[Column] = [
         ("proxy", lambda r: r["proxy"]),
         ("mode", lambda r: f"{r['data']}/{r['labels']}"),
         ("seeds", lambda r: _seeds(r["seeds"])),
         ("n", lambda r: fmt(r["n"])),
-        ("kendall [95% CI]", lambda r: fmt_ci(r["kendall"], r["kendall_ci"])),
-        (
-            "seed floor [95% CI]",
-            lambda r: "1 (no seed effect)" if r["deterministic"] else fmt_ci(r["floor_kendall"], r["floor_kendall_ci"]),
-        ),  # fmt: skip
-        ("swap - floor [95% CI]", lambda r: fmt_ci(r["delta_kendall"], r["delta_kendall_ci"])),
+        ("kendall [95% CI]", lambda r: fmt_ci(r["kendall"], r["kendall_ci"], 2)),
+        ("seed floor [95% CI]", _floor_cell),
+        ("τ - floor [95% CI]", lambda r: fmt_ci(r["delta_kendall"], r["delta_kendall_ci"], 2)),
         ("pearson [95% CI]", lambda r: fmt_ci(r["pearson"], r["pearson_ci"])),
     ]
     for name in frame.columns:

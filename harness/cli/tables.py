@@ -24,7 +24,7 @@ _EXACT = {"prec@10%": 60, "best@10": 55, "ndcg@10": 50, "oriented rho": 86}
 _PREFIX = (
     ("spearman", 90),
     ("best - this", 88),
-    ("swap - floor", 82),
+    ("τ - floor", 82),
     ("kendall [", 80),
     ("seed floor", 78),
     ("regret@", 36),
