@@ -122,8 +122,11 @@ def test_floor_seeds_without_swapped_mode_and_partial_seeds() -> None:
     frame = seeded_results((0, 1, 2, 3))
     frame = frame[~((frame["seed"] == 2) & (frame["labels"] == "random"))]  # seed 2: reference only
     frame = frame[~((frame["seed"] == 3) & (frame["index"] >= 10))]  # seed 3: 10 cells
-    row = agnosticism(frame, None, n_boot=50).table.set_index("proxy").loc["same"]
+    found = agnosticism(frame, None, n_boot=50)
+    row = found.table.set_index("proxy").loc["same"]
     assert row["seeds"] == [0, 1] and row["floor_seeds"] == [0, 1, 2] and row["floor_n"] == CELLS
+    assert row["floor_pairs"] == 3
+    assert sum("same toy cifar10: reference seed(s) 3 left out of the seed floor" in n for n in found.notes) == 1
 
 
 def test_one_seed_has_no_floor_and_says_so(results: pd.DataFrame) -> None:

@@ -157,11 +157,12 @@ def agnosticism(
             sign = frames.orientation(str(proxy))
             cells, seeds, ref_seeds = _common_cells(refs, swaps, min_cells)
             left_out = sorted(set(refs) - set(ref_seeds))
-            if left_out:
-                notes.append(
-                    f"{proxy} {space} {dataset} {data}/{labels}: seed(s) {', '.join(map(str, left_out))} left out "
-                    f"(too few cells in common with the other seeds)"
-                )
+            message = (
+                f"{proxy} {space} {dataset}: reference seed(s) {', '.join(map(str, left_out))} left out of the seed "
+                f"floor (fewer than {min_cells} cells, or than half the floor's cells, in common with the other seeds)"
+            )
+            if left_out and message not in notes:
+                notes.append(message)
             pairs = {s: pd.concat([refs[s], swaps[s]], axis=1, keys=["ref", "swap"]).dropna() for s in seeds}
             row = {
                 "space": space,
