@@ -109,6 +109,22 @@ def _floor_cell(r: pd.Series) -> str:
     return "1 (no seed effect)" if r["deterministic"] else fmt_ci(r["floor_kendall"], r["floor_kendall_ci"], 2)
 
 
+def _pick_columns(size: int, transfer: str = "") -> list[Column]:
+    """Sample-and-pick at one N: reference / swapped pick accuracy, regret, same pick (``transfer``: the same
+    picks judged by that dataset's accuracy)."""
+    key = f"{transfer}:" if transfer else ""
+    tail = f" ({transfer})" if transfer else ""
+
+    def picks(r: pd.Series) -> str:
+        return f"{fmt(r[f'{key}pick@{size}_ref'], 2)} / {fmt(r[f'{key}pick@{size}'], 2)}"
+
+    return [
+        (f"pick@{size} ref / swap{tail}", picks),
+        (f"regret@{size}{tail}", lambda r: fmt(r[f"{key}regret@{size}"], 2)),
+        (f"same pick@{size}", lambda r: fmt(r[f"same_pick@{size}"], 2)),
+    ]
+
+
 def agnostic_columns(frame: pd.DataFrame) -> list[Column]:
     cols: list[Column] = [
         ("proxy", lambda r: r["proxy"]),
@@ -131,14 +147,10 @@ def agnostic_columns(frame: pd.DataFrame) -> list[Column]:
         ]
     for size in (100, 10, 1000):  # one sample size in the text; every one is in the JSON/CSV
         if f"pick@{size}" in frame.columns and frame[f"pick@{size}"].notna().any():
-            cols += [
-                (
-                    f"pick@{size} ref / swap",
-                    lambda r, n=size: f"{fmt(r[f'pick@{n}_ref'], 2)} / {fmt(r[f'pick@{n}'], 2)}",
-                ),  # noqa: E501
-                (f"regret@{size}", lambda r, n=size: fmt(r[f"regret@{n}"], 2)),
-                (f"same pick@{size}", lambda r, n=size: fmt(r[f"same_pick@{n}"], 2)),
-            ]
+            cols += _pick_columns(size)
+            transfers = sorted({c.split(":")[0] for c in frame.columns if c.endswith(f":pick@{size}")})
+            for name in transfers:
+                cols += _pick_columns(size, name)[:2]
             break
     if "line_verdict" in frame.columns:
         cols.append(("line", lambda r: r["line_verdict"]))
