@@ -298,3 +298,24 @@ def test_json_fields(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     assert all(fields <= r.keys() for r in rows) and {r["proxy"] for r in rows} == {"same", "worse", "params"}
     assert all(r["seeds"] == [0, 1] and len(r["floor_kendall_ci"]) == 2 for r in rows)
     assert {r["proxy"]: r["verdict"] for r in rows}["worse"] == BEYOND
+
+
+def test_cli_picks_and_transfer_on_reference_ground_truth(
+    shared_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """--picks and --transfer with the benchmark's accuracy: CIFAR-10 picks judged on CIFAR-100 and ImageNet16-120."""
+    from harness.cli import main
+
+    frame = seeded_results((0, 1), cells=300).assign(space="nb201", arch="", study="s")
+    frame["index"] = frame["index"] * 50  # nb201 cells spread over the space
+    path = tmp_path / "seeds.csv"
+    frame.to_csv(path, index=False)
+    argv = ["agnostic", str(path), "--data-dir", str(shared_data), "--bootstrap", "20", "--json", "--picks", "10,50"]
+    assert main([*argv, "--transfer"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    for name in ("", "cifar100:", "ImageNet16-120:"):
+        for field in ("pick@10", "pick@10_ref", "pick@10_ci", "regret@50", "regret@50_ci", "same_pick@50"):
+            assert all(f"{name}{field}" in r for r in rows), name + field
+    params = next(r for r in rows if r["proxy"] == "params")  # identical scores: identical picks everywhere
+    assert params["same_pick@10"] == 1.0 and params["cifar100:regret@50"] == 0.0
+    assert not any(k.startswith("pick@100") for k in params)
