@@ -478,8 +478,9 @@ def test_data_check_reads_each_dataset_file_and_exits_1_on_a_broken_one(tmp_path
     from harness.cli import main
 
     _cifar10(tmp_path, train=False)
-    assert main(["data", "check", "--data", str(tmp_path)]) == 0
-    assert f"{C10_TEST} images read and checked" in capsys.readouterr().out
+    assert main(["data", "check", "--data", str(tmp_path)]) == 1  # sound, but no ground truth at all: 1
+    out = capsys.readouterr().out
+    assert f"{C10_TEST} images read and checked" in out and "0 broken." in out and "no ground truth at all" in out
     path = tmp_path / "cifar-10-batches-py" / "test_batch"
     path.write_bytes(path.read_bytes()[:100])  # truncated
     before = sorted(p.name for p in tmp_path.rglob("*"))
@@ -525,8 +526,8 @@ def test_data_check_study_exits_1_when_a_needed_source_is_missing(shared_data: P
     assert main(["data", "check", "--data", str(full), "--study", str(study)]) == 0
     assert f"study needs ({study}): has every source it needs" in capsys.readouterr().out
     only_c10 = root("c10", cifar100=False, tables=False)
-    assert main(["data", "check", "--data", str(only_c10)]) == 0  # nothing asked for: missing is not an error
-    capsys.readouterr()
+    assert main(["data", "check", "--data", str(only_c10)]) == 1  # no ground truth at all (nothing else is an error)
+    assert "no ground truth at all" in capsys.readouterr().out
     assert main(["data", "check", "--data", str(only_c10), "--study", str(study)]) == 1
     out = capsys.readouterr().out
     assert f"study needs ({study}): lacks 2 source(s) it needs" in out

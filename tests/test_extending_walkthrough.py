@@ -174,3 +174,22 @@ def test_a_proxy_short_of_the_reference_cells_enters_from_its_other_setting_unti
         assert "ntk_trace" in labels and not any("@" in p for p in labels)
         assert set(ref.loc[ref["proxy"] == "ntk_trace", "batch_size"]) == {64}
         assert not any("another setting" in n for n in result.notes)
+
+
+def test_reference_exports_are_found_from_an_option_the_environment_or_the_checkout(tmp_path, monkeypatch):
+    """An installed package has no results/: the exports come from --reference-dir, then $NASI_HARNESS_REFERENCE,
+    then the checkout it runs from; with none of them, one error naming both ways to give them."""
+    import harness.analysis.reference as reference
+    from harness.errors import HarnessError
+
+    monkeypatch.delenv(reference.REFERENCE_ENV, raising=False)
+    assert reference.reference_root() == Path(reference.__file__).resolve().parents[2]  # this checkout
+    assert reference.reference_root(tmp_path / "given") == tmp_path / "given"
+    monkeypatch.setenv(reference.REFERENCE_ENV, str(tmp_path / "env"))
+    assert reference.reference_root() == tmp_path / "env"
+    assert reference.reference_root(tmp_path / "given") == tmp_path / "given"
+    monkeypatch.delenv(reference.REFERENCE_ENV)
+    installed = tmp_path / "site-packages/harness/analysis/reference.py"  # as in a wheel: no results/ above it
+    monkeypatch.setattr(reference, "__file__", str(installed))
+    with pytest.raises(HarnessError, match="--reference-dir CHECKOUT or set NASI_HARNESS_REFERENCE"):
+        reference.reference_root()

@@ -187,9 +187,10 @@ def test_data_check_validates_contents_and_exits_1_on_a_broken_table(tmp_path, s
     assert f"[BROKEN ] nb201/{SEEDAVG}" in out and "truncated or not the reference table" in out
     assert "1 broken." in out
     (root / "nb201" / SEEDAVG).write_text(full_frame.to_csv(index=False))
-    assert main(["data", "check", "--data", str(root)]) == 0  # absent sources are listed, not errors
+    assert main(["data", "check", "--data", str(root)]) == 1  # absent sources are listed; no dataset at all: 1
     out = capsys.readouterr().out
     assert "0 broken." in out and "contents checked" in out and "[missing] NAS-Bench-201-v1_1-096897.pth" in out
+    assert "no dataset at all" in out and "no ground truth at all" not in out
 
 
 @pytest.mark.parametrize(
@@ -256,3 +257,13 @@ def test_describe_sources(shared_data, tmp_path):
     assert not absent.found and absent.path is None and str(shared_data) in absent.detail
     assert "NAS-Bench-201" in absent.how_to_obtain
     assert not any(s.found for s in describe_sources(tmp_path))
+
+
+def test_data_check_exits_1_when_no_ground_truth_or_no_dataset_is_found(tmp_path, capsys):
+    """Nothing found at all ("0 of 12 sources found") is a failed check, not a pass; one line per absent kind."""
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert main(["data", "check", "--data", str(empty)]) == 1
+    out = capsys.readouterr().out
+    assert "0 broken." in out and "no ground truth at all" in out and "no dataset at all" in out
+    assert f"looked under --data-dir {empty}" in out

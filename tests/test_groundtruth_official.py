@@ -3,6 +3,7 @@ NATS-Bench sample archives. Every test points the cache at a temporary folder.""
 
 from __future__ import annotations
 
+import json
 import os
 import pickle
 import re
@@ -375,3 +376,26 @@ def test_corrupt_official_file_is_one_clear_error(tmp_path):
     (tmp_path / "NAS-Bench-201-v1_1-096897.pth").write_bytes(b"not a benchmark")
     with pytest.raises(HarnessError, match=r"cannot read .*NAS-Bench-201-v1_1-096897\.pth through the official API"):
         load_accuracy("nb201", "cifar10", "test", 200, data=tmp_path)
+
+
+@pytest.mark.filterwarnings("ignore::harness.groundtruth.PartialGroundTruth")  # the sample holds 3 cells
+@pytest.mark.parametrize("space,family,epochs", [("nb201", "tss", 200), ("nats-sss", "sss", 90)])
+def test_space_show_uses_the_spaces_full_schedule(shared_data, capsys, space, family, epochs):
+    """``space show`` asks for each space's own full schedule (nats-sss: 90 epochs, not 200) and prints what the
+    official API reports for the cell."""
+    from harness.cli import main
+
+    folder = (
+        shared_data
+        / "nats-bench-sample"
+        / f"{dict(tss='NATS-tss-v1_0-3ffb9', sss='NATS-sss-v1_0-50262')[family]}-simple"
+    )
+    api = nats_bench.create(str(folder), family, fast_mode=True, verbose=False)
+    assert main(["space", "show", space, "11", "--data", str(shared_data / "nats-bench-sample"), "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)["accuracy"]
+    for dataset in ("cifar10", "cifar100", "ImageNet16-120"):
+        info = api.get_more_info(11, dataset, hp=str(epochs), is_random=False)
+        assert shown[dataset] == pytest.approx(info["test-accuracy"], abs=1e-4), dataset
+    assert main(["space", "show", space, "11", "--data", str(shared_data / "nats-bench-sample")]) == 0
+    out = capsys.readouterr().out
+    assert f"(test, {epochs} epochs, seed-averaged)" in out and "not found" not in out

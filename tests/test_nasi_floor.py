@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from benchmarks.scripts import nasi_floor, shared_node_ops
+from benchmarks.scripts.evidence.performance import nasi_floor, shared_node_ops
 from harness.proxies._grad import mean_ce_gradients, sum_squares
 from harness.spaces import get_space
 from harness.spaces.networks import Cell

@@ -13,6 +13,7 @@ import hashlib
 import os
 import pickle
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -240,3 +241,168 @@ def test_a_truncated_archive_meta_file_is_one_line(shared_data: Path, tmp_path: 
     assert _extracts(tmp_path) == []  # nothing cached from a file that could not be read
     assert main(["data", "check", "--data", str(folder.parent)]) == 1
     assert "meta.pickle.pbz2: truncated" in capsys.readouterr().out
+
+
+# --- benchmark files never execute code: the restricted unpickler reads every official file -------------------
+
+
+def _forge(make: Callable[[int], bytes], prefix: str) -> bytes:
+    """Bytes from ``make(i)`` for the first ``i`` whose MD5 begins with ``prefix`` (the forgery the issue timed:
+    a chosen 5-digit prefix took 39 s; 2 digits take ~256 tries)."""
+    for i in range(1 << 16):
+        data = make(i)
+        if hashlib.md5(data).hexdigest().startswith(prefix):
+            return data
+    raise AssertionError(f"no forgery with md5 prefix {prefix} found")
+
+
+def _nats_forgery(payload: object) -> Callable[[int], bytes]:
+    """A bz2 pickle carrying ``payload``, then a second bz2 stream of padding (read as one file by bz2)."""
+    crafted = bz2.compress(pickle.dumps({"meta_archs": [], "payload": payload}, protocol=4))
+    return lambda i: crafted + bz2.compress(str(i).encode())
+
+
+def _pth_forgery(payload: object, zip_format: bool) -> Callable[[int], bytes]:
+    import io
+
+    import torch
+
+    def make(i: int) -> bytes:
+        buffer = io.BytesIO()
+        torch.save({"meta_archs": [], "pad": i, "payload": payload}, buffer, _use_new_zipfile_serialization=zip_format)
+        return buffer.getvalue()
+
+    return make
+
+
+FORGED = {
+    "NATS-tss-v1_0-3ffb9.pickle.pbz2": ("nb201", lambda payload: _nats_forgery(payload)),
+    "NATS-sss-v1_0-50262.pickle.pbz2": ("nats-sss", lambda payload: _nats_forgery(payload)),
+    "NAS-Bench-201-v1_1-096897.pth": ("nb201", lambda payload: _pth_forgery(payload, zip_format=True)),
+    "NAS-Bench-201-v1_0-e61699.pth": ("nb201", lambda payload: _pth_forgery(payload, zip_format=False)),
+}
+
+
+def _error_lines(err: str) -> list[str]:
+    return [line for line in err.splitlines() if "error:" in line]  # (a deprecation notice may precede them)
+
+
+@pytest.mark.parametrize("kind", ["os.system", "open"])
+@pytest.mark.parametrize("name", sorted(FORGED))
+def test_a_forged_prefix_archive_runs_nothing_and_is_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys, name: str, kind: str
+) -> None:
+    """A file under an official name whose MD5 begins with the digits that name carries (shortened to two here, so
+    the forgery takes a moment) passes the checksum check; the restricted unpickler still refuses it."""
+    marker = tmp_path / "marker"
+    payload = _RunsCommand(f"touch {marker}") if kind == "os.system" else _WritesFile(marker)
+    prefix = integrity.PUBLISHED_MD5_PREFIX[name][:2]
+    monkeypatch.setitem(integrity.PUBLISHED_MD5_PREFIX, name, prefix)
+    space, forgery = FORGED[name]
+    root = tmp_path / "data"
+    root.mkdir()
+    path = root / name
+    path.write_bytes(_forge(forgery(payload), prefix))
+    assert integrity.verify(path).endswith("verified")  # the name's digits match: no proof of origin
+    assert not marker.exists()
+    before = _files(root)
+    with pytest.raises(safe_pickle.UnsafePickle) as info:
+        load_accuracy(space, "cifar10", "test", 90 if space == "nats-sss" else 200, data=root)
+    message = str(info.value)
+    called = "system" if kind == "os.system" else "open"
+    assert "\n" not in message and message.startswith(f"{path}: refused to unpickle: it calls ")
+    assert called in message and "nothing in it was run" in message
+    assert not marker.exists() and _files(root) == before and _extracts(tmp_path) == []
+    # The command line: one error line naming the file (exit 2), nothing run.
+    capsys.readouterr()
+    assert main(["space", "show", space, "1", "--data", str(root)]) == 2
+    errors = _error_lines(capsys.readouterr().err)
+    assert len(errors) == 1 and f"{path}: refused to unpickle" in errors[0]
+    assert not marker.exists()
+
+
+def _sample_copy(shared_data: Path, tmp_path: Path, family: str) -> Path:
+    name = {"tss": "NATS-tss-v1_0-3ffb9-simple", "sss": "NATS-sss-v1_0-50262-simple"}[family]
+    folder = tmp_path / "root" / name
+    shutil.copytree(shared_data / "nats-bench-sample" / name, folder)
+    for file in folder.iterdir():
+        file.chmod(0o644)
+    return folder
+
+
+def _crafted_cell(official: Path, payload: object) -> bytes:
+    """The official cell record with ``payload`` slipped into it (as a crafted archive would carry it)."""
+    with bz2.open(official, "rb") as f:
+        record = safe_pickle.load_benchmark(f, str(official))
+    record["payload"] = payload
+    return bz2.compress(pickle.dumps(record, protocol=4))
+
+
+@pytest.mark.filterwarnings("ignore::harness.groundtruth.PartialGroundTruth")  # the sample holds 3 cells
+@pytest.mark.parametrize("family,space", [("tss", "nb201"), ("sss", "nats-sss")])
+def test_a_crafted_cell_file_runs_nothing_and_is_named(
+    shared_data: Path, tmp_path: Path, capsys, family: str, space: str
+) -> None:
+    marker = tmp_path / "marker"
+    folder = _sample_copy(shared_data, tmp_path, family)
+    cell = folder / "000011.pickle.pbz2"
+    cell.write_bytes(_crafted_cell(cell, _RunsCommand(f"touch {marker}")))
+    epochs = 90 if space == "nats-sss" else 200
+    with pytest.raises(GroundTruthBroken) as info:
+        load_accuracy(space, "cifar10", "test", epochs, data=folder.parent, cells=[11])
+    message = str(info.value)
+    assert "\n" not in message and message.startswith(f"{cell}: cannot be read (refused to unpickle: it calls posix")
+    assert "nothing in it was run" in message and not marker.exists()
+    intact = load_accuracy(space, "cifar10", "test", epochs, data=folder.parent, cells=[0, 284])
+    assert intact.index.tolist() == [0, 284]
+    capsys.readouterr()
+    assert main(["space", "show", space, "11", "--data", str(folder.parent)]) == 2
+    errors = _error_lines(capsys.readouterr().err)
+    assert len(errors) == 1 and f"{cell}: cannot be read (refused to unpickle" in errors[0]
+    assert main(["data", "check", "--data", str(folder.parent)]) == 1
+    out = capsys.readouterr().out
+    assert f"[BROKEN ] {folder.name}" in out and "000011.pickle.pbz2: refused to unpickle" in out
+    assert not marker.exists()
+
+
+def test_a_crafted_archive_meta_file_runs_nothing_and_is_named(shared_data: Path, tmp_path: Path, capsys) -> None:
+    marker = tmp_path / "marker"
+    folder = _sample_copy(shared_data, tmp_path, "tss")
+    meta = folder / "meta.pickle.pbz2"
+    meta.write_bytes(_crafted_cell(meta, _WritesFile(marker)))
+    with pytest.raises(safe_pickle.UnsafePickle) as info:
+        load_accuracy("nb201", "cifar10", "test", 200, data=folder.parent, cells=[0])
+    message = str(info.value)
+    assert "\n" not in message and message.startswith(f"{meta}: refused to unpickle: it calls ")
+    assert "open" in message and "nothing in it was run" in message
+    assert not marker.exists() and _extracts(tmp_path) == []
+    assert main(["data", "check", "--data", str(folder.parent)]) == 1
+    assert "meta.pickle.pbz2: refused to unpickle" in capsys.readouterr().out
+    assert not marker.exists()
+
+
+def test_the_real_nats_files_read_alike_through_the_restricted_unpickler(shared_data: Path) -> None:
+    """Every real NATS-Bench sample file gives exactly what nats_bench's own pickle.load gives."""
+    import nats_bench
+
+    files = sorted((shared_data / "nats-bench-sample").glob("*/*.pickle.pbz2"))
+    assert len(files) == 8
+    for path in files:
+        with bz2.open(path, "rb") as f:
+            restricted = safe_pickle.load_benchmark(f, str(path))
+        assert pickle.dumps(restricted) == pickle.dumps(nats_bench.pickle_load(str(path))), path
+        assert integrity.archive_file_problem(path) is None
+
+
+def test_the_official_apis_get_their_own_loaders_back(tmp_path: Path) -> None:
+    from nas_201_api import api_201
+    from nats_bench import api_topology, api_utils
+
+    from harness.groundtruth import official
+
+    originals = (api_utils.pickle_load, api_topology.pickle_load, api_201.torch)
+    with official.nats_restricted_load():
+        assert api_utils.pickle_load is official._nats_pickle_load is api_topology.pickle_load
+    with official._nb201_restricted_load():
+        assert isinstance(api_201.torch, official._TorchForNB201)
+    assert (api_utils.pickle_load, api_topology.pickle_load, api_201.torch) == originals

@@ -37,14 +37,14 @@ import numpy as np
 import pandas as pd
 from scipy.stats import rankdata
 
+from benchmarks.scripts.tables_common import REFERENCE_B64, ROOT, spearman
 from harness.analysis import frames
 from harness.analysis.bootstrap import bootstrap_correlations, percentile_interval
 from harness.analysis.inputs import load_scores
 from harness.analysis.stats import correlation
 from harness.analysis.target import TargetSpec, describe, target_loader
 
-ROOT = Path(__file__).resolve().parents[2]
-REAL = [ROOT / "results/nb201_proxies_cpu/scores.csv.gz", ROOT / "results/nb201_ntk_cpu/scores.csv.gz"]
+REAL = list(REFERENCE_B64)
 GAUSSIAN = [
     ROOT / "results/nb201_datafree/scores.csv.gz",
     ROOT / "results/nb201_nasi_gaussian/scores.csv.gz",
@@ -163,11 +163,6 @@ def stats(x: np.ndarray, y: np.ndarray) -> dict:
         "kendall": correlation(x, y, "kendall"),
         "kendall_ci": percentile_interval(boot["kendall"][0]),
     }
-
-
-def fmt(s: dict) -> str:
-    lo, hi = s["spearman_ci"]
-    return f"{s['spearman']:.3f} [{lo:.3f}, {hi:.3f}]"
 
 
 def split(cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -320,10 +315,10 @@ def render(out: dict) -> str:
             "selection half included, so its rho is not the held-out one below).",
             "",
             f"Chosen: **{' + '.join(res['members'])}**. Held-out half, Spearman rho [95% CI]: "
-            f"**{fmt(h['valid'])}** against validation accuracy (Kendall {h['valid']['kendall']:.3f}), "
-            f"{fmt(h['test'])} against test accuracy (n {h['valid']['n']}). The best single candidate on the "
-            f"selection half, `{res['best_single']}`, reaches {fmt(single['held_out']['valid'])} (valid) and "
-            f"{fmt(single['held_out']['test'])} (test) on the held-out half.",
+            f"**{spearman(h['valid'])}** against validation accuracy (Kendall {h['valid']['kendall']:.3f}), "
+            f"{spearman(h['test'])} against test accuracy (n {h['valid']['n']}). The best single candidate on the "
+            f"selection half, `{res['best_single']}`, reaches {spearman(single['held_out']['valid'])} (valid) and "
+            f"{spearman(single['held_out']['test'])} (test) on the held-out half.",
             "",
         ]
         other = res["other_datasets"]
@@ -339,20 +334,20 @@ def render(out: dict) -> str:
                     lines.append(f"| {dataset} | - | not scored here: {', '.join(r['missing'])} | |")
                     continue
                 mem = ", ".join(f"`{m}` {s['spearman']:.3f}" for m, s in r["members"].items())
-                lines.append(f"| {dataset} | {r['ensemble']['n']} | {fmt(r['ensemble'])} | {mem} |")
+                lines.append(f"| {dataset} | {r['ensemble']['n']} | {spearman(r['ensemble'])} | {mem} |")
             lines.append("")
     if out.get("references"):
         lines += ["## The papers' aggregates on the same held-out half (harness protocol scores)", "",
                   "| aggregate | rho valid [95% CI] | rho test [95% CI] |", "|---|---|---|"]  # fmt: skip
         for name, r in out["references"].items():
-            lines.append(f"| `{name}` | {fmt(r['valid'])} | {fmt(r['test'])} |")
+            lines.append(f"| `{name}` | {spearman(r['valid'])} | {spearman(r['test'])} |")
         lines.append("")
     lines += ["## Every candidate alone", "",
               "| proxy | real images | selection-half rho (valid) | held-out rho valid [95% CI] | held-out rho test |",
               "|---|---|---|---|---|"]  # fmt: skip
     for r in out["singles"]:
         lines.append(f"| `{r['proxy']}` | {'yes' if r['needs_real_data'] else 'no'} | {r['selection_rho_valid']:.3f} | "
-                     f"{fmt(r['held_out']['valid'])} | {fmt(r['held_out']['test'])} |")  # fmt: skip
+                     f"{spearman(r['held_out']['valid'])} | {spearman(r['held_out']['test'])} |")  # fmt: skip
     return "\n".join(lines) + "\n"
 
 

@@ -26,22 +26,13 @@ from pathlib import Path
 import pandas as pd
 
 import harness
+from benchmarks.scripts.tables_common import REFERENCE_B64, ROOT, estimate, stored, vkdnw_published
 from harness.aggregates import is_aggregate
 from harness.analysis import score_agreement
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def stored(store: Path) -> Path:
-    """The study's results database, else its committed export beside it (``scores.csv.gz``), read the same way."""
-    export = store.with_name("scores.csv.gz")
-    return export if not store.is_file() and export.is_file() else store
-
-
 STORES = [
     stored(ROOT / "results/nb201_nasi_full/results.sqlite"),
-    stored(ROOT / "results/nb201_proxies_cpu/results.sqlite"),
-    stored(ROOT / "results/nb201_ntk_cpu/results.sqlite"),
+    *(stored(export.with_name("results.sqlite")) for export in REFERENCE_B64),
 ]
 # Read as one table: one pool for the aggregates (the two studies scored the same 1,000 cells).
 POOL = STORES[1:]
@@ -62,11 +53,9 @@ ZICO_T1 = {
     "synflow": (0.54, 0.73), "nwot": (0.58, 0.77), "zen": (0.29, 0.38), "flops": (0.54, 0.73),
     "params": (0.57, 0.75), "zico": (0.61, 0.80), "nasi": (0.33, 0.44),
 }  # fmt: skip
-VKDNW = {
-    "flops": (0.623, 0.799), "grad_norm": (0.328, 0.438), "grasp": (0.352, 0.505), "snip": (0.431, 0.591),
-    "synflow": (0.561, 0.758), "jacov": (0.616, 0.800), "nwot": (0.571, 0.762), "zen": (0.102, 0.103),
-    "zico": (0.607, 0.802), "az_nas": (0.712, 0.892), "vkdnw_single": (0.618, 0.815),
-}  # fmt: skip
+# VKDNW's Table 1 (tables_common.VKDNW_TABLE1), the rows this table has always quoted (not te_nas, vkdnw_agg)
+VKDNW = vkdnw_published(("flops", "grad_norm", "grasp", "snip", "synflow", "jacov", "nwot", "zen", "zico", "az_nas",
+                         "vkdnw_single"))  # fmt: skip
 MECO = {"meco": 0.89}
 
 
@@ -90,12 +79,6 @@ def agnostic(*stores: Path, dataset: str | None = None) -> list[dict]:
 
 def rows(*stores: Path) -> list[dict]:
     return [r for r in correlate(*stores, dataset="cifar10") if r["data"] == "real" and r["labels"] == "true"]
-
-
-def fmt(value: float | None, ci: list[float] | None) -> str:
-    if value is None:
-        return "-"
-    return f"{value:.3f} [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else f"{value:.3f}"
 
 
 def pub(table: dict, proxy: str) -> str:
@@ -132,8 +115,8 @@ def main() -> int:
     for r in ordered:
         p = r["proxy"]
         shown = f"{p} †" if is_aggregate(p) else p
-        lines.append(f"| {shown} | {r['n']} | {fmt(r['spearman'], r['spearman_ci'])} | "
-                     f"{fmt(r['kendall'], r['kendall_ci'])} | {pub(ZICO_T1, p)} | {pub(VKDNW, p)} | "
+        lines.append(f"| {shown} | {r['n']} | {estimate(r['spearman'], r['spearman_ci'])} | "
+                     f"{estimate(r['kendall'], r['kendall_ci'])} | {pub(ZICO_T1, p)} | {pub(VKDNW, p)} | "
                      f"{MECO.get(p, '')} |")  # fmt: skip
     lines += nasi_by_dataset() + datafree_by_dataset() + agnosticism() + nasi_full_space_agnosticism()
     lines += estimator_fidelity()
@@ -159,8 +142,8 @@ def nasi_by_dataset() -> list[str]:
             for r in correlate(store, dataset=dataset):
                 if r["proxy"] != "nasi" or not r["degenerate_included"]:
                     continue
-                lines.append(f"| {dataset} | {r['data']} / {r['labels']} | {r['n']} | "
-                             f"{fmt(r['spearman'], r['spearman_ci'])} | {fmt(r['kendall'], r['kendall_ci'])} | "
+                rho, tau = estimate(r["spearman"], r["spearman_ci"]), estimate(r["kendall"], r["kendall_ci"])
+                lines.append(f"| {dataset} | {r['data']} / {r['labels']} | {r['n']} | {rho} | {tau} | "
                              f"{r['pearson']:.3f} | {r['precision@10%']:.3f} |")  # fmt: skip
     return lines
 
@@ -184,7 +167,7 @@ def datafree_by_dataset() -> list[str]:
     for dataset in DATASETS:
         for r in correlate(DATAFREE, dataset=dataset):
             if r["degenerate_included"]:
-                table.setdefault(r["proxy"], {})[dataset] = fmt(r["spearman"], r["spearman_ci"]) + f" (n {r['n']})"
+                table.setdefault(r["proxy"], {})[dataset] = estimate(r["spearman"], r["spearman_ci"]) + f" (n {r['n']})"
     for proxy, cells in table.items():
         lines.append(f"| {proxy} | " + " | ".join(cells.get(d, "-") for d in DATASETS) + " |")
     return lines + [""] + datafree_control()
@@ -194,7 +177,7 @@ def datafree_control() -> list[str]:
     """The CIFAR-10 rows must equal nb201_proxies_cpu's real-data scores: the batch really is unused."""
     from harness.analysis.inputs import load_scores
 
-    real = stored(ROOT / "results/nb201_proxies_cpu/results.sqlite")
+    real = STORES[1]  # nb201_proxies_cpu
     if not real.is_file():
         return []
     free = load_scores(DATAFREE)
@@ -227,7 +210,7 @@ def agnosticism() -> list[str]:
     ]
     found = sorted(agnostic(store), key=lambda r: (r["proxy"] != "nasi", r["proxy"], r["data"], r["labels"]))
     for r in found:
-        tau, pearson = fmt(r["kendall"], r["kendall_ci"]), fmt(r["pearson"], r["pearson_ci"])
+        tau, pearson = estimate(r["kendall"], r["kendall_ci"]), estimate(r["pearson"], r["pearson_ci"])
         acc = f"{r['spearman_acc_ref']:.3f} -> {r['spearman_acc_swap']:.3f}"
         lines.append(f"| {r['proxy']} | {r['data']} / {r['labels']} | {r['n']} | {tau} | {pearson} | "
                      f"{r['overlap@5%']:.2f} | {acc} | {r['verdict_text']} |")  # fmt: skip
@@ -279,11 +262,11 @@ def nasi_full_space_agnosticism() -> list[str]:
     ]
     for r in agnostic(real, swapped, dataset="cifar10"):
         lines.append(f"| {r['proxy']} | {r['data']} / {r['labels']} | {r['n']} | "
-                     f"{fmt(r['kendall'], r['kendall_ci'])} | {fmt(r['spearman'], r['spearman_ci'])} | "
-                     f"{fmt(r['pearson'], r['pearson_ci'])} | "
+                     f"{estimate(r['kendall'], r['kendall_ci'])} | {estimate(r['spearman'], r['spearman_ci'])} | "
+                     f"{estimate(r['pearson'], r['pearson_ci'])} | "
                      f"{r['overlap@1%']:.2f} | {r['overlap@5%']:.2f} | "
                      f"{r['spearman_acc_ref']:.3f} -> {r['spearman_acc_swap']:.3f} | "
-                     f"{fmt(r['delta_acc'], r['delta_acc_ci'])} | {r['verdict']} |")  # fmt: skip
+                     f"{estimate(r['delta_acc'], r['delta_acc_ci'])} | {r['verdict']} |")  # fmt: skip
     return lines
 
 
@@ -306,14 +289,14 @@ def estimator_fidelity() -> list[str]:
     for proxy in ("ntk_trace", "nasi"):
         r = found.get(proxy)
         if r:
-            lines.append(f"| {proxy} | 16 | {r['n']} | {fmt(r['spearman'], r['spearman_ci'])} | "
-                         f"{fmt(r['kendall'], r['kendall_ci'])} |")  # fmt: skip
+            lines.append(f"| {proxy} | 16 | {r['n']} | {estimate(r['spearman'], r['spearman_ci'])} | "
+                         f"{estimate(r['kendall'], r['kendall_ci'])} |")  # fmt: skip
     lines += [
         "",
         f"Agreement of nasi with ntk_trace over {pair['n']} cells: "
-        f"Spearman {fmt(pair['spearman'], pair['spearman_ci'])}, "
-        f"Kendall {fmt(pair['kendall'], pair['kendall_ci'])}, "
-        f"Pearson {fmt(pair['pearson'], pair['pearson_ci'])}.",
+        f"Spearman {estimate(pair['spearman'], pair['spearman_ci'])}, "
+        f"Kendall {estimate(pair['kendall'], pair['kendall_ci'])}, "
+        f"Pearson {estimate(pair['pearson'], pair['pearson_ci'])}.",
     ]
     full = stored(ROOT / "results/nb201_nasi_full/results.sqlite")
     if full.is_file():

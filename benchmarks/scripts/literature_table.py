@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from benchmarks.scripts.tables_common import OFFICIAL, REFERENCE_B64, ROOT, VKDNW_TABLE1, spearman
 from harness.aggregates import get_aggregate, is_aggregate
 from harness.analysis import frames
 from harness.analysis.bootstrap import bootstrap_correlations, percentile_interval
@@ -36,32 +37,13 @@ from harness.analysis.inputs import load_scores
 from harness.analysis.stats import correlation
 from harness.analysis.target import TargetSpec, describe, target_loader
 
-ROOT = Path(__file__).resolve().parents[2]
 LITERATURE = ROOT / "results/literature"
-HARNESS_EXPORTS = [ROOT / "results/nb201_proxies_cpu/scores.csv.gz", ROOT / "results/nb201_ntk_cpu/scores.csv.gz"]
+HARNESS_EXPORTS = list(REFERENCE_B64)
 TOLERANCE = 0.03
 
-# An aggregate name + OFFICIAL: computed with vkdnw_entropy_official (the official code's matrix J^T L^T L J over the
-# first 128 tensors) in place of vkdnw_entropy (the paper's FIM).
-OFFICIAL = "@official"
-# (row label, our proxy or aggregate, published Kendall, published Spearman): VKDNW CVPR 2025 Table 1, CIFAR-10.
-PUBLISHED = [
-    ("AZ-NAS", "az_nas", 0.712, 0.892),
-    ("VKDNW_single", "vkdnw_single", 0.618, 0.815),
-    ("VKDNW_agg", "vkdnw_agg", 0.750, 0.919),
-    ("VKDNW_single, official matrix", "vkdnw_single" + OFFICIAL, 0.618, 0.815),
-    ("VKDNW_agg, official matrix", "vkdnw_agg" + OFFICIAL, 0.750, 0.919),
-    ("ZiCo", "zico", 0.607, 0.802),
-    ("Jacov", "jacov", 0.616, 0.800),
-    ("NASWOT", "nwot", 0.571, 0.762),
-    ("SynFlow", "synflow", 0.561, 0.758),
-    ("TE-NAS", "te_nas", 0.536, 0.722),
-    ("FLOPs", "flops", 0.623, 0.799),
-    ("SNIP", "snip", 0.431, 0.591),
-    ("GraSP", "grasp", 0.352, 0.505),
-    ("GradNorm", "grad_norm", 0.328, 0.438),
-    ("Zen", "zen", 0.102, 0.103),
-]
+# (row label, our proxy or aggregate, published Kendall, published Spearman): VKDNW CVPR 2025 Table 1, CIFAR-10; a
+# proxy + OFFICIAL: computed with the official code's matrix (tables_common.VKDNW_TABLE1 says which).
+PUBLISHED = VKDNW_TABLE1
 AZ_NAS_NOTEBOOK = (0.7409, 0.9127)  # AZ-NAS's own notebook, one run over all 15,625 cells
 SOURCE = (
     "VKDNW: Tybl & Neumann, CVPR 2025, Table 1 (NB201, CIFAR-10 KT / SPR; github ondratybl/VKDNW table1.png); "
@@ -163,13 +145,6 @@ def stats(x: pd.Series, acc: pd.Series, up: bool) -> dict:
     }
 
 
-def fmt(s: dict | None, ci: bool = True) -> str:
-    if not s:
-        return "-"
-    lo, hi = s["spearman_ci"]
-    return f"{s['spearman']:.3f} [{lo:.3f}, {hi:.3f}]" if ci else f"{s['spearman']:.3f}"
-
-
 def build() -> dict:
     test = target_loader(TargetSpec("test"))("nb201", "cifar10")
     valid = target_loader(TargetSpec("valid"))("nb201", "cifar10")
@@ -244,7 +219,7 @@ def render(result: dict) -> str:
             return f"{x['test']['spearman']:.3f} / {x['valid']['spearman']:.3f} ({x['test']['n']})"
 
         def one(x: dict | None) -> str:
-            return f"{fmt(x['test'])} ({x['test']['n']})" if x else "-"
+            return f"{spearman(x['test'])} ({x['test']['n']})" if x else "-"
 
         lines.append(f"| {r['label']} (`{r['proxy']}`) | {pub} | {one(pp)} | {delta} | {both(p)} | {one(hp)} | "
                      f"{both(h)} | {NOTES.get(r['proxy'], '')} |")  # fmt: skip

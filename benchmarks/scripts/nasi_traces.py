@@ -23,24 +23,13 @@ import torch
 from harness.scoring.device import device_label, resolve_device
 from harness.search import parse_seeds
 from harness.search.nasi import NasiConfig, NasiTrace, trace_nasi
+from harness.search.traces import read_trace, trace_path
 
 HERE = Path(__file__).resolve().parents[2] / "results/search"  # where the outputs live
 
 
-def trace_path(out: Path, config: NasiConfig, dataset: str, seed: int) -> Path:
-    tag = f"c{config.channels}n{config.cells_per_stage}b{config.batch_size}_{config.data_mode}_{config.label_mode}"
-    if not config.cell_bn_affine:
-        tag += "_noaffine"
-    if config.none_op == "excluded":  # "not-derived" samples as "candidate" does: it shares that trace
-        tag += "_nonone"
-    return out / f"nasi_trace_{dataset}_{tag}_seed{seed}.json"
-
-
 def load_trace(path: Path) -> tuple[dict, NasiTrace] | None:
-    if not path.exists():
-        return None
-    doc = json.loads(path.read_text())
-    return doc, NasiTrace(**doc["trace"])
+    return read_trace(path) if path.exists() else None
 
 
 def main(argv: list[str] | None = None) -> int:

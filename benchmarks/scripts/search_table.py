@@ -18,8 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.search import NasiConfig, SampleConfig, SearchResult, record, summarise
-from harness.search.nasi import NasiTrace, select
+from harness.search.nasi import select
 from harness.search.result import ACCURACY_DATASETS, lookup_accuracy
+from harness.search.traces import read_trace, trace_name, trace_paths
 from harness.spaces import get_space
 
 HERE = Path(__file__).resolve().parents[2] / "results/search"  # where the outputs live
@@ -56,14 +57,14 @@ class TraceSet:
     mu: float | None = None
 
 
-STANDARD = "nasi_trace_cifar10_c16n5b64_real_true_seed*.json"
+STANDARD = trace_name(NasiConfig(), "cifar10", "*")  # nasi_trace_cifar10_c16n5b64_real_true_seed*.json
 DARTS_NU = {"fix": 100.0, "ada": 500.0}  # NASI's DARTS-space constraint: fixed at 100, adaptive from 500
 MU1_NU = {"fix": 100.0}
 SEARCHED = tuple(range(8))  # seeds on which settings were read off
 HELD_OUT = tuple(range(8, 12))  # traced after the mu = 1 row was fixed (see README.md, "Held-out check")
 TRACE_SETS = (
     TraceSet(STANDARD, ""),
-    TraceSet("nasi_trace_cifar10_c16n5b64_real_true_noaffine_seed*.json", ", cell BN without affine"),
+    TraceSet(trace_name(NasiConfig(cell_bn_affine=False), "cifar10", "*"), ", cell BN without affine"),
     TraceSet(STANDARD, "", "candidate", DARTS_NU),
     TraceSet(STANDARD, ", 'none' never chosen", "not-derived"),
     TraceSet(STANDARD, ", 'none' never chosen", "not-derived", DARTS_NU),
@@ -77,13 +78,8 @@ TRACE_SETS = (
     TraceSet(STANDARD, ", 'none' never chosen, seeds 8-11 alone", "not-derived", DARTS_NU, HELD_OUT),
     # the fixed row over every seed traced (the setting's seeds 0-7 and its held-out seeds 8-11 pooled)
     TraceSet(STANDARD, ", mu = 1, 'none' never chosen, seeds 0-11", "not-derived", MU1_NU, SEARCHED + HELD_OUT, 1.0),
-    TraceSet("nasi_trace_cifar10_c16n5b64_real_true_nonone_seed*.json", ", 'none' excluded", "excluded"),
+    TraceSet(trace_name(NasiConfig(none_op="excluded"), "cifar10", "*"), ", 'none' excluded", "excluded"),
 )
-
-
-def trace_paths(raw: Path, pattern: str) -> list[Path]:
-    """Trace files in seed order (seed10 sorts after seed9, not before seed2)."""
-    return sorted(raw.glob(pattern), key=lambda p: int(p.stem.rsplit("seed", 1)[1]))
 
 
 def nasi_runs(raw: Path, data: str | None) -> dict[str, list[SearchResult]]:
@@ -99,10 +95,9 @@ def _nasi_runs(paths: list[Path], data: str | None, trace_set: TraceSet) -> dict
     methods: dict[str, list[SearchResult]] = {}
     sp = get_space("nb201")
     for path in paths:
-        doc = json.loads(path.read_text())
+        doc, trace = read_trace(path)
         if trace_set.seeds is not None and doc["seed"] not in trace_set.seeds:
             continue
-        trace = NasiTrace(**doc["trace"])
         base = {k: v for k, v in doc["config"].items() if k not in ("variant", "steps", "nu")}
         base["none_op"] = trace_set.none_op
         if trace_set.mu is not None:
@@ -219,8 +214,7 @@ def sensitivity(raw: Path, data: str | None) -> None:
     'none' a candidate and with 'none' never chosen (the same traces serve both); each budget over every seed whose
     trace reaches it, seeds 0-7 (where settings were read off) apart from the held-out seeds 8-11."""
     sp = get_space("nb201")
-    docs = [json.loads(p.read_text()) for p in trace_paths(raw, STANDARD)]
-    traces = [(doc["seed"], NasiTrace(**doc["trace"])) for doc in docs]
+    traces = [(doc["seed"], trace) for doc, trace in map(read_trace, trace_paths(raw, STANDARD))]
     budgets = [steps for steps in (T, 4 * T) if any(len(t.scores) >= steps for _, t in traces)]
     if not budgets:
         return

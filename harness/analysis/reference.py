@@ -3,9 +3,10 @@
 The repository commits the scores of every built-in proxy on the 1,000 reference cells (``sample:1000:0``,
 NB201, CIFAR-10, real data, true labels, b = 64, seed 0): ``results/nb201_proxies_cpu`` (28 proxies) and
 ``results/nb201_ntk_cpu`` (ntk_cond, te_nas_log_ratio). ``ntk_trace`` at b = 64 costs 640 backward passes per cell
-(a GPU job, ``benchmarks/nb201_ntk_trace.toml``; ``results/nb201_ntk_trace`` has 320 cells), so until that export
-covers every reference cell it enters from its 1,000-cell run at b = 16 (``results/nb201_ntk_trace_b16``) under the
-label ``ntk_trace@b16``, with a note: another setting, still a ranking of the same cells against the same accuracy.
+(a GPU job, ``benchmarks/nb201_ntk_trace.toml``), so while ``results/nb201_ntk_trace`` covers only part of the
+reference cells it enters from its 1,000-cell run at b = 16 (``results/nb201_ntk_trace_b16``) under the label
+``ntk_trace@b16``, with a note counting the cells: another setting, still a ranking of the same cells against the
+same accuracy.
 
 A user scores their proxy on some or all of these cells in the reference setting; this module ranks it among the
 reference proxies by oriented Spearman rho with accuracy, each pair on the cells both scored, with a paired-
@@ -23,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from harness.analysis.bootstrap import DEFAULT_LEVEL, DEFAULT_RESAMPLES, bootstrap_correlations, percentile_interval
+from harness.analysis.formatting import format_estimate
 from harness.analysis.frames import orientation, prepare
 from harness.analysis.inputs import load_scores
 from harness.analysis.stats import correlation
@@ -32,7 +34,7 @@ from harness.errors import HarnessError
 REFERENCE_EXPORTS = (
     "results/nb201_proxies_cpu/scores.csv.gz",
     "results/nb201_ntk_cpu/scores.csv.gz",
-    "results/nb201_ntk_trace/scores.csv.gz",  # ntk_trace at b = 64: a GPU job, 320 of the 1,000 cells so far
+    "results/nb201_ntk_trace/scores.csv.gz",  # ntk_trace at b = 64: a GPU job, scored so far on part of the cells
 )
 REFERENCE_SETTING = {"space": "nb201", "dataset": "cifar10", "data": "real", "labels": "true", "batch_size": 64,
                      "seed": 0}  # fmt: skip
@@ -57,14 +59,27 @@ class ReferenceComparison:
     notes: list[str] = field(default_factory=list)
 
 
-def reference_root() -> Path:
-    """The repository the exports are committed in (they ship with the repository, not the installed package)."""
-    return Path(__file__).resolve().parents[2]
+REFERENCE_ENV = "NASI_HARNESS_REFERENCE"
+
+
+def reference_root(root: str | os.PathLike | None = None) -> Path:
+    """Where the reference exports are: ``root`` if given, else ``$NASI_HARNESS_REFERENCE``, else the checkout this
+    package runs from. They are committed in the repository, not shipped in the wheel, so an installed package
+    needs one of the first two (a checkout or a copy of its ``results/`` exports)."""
+    if root is not None:
+        return Path(root)
+    if os.environ.get(REFERENCE_ENV):
+        return Path(os.environ[REFERENCE_ENV])
+    checkout = Path(__file__).resolve().parents[2]
+    if (checkout / REFERENCE_EXPORTS[0]).is_file():
+        return checkout
+    raise HarnessError(f"the reference exports are not installed with the package: pass --reference-dir CHECKOUT or "
+                       f"set {REFERENCE_ENV} to a nasi-harness checkout (it holds {REFERENCE_EXPORTS[0]})")  # fmt: skip
 
 
 def load_reference(root: str | os.PathLike | None = None) -> pd.DataFrame:
     """The committed reference scores, restricted to the reference setting."""
-    base = Path(root) if root is not None else reference_root()
+    base = reference_root(root)
     paths = [_require_export(base / p) for p in REFERENCE_EXPORTS]
     frame = _in_setting(prepare(load_scores([str(p) for p in paths])))
     cells = frame["index"].nunique()
@@ -83,7 +98,7 @@ def load_reference(root: str | os.PathLike | None = None) -> pd.DataFrame:
 def _require_export(path: Path) -> Path:
     if not path.is_file():
         raise HarnessError(f"reference export not found: {path} (it is committed in the repository; "
-                           "run from a checkout or pass --reference-dir)")  # fmt: skip
+                           f"pass --reference-dir CHECKOUT or set {REFERENCE_ENV})")  # fmt: skip
     return path
 
 
@@ -204,7 +219,7 @@ def format_comparison(result: ReferenceComparison) -> list[str]:
     lines = [f"{result.proxy} against the reference proxies"]
     lines.append(f"{'proxy':<24} {'n':>5} {'rho':>7}  {'yours - ref [CI]':<28} verdict")
     for r in result.table.itertuples(index=False):
-        ci = "" if np.isnan(r.delta) else f"{r.delta:+.3f} [{r.delta_lo:+.3f}, {r.delta_hi:+.3f}]"
+        ci = "" if np.isnan(r.delta) else format_estimate(r.delta, r.delta_lo, r.delta_hi, signed=True)
         rho = "-" if np.isnan(r.rho) else f"{r.rho:.3f}"
         lines.append(f"{r.proxy:<24} {r.n:>5} {rho:>7}  {ci:<28} {r.verdict}")
     return lines + [f"note: {n}" for n in result.notes]

@@ -40,7 +40,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="rank your proxy (STORE's only proxy, or --proxies NAME) among the committed scores of the built-in "
         "proxies on the 1,000 reference cells, on the cells both have (docs/extending.md)",
     )
-    parser.add_argument("--reference-dir", help="checkout holding results/ (default: this repository)")
+    parser.add_argument(
+        "--reference-dir", help="checkout holding results/ (default: $NASI_HARNESS_REFERENCE, else this checkout)"
+    )
     add_plugin_option(parser)
     parser.set_defaults(func=_compare)
 

@@ -11,10 +11,18 @@ from harness.paths import SourceStatus, describe_roots
 
 RULE = (
     "Every found source is read and checked (CSV tables: columns, rows, order, values; official files: the MD5 "
-    "their name carries; NATS archives: every file a complete bz2 stream; datasets: every file of the split "
-    "used). Exit status: 1 when a found source is broken, or, with --study, when a source a study needs is "
-    "missing or broken; 0 otherwise (absent sources no study asked for are listed, not errors)."
+    "digits their name carries; NATS archives: every file a complete bz2 stream holding only what official files "
+    "hold; datasets: every file of the split used). The digits in an official name are a check against truncation "
+    "and mix-ups, not proof of origin; every benchmark file is unpickled with an allow-list of what the official "
+    "files hold, so a crafted one is refused, never run. Exit status: 1 when a found source is broken, when no "
+    "ground truth or no dataset at all is found, or, with --study, when a source a study needs is missing or "
+    "broken; 0 otherwise (other absent sources no study asked for are listed, not errors)."
 )
+# What a root with none of a kind cannot do (data check exits 1 then).
+_NONE_OF_KIND = {
+    "ground-truth": "no ground truth at all: correlate, compare, report and a study's analysis need one",
+    "dataset": "no dataset at all: only synthetic inputs (gaussian, uniform) with random labels can be scored",
+}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -65,13 +73,18 @@ def _check(args: argparse.Namespace) -> int:
     found = sum(s.found for s in statuses)
     broken = [s for s in statuses if s.problem]
     print(f"\n{found} of {len(statuses)} sources found; {len(broken)} broken.")
+    absent = [
+        kind for kind in dict.fromkeys(s.kind for s in statuses) if not any(s.found for s in statuses if s.kind == kind)
+    ]
+    for kind in absent:
+        print(f"{_NONE_OF_KIND.get(kind, f'no {kind} source at all')} (looked under {describe_roots(args.data_dir)}).")
     unmet = 0
     for study in studies:
         lines = _unmet(study, statuses, args.data_dir)
         verdict = f"lacks {len(lines)} source(s) it needs" if lines else "has every source it needs"
         print(f"study {study.name} ({study.source}): {verdict}", *lines, sep="\n")
         unmet += len(lines)
-    return 1 if broken or unmet else 0
+    return 1 if broken or unmet or absent else 0
 
 
 def _unmet(study, statuses: list[SourceStatus], data: str | None) -> list[str]:

@@ -32,14 +32,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     table.set_defaults(func=_table)
 
 
+def full_epochs(space: str) -> int | None:
+    """The space's full training schedule (nb201: 200, nats-sss: 90), from the ground-truth spec; None for a
+    space no benchmark covers."""
+    from harness.groundtruth.spec import FAMILIES, FULL_EPOCHS
+
+    family = FAMILIES.get(space)
+    return None if family is None else FULL_EPOCHS[family]
+
+
 def _accuracies(space: str, index: int, data: str | None) -> dict[str, float]:
-    """Test accuracy (200 epochs, seed-averaged) per dataset, where ground truth is found."""
+    """Test accuracy (the space's full schedule, seed-averaged) per dataset, where ground truth is found."""
     from harness.groundtruth import load_accuracy
 
+    epochs = full_epochs(space)
+    if epochs is None:
+        return {}
     found = {}
     for dataset in ACCURACY_DATASETS:
         try:
-            series = load_accuracy(space, dataset, "test", 200, data=data, cells=[index])  # only its own file
+            series = load_accuracy(space, dataset, "test", epochs, data=data, cells=[index])  # only its own file
         except (DataMissing, ValueError):
             continue
         if index in series.index:
@@ -67,7 +79,8 @@ def _show(args: argparse.Namespace) -> int:
         return 0
     for key, value in info.items():
         if key == "accuracy":
-            value = ", ".join(f"{d} {a:.2f}" for d, a in value.items()) + "  (test, 200 epochs, seed-averaged)"
+            schedule = f"test, {full_epochs(args.space)} epochs, seed-averaged"
+            value = ", ".join(f"{d} {a:.2f}" for d, a in value.items()) + f"  ({schedule})"
         print(f"{key:>10}: {value}")
     if not accuracy:
         print("  accuracy: not found (run `nasi-harness data check` to see what ground truth is available)")

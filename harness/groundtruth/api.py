@@ -131,9 +131,10 @@ def describe_sources(data: PathArg = None, *, validate: bool = False) -> list[So
 def check_source(source: Source) -> tuple[str, str | None]:
     """(what was checked, the problem or None) for one found source, without the official API's full read.
 
-    CSV tables: every column, row, arch and value (as a lookup does). Single official files: the MD5 their
-    name carries. NATS ``-simple`` directories: every file a complete bz2 stream, and cells a previous
-    extraction could not read.
+    CSV tables: every column, row, arch and value (as a lookup does). Single official files: the MD5 digits their
+    name carries (not unpickled here: a crafted one is refused at its first read). NATS ``-simple`` directories:
+    every file a complete bz2 stream that the benchmark allow-list unpickles, and cells a previous extraction
+    could not read.
     """
     try:
         if isinstance(source, CsvSource):
@@ -145,7 +146,7 @@ def check_source(source: Source) -> tuple[str, str | None]:
                 name, why = problems[0]
                 more = f" (and {len(problems) - 1} more files)" if len(problems) > 1 else ""
                 return "", f"{source.path / name}: {why}{more}"
-            checked = "every file a complete bz2 stream"
+            checked = "every file a complete bz2 stream of only what official files hold (read, nothing run)"
         else:
             checked = integrity.verify(source.path)
         cached = cache.open_cached(source.cache_path) if isinstance(source, OfficialSource) else None

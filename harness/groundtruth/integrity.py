@@ -1,12 +1,16 @@
-"""Checking a single-file benchmark archive against the checksum its official name carries, before it is loaded.
+"""Checking a benchmark file against the checksum its official name carries, and a NATS ``-simple`` folder file
+by file, before the official API reads them.
 
-Why: the official files can only be read through their own APIs, which unpickle them (``torch.load`` with
-``weights_only=False`` for NAS-Bench-201, ``pickle.load`` for NATS-Bench), and unpickling runs whatever code
-the file names. The releases name each file after the leading hex digits of its MD5 (``nats_bench`` documents
-``NATS-tss-[version]-[md5].pickle.pbz2``; ``NAS-Bench-201-v1_*-<hex>.pth`` follows the same scheme), so a file
-under an official name whose MD5 does not begin with those digits is not the released file and is refused.
-No byte sizes are published, so none are checked. Hashing a multi-GB file takes a while: a verified file is
-remembered by (path, size, modification time) under the cache folder and not hashed again until it changes.
+What this is and is not: the releases name each file after a few hex digits of its MD5 (``nats_bench``
+documents ``NATS-tss-[version]-[md5].pickle.pbz2``; ``NAS-Bench-201-v1_*-<hex>.pth`` follows the same scheme), so
+a file under an official name whose MD5 does not begin with those digits is not the released file (truncated,
+altered, another version renamed) and is refused. Five or six hex digits are no proof of origin: a file with a
+chosen 5-digit MD5 prefix is forged in under a minute. The full checksums are not published (neither the
+NATS-Bench nor the NAS-Bench-201 README gives one), so none is pinned. What keeps a crafted file from running
+code is that every official file is unpickled with ``harness.data.safe_pickle``'s benchmark allow-list
+(``harness.groundtruth.official``). No byte sizes are published, so none are checked. Hashing a multi-GB file
+takes a while: a matching file is remembered by (path, size, modification time) under the cache folder and not
+hashed again until it changes.
 """
 
 from __future__ import annotations
@@ -91,11 +95,12 @@ def _listing_stamp(directory: Path) -> str:
 
 
 def check_archive_dir(directory: Path) -> list[tuple[str, str]]:
-    """(file name, problem) for every file of a NATS ``-simple`` directory that is not a complete bz2 stream.
+    """(file name, problem) for every file of a NATS ``-simple`` directory that is not sound (``file_problem``).
 
-    No checksums are published for the per-cell files, so this catches truncation and corruption (bz2 checks
-    a CRC per block), not a deliberately crafted file; nothing is unpickled. A clean directory is remembered
-    by a stamp of its whole listing and not decompressed again until a file changes.
+    No checksums are published for the per-cell files; each is decompressed (bz2 checks a CRC per block) and
+    unpickled with the benchmark allow-list, so truncation, corruption and a file naming any function the
+    official files do not use are all found, and nothing in a file is run. A clean directory is remembered by a
+    stamp of its whole listing and not read again until a file changes.
     """
     stamp = {"path": str(directory.resolve()), "listing": _listing_stamp(directory)}
     if any(all(r.get(k) == v for k, v in stamp.items()) for r in _records()):
@@ -104,22 +109,30 @@ def check_archive_dir(directory: Path) -> list[tuple[str, str]]:
     names = sorted(n for n in os.listdir(directory) if n.endswith(".pickle.pbz2"))
     if "meta.pickle.pbz2" not in names:
         problems.append(("meta.pickle.pbz2", "missing (it lists the architectures)"))
-    problems += [(name, why) for name in names if (why := bz2_problem(directory / name))]
+    problems += [(name, why) for name in names if (why := archive_file_problem(directory / name))]
     if not problems:
         _remember_record(stamp)
     return problems
 
 
-def bz2_problem(path: Path) -> str | None:
-    """Why ``path`` is not one complete bz2 stream (decompressed, never unpickled), or None."""
+def archive_file_problem(path: Path) -> str | None:
+    """Why a file of a NATS ``-simple`` folder is unsound, or None: not one complete bz2 stream, or a pickle that
+    names anything the official files do not hold (read with ``safe_pickle.load_benchmark``: nothing runs)."""
+    from harness.data import safe_pickle  # here: harness.data imports torch
+
     try:
         with bz2.open(path, "rb") as f:
-            while f.read(_CHUNK):
+            safe_pickle.load_benchmark(f, str(path))
+            while f.read(_CHUNK):  # the rest of the stream, so that a cut after the pickle is found too
                 pass
     except EOFError:
         return "truncated: the bz2 stream ends early"
     except OSError as exc:
         return f"not a valid bz2 file ({exc})"
+    except safe_pickle.UnsafePickle as exc:
+        return str(exc).removeprefix(f"{path}: ")
+    except Exception as exc:  # noqa: BLE001 - pickle fails with anything from UnpicklingError to IndexError
+        return f"decompresses, but is not a pickle ({type(exc).__name__}: {exc})"
     return None
 
 

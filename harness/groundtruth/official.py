@@ -3,19 +3,26 @@
 The whole benchmark is walked cell by cell and every accuracy the API reports is copied into flat columns
 (see ``extract_rows``); ``harness.groundtruth.cache`` keeps the result, so none of this runs twice.
 
-NAS-Bench-201 ``.pth`` files are pickles of plain Python objects (with NumPy scalars), which torch >= 2.6
-refuses under its default ``torch.load(weights_only=True)``. ``nas_201_api`` calls a bare ``torch.load(path)``,
-so while it builds its API object its module-level ``torch`` is swapped for a stand-in whose ``load`` passes
-``weights_only=False`` (and ``mmap=True`` for zip-format files). The file is loaded exactly once, by the API
-itself: handing the API a pre-loaded dict instead would make it ``deepcopy`` everything (double the memory).
-Only use official files you trust: ``weights_only=False`` runs the pickle, and so does ``nats_bench``'s own
-``pickle.load``. Before either opens a single benchmark file, ``harness.groundtruth.integrity`` checks its MD5
-against the prefix its official name carries (docs/security.md). The swap is not thread-safe (build one
-NAS-Bench-201 API at a time).
+Both APIs unpickle their files themselves, and unpickling runs whatever functions a file names. So every read
+they make goes through an allow-list of what the official files hold (``harness.data.safe_pickle``: dicts,
+lists, sets, ``OrderedDict``, str, numbers, NumPy scalars), and a file naming anything else is refused with one
+line naming it, before anything in it is called (docs/security.md):
+
+* ``nas_201_api`` calls a bare ``torch.load(path)``; while it builds its API object its module-level ``torch`` is
+  swapped for a stand-in whose ``load`` hands torch that allow-list's unpickler as its ``pickle_module`` (and
+  ``mmap=True`` for zip-format files). The files hold plain Python objects and NumPy scalars, which torch's
+  default ``weights_only=True`` refuses. The file is loaded exactly once, by the API itself: handing the API a
+  pre-loaded dict instead would make it ``deepcopy`` everything (double the memory).
+* ``nats_bench`` reads every file (single benchmark file, ``meta.pickle.pbz2``, each cell's file on demand)
+  through its ``pickle_load``; while the harness opens or walks a NATS API, that function is swapped, in every
+  ``nats_bench`` module that holds it, for one that unpickles with ``safe_pickle.load_benchmark``.
+
+The swaps are not thread-safe (build and walk one API at a time per process).
 """
 
 from __future__ import annotations
 
+import bz2
 import multiprocessing
 import os
 import re
@@ -39,7 +46,8 @@ _CHUNK = 128
 
 
 class _TorchForNB201:
-    """Stands in for ``torch`` inside ``nas_201_api``: everything is torch's, except ``load`` trusts the pickle."""
+    """Stands in for ``torch`` inside ``nas_201_api``: everything is torch's, except that ``load`` admits only
+    what the official files hold (``safe_pickle.torch_load_benchmark``)."""
 
     def __getattr__(self, name: str) -> Any:
         import torch  # here, not at the top: CSV ground truth needs no torch
@@ -48,39 +56,69 @@ class _TorchForNB201:
 
     @staticmethod
     def load(f: Any, map_location: Any = None, **kwargs: Any) -> Any:
-        kwargs.setdefault("weights_only", False)
+        from harness.data import safe_pickle  # here: harness.data imports torch
+
+        kwargs.pop("weights_only", None)
         if isinstance(f, str | os.PathLike) and zipfile.is_zipfile(f):
             kwargs.setdefault("mmap", True)  # the legacy (pre-1.6) format cannot be memory-mapped
-        import torch
-
-        return torch.load(f, map_location=map_location, **kwargs)
+        return safe_pickle.torch_load_benchmark(f, str(f), map_location=map_location, **kwargs)
 
 
 @contextmanager
-def _nb201_trusted_load() -> Iterator[None]:
-    from nas_201_api import api_201
+def _nb201_restricted_load() -> Iterator[None]:
+    from nas_201_api import api_201, api_utils
 
-    original = api_201.torch
-    api_201.torch = _TorchForNB201()
+    modules = (api_201, api_utils)
+    originals = [module.torch for module in modules]
+    for module in modules:
+        module.torch = _TorchForNB201()
     try:
         yield
     finally:
-        api_201.torch = original
+        for module, original in zip(modules, originals):
+            module.torch = original
 
 
 def open_nb201(path: Path) -> Any:
     """``NASBench201API`` over a ``NAS-Bench-201-v1_*.pth`` file (needs tens of GB of RAM for the real files)."""
     from nas_201_api import NASBench201API
 
-    with _nb201_trusted_load():
+    with _nb201_restricted_load():
         return NASBench201API(str(path), verbose=False)
+
+
+def _nats_pickle_load(file_path: Any, ext: str = ".pbz2") -> Any:
+    """``nats_bench.api_utils.pickle_load`` (same file resolution), unpickling with the benchmark allow-list."""
+    from harness.data import safe_pickle
+
+    path = str(file_path) if os.path.isfile(str(file_path)) else str(file_path) + ext
+    with bz2.BZ2File(path, "rb") as stream:
+        return safe_pickle.load_benchmark(stream, path)
+
+
+@contextmanager
+def nats_restricted_load() -> Iterator[None]:
+    """While open: every file ``nats_bench`` reads is unpickled by ``safe_pickle.load_benchmark``."""
+    import nats_bench
+    from nats_bench import api_size, api_topology, api_utils
+
+    modules = [m for m in (api_utils, api_topology, api_size, nats_bench) if hasattr(m, "pickle_load")]
+    originals = [m.pickle_load for m in modules]
+    for module in modules:
+        module.pickle_load = _nats_pickle_load
+    try:
+        yield
+    finally:
+        for module, original in zip(modules, originals):
+            module.pickle_load = original
 
 
 def open_nats(path: Path, family: str) -> Any:
     """``nats_bench`` API: fast mode over a ``-simple`` directory, full load for a single ``.pickle.pbz2`` file."""
     import nats_bench
 
-    return nats_bench.create(str(path), family, fast_mode=path.is_dir(), verbose=False)
+    with nats_restricted_load():
+        return nats_bench.create(str(path), family, fast_mode=path.is_dir(), verbose=False)
 
 
 def archive_indices(directory: Path) -> list[int]:
@@ -140,7 +178,8 @@ def extract_rows(api: Any, indices: Sequence[int], family: str, progress: str | 
     for row, index in rows:
         if fast and index not in api.arch2infos_dict:
             try:
-                api.reload(api.archive_dir, index)
+                with nats_restricted_load():
+                    api.reload(api.archive_dir, index)
             except Exception:  # noqa: BLE001 - a truncated/corrupt cell file fails anywhere in bz2, pickle or the API
                 broken[row] = 1  # reported by the caller, per file; the other cells are still read
                 continue

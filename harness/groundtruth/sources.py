@@ -221,7 +221,7 @@ class OfficialSource(Source):
                 api = official.open_nb201(self.path)
             else:
                 api = official.open_nats(self.path, family)
-        except MemoryError:
+        except (MemoryError, HarnessError):  # HarnessError: a file refused by the restricted unpickler, named
             raise
         except Exception as exc:  # the official loaders fail with anything from AssertionError to UnpicklingError
             raise GroundTruthBroken(
@@ -354,7 +354,7 @@ def _broken_files(directory: Path, cells: np.ndarray) -> list[dict[str, Any]]:
     out = []
     for cell in (int(c) for c in cells):
         path = official.cell_file(directory, cell)
-        error = integrity.bz2_problem(path) or _NOT_A_RECORD
+        error = integrity.archive_file_problem(path) or _NOT_A_RECORD
         out.append({"cell": cell, "name": path.name, "error": error, **_stamp(path)})
     return out
 

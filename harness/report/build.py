@@ -22,6 +22,7 @@ from harness.analysis.agreement import agreement_matrix, score_agreement
 from harness.analysis.bootstrap import DEFAULT_LEVEL, DEFAULT_RESAMPLES
 from harness.analysis.compare import compare, ensemble_name
 from harness.analysis.correlation import aligned, bootstrap_note, correlate, precision_curve
+from harness.analysis.formatting import format_estimate
 from harness.analysis.inputs import Sources, describe_sources, load_scores, source_paths
 from harness.analysis.result import AnalysisResult
 from harness.analysis.target import Target, TargetSpec, describe, resolve, target_loader, with_ground_truth
@@ -302,8 +303,7 @@ class _Report:
                 & corr["degenerate_included"]
             ]
             stats = {
-                r.proxy: f"ρ = {r.spearman:.2f} [{r.spearman_ci[0]:.2f}, {r.spearman_ci[1]:.2f}]\n"
-                f"τ = {r.kendall:.2f}, n = {r.n:,}"
+                r.proxy: f"ρ = {format_estimate(r.spearman, *r.spearman_ci, 2)}\nτ = {r.kendall:.2f}, n = {r.n:,}"
                 for r in chosen.itertuples()
             }
             split = accuracy.attrs.get("provenance", {}).get("split", "")
@@ -510,7 +510,7 @@ class _Report:
         for (space, dataset), rows in table.groupby(["space", "dataset"], sort=True):
             pairs = self._pairs(frame, space, dataset, rows)
             stats = {
-                (r.proxy, r.mode): f"τ = {r.kendall:.2f} [{r.kendall_ci[0]:.2f}, {r.kendall_ci[1]:.2f}]\n"
+                (r.proxy, r.mode): f"τ = {format_estimate(r.kendall, *r.kendall_ci, 2)}\n"
                 f"r = {r.pearson:.2f}: {r.verdict}"
                 for r in rows.itertuples()
             }

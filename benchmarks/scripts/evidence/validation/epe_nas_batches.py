@@ -7,7 +7,7 @@ test images drawn with seeds 0-2, and batch 0 through NASLib's training transfor
 padding, horizontal flip), the kind of batch the reference was computed on (NASLib's train loader). It prints the
 Spearman rho of each variant with the reference and between variants, on the first N of fidelity.py's cells.
 
-    NASI_HARNESS_DATA=../shared/data python -m benchmarks.scripts.epe_nas_batches [--cells 100]
+    NASI_HARNESS_DATA=../shared/data python -m benchmarks.scripts.evidence.validation.epe_nas_batches [--cells 100]
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from harness.proxies import get_proxy
 from harness.proxies.base import ProxyContext
 from harness.spaces import get_space
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[4]
 
 
 def naslib_train_transform(inputs: torch.Tensor, seed: int) -> torch.Tensor:

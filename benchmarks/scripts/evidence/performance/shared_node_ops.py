@@ -6,7 +6,7 @@ average-pooling edge pools it, so a node read by k such edges is rectified (or p
 per source node gives the same forward values; the backward then sums the edges' gradients before the ReLU (or
 pooling) instead of after it, which is the same sum in another order: scores move by float rounding.
 
-    python benchmarks/scripts/shared_node_ops.py --cells sample:40:0 --rounds 3
+    python benchmarks/scripts/evidence/performance/shared_node_ops.py --cells sample:40:0 --rounds 3
 """
 
 from __future__ import annotations

@@ -4,9 +4,11 @@ Not a test (tests/test_stacked.py asserts the tolerances): prints the largest an
 between stacked and per-cell scores on a fixed sample, per-cell in NCHW (the layout the stacked path uses; the
 CPU default NHWC rounds differently by up to ~1e-3 on ill-conditioned cells).
 
-    python benchmarks/scripts/stack_agreement.py --proxies nasi --cells sample:8:0 --batch-size 8
-    python benchmarks/scripts/stack_agreement.py --proxies ntk_trace --cells sample:4:0 --batch-size 2
-    python benchmarks/scripts/stack_agreement.py --proxies ntk_cond --cells sample:8:0 --batch-size 8
+    python benchmarks/scripts/evidence/performance/stack_agreement.py --proxies nasi --cells sample:8:0 --batch-size 8
+    python benchmarks/scripts/evidence/performance/stack_agreement.py --proxies ntk_trace --cells sample:4:0 \
+        --batch-size 2
+    python benchmarks/scripts/evidence/performance/stack_agreement.py --proxies ntk_cond --cells sample:8:0 \
+        --batch-size 8
 """
 
 from __future__ import annotations

@@ -6,7 +6,8 @@ AZ-NAS port's), not the zero-cost-nas / NASLib grad_norm (sum over conv/linear l
 harness registers as ``grad_norm``. Prints Spearman rho with CIFAR-10 test accuracy of both on the same cells, on the
 cells given and on those of them without unreachable operations (the published table's cell set).
 
-    NASI_HARNESS_DATA=../shared/data python -m benchmarks.scripts.gradnorm_global [--cells 1-50] [--store S]
+    NASI_HARNESS_DATA=../shared/data python -m benchmarks.scripts.evidence.results.gradnorm_global \
+        [--cells 1-50] [--store S]
 """
 
 from __future__ import annotations

@@ -5,29 +5,23 @@ supernet), so they differ only in the parameter set whose gradient norm is score
 the scores without / with the cells' BN affine parameters, the cosine between the two reward gradients w.r.t.
 alpha, and the cell (NB201 index) NASI-FIX and NASI-ADA select from each at the steps both traces have.
 
-    NASI_HARNESS_DATA=../shared/data .venv/bin/python -m benchmarks.scripts.bn_affine_effect
+    NASI_HARNESS_DATA=../shared/data .venv/bin/python -m benchmarks.scripts.evidence.search.bn_affine_effect
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 from pathlib import Path
 
 import torch
 
-from benchmarks.scripts.nasi_traces import trace_path  # the sibling script that writes the traces names them
-from harness.search.nasi import NasiConfig, NasiTrace, select
+from harness.search.nasi import NasiConfig, select
+from harness.search.traces import read_trace, trace_path
 from harness.spaces import get_space
 
-HERE = Path(__file__).resolve().parents[2] / "results/search"  # where the outputs live
-
-
-def load(path: Path) -> tuple[dict, NasiTrace]:
-    doc = json.loads(path.read_text())
-    return doc, NasiTrace(**doc["trace"])
+HERE = Path(__file__).resolve().parents[4] / "results/search"  # where the outputs live
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -45,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
         if not all(p.exists() for p in paths):
             print(f"seed {seed}: missing {' or '.join(p.name for p in paths if not p.exists())}", file=sys.stderr)
             continue
-        (doc_a, with_bn), (_, without) = load(paths[0]), load(paths[1])
+        (doc_a, with_bn), (_, without) = read_trace(paths[0]), read_trace(paths[1])
         steps = min(len(with_bn.scores), len(without.scores))
         if with_bn.choices[:steps] != without.choices[:steps]:
             raise SystemExit(f"seed {seed}: the traces sampled different cells; they are not comparable")

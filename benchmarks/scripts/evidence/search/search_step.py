@@ -3,7 +3,7 @@
 Not a test. One step of ``harness.search.nasi.trace_nasi`` on the benchmark supernet (C = 16, N = 5) and a
 Gaussian batch, split into its three phases; ``--profile`` adds torch.profiler's most expensive operators.
 
-    python benchmarks/scripts/search_step.py --steps 6 [--threads 1] [--profile]
+    python benchmarks/scripts/evidence/search/search_step.py --steps 6 [--threads 1] [--profile]
 """
 
 from __future__ import annotations

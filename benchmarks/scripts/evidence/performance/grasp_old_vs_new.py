@@ -7,8 +7,8 @@ that commit is used. Both of ours run in the engine (``score_cells`` fed one cel
 peer (``--peer``, a checkout of SamsungLabs/zero-cost-nas, imported from there) builds its model and calls
 ``find_measures``, as in ``peer_speed.py``. All sides run in one process, interleaved per cell in rotating order.
 
-    PYTHONPATH=. python benchmarks/scripts/grasp_old_vs_new.py --rev 4751f71 --cells sample:30:0 --threads 1 \
-        --peer /tmp/zero-cost-nas --data DIR
+    PYTHONPATH=. python benchmarks/scripts/evidence/performance/grasp_old_vs_new.py --rev 4751f71 \
+        --cells sample:30:0 --threads 1 --peer /tmp/zero-cost-nas --data DIR
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """Time the analyses and the report on a synthetic store of the full benchmark's size (no test, no files).
 
-``python -m benchmarks.scripts.report_timing [--cells 15625] [--proxies 20] [--bootstrap 1000] [--swapped 0]``
+``python -m benchmarks.scripts.evidence.performance.report_timing``
+``[--cells 15625] [--proxies 20] [--bootstrap 1000] [--swapped 0]``
 writes a results database of cells x proxies (x swapped modes) into a temporary directory, then times
 loading it, ``correlate`` (degenerate cells included and excluded), ``compare``, ``agnosticism`` and the
 whole report, and prints wall-clock and CPU seconds (on a shared machine the CPU time is the fair number:

@@ -3,7 +3,8 @@ in the engine's CPU layout (channels-last) and in NCHW, against one plain forwar
 process (both layouts on the same cell back to back, best of ``--repeats``: steadier than the wall clock on a
 shared machine).
 
-    PYTHONPATH=. python benchmarks/scripts/grasp_phases.py --cells sample:8:0 --threads 1 --data DIR
+    PYTHONPATH=. python benchmarks/scripts/evidence/performance/grasp_phases.py --cells sample:8:0 --threads 1 \
+        --data DIR
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Not a test: run it on an idle machine and record the figures with the time and load (docs/performance.md).
 
-    python benchmarks/scripts/nasi_floor.py --cells sample:30:0 --data real --labels true
+    python benchmarks/scripts/evidence/performance/nasi_floor.py --cells sample:30:0 --data real --labels true
 
 Three passes over the same cells through the engine (``score_cells``, as ``speed.py`` times it): timed; under
 ``torch.profiler`` (self CPU time of the convolution kernels against all operators); under a dispatch mode that

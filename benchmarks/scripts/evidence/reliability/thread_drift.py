@@ -3,7 +3,7 @@
 Scores the same cells with the same proxies under each thread count in one process and prints, per proxy, the
 largest relative difference from the first count and the seconds each count took. docs/reliability.md quotes it:
 
-    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/scripts/thread_drift.py --cells sample:20:0 \
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/scripts/evidence/reliability/thread_drift.py --cells sample:20:0 \
         --proxies grad_norm,nasi,synflow --threads 1,2
 """
 

@@ -5,26 +5,25 @@ above it (slope 1 - mu). nasi scores are heavy-tailed, and the few samples above
 with mu = 2 their part, which pushes alpha towards operations that lower the score, can outweigh the rest, while
 mu = 1 gives them slope 0. This prints both parts' norms and their pull on each operation (column sums).
 
-    .venv/bin/python -m benchmarks.scripts.penalty_share --steps 400 --mu 2 --nu 100
+    .venv/bin/python -m benchmarks.scripts.evidence.search.penalty_share --steps 400 --mu 2 --nu 100
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 from pathlib import Path
 
 import torch
 
-from benchmarks.scripts.search_table import STANDARD, trace_paths  # the sibling script names the trace files
 from harness.search.nasi import NasiConfig, NasiTrace, reward_slope, select
 from harness.search.objective import DeltaAggregator
 from harness.search.supernet import NUM_EDGES, NUM_OPS
+from harness.search.traces import read_trace, trace_name, trace_paths
 from harness.spaces.ops import OP_NAMES
 
-HERE = Path(__file__).resolve().parents[2] / "results/search"  # where the outputs live
+HERE = Path(__file__).resolve().parents[4] / "results/search"  # where the outputs live
 
 
 def split_delta(trace: NasiTrace, steps: int, mu: float, nu: float) -> tuple[torch.Tensor, torch.Tensor]:
@@ -52,9 +51,8 @@ def main(argv: list[str] | None = None) -> int:
     ops = " | ".join(f"{op} below / above" for op in OP_NAMES[1:])
     print(f"| seed | median score | mean score | steps above nu | norm below | norm above | {ops} |")
     print("|" + "---|" * (6 + len(OP_NAMES) - 1))
-    for path in trace_paths(Path(args.raw), STANDARD):
-        doc = json.loads(path.read_text())
-        trace = NasiTrace(**doc["trace"])
+    for path in trace_paths(Path(args.raw), trace_name(NasiConfig(), "cifar10", "*")):  # the standard setting's
+        doc, trace = read_trace(path)
         if len(trace.scores) < args.steps:
             continue
         below, above = split_delta(trace, args.steps, args.mu, args.nu)
