@@ -126,7 +126,9 @@ def test_floor_seeds_without_swapped_mode_and_partial_seeds() -> None:
     row = found.table.set_index("proxy").loc["same"]
     assert row["seeds"] == [0, 1] and row["floor_seeds"] == [0, 1, 2] and row["floor_n"] == CELLS
     assert row["floor_pairs"] == 3
-    assert sum("same toy cifar10: reference seed(s) 3 left out of the seed floor" in n for n in found.notes) == 1
+    left_out = [n for n in found.notes if "left out of the seed floor" in n]
+    assert len(left_out) == 1 and left_out[0].startswith("toy cifar10: reference seed(s) 3 left out of the seed floor")
+    assert "same" in left_out[0] and "worse" in left_out[0]
 
 
 def test_one_seed_has_no_floor_and_says_so(results: pd.DataFrame) -> None:

@@ -126,6 +126,7 @@ def agnosticism(
         raise ValueError("no results to analyse: the store (or study) has no rows")
     rows_out: list[dict] = []
     notes: list[str] = []
+    dropped: dict[tuple[str, str, str], list[str]] = {}  # (space, dataset, seeds) -> proxies whose floor lacks them
     ref_groups: dict[tuple, dict[int, pd.DataFrame]] = {}
     swap_groups: dict[tuple, dict[int, pd.DataFrame]] = {}
     for s, r in frames.settings(frame):
@@ -157,12 +158,11 @@ def agnosticism(
             sign = frames.orientation(str(proxy))
             cells, seeds, ref_seeds = _common_cells(refs, swaps, min_cells)
             left_out = sorted(set(refs) - set(ref_seeds))
-            message = (
-                f"{proxy} {space} {dataset}: reference seed(s) {', '.join(map(str, left_out))} left out of the seed "
-                f"floor (fewer than {min_cells} cells, or than half the floor's cells, in common with the other seeds)"
-            )
-            if left_out and message not in notes:
-                notes.append(message)
+            if left_out:
+                key = (space, dataset, ", ".join(map(str, left_out)))
+                dropped.setdefault(key, [])
+                if str(proxy) not in dropped[key]:
+                    dropped[key].append(str(proxy))
             pairs = {s: pd.concat([refs[s], swaps[s]], axis=1, keys=["ref", "swap"]).dropna() for s in seeds}
             row = {
                 "space": space,
@@ -188,6 +188,12 @@ def agnosticism(
             row["verdict_text"] = verdict_text(row)
             row["target"] = target_label
             rows_out.append(row)
+    for (space, dataset, seeds_left), proxies_left in dropped.items():
+        notes.append(
+            f"{space} {dataset}: reference seed(s) {seeds_left} left out of the seed floor of "
+            f"{', '.join(proxies_left)} (fewer than {min_cells} cells, or than half the floor's cells, in common "
+            "with the other seeds)"
+        )
     out = pd.DataFrame(rows_out)
     method = [describe_floor(min_cells), bootstrap_note(n_boot, seed, level)]
     if target is not None:
