@@ -214,7 +214,7 @@ def verdict_text(row: dict) -> str:
     seeds = row["seeds"]
     where = f"seed {seeds[0]}" if len(seeds) == 1 else f"seeds {', '.join(map(str, seeds))}"
     text = f"{row['claim']}: {row['verdict']}, τ(ref, swap) = {row['kendall']:.2f} {ci('kendall')} ({where})"
-    if row["verdict"] == NO_FLOOR or not np.isfinite(row["floor_kendall"]):
+    if row["verdict"].startswith(NO_FLOOR) or not np.isfinite(row["floor_kendall"]):
         return text
     if row["deterministic"]:
         floor = "seed floor 1 (scores identical across seeds)"
