@@ -112,7 +112,8 @@ def agnostic(
     results: Results, target: Target | None = GROUND_TRUTH, *, data: PathLike | None = None, **options: Any
 ) -> AnalysisResult:
     """Each proxy's scores under a swapped data/label mode against real data and true labels, with a verdict
-    (:func:`harness.analysis.agnosticism`); ``target=None`` leaves out the correlations with accuracy."""
+    against the proxy's seed floor and sample-and-pick decisions (:func:`harness.analysis.agnosticism`);
+    ``target=None`` leaves out the correlations with accuracy and the picks."""
     from harness.analysis import agnosticism
 
     return agnosticism(_frame(results), None if target is None else _target(target, data), **options)

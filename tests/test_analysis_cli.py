@@ -43,12 +43,12 @@ def test_missing_ground_truth_is_one_clear_line(store: Path, no_data: Path, caps
 def test_agnostic_needs_no_ground_truth(store: Path, no_data: Path, capsys: pytest.CaptureFixture) -> None:
     assert main(["agnostic", str(store), "--data-dir", str(no_data), "--bootstrap", "50", "--study", "s1"]) == 0
     out = " ".join(capsys.readouterr().out.split())  # notes are wrapped at 100 characters
-    assert "label-agnostic: holds, τ = " in out and "real/random" in out
-    assert "holds if the lower interval bound >= 0.80" in out
+    assert "no seed floor (1 seed)" in out and "real/random" in out
+    assert "verdict against the seed floor" in out
     assert main(["agnostic", str(store), "--no-accuracy", "--bootstrap", "50", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert {r["proxy"] for r in rows} == {"nasi", "snip"}
-    assert all(len(r["kendall_ci"]) == 2 and r["verdict"] == "holds" for r in rows)
+    assert all(len(r["kendall_ci"]) == 2 and r["verdict"] == "no seed floor (1 seed)" for r in rows)
 
 
 def test_agnostic_without_swapped_mode_says_so(tmp_path: Path, no_data: Path, capsys: pytest.CaptureFixture) -> None:
@@ -123,7 +123,7 @@ def test_several_stores_are_read_as_one_table(tmp_path: Path, no_data: Path, cap
     assert main(both) == 0
     (row,) = json.loads(capsys.readouterr().out)
     assert (row["proxy"], row["data"], row["labels"], row["n"]) == ("nasi", "gaussian", "random", 150)
-    assert row["verdict"] == "holds"
+    assert row["verdict"] == "no seed floor (1 seed)" and row["seeds"] == [0]
     # --study picks one study across the files; the error names every file read when it is absent
     assert main(["correlate", str(real_store), str(swapped_csv), "--study", "nope", "--data-dir", str(no_data)]) == 2
     err = capsys.readouterr().err

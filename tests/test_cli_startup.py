@@ -116,7 +116,7 @@ def test_proxy_directions_without_the_registry_match_it() -> None:
 
 
 def test_constants_repeated_for_a_light_parser_match_the_library() -> None:
-    from harness.analysis import Thresholds
+    from harness.analysis.agnostic import TRANSFER_DATASETS
     from harness.analysis.bootstrap import DEFAULT_LEVEL, DEFAULT_RESAMPLES
     from harness.cli import agnostic_cmd, export_cmd, options, run_cmd, score_cmd, search_cmd
     from harness.plugins import ENTRY_POINT_GROUP
@@ -127,7 +127,9 @@ def test_constants_repeated_for_a_light_parser_match_the_library() -> None:
     from harness.studies import BACKENDS
 
     assert (options.DEFAULT_RESAMPLES, options.DEFAULT_LEVEL) == (DEFAULT_RESAMPLES, DEFAULT_LEVEL)
-    assert (Thresholds().holds, Thresholds().fails) == (agnostic_cmd.DEFAULT_HOLDS, agnostic_cmd.DEFAULT_FAILS)
+    from harness.analysis.decisions import PICK_SIZES
+
+    assert (agnostic_cmd.DEFAULT_PICKS, agnostic_cmd.TRANSFER) == (PICK_SIZES, TRANSFER_DATASETS)
     assert (export_cmd.FORMATS, export_cmd.TABLES) == (export.FORMATS, export.TABLES)
     assert run_cmd.BACKENDS == BACKENDS and score_cmd.SPEC_FORM == SPEC_FORM
     assert (search_cmd.VARIANTS, search_cmd.NONE_OP_MODES) == (VARIANTS, NONE_OP_MODES)

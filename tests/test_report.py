@@ -26,7 +26,8 @@ FIGURES = (
     "correlation_dots",
     "precision_topk",
     "agnostic_scatter_toy_cifar10",
-    "agnostic_bars_toy_cifar10",
+    "agnostic_floor_toy_cifar10",
+    "agnostic_picks_toy_cifar10",
     "agreement_toy_cifar10",
 )
 
@@ -162,8 +163,9 @@ def test_proxies_are_ordered_by_rho(rendered: tuple[Path, dict[str, Figure]], wi
     assert dots.get_ylim()[0] > dots.get_ylim()[1]
     agreement = drawn["agreement_toy_cifar10"].axes[0]
     assert [t.get_text() for t in agreement.get_yticklabels()] == by_rho
-    bars = drawn["agnostic_bars_toy_cifar10"].axes[0]
-    assert [t.get_text() for t in bars.get_xticklabels()] == by_rho
+    floor = drawn["agnostic_floor_toy_cifar10"].axes[0]  # rows: largest drop below the floor on top
+    agnostic = pd.read_csv(path.parent / "tables" / "agnostic.csv")
+    assert [t.get_text() for t in floor.get_yticklabels()][::-1] == figures.swap_effect_order(agnostic)
     wide_corr = pd.read_csv(wide[0].parent / "tables" / "correlation.csv")
     wide_ref = wide_corr[wide_corr["degenerate_included"] & (wide_corr["data"] == "real")]
     mean_rho = wide_ref.groupby("proxy")["spearman"].mean().sort_values(ascending=False)
@@ -296,7 +298,7 @@ def test_tables_match_the_analysis(report: Path, results: pd.DataFrame, accuracy
     comparison = pd.read_csv(tables / "comparison.csv")
     assert "ensemble(nasi+snip)" in set(comparison["proxy"])
     agnostic = pd.read_csv(tables / "agnostic.csv")
-    assert len(agnostic) == 3 * 2 and set(agnostic["verdict"]) <= {"holds", "partial", "inconclusive", "fails"}
+    assert len(agnostic) == 3 * 2 and set(agnostic["verdict"]) == {"no seed floor (1 seed)"}  # one seed
     text = report.read_text()
     for row in agnostic.itertuples():
         assert row.verdict_text in text  # every verdict is in the report, with its interval
@@ -318,7 +320,8 @@ def test_report_without_ground_truth_keeps_the_score_only_parts(results: pd.Data
     text = path.read_text()
     assert "**Ground truth missing:** no ground truth for toy cifar10" in text
     assert "## Correlation with accuracy" not in text and "## Agnosticism" in text and "## Proxy agreement" in text
-    assert (tmp_path / "figures" / "agnostic_bars_toy_cifar10.png").stat().st_size > 5000
+    assert (tmp_path / "figures" / "agnostic_floor_toy_cifar10.png").stat().st_size > 5000
+    assert not (tmp_path / "figures" / "agnostic_picks_toy_cifar10.png").exists()  # picks need ground truth
     assert not (tmp_path / "figures" / "correlation_dots.png").exists()
 
 
@@ -375,17 +378,45 @@ def test_dense_scores_become_a_hexbin_and_wide_ranges_a_log_axis(tmp_path: Path)
     assert figures._log_scale(cells["score"].to_numpy()) and not figures._log_scale(np.array([-1.0, 5.0]))
 
 
-def test_agreement_bars_with_more_modes_than_hatches(tmp_path: Path) -> None:
-    """Every data x label mode swapped (11 swaps, as a full agnosticism grid has): one distinct hatch each."""
-    from harness.report import figures
+def _agnostic_rows(modes: list[str]) -> pd.DataFrame:
+    rows = []
+    for p, tau, floor in (("nasi", 0.8, 0.85), ("snip", 0.9, 0.9), ("params", 1.0, 1.0), ("plain", -0.4, 0.2)):
+        for m in modes:
+            rows.append(
+                {"proxy": p, "mode": m, "kendall": tau, "kendall_ci": (tau - 0.02, min(1.0, tau + 0.02)),
+                 "kendall_common": tau, "kendall_common_ci": (tau - 0.02, min(1.0, tau + 0.02)),
+                 "floor_kendall": floor, "floor_kendall_ci": (floor - 0.03, min(1.0, floor + 0.03)),
+                 "delta_kendall": tau - floor, "verdict": "beyond seed noise" if tau < floor else "within seed noise",
+                 "pick@10": 90.0 + tau, "pick@10_ci": (89.0, 91.0), "pick@10_ref": 91.0, "pick@10_ref_ci": (90.0, 92.0),
+                 "pick@100": 92.0, "pick@100_ci": (91.0, 93.0), "pick@100_ref": 92.5, "pick@100_ref_ci": (92, 93)}
+            )  # fmt: skip
+    return pd.DataFrame(rows)
 
+
+def test_agnostic_figures_with_every_mode_and_an_outlier(tmp_path: Path) -> None:
+    """Every data x label mode swapped (11, as a full agnosticism grid has), a proxy with no seed effect and one
+    whose tau is far below the rest: every row drawn, the figure 7 inches wide, the outlier not squashing."""
     modes = [f"{d}/{lab}" for d in ("real", "gaussian", "uniform", "repeat") for lab in ("true", "random", "shuffled")]
     modes.remove("real/true")
-    rows = [
-        {"proxy": p, "mode": m, "kendall": 0.5, "kendall_ci": (0.4, 0.6), "pearson": 0.7, "pearson_ci": (0.6, 0.8)}
-        for p in ("nasi", "snip") for m in modes
-    ]  # fmt: skip
-    paths = figures.agreement_bars(pd.DataFrame(rows), proxy_styles(["nasi", "snip"]), thresholds=(0.5, 0.8),
-                                   out_dir=tmp_path, stem="bars")  # fmt: skip
-    assert paths and all(p.stat().st_size > 0 for p in paths)
-    assert len({figures.HATCHES[k % len(figures.HATCHES)] for k in range(len(modes))}) == len(modes)
+    table = _agnostic_rows(modes)
+    assert figures.swap_effect_order(table) == ["plain", "nasi", "snip", "params"]
+    drawn: dict[str, Figure] = {}
+    original = figures.save
+    figures.save = _recording(drawn)
+    try:
+        paths = figures.agnostic_floor(table, out_dir=tmp_path, stem="floor")
+        paths += figures.pick_curves(table, out_dir=tmp_path, stem="picks", order=["nasi", "snip", "params", "plain"])
+    finally:
+        figures.save = original
+    assert all(p.stat().st_size > 0 for p in paths)
+    assert drawn["floor"].get_size_inches()[0] <= figures.MAX_WIDTH_IN
+    panels = [ax for ax in drawn["floor"].axes if ax.get_visible()]
+    assert [ax.get_title() for ax in panels] == modes
+    lo, hi = sorted(panels[0].get_xlim())  # log of 1 - tau: 0.8 and 0.9 are far apart, -0.4 still on the axis
+    assert lo <= figures.TAU_EDGE and hi >= 1.4
+    span = np.log10(hi) - np.log10(lo)  # tau 0.8 to 0.9 takes a tenth of the axis (a linear one: 1/15)
+    assert np.log10(0.2) - np.log10(0.1) > 0.1 * span
+    picks = [ax for ax in drawn["picks"].axes if ax.get_visible() and ax.get_title()]
+    assert [ax.get_title() for ax in picks] == ["nasi", "snip", "params", "plain"]
+    styles = {(line.get_color(), line.get_marker(), str(line.get_linestyle())) for line in picks[0].get_lines()}
+    assert len(styles) >= len(modes)  # every mode its own colour/marker/line style

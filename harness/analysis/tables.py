@@ -169,13 +169,39 @@ def _metric(column: str) -> Callable[[pd.Series], str]:
     return lambda r: fmt(r[column], 2)
 
 
+def _seeds(value: object) -> str:
+    return ",".join(str(s) for s in value) if isinstance(value, (list, tuple, np.ndarray)) else fmt(value)
+
+
+def _floor_cell(r: pd.Series) -> str:
+    return "1 (no seed effect)" if r["deterministic"] else fmt_ci(r["floor_kendall"], r["floor_kendall_ci"], 2)
+
+
+def _pick_columns(size: int, transfer: str = "") -> list[Column]:
+    """Sample-and-pick at one N: reference / swapped pick accuracy, regret, same pick (``transfer``: the same
+    picks judged by that dataset's accuracy)."""
+    key = f"{transfer}:" if transfer else ""
+    tail = f" ({transfer})" if transfer else ""
+
+    def picks(r: pd.Series) -> str:
+        return f"{fmt(r[f'{key}pick@{size}_ref'], 2)} / {fmt(r[f'{key}pick@{size}'], 2)}"
+
+    return [
+        (f"pick@{size} ref / swap{tail}", picks),
+        (f"regret@{size}{tail}", lambda r: fmt(r[f"{key}regret@{size}"], 2)),
+        (f"same pick@{size}", lambda r: fmt(r[f"same_pick@{size}"], 2)),
+    ]
+
+
 def agnostic_columns(frame: pd.DataFrame) -> list[Column]:
     cols: list[Column] = [
         ("proxy", lambda r: r["proxy"]),
         ("mode", lambda r: f"{r['data']}/{r['labels']}"),
+        ("seeds", lambda r: _seeds(r["seeds"])),
         ("n", lambda r: fmt(r["n"])),
-        ("kendall [95% CI]", lambda r: fmt_ci(r["kendall"], r["kendall_ci"])),
-        ("spearman [95% CI]", lambda r: fmt_ci(r["spearman"], r["spearman_ci"])),
+        ("kendall [95% CI]", lambda r: fmt_ci(r["kendall"], r["kendall_ci"], 2)),
+        ("seed floor [95% CI]", _floor_cell),
+        ("τ - floor [95% CI]", lambda r: fmt_ci(r["delta_kendall"], r["delta_kendall_ci"], 2)),
         ("pearson [95% CI]", lambda r: fmt_ci(r["pearson"], r["pearson_ci"])),
     ]
     for name in frame.columns:
@@ -187,7 +213,16 @@ def agnostic_columns(frame: pd.DataFrame) -> list[Column]:
             ("rho acc (swap)", lambda r: fmt(r["spearman_acc_swap"])),
             ("swap - ref [95% CI]", lambda r: fmt_ci(r["delta_acc"], r["delta_acc_ci"])),
         ]
-    cols.append(("verdict", lambda r: r["verdict_text"]))
+    for size in (100, 10, 1000):  # one sample size in the text; every one is in the JSON/CSV
+        if f"pick@{size}" in frame.columns and frame[f"pick@{size}"].notna().any():
+            cols += _pick_columns(size)
+            transfers = sorted({c.split(":")[0] for c in frame.columns if c.endswith(f":pick@{size}")})
+            for name in transfers:
+                cols += _pick_columns(size, name)[:2]
+            break
+    if "line_verdict" in frame.columns:
+        cols.append(("line", lambda r: r["line_verdict"]))
+    cols.append(("verdict", lambda r: r["verdict"]))
     return cols
 
 

@@ -6,8 +6,9 @@ import argparse
 
 from harness.cli import add_plugin_option, options
 
-# harness.analysis.agnostic.Thresholds() defaults, repeated so that --help needs no pandas (a test checks them)
-DEFAULT_HOLDS, DEFAULT_FAILS = 0.80, 0.50
+# harness.analysis.decisions.PICK_SIZES and agnostic.TRANSFER_DATASETS, repeated so that --help needs no pandas
+DEFAULT_PICKS = (10, 100, 1000)
+TRANSFER = ("cifar100", "ImageNet16-120")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -17,7 +18,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Compare each proxy's scores under every swapped data/label mode with its scores under the "
         "reference mode (real data, true labels) on the same cells: Kendall, Spearman and Pearson (NASI's "
         "measure) with intervals, top-k overlap, and each mode's correlation with accuracy when ground truth "
-        "is found (it is optional here). The verdict is on Kendall tau's interval.",
+        "is found (it is optional here). The verdict compares tau(reference, swapped) with the proxy's seed "
+        "floor: tau between its reference scores under two seeds (within or beyond seed noise). With ground "
+        "truth, sample-and-pick decisions (pick@N) with the reference and the swapped scores on the same samples.",
     )
     options.add_store_arguments(parser)
     options.add_target_arguments(parser)
@@ -25,16 +28,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--reference", default="real/true", metavar="DATA/LABELS", help="reference mode (default real/true)"
     )
     parser.add_argument(
-        "--holds",
-        type=float,
-        default=DEFAULT_HOLDS,
-        help=f"'holds' when tau's lower bound >= this (default {DEFAULT_HOLDS})",
+        "--line",
+        metavar="HOLDS,FAILS",
+        help="also give the secondary line_verdict on tau's interval against fixed lines (e.g. 0.8,0.5; from no "
+        "paper, off by default)",
     )
     parser.add_argument(
-        "--fails",
-        type=float,
-        default=DEFAULT_FAILS,
-        help=f"'fails' when tau's upper bound < this (default {DEFAULT_FAILS})",
+        "--picks",
+        default=",".join(map(str, DEFAULT_PICKS)),
+        metavar="N,N,...",
+        help=f"sample sizes of sample-and-pick (default {','.join(map(str, DEFAULT_PICKS))}; each below the pool)",
+    )
+    parser.add_argument(
+        "--transfer",
+        nargs="?",
+        const=",".join(TRANSFER),
+        metavar="DATASET,...",
+        help=f"judge the picks also by these datasets' accuracy (default when given bare: {','.join(TRANSFER)})",
     )
     parser.add_argument("--no-accuracy", action="store_true", help="skip the correlation with ground truth")
     parser.add_argument("--exclude-degenerate", action="store_true", help="leave degenerate cells out")
@@ -52,7 +62,12 @@ def _agnostic(args: argparse.Namespace) -> int:
     data_mode, _, labels = args.reference.partition("/")
     if not data_mode or not labels:
         raise ValueError(f"--reference must be DATA/LABELS (e.g. real/true), got {args.reference!r}")
-    thresholds = Thresholds(holds=args.holds, fails=args.fails)
+    thresholds = None
+    if args.line:
+        holds, _, fails = args.line.partition(",")
+        thresholds = Thresholds(holds=float(holds), fails=float(fails or holds))
+    picks = tuple(int(n) for n in args.picks.split(",") if n.strip())
+    transfer = tuple(d.strip() for d in (args.transfer or "").split(",") if d.strip())
     results = options.load_filtered(args)
     result = agnosticism(
         results,
@@ -60,6 +75,8 @@ def _agnostic(args: argparse.Namespace) -> int:
         reference=(data_mode, labels),
         exclude_degenerate=args.exclude_degenerate,
         thresholds=thresholds,
+        pick_sizes=picks,
+        transfer=transfer,
         n_boot=args.bootstrap,
         seed=args.bootstrap_seed,
         level=args.level,
@@ -71,6 +88,6 @@ def _agnostic(args: argparse.Namespace) -> int:
             f"nothing to compare: modes stored are {', '.join(modes)}; agnosticism needs the reference "
             f"{args.reference} and at least one swapped mode (score with e.g. --labels random or --data gaussian)"
         )
-    notes = [*result.notes, *result.method]  # the verdict thresholds, then the bootstrap
+    notes = [*result.notes, *result.method]  # the verdict rule, the bootstrap, the decisions
     options.emit_table(args, table, views.agnostic_columns, notes)
     return 0

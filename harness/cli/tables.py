@@ -24,9 +24,14 @@ _EXACT = {"prec@10%": 60, "best@10": 55, "ndcg@10": 50, "oriented rho": 86}
 _PREFIX = (
     ("spearman", 90),
     ("best - this", 88),
+    ("τ - floor", 82),
     ("kendall [", 80),
     ("kendall ", 80),  # a summary over seeds: "kendall mean [95% CI cells]", "kendall sd", ...
     ("oriented rho ", 89),
+    ("seed floor", 78),
+    ("regret@", 36),
+    ("pick@", 34),
+    ("same pick", 20),
     ("overlap@", 50),
     ("rho acc", 45),
     ("swap - ref", 45),

@@ -17,7 +17,7 @@ import pandas as pd
 
 from harness.analysis import frames, tables
 from harness.analysis.aggregates import pool_notes
-from harness.analysis.agnostic import DEFAULT_THRESHOLDS, Thresholds, agnosticism
+from harness.analysis.agnostic import Thresholds, agnosticism, describe_floor
 from harness.analysis.agreement import agreement_matrix, score_agreement
 from harness.analysis.bootstrap import DEFAULT_LEVEL, DEFAULT_RESAMPLES
 from harness.analysis.compare import compare, ensemble_name
@@ -50,7 +50,7 @@ def build_report(
     n_boot: int = DEFAULT_RESAMPLES,
     seed: int = 0,
     level: float = DEFAULT_LEVEL,
-    thresholds: Thresholds = DEFAULT_THRESHOLDS,
+    thresholds: Thresholds | None = None,
     precision_proxies: Sequence[str] | None = None,
     seeds: int | Sequence[int] | None = None,
 ) -> Path:
@@ -110,7 +110,7 @@ def render_report(
     n_boot: int = DEFAULT_RESAMPLES,
     seed: int = 0,
     level: float = DEFAULT_LEVEL,
-    thresholds: Thresholds = DEFAULT_THRESHOLDS,
+    thresholds: Thresholds | None = None,
     precision_proxies: Sequence[str] | None = None,
     seeds: int | Sequence[int] | None = None,
 ) -> Path:
@@ -517,7 +517,7 @@ class _Report:
         frame: pd.DataFrame,
         results: pd.DataFrame,
         target: Target | None,
-        thresholds: Thresholds,
+        thresholds: Thresholds | None,
         styles: dict,
         n_boot: int,
         seed: int,
@@ -536,10 +536,12 @@ class _Report:
         verdicts = "\n".join(
             f"- **{r.proxy}** ({r.space} {r.dataset}, {r.mode}): {r.verdict_text}" for r in table.itertuples()
         )
+        rule = describe_floor()
         parts = [
             "## Agnosticism",
-            f"Thresholds: {thresholds.describe()}. Pearson r between the two score vectors is the measure NASI's "
-            "paper reports; it is shown beside the rank agreements.",
+            f"Yardstick: the proxy's own seed noise. The {rule[0].lower()}{rule[1:]}. Pearson r between the two "
+            "score vectors (the measure NASI's paper reports) is in the table beside the rank agreements."
+            + (f" Also: {thresholds.describe()}." if thresholds is not None else ""),
             verdicts,
         ]
         for (space, dataset), rows in table.groupby(["space", "dataset"], sort=True):
@@ -559,15 +561,35 @@ class _Report:
                     order=self.order,
                 )
                 parts.append(self._figure(scatter, f"Reference against swapped scores, {space} {dataset}"))
-            bars = figures.agreement_bars(
+            floor = figures.agnostic_floor(
                 rows,
-                styles,
-                thresholds=(thresholds.holds, thresholds.fails),
                 out_dir=self.fig_dir,
-                stem=_slug("agnostic_bars", space, dataset),
-                order=self.order,
+                stem=_slug("agnostic_floor", space, dataset),
+                title=f"Kendall τ(reference, swapped) against the seed floor, {space} {dataset}",
             )
-            parts.append(self._figure(bars, f"Agreement with the reference scores, {space} {dataset}"))
+            parts.append(
+                self._figure(
+                    floor,
+                    f"Agreement with the reference scores against the seed floor, {space} {dataset} (rows: largest "
+                    "drop below the floor first; dot: τ at the same seed on the cells every seed has, 95% CI; grey "
+                    "band: τ between two seeds' reference scores, 95% CI)",
+                )
+            )
+            if "pick@10" in rows.columns and rows["pick@10"].notna().any():
+                picks = figures.pick_curves(
+                    rows,
+                    out_dir=self.fig_dir,
+                    stem=_slug("agnostic_picks", space, dataset),
+                    title=f"Accuracy of the pick from N random cells, {space} {dataset}: reference vs swapped scores",
+                    order=figures.swap_effect_order(rows),
+                )
+                parts.append(
+                    self._figure(
+                        picks,
+                        f"Sample-and-pick, {space} {dataset}: mean accuracy of the best-scored of N random cells "
+                        "(the same samples for every mode); whiskers and band: 95% of single searches",
+                    )
+                )
         parts.append(self._table(table.drop(columns="mode"), "agnostic", tables.agnostic_columns))
         self.sections.append("\n\n".join(parts))
 
@@ -581,7 +603,7 @@ class _Report:
                 & (frame["dataset"] == dataset)
                 & (frame["proxy"] == r.proxy)
                 & (frame["batch_size"] == r.batch_size)
-                & (frame["seed"] == r.seed)
+                & (frame["seed"] == r.seeds[0])
                 & frame["usable"]
             ]
             ref = common[(common["data"] == frames.REFERENCE_MODE[0]) & (common["labels"] == frames.REFERENCE_MODE[1])]

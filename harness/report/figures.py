@@ -24,9 +24,11 @@ import numpy as np
 import pandas as pd
 from matplotlib.colors import LinearSegmentedColormap
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
+from matplotlib.ticker import NullLocator
 
-from harness.report.palette import DEGENERATE_MARKER, NEUTRAL, Style
+from harness.report.palette import DEGENERATE_MARKER, LINESTYLES, MARKERS, NEUTRAL, OKABE_ITO, Style
 
 HEXBIN_ABOVE = 2000  # cells; above this a scatter plot is a blot, so show density instead
 PANEL_COLUMNS = 3
@@ -421,97 +423,219 @@ def agreement_scatter(
     return paths
 
 
-HATCHES = ("", "///", "...", "xxx", "\\\\\\", "+++", "ooo", "---", "|||", "**", "OO", "//..", "xx..", "\\\\||")
-BARS_PER_PAGE = 36  # bars in one row at MAX_WIDTH_IN: more and hatches stop being legible
+FLOOR_COLOUR = "#D9D9D9"  # the seed floor's interval band
+WITHIN_COLOUR, BEYOND_COLOUR, NO_FLOOR_COLOUR = "#0072B2", "#D55E00", "#000000"  # Okabe-Ito blue, vermillion
+MODE_COLUMNS = 4  # swapped modes side by side at MAX_WIDTH_IN
 
 
-def _hatch_colour(fill: str, hatch: str) -> str:
-    """Hatch lines take the edge colour: dark grey, light grey on the black bars (where dark would vanish)."""
-    if not hatch:
-        return "white"
-    return "#BBBBBB" if fill.upper() == "#000000" else "#333333"
+def swap_effect_order(table: pd.DataFrame) -> list[str]:
+    """Proxies by the swap's effect relative to the seed floor, largest drop first: mean tau_swap - floor over
+    the swapped modes (tau_swap - 1 where a proxy has no floor)."""
+    effect = table["delta_kendall"].where(table["delta_kendall"].notna(), table["kendall"] - 1.0)
+    mean = effect.groupby(table["proxy"], sort=False).mean()
+    return [str(p) for p in mean.sort_values(kind="stable").index]
 
 
-def agreement_bars(
+TAU_EDGE = 0.004  # 1 - tau below this (tau > 0.996) is drawn at the axis' edge
+TAU_TICKS = (0.99, 0.95, 0.8, 0.5, -0.5)
+
+
+def _discord(tau: object) -> np.ndarray:
+    """x position of a Kendall tau: 1 - tau (twice the share of cell pairs ordered differently), on a log axis,
+    so that 0.95 against 0.85 is as visible as 0.5 against -0.5 and no low tau squashes the high ones."""
+    return np.clip(1.0 - np.asarray(tau, dtype=float), TAU_EDGE, 2.0)
+
+
+def _tau_axis(ax, values: np.ndarray) -> None:  # noqa: ANN001
+    """Log axis of 1 - tau, tau increasing to the right, ticks labelled in tau."""
+    v = _discord(values[np.isfinite(values)]) if np.isfinite(values).any() else np.array([TAU_EDGE, 1.0])
+    lo, hi = max(TAU_EDGE / 1.3, float(v.min()) / 1.4), min(2.2, float(v.max()) * 1.4)
+    ax.set_xscale("log")
+    ticks = [t for t in TAU_TICKS if lo <= 1 - t <= hi]
+    ax.set_xticks([TAU_EDGE, *(1 - t for t in ticks)], ["1", *(f"{t:g}" for t in ticks)])
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.set_xlim(hi, lo)  # reversed: agreement grows to the right
+
+
+def agnostic_floor(table: pd.DataFrame, *, out_dir: Path, stem: str, title: str = "") -> list[Path]:
+    """Per swapped mode (panels), per proxy (rows, largest drop below the seed floor at the top): Kendall tau
+    between reference and swapped scores with its 95% interval (dot), against the seed floor (grey band: its
+    95% interval; tick: the floor). Dots are coloured by the verdict. ``table``: the agnosticism rows of one
+    space and dataset (with ``mode``)."""
+    proxies = swap_effect_order(table)
+    modes = list(dict.fromkeys(table["mode"]))
+    cols = max(1, min(MODE_COLUMNS, len(modes)))
+    panel_rows = math.ceil(len(modes) / cols)
+    row_h = 0.2
+    axes_h = row_h * len(proxies) + 0.25
+    label_w = 0.12 + 0.065 * max(len(p) for p in proxies)
+    heading = title or "Agreement of swapped-mode scores with the reference scores, against the seed floor"
+    heading = wrap(heading + " (x: log scale of 1 − τ; τ > 0.996 at the edge, 1)", MAX_WIDTH_IN)
+    title_h = 0.2 + 0.17 * (heading.count("\n") + 1)
+    height = panel_rows * (axes_h + 0.55) + 0.6 + title_h
+    fig = Figure(figsize=(MAX_WIDTH_IN, height))
+    grid = fig.subplots(panel_rows, cols, squeeze=False, sharey=True)
+    fig.subplots_adjust(
+        left=label_w / MAX_WIDTH_IN,
+        right=1 - 0.1 / MAX_WIDTH_IN,
+        top=1 - (title_h + 0.2) / height,
+        bottom=0.75 / height,
+        wspace=0.08,
+        hspace=0.55 / axes_h,
+    )
+    has_floor = table["floor_kendall"].notna()
+    tau = np.where(has_floor, table.get("kendall_common", table["kendall"]), table["kendall"]).astype(float)
+    tau_ci = [
+        ci if f else k
+        for f, ci, k in zip(has_floor, table.get("kendall_common_ci", table["kendall_ci"]), table["kendall_ci"])
+    ]
+    values = np.concatenate(
+        [tau, [c for ci in tau_ci for c in ci], [c for ci in table["floor_kendall_ci"] for c in ci]]
+    )
+    values = np.asarray(values, dtype=float)
+    y_of = {p: len(proxies) - 1 - i for i, p in enumerate(proxies)}
+    for k, ax in enumerate(grid.ravel()):
+        if k >= len(modes):
+            ax.set_visible(False)
+            continue
+        mode = modes[k]
+        rows = table.assign(tau_plot=tau, ci_plot=tau_ci)[table["mode"] == mode]
+        for r in rows.itertuples():
+            y = y_of[r.proxy]
+            if np.isfinite(r.floor_kendall):
+                lo, hi = _discord(r.floor_kendall_ci)
+                ax.fill_betweenx(
+                    [y - 0.35, y + 0.35], hi, lo * 0.97 if lo == hi else lo, color=FLOOR_COLOUR, linewidth=0
+                )
+                ax.plot([_discord(r.floor_kendall)] * 2, [y - 0.35, y + 0.35], color=NEUTRAL, linewidth=1.0)
+            colour = {"within seed noise": WITHIN_COLOUR, "beyond seed noise": BEYOND_COLOUR}.get(
+                r.verdict, NO_FLOOR_COLOUR
+            )
+            x, (lo, hi) = _discord(r.tau_plot), _discord(r.ci_plot)
+            if np.isfinite(lo) and np.isfinite(hi):
+                ax.plot([lo, hi], [y, y], color=colour, linewidth=1.0)
+            ax.scatter([x], [y], s=14, color=colour, zorder=3, clip_on=False)
+        _tau_axis(ax, values)
+        ax.set_ylim(-0.6, len(proxies) - 0.4)
+        ax.set_yticks(range(len(proxies)), list(reversed(proxies)), fontsize=MIN_FONT_PT)
+        ax.tick_params(labelsize=MIN_FONT_PT, length=2)
+        ax.grid(axis="x", color="#EEEEEE", linewidth=0.6)
+        ax.set_axisbelow(True)
+        ax.set_title(mode, fontsize=MIN_FONT_PT + 0.5)
+        if k // cols == panel_rows - 1 or k + cols >= len(modes):
+            ax.set_xlabel("Kendall τ", fontsize=MIN_FONT_PT)
+    handles = [
+        Patch(facecolor=FLOOR_COLOUR, edgecolor=NEUTRAL, label="seed floor: τ between two seeds (95% CI)"),
+        Line2D([], [], color=WITHIN_COLOUR, marker="o", markersize=4, label="swap within seed noise"),
+        Line2D([], [], color=BEYOND_COLOUR, marker="o", markersize=4, label="swap beyond seed noise"),
+    ]
+    if (~has_floor).any():
+        handles.append(Line2D([], [], color=NO_FLOOR_COLOUR, marker="o", markersize=4, label="no seed floor (1 seed)"))
+    fig.legend(handles=handles, fontsize=MIN_FONT_PT, frameon=False, loc="lower center", ncols=2)
+    fig.suptitle(heading, fontsize=TITLE_PT, y=1 - 0.08 / height, va="top")
+    return save(fig, out_dir, stem)
+
+
+def pick_curves(
     table: pd.DataFrame,
-    styles: Mapping[str, Style],
     *,
-    thresholds: tuple[float, float],
     out_dir: Path,
     stem: str,
-    measures: Sequence[tuple[str, str]] = (("kendall", "Kendall tau"), ("pearson", "Pearson r (NASI's measure)")),
+    prefix: str = "",
+    title: str = "",
     order: Sequence[str] | None = None,
 ) -> list[Path]:
-    """Grouped bars: per proxy (in ``order``), one bar per swapped mode (hatch = mode), height = agreement,
-    whiskers = 95% CI. Proxies go on pages of at most ``BARS_PER_PAGE`` bars."""
+    """Sample-and-pick: mean accuracy of the best-scored cell of N random cells (log x) with the reference
+    scores (black, grey band: 95% bootstrap CI over cells) and each swapped mode (colour + marker + line style,
+    whiskers: the same CI, offset a little in N so they do not overlap); one panel per proxy (``order``).
+    ``prefix``: a transfer dataset's fields (``cifar100:``)."""
+    from harness.analysis.decisions import pick_sizes
+
+    sizes = pick_sizes([c[len(prefix) :] for c in table.columns if c.startswith(prefix)])
     proxies = ordered(list(table["proxy"]), order)
     modes = list(dict.fromkeys(table["mode"]))
-    mode_hatch = {m: HATCHES[k % len(HATCHES)] for k, m in enumerate(modes)}  # repeats only past len(HATCHES)
-    width = 0.8 / max(len(modes), 1)
-    pages = paginate(proxies, max(1, BARS_PER_PAGE // max(len(modes), 1)))
-    low = min(-0.05, float(np.nanmin([np.nanmin(table[c]) for c, _ in measures])) - 0.1)
+    palette = [c for c in OKABE_ITO if c != "#000000"]  # black is the reference's
+    colours = {m: palette[i % len(palette)] for i, m in enumerate(modes)}
+    markers = {m: MARKERS[(i // len(palette)) % len(MARKERS)] for i, m in enumerate(modes)}
+    dashes = {m: LINESTYLES[(i // len(palette)) % len(LINESTYLES)] for i, m in enumerate(modes)}
+    pages = paginate(proxies)
     paths: list[Path] = []
-    for n, (page, page_stem) in enumerate(zip(pages, page_stems(stem, len(pages))), start=1):
-        wide = min(MAX_WIDTH_IN, max(4.5, 0.22 * len(page) * max(len(modes), 1) + 1.5))
-        legend_cols = max(1, int(wide / 1.5))  # "gaussian/shuffled" at MIN_FONT_PT and its patch
-        legend_rows = math.ceil((len(modes) + 2) / legend_cols)
-        fig = Figure(figsize=(wide, 2.3 * len(measures) + 0.6 + 0.18 * legend_rows), layout="constrained")
-        axes = fig.subplots(len(measures), 1, squeeze=False).ravel()
-        for ax, (column, label) in zip(axes, measures):
+    heading = title or "Accuracy of the pick from N random cells: reference against swapped scores"
+    for n_page, (page, page_stem) in enumerate(zip(pages, page_stems(stem, len(pages))), start=1):
+        fig, axes = _grid(len(page), _page_title(heading, n_page, len(pages)))
+        spare = [ax for ax in fig.axes if not ax.get_visible()]  # empty slots of the last row hold the legend
+        if not spare:
+            legend_rows = math.ceil((len(modes) + 1) / 3)
+            extra = 0.2 * legend_rows + 0.1
+            w, h = fig.get_size_inches()
+            fig.set_size_inches(w, h + extra)
+            for ax in fig.axes:  # the panels keep their place in inches: the legend goes in the new room below
+                box = ax.get_position()
+                ax.set_position([box.x0, (box.y0 * h + extra) / (h + extra), box.width, box.height * h / (h + extra)])
+            if fig._suptitle is not None:
+                fig._suptitle.set_y(1 - 0.08 / (h + extra))
+        for ax, proxy in zip(axes, page):
+            rows = table[table["proxy"] == proxy]
+            spans: list[float] = []
+            ref = rows.iloc[0]
+            ns = [s for s in sizes if np.isfinite(ref.get(f"{prefix}pick@{s}_ref", np.nan))]
+            ref_mean = [ref[f"{prefix}pick@{s}_ref"] for s in ns]
+            ref_ci = np.array([ref[f"{prefix}pick@{s}_ref_ci"] for s in ns], dtype=float).reshape(-1, 2)
+            if ns:
+                ax.fill_between(ns, ref_ci[:, 0], ref_ci[:, 1], color=FLOOR_COLOUR, linewidth=0)
+                ax.plot(ns, ref_mean, color="black", marker="o", markersize=3, linewidth=1.2)
+                spans += [*ref_mean, *ref_ci.ravel()]
             for j, mode in enumerate(modes):
-                for i, proxy in enumerate(page):
-                    row = table[(table["proxy"] == proxy) & (table["mode"] == mode)]
-                    if row.empty:
-                        continue
-                    value = float(row[column].iloc[0])
-                    lo, hi = row[f"{column}_ci"].iloc[0]
-                    x = i - 0.4 + width * (j + 0.5)
-                    ax.bar(
-                        x,
-                        value,
-                        width=width * 0.9,
-                        color=styles[proxy].color,
-                        hatch=mode_hatch[mode],
-                        edgecolor=_hatch_colour(styles[proxy].color, mode_hatch[mode]),
-                        linewidth=0.4,
-                    )
-                    if np.isfinite(lo) and np.isfinite(hi):
-                        ax.errorbar(
-                            x,
-                            value,
-                            yerr=[[max(value - lo, 0)], [max(hi - value, 0)]],
-                            color="#333333",
-                            capsize=1.5,
-                            linewidth=0.7,
-                        )
-            if column == "kendall":
-                ax.axhline(
-                    thresholds[0], color=NEUTRAL, linestyle="--", linewidth=0.8, label=f"holds ≥ {thresholds[0]}"
+                got = rows[rows["mode"] == mode]
+                if got.empty or not ns:
+                    continue
+                r = got.iloc[0]
+                shift = 1.0 + 0.05 * (j + 1)
+                mean = np.array([r[f"{prefix}pick@{s}"] for s in ns], dtype=float)
+                ci = np.array([r[f"{prefix}pick@{s}_ci"] for s in ns], dtype=float).reshape(-1, 2)
+                x = np.array(ns, dtype=float) * shift
+                ax.errorbar(
+                    x,
+                    mean,
+                    yerr=[np.maximum(mean - ci[:, 0], 0), np.maximum(ci[:, 1] - mean, 0)],
+                    color=colours[mode],
+                    marker=markers[mode],
+                    linestyle=dashes[mode],
+                    markersize=2.5,
+                    linewidth=0.9,
+                    elinewidth=0.6,
+                    capsize=1.2,
                 )
-                ax.axhline(thresholds[1], color=NEUTRAL, linestyle=":", linewidth=0.8, label=f"fails < {thresholds[1]}")
-            ax.set_xticks(range(len(page)), page, rotation=20, ha="right", fontsize=MIN_FONT_PT)
-            ax.set_ylabel(label, fontsize=MIN_FONT_PT)
+                spans += [*mean, *ci.ravel()]
+            ax.set_xscale("log")
+            if ns:
+                ax.set_xticks(ns, [str(s) for s in ns])
+                ax.set_xlim(min(ns) / 1.5, max(ns) * (1.6 + 0.05 * len(modes)))
+                ax.xaxis.set_minor_locator(NullLocator())
+            finite = np.asarray(spans, dtype=float)
+            finite = finite[np.isfinite(finite)]
+            if finite.size:  # a far-off interval end is cut rather than squashing the panel
+                p10, p90 = np.percentile(finite, [10, 90])
+                reach = max(0.5, p90 - p10)
+                lo = max(float(np.min(finite)), p10 - reach)
+                hi = min(float(np.max(finite)), p90 + reach)
+                ax.set_ylim(lo - 0.05 * (hi - lo + 0.1), hi + 0.05 * (hi - lo + 0.1))
+            _title(ax, proxy, "")
+            ax.set_xlabel("N cells sampled", fontsize=MIN_FONT_PT)
+            ax.set_ylabel(f"{prefix.rstrip(':') or 'accuracy'} of pick (%)", fontsize=MIN_FONT_PT)
             ax.tick_params(labelsize=MIN_FONT_PT)
-            ax.set_ylim(low, 1.05)
-            ax.axhline(0, color="black", linewidth=0.5)
-        handles = [Patch(facecolor="white", edgecolor="#333333", hatch=mode_hatch[m], label=m) for m in modes]
-        line_handles, _ = axes[0].get_legend_handles_labels()
-        fig.legend(
-            handles=handles + line_handles,
-            fontsize=MIN_FONT_PT,
-            frameon=False,
-            loc="outside lower center",
-            ncols=min(legend_cols, len(handles) + len(line_handles)),
-        )
-        fig.suptitle(
-            wrap(
-                _page_title(
-                    "Agreement of swapped-mode scores with the reference scores (95% bootstrap CI)", n, len(pages)
-                ),
-                wide,
-            ),
-            fontsize=TITLE_PT,
-        )
+        handles = [Line2D([], [], color="black", marker="o", markersize=3, label="reference (band: 95% CI)")]
+        handles += [
+            Line2D([], [], color=colours[m], marker=markers[m], linestyle=dashes[m], markersize=3, label=m)
+            for m in modes
+        ]
+        if spare:
+            holder = spare[0]
+            holder.set_visible(True)
+            holder.axis("off")
+            holder.legend(handles=handles, fontsize=MIN_FONT_PT, frameon=False, loc="center", ncols=len(spare))
+        else:
+            fig.legend(handles=handles, fontsize=MIN_FONT_PT, frameon=False, loc="lower center", ncols=3)
         paths += save(fig, out_dir, page_stem)
     return paths
 
