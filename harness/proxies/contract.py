@@ -17,6 +17,9 @@ when declared). The checks:
   score (relative 1e-5); n/a on a space whose networks have no ``set_prune`` (the engine never prunes them);
 - ``splittable``: declared -> micro-batches give the whole-batch score (relative 1e-5).
 
+Each check is one function, ``check_<name>``, of the scores the proxy gave (``check_proxy`` runs ``check_finite``,
+then ``CHECKS`` in this order when every normal cell gave a score).
+
 Which cells (``contract_cells``): on NB201 two fixed normal cells (one with edges pruning skips) and a fixed
 input-independent one; on any other space ``SAMPLED`` cells drawn with the seed, the degenerate one found among
 up to ``SCAN`` drawn cells by the space's own ``is_degenerate``; or the cells the caller names. Before any proxy
