@@ -17,6 +17,9 @@ when declared). The checks:
   score (relative 1e-5); n/a on a space whose networks have no ``set_prune`` (the engine never prunes them);
 - ``splittable``: declared -> micro-batches give the whole-batch score (relative 1e-5).
 
+Each check is one function, ``check_<name>``, of the scores the proxy gave (``check_proxy`` runs ``check_finite``,
+then ``CHECKS`` in this order when every normal cell gave a score).
+
 Which cells (``contract_cells``): on NB201 two fixed normal cells (one with edges pruning skips) and a fixed
 input-independent one; on any other space ``SAMPLED`` cells drawn with the seed, the degenerate one found among
 up to ``SCAN`` drawn cells by the space's own ``is_degenerate``; or the cells the caller names. Before any proxy
@@ -200,6 +203,128 @@ def check_space(cells: ContractCells, inputs: torch.Tensor, *, dataset: str = "c
     return prunes
 
 
+@dataclass
+class _Subject:
+    """What the contract checks share: the proxy, its cells, the Gaussian batch and the normal cells' scores (one
+    call each, made once). ``call`` scores one cell as the engine would."""
+
+    spec: ProxySpec
+    sp: SearchSpace
+    cells: ContractCells
+    inputs: torch.Tensor
+    targets: torch.Tensor
+    random_targets: torch.Tensor
+    can_prune: bool
+    dataset: str
+    seed: int
+    normal: dict[int, _Call] = field(default_factory=dict)
+
+    def call(self, cell: int, labels: torch.Tensor | None = None, **kw: object) -> _Call:
+        labels = self.targets if labels is None else labels
+        return _call(self.spec, self.sp, cell, self.inputs, labels, dataset=self.dataset, seed=self.seed,
+                     **kw)  # type: ignore[arg-type]  # fmt: skip
+
+    @property
+    def first_cell(self) -> int:
+        return next(iter(self.normal))
+
+    @property
+    def first(self) -> _Call:
+        return self.normal[self.first_cell]
+
+
+def check_finite(s: _Subject) -> Check:
+    """A finite number on every normal cell (the other checks need these scores)."""
+    bad = {c: r for c, r in s.normal.items() if r.status != OK}
+    shown = ", ".join(_label(s.sp, c) for c in s.cells.normal)
+    n = len(s.normal)
+    detail = f"{n} cell{'s' * (n > 1)} ({shown}), finite scores" if not bad else _first(s.sp, bad)
+    return Check("finite", not bad, detail)
+
+
+def check_degenerate(s: _Subject) -> Check:
+    """On the input-independent cell, a status, never a sentinel score."""
+    cells = s.cells
+    if cells.degenerate is None:
+        return Check("degenerate", None, f"skipped: {cells.why}")
+    degenerate = s.call(cells.degenerate)
+    largest = max(abs(r.score) for r in s.normal.values() if r.score is not None)
+    sentinel = degenerate.score is not None and abs(degenerate.score) >= SENTINEL_FACTOR * max(largest, 1e-12)
+    return Check(
+        "degenerate",
+        not sentinel,
+        f"cell {_label(s.sp, cells.degenerate)}: status {degenerate.status!r}"
+        + (f", score {degenerate.score:.6g} kept" if degenerate.score is not None else "")
+        + (
+            f": a sentinel? ≥ {SENTINEL_FACTOR:g} x the normal cells' largest |score| {largest:.3g}"
+            if sentinel
+            else ""
+        ),
+    )  # fmt: skip
+
+
+def check_deterministic(s: _Subject) -> Check:
+    """The same score twice for a seed."""
+    first, again = s.first, s.call(s.first_cell)
+    return Check("deterministic", again.score == first.score, f"{first.score!r} then {again.score!r}")
+
+
+def check_labels(s: _Subject) -> Check:
+    """``needs_labels=False``: the same score under random labels."""
+    if s.spec.needs_labels:
+        return Check("labels", None, "needs_labels=True: labels may change the score")
+    first, shuffled = s.first, s.call(s.first_cell, s.random_targets)
+    return Check("labels", shuffled.score == first.score,
+                 f"needs_labels=False: true labels {first.score!r}, random labels {shuffled.score!r}")  # fmt: skip
+
+
+def check_bn_mode(s: _Subject) -> Check:
+    """The declared BN mode left in place, and the parameters unchanged unless ``mutates_net``."""
+    spec = s.spec
+    kept = all(r.modes_kept for r in s.normal.values())
+    params = spec.mutates_net or all(r.params_kept for r in s.normal.values())
+    problems = ([] if kept else [f"train/eval flags not left in the declared {spec.bn_mode!r} mode"]) + (
+        [] if params else ["parameters changed but mutates_net=False"]
+    )
+    return Check(
+        "bn_mode", not problems, "; ".join(problems) or f"{spec.bn_mode} mode kept, mutates_net={spec.mutates_net}"
+    )
+
+
+def check_prunable(s: _Subject) -> Check:
+    """``prunable``: the same score with pruning on and off (on NB201, a cell with edges pruning skips)."""
+    if not s.spec.prunable:
+        return Check("prunable", None, "not declared")
+    if not s.can_prune:
+        return Check("prunable", None, f"{s.cells.space} networks have no set_prune: the engine never prunes")
+    dead_edges = s.cells.dead_edges
+    cell = s.first_cell if dead_edges is None else dead_edges
+    full, pruned = s.call(cell, prune=False), s.call(cell, prune=True)
+    label = _label(s.sp, cell)
+    detail = (
+        f"pruned edges of cell {label} computed {full.score!r}, skipped {pruned.score!r}"
+        if dead_edges is not None
+        else f"cell {label}: pruning off {full.score!r}, on {pruned.score!r}"
+    )
+    return Check("prunable", _close(full.score, pruned.score), detail)
+
+
+def check_splittable(s: _Subject) -> Check:
+    """``splittable``: micro-batches of half the batch give the whole-batch score."""
+    if not s.spec.splittable:
+        return Check("splittable", None, "not declared")
+    first = s.first
+    micro = max(1, (s.inputs.shape[0] + 1) // 2)
+    split = s.call(s.first_cell, micro=micro)
+    return Check("splittable", _close(first.score, split.score),
+                 f"whole batch {first.score!r}, micro-batches of {micro} {split.score!r}"
+                 + (f" ({split.status})" if split.status != OK else ""))  # fmt: skip
+
+
+# The checks after ``check_finite``, in the order of the verdict; each judges the scores ``check_finite`` passed.
+CHECKS = (check_degenerate, check_deterministic, check_labels, check_bn_mode, check_prunable, check_splittable)
+
+
 def check_proxy(
     name: str,
     *,
@@ -210,11 +335,10 @@ def check_proxy(
     dataset: str = "cifar10",
 ) -> ContractReport:
     """Run the contract on proxy ``name`` (registered: built-in or loaded from a plugin) over cells of ``space``
-    (``contract_cells``: ``cells`` when given, else the space's own). ``ContractError`` when the space cannot
-    run it."""
+    (``contract_cells``: ``cells`` when given, else the space's own): ``check_finite``, then, when every normal
+    cell gave a score, each of ``CHECKS``. ``ContractError`` when the space cannot run it."""
     spec = get_proxy(name)
     chosen = contract_cells(space, cells, seed=seed)
-    sp = get_space(space)
     info = dataset_info(dataset)
     classes = info.num_classes
     gen = torch.Generator().manual_seed(seed)
@@ -222,94 +346,12 @@ def check_proxy(
     targets = torch.arange(batch_size) % classes  # every class present once the batch is large enough
     random_targets = torch.randint(0, classes, (batch_size,), generator=gen)
     can_prune = check_space(chosen, inputs, dataset=dataset, seed=seed)
+    subject = _Subject(spec, get_space(space), chosen, inputs, targets, random_targets, can_prune, dataset, seed)
+    subject.normal = {cell: subject.call(cell) for cell in chosen.normal}
     report = ContractReport(name, space=space)
-
-    def call(cell: int, labels: torch.Tensor = targets, **kw: object) -> _Call:
-        return _call(spec, sp, cell, inputs, labels, dataset=dataset, seed=seed, **kw)  # type: ignore[arg-type]
-
-    normal = {cell: call(cell) for cell in chosen.normal}
-    bad = {c: r for c, r in normal.items() if r.status != OK}
-    scores = [r.score for r in normal.values() if r.score is not None]
-    shown = ", ".join(_label(sp, c) for c in chosen.normal)
-    report.checks.append(
-        Check(
-            "finite",
-            not bad,
-            f"{len(normal)} cell{'s' * (len(normal) > 1)} ({shown}), finite scores" if not bad else _first(sp, bad),
-        )
-    )
-    if bad:  # nothing else can be judged on cells that give no score
-        return report
-
-    if chosen.degenerate is None:
-        report.checks.append(Check("degenerate", None, f"skipped: {chosen.why}"))
-    else:
-        degenerate = call(chosen.degenerate)
-        largest = max(abs(s) for s in scores)
-        sentinel = degenerate.score is not None and abs(degenerate.score) >= SENTINEL_FACTOR * max(largest, 1e-12)
-        report.checks.append(
-            Check(
-                "degenerate",
-                not sentinel,
-                f"cell {_label(sp, chosen.degenerate)}: status {degenerate.status!r}"
-                + (f", score {degenerate.score:.6g} kept" if degenerate.score is not None else "")
-                + (
-                    f": a sentinel? ≥ {SENTINEL_FACTOR:g} x the normal cells' largest |score| {largest:.3g}"
-                    if sentinel
-                    else ""
-                ),
-            )  # fmt: skip
-        )
-
-    first_cell, first = next(iter(normal.items()))
-    again = call(first_cell)
-    report.checks.append(Check("deterministic", again.score == first.score, f"{first.score!r} then {again.score!r}"))
-
-    if spec.needs_labels:
-        report.checks.append(Check("labels", None, "needs_labels=True: labels may change the score"))
-    else:
-        shuffled = call(first_cell, random_targets)
-        report.checks.append(
-            Check("labels", shuffled.score == first.score,
-                  f"needs_labels=False: true labels {first.score!r}, random labels {shuffled.score!r}")
-        )  # fmt: skip
-
-    kept = all(r.modes_kept for r in normal.values())
-    params = spec.mutates_net or all(r.params_kept for r in normal.values())
-    problems = ([] if kept else [f"train/eval flags not left in the declared {spec.bn_mode!r} mode"]) + (
-        [] if params else ["parameters changed but mutates_net=False"]
-    )
-    report.checks.append(
-        Check(
-            "bn_mode", not problems, "; ".join(problems) or f"{spec.bn_mode} mode kept, mutates_net={spec.mutates_net}"
-        )
-    )
-
-    if not spec.prunable:
-        report.checks.append(Check("prunable", None, "not declared"))
-    elif not can_prune:
-        report.checks.append(Check("prunable", None, f"{space} networks have no set_prune: the engine never prunes"))
-    else:
-        cell = first_cell if chosen.dead_edges is None else chosen.dead_edges
-        full, pruned = call(cell, prune=False), call(cell, prune=True)
-        label = _label(sp, cell)
-        detail = (
-            f"pruned edges of cell {label} computed {full.score!r}, skipped {pruned.score!r}"
-            if chosen.dead_edges is not None
-            else f"cell {label}: pruning off {full.score!r}, on {pruned.score!r}"
-        )
-        report.checks.append(Check("prunable", _close(full.score, pruned.score), detail))
-
-    if not spec.splittable:
-        report.checks.append(Check("splittable", None, "not declared"))
-    else:
-        micro = max(1, (batch_size + 1) // 2)
-        split = call(first_cell, micro=micro)
-        report.checks.append(
-            Check("splittable", _close(first.score, split.score),
-                  f"whole batch {first.score!r}, micro-batches of {micro} {split.score!r}"
-                  + (f" ({split.status})" if split.status != OK else ""))
-        )  # fmt: skip
+    report.checks.append(check_finite(subject))
+    if report.checks[-1].passed:  # nothing else can be judged on cells that give no score
+        report.checks.extend(check(subject) for check in CHECKS)
     return report
 
 

@@ -14,6 +14,7 @@ import functools
 import math
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 
 import torch
 
@@ -33,11 +34,11 @@ from harness.proxies.protocol import (
     repeat_seed,
 )
 from harness.scoring.allocator import keep_freed_memory
-from harness.scoring.device import device_label, is_out_of_memory, measure, resolve_device
+from harness.scoring.device import Measurement, device_label, is_out_of_memory, measure, resolve_device
 from harness.scoring.records import DEGENERATE, NAN, OK, ScoreRecord, error_status
 from harness.scoring.snapshot import Snapshot
 from harness.scoring.stacked import score_stack
-from harness.spaces import get_space
+from harness.spaces import SearchSpace, get_space
 from harness.spaces.recycle import ModulePool
 
 SkipFn = Callable[[int, str], bool]
@@ -146,11 +147,12 @@ def score_cells(
         batches_of.get(seed)
     pool = ModulePool() if recycle_modules else None
     for eff, members in groups.items():
-        yield from _score_group(
-            sp, cells, members, dataset=dataset, eff=eff, seed=seed, dev=dev, batches=batches[eff], skip=skip,
+        group = _GroupScorer(
+            sp, members, dataset=dataset, eff=eff, seed=seed, dev=dev, batches=batches[eff], skip=skip,
             share_isomorphic=share_isomorphic, share_intermediates=share_intermediates, pool=pool, stack=stack,
             started=started,
         )  # fmt: skip
+        yield from group.records(cells)
 
 
 class _Batches:
@@ -174,141 +176,177 @@ class _Batches:
         return self.cache[seed]
 
 
-def _score_group(
-    sp,  # noqa: ANN001 - a SearchSpace
-    cells: Iterable[int | str],
-    specs: list[ProxySpec],
-    *,
-    dataset: str,
-    eff: Effective,
-    seed: int,
-    dev: torch.device,
-    batches: _Batches,
-    skip: SkipFn | None,
-    share_isomorphic: bool,
-    share_intermediates: bool,
-    pool: ModulePool | None,
-    stack: int,
-    started: StartFn | None = None,
-) -> Iterator[ScoreRecord]:
-    """``score_cells`` for proxies that share one batch (all of them under the harness protocol)."""
-    data_mode, label_mode, batch_size, protocol = eff.data, eff.labels, eff.batch_size, eff.protocol
-    stacked = _stacked_forms(sp, specs, stack, share_isomorphic) if protocol == HARNESS else {}
-    label = device_label(dev)
-    info = dataset_info(dataset)
-    inputs, targets = batches.get(seed)
-    layout = batches.layout
-    shared: dict[tuple[str, str], tuple[float | None, str]] = {}
-    declared = {s.name: s.protocol if protocol == PAPER else None for s in specs}
+@dataclass
+class _GroupScorer:
+    """``score_cells`` for proxies that share one batch (all of them under the harness protocol).
 
-    def per_cell(index: int, todo: list[ProxySpec]) -> Iterator[ScoreRecord]:
-        arch = sp.arch(index)
-        degenerate = sp.is_degenerate(index)
-        canonical = sp.canonical(index) if share_isomorphic else ""
-        base = None
-        initial_state: Snapshot | None = None  # taken only when a second proxy will need it
-        pristine = False  # base holds exactly the initial state (just built, nothing has run on it)
-        cost = sp.cost(index, dataset)
-        memos: dict[tuple, dict] = {}  # one memo per (weights, BN mode): the paper protocol may change either
+    ``records`` walks the cells; with stacked forms it gathers ``stack`` cells and scores them together
+    (``_score_stack``: the stacked proxies for all of them, then the others per cell); a cell's other proxies are
+    one ``_CellScorer`` each."""
 
-        def sharing(spec: ProxySpec) -> tuple:
-            decl = declared[spec.name]
-            return _engine_init(decl), decl.bn_mode if decl is not None else None  # None: as under harness
+    sp: SearchSpace
+    specs: list[ProxySpec]
+    dataset: str
+    eff: Effective
+    seed: int
+    dev: torch.device
+    batches: _Batches
+    skip: SkipFn | None
+    share_isomorphic: bool
+    share_intermediates: bool
+    pool: ModulePool | None
+    stack: int
+    started: StartFn | None = None
 
-        def memo_for(spec: ProxySpec) -> dict | None:
-            decl = declared[spec.name]
-            if not share_intermediates or (decl is not None and decl.repeats > 1):
-                return None
-            key = sharing(spec)
-            if key not in memos:  # who will run, so the first of a group computes what the others of it need
-                memos[key] = {CELL_PROXIES: frozenset(s.name for s in todo if sharing(s) == key)}
-            return memos[key]
+    def __post_init__(self) -> None:
+        protocol = self.eff.protocol
+        self.stacked = (
+            _stacked_forms(self.sp, self.specs, self.stack, self.share_isomorphic) if protocol == HARNESS else {}
+        )
+        self.label = device_label(self.dev)
+        self.info = dataset_info(self.dataset)
+        self.inputs, self.targets = self.batches.get(self.seed)
+        self.layout = self.batches.layout
+        self.shared: dict[tuple[str, str], tuple[float | None, str]] = {}  # (canonical, proxy) -> (score, status)
+        self.declared = {s.name: s.protocol if protocol == PAPER else None for s in self.specs}
+        self.fixed = (self.dataset, self.eff.data, self.eff.labels, self.eff.batch_size, self.seed)
 
-        unit = functools.partial(ScoreRecord, index, arch)
-        fixed = (dataset, data_mode, label_mode, batch_size, seed)
-        repeated = any(d is not None and d.repeats > 1 for d in (declared[s.name] for s in todo))
-        for spec in todo:
-            if share_isomorphic and (canonical, spec.name) in shared:
-                score, status = shared[(canonical, spec.name)]
-                yield unit(spec.name, *fixed, score, status, 0.0, None, label, protocol)
+    def records(self, cells: Iterable[int | str]) -> Iterator[ScoreRecord]:
+        """Every unit of ``cells`` not skipped, cell by cell, or stack by stack where proxies have a stacked form."""
+        pending: list[tuple[int, list[ProxySpec]]] = []
+        for cell in cells:
+            index = self.sp.resolve(cell)
+            todo = [s for s in self.specs if self.skip is None or not self.skip(index, s.name)]
+            if not todo:
                 continue
-            if started is not None:
-                started([(index, spec.name)])
-            if base is None:  # build lazily: a fully-resumed cell costs nothing
-                torch.manual_seed(seed)
-                build = functools.partial(sp.build, index, dataset)
-                base = (build() if pool is None else pool.build(build)).to(dev, memory_format=layout)
-                pristine = True
-                if len(todo) > 1 or repeated or _engine_init(declared[spec.name]) is not None:
-                    initial_state = Snapshot(base)
-            # Every proxy starts from the initial state: weights, BN running statistics and no gradients, whatever
-            # earlier proxies left behind (a mutating proxy gets a copy of that state, not of the leftovers).
-            if not pristine:
-                assert initial_state is not None
-                initial_state.restore()
-            decl = declared[spec.name]
-            pristine = spec.mutates_net and decl is None  # a proxy on a copy leaves base as it was (unless repeated)
-            net = copy.deepcopy(base) if spec.mutates_net else base
-            bn_mode = decl.bn_mode if decl is not None and decl.bn_mode else spec.bn_mode
-            ctx = ProxyContext(num_classes=info.num_classes, cost=cost, device=dev, seed=seed, memo=memo_for(spec))
-            with measure(dev) as m:
-                if decl is None:
-                    _set_modes(net, bn_mode, spec.prunable)
-                    score, status = _run_proxy(spec, net, inputs, targets, ctx)
-                else:
-                    rebuild = functools.partial(_fresh_network, sp, index, dataset, dev, layout)
-                    score, status = _run_declared(spec, decl, base, net, bn_mode, ctx, batches, initial_state,
-                                                  rebuild)  # fmt: skip
-            if degenerate and status == OK:
-                status = DEGENERATE
-            if share_isomorphic:
-                shared[(canonical, spec.name)] = (score, status)
-            yield unit(spec.name, *fixed, score, status, m.seconds, m.peak_mem_mb, label, protocol)
-            if spec.mutates_net:
-                del net
-        if base is not None and pool is not None:
-            pool.recycle(base)
+            if not self.stacked:
+                yield from _CellScorer(self, index, todo).records()
+                continue
+            pending.append((index, todo))
+            if len(pending) == self.stack:
+                yield from self._score_stack(pending)
+                pending = []
+        if pending:
+            yield from self._score_stack(pending)
 
-    def stacked_part(pending: list[tuple[int, list[ProxySpec]]]) -> Iterator[ScoreRecord]:
-        plain_inputs = inputs.contiguous()
-        for name, fn in stacked.items():
+    def _score_stack(self, pending: list[tuple[int, list[ProxySpec]]]) -> Iterator[ScoreRecord]:
+        """One stack of cells: the stacked proxies for all of them, then the others cell by cell."""
+        yield from self._stacked_records(pending)
+        for index, todo in pending:
+            rest = [s for s in todo if s.name not in self.stacked]
+            if rest:
+                yield from _CellScorer(self, index, rest).records()
+
+    def _stacked_records(self, pending: list[tuple[int, list[ProxySpec]]]) -> Iterator[ScoreRecord]:
+        """Each stacked proxy on the cells of ``pending`` that still need it, in one computation."""
+        sp = self.sp
+        plain_inputs = self.inputs.contiguous()
+        for name, fn in self.stacked.items():
             indices = [index for index, todo in pending if any(s.name == name for s in todo)]
             if not indices:
                 continue
-            if started is not None:
-                started([(index, name) for index in indices])
-            results = score_stack(sp, indices, fn, plain_inputs, targets, num_classes=info.num_classes, seed=seed)
+            if self.started is not None:
+                self.started([(index, name) for index in indices])
+            results = score_stack(sp, indices, fn, plain_inputs, self.targets, num_classes=self.info.num_classes,
+                                  seed=self.seed)  # fmt: skip
             rows = [(r.scores[j], r.statuses[j], r.seconds / len(r.scores), r.peak_mem_mb)
                     for r in results for j in range(len(r.scores))]  # fmt: skip
             for index, (score, status, seconds, peak) in zip(indices, rows):
                 if status == OK and sp.is_degenerate(index):
                     status = DEGENERATE
-                fixed = (dataset, data_mode, label_mode, batch_size, seed)
-                yield ScoreRecord(index, sp.arch(index), name, *fixed, score, status, seconds, peak, label)
+                yield ScoreRecord(index, sp.arch(index), name, *self.fixed, score, status, seconds, peak, self.label)
 
-    def flush(pending: list[tuple[int, list[ProxySpec]]]) -> Iterator[ScoreRecord]:
-        """One stack of cells: the stacked proxies for all of them, then the others cell by cell."""
-        yield from stacked_part(pending)
-        for index, todo in pending:
-            rest = [s for s in todo if s.name not in stacked]
-            if rest:
-                yield from per_cell(index, rest)
 
-    pending: list[tuple[int, list[ProxySpec]]] = []
-    for cell in cells:
-        index = sp.resolve(cell)
-        todo = [s for s in specs if skip is None or not skip(index, s.name)]
-        if not todo:
-            continue
-        if not stacked:
-            yield from per_cell(index, todo)
-            continue
-        pending.append((index, todo))
-        if len(pending) == stack:
-            yield from flush(pending)
-            pending = []
-    if pending:
-        yield from flush(pending)
+class _CellScorer:
+    """The proxies ``todo`` of one cell, in order, on one network.
+
+    The network is built on first need (a fully-resumed cell costs nothing) from the unit's seed, and every proxy
+    starts from its initial state: weights, BN running statistics and no gradients, whatever earlier proxies left
+    behind (a mutating proxy gets a copy of that state, not of the leftovers). Under ``share_isomorphic`` a proxy
+    already scored on the cell's isomorphism class copies that score instead."""
+
+    def __init__(self, group: _GroupScorer, index: int, todo: list[ProxySpec]) -> None:
+        sp = group.sp
+        self.group, self.index, self.todo = group, index, todo
+        self.arch = sp.arch(index)
+        self.degenerate = sp.is_degenerate(index)
+        self.canonical = sp.canonical(index) if group.share_isomorphic else ""
+        self.base: torch.nn.Module | None = None
+        self.initial_state: Snapshot | None = None  # taken only when a second proxy will need it
+        self.pristine = False  # base holds exactly the initial state (just built, nothing has run on it)
+        self.cost = sp.cost(index, group.dataset)
+        self.memos: dict[tuple, dict] = {}  # one memo per (weights, BN mode): the paper protocol may change either
+        self.repeated = any(d is not None and d.repeats > 1 for d in (group.declared[s.name] for s in todo))
+
+    def records(self) -> Iterator[ScoreRecord]:
+        g = self.group
+        unit = functools.partial(ScoreRecord, self.index, self.arch)
+        for spec in self.todo:
+            if g.share_isomorphic and (self.canonical, spec.name) in g.shared:
+                score, status = g.shared[(self.canonical, spec.name)]
+                yield unit(spec.name, *g.fixed, score, status, 0.0, None, g.label, g.eff.protocol)
+                continue
+            if g.started is not None:
+                g.started([(self.index, spec.name)])
+            score, status, m = self._score(spec)
+            if self.degenerate and status == OK:
+                status = DEGENERATE
+            if g.share_isomorphic:
+                g.shared[(self.canonical, spec.name)] = (score, status)
+            yield unit(spec.name, *g.fixed, score, status, m.seconds, m.peak_mem_mb, g.label, g.eff.protocol)
+        if self.base is not None and g.pool is not None:
+            g.pool.recycle(self.base)
+
+    def _score(self, spec: ProxySpec) -> tuple[float | None, str, Measurement]:
+        """One proxy on the cell's network in its initial state: (score, status, measurement); only the proxy's
+        call is measured (under ``decl``, its repeats), not the build or the copy."""
+        g = self.group
+        net = self._network(spec)
+        decl = g.declared[spec.name]
+        bn_mode = decl.bn_mode if decl is not None and decl.bn_mode else spec.bn_mode
+        ctx = ProxyContext(num_classes=g.info.num_classes, cost=self.cost, device=g.dev, seed=g.seed,
+                           memo=self._memo(spec))  # fmt: skip
+        with measure(g.dev) as m:
+            if decl is None:
+                _set_modes(net, bn_mode, spec.prunable)
+                score, status = _run_proxy(spec, net, g.inputs, g.targets, ctx)
+            else:
+                rebuild = functools.partial(_fresh_network, g.sp, self.index, g.dataset, g.dev, g.layout)
+                score, status = _run_declared(spec, decl, self.base, net, bn_mode, ctx, g.batches, self.initial_state,
+                                              rebuild)  # fmt: skip
+        return score, status, m
+
+    def _network(self, spec: ProxySpec) -> torch.nn.Module:
+        """The network ``spec`` runs on: the cell's, built now if not yet, in its initial state; a copy of it for a
+        proxy that mutates the network."""
+        g = self.group
+        decl = g.declared[spec.name]
+        if self.base is None:
+            torch.manual_seed(g.seed)
+            build = functools.partial(g.sp.build, self.index, g.dataset)
+            self.base = (build() if g.pool is None else g.pool.build(build)).to(g.dev, memory_format=g.layout)
+            self.pristine = True
+            if len(self.todo) > 1 or self.repeated or _engine_init(decl) is not None:
+                self.initial_state = Snapshot(self.base)
+        if not self.pristine:
+            assert self.initial_state is not None
+            self.initial_state.restore()
+        self.pristine = spec.mutates_net and decl is None  # a proxy on a copy leaves base as it was (unless repeated)
+        return copy.deepcopy(self.base) if spec.mutates_net else self.base
+
+    def _sharing(self, spec: ProxySpec) -> tuple:
+        decl = self.group.declared[spec.name]
+        return _engine_init(decl), decl.bn_mode if decl is not None else None  # None: as under harness
+
+    def _memo(self, spec: ProxySpec) -> dict | None:
+        """The memo ``spec`` shares with the cell's proxies on the same weights and BN mode (None: not shared)."""
+        decl = self.group.declared[spec.name]
+        if not self.group.share_intermediates or (decl is not None and decl.repeats > 1):
+            return None
+        key = self._sharing(spec)
+        if key not in self.memos:  # who will run, so the first of a group computes what the others of it need
+            self.memos[key] = {CELL_PROXIES: frozenset(s.name for s in self.todo if self._sharing(s) == key)}
+        return self.memos[key]
 
 
 def _stacked_forms(sp, specs: Sequence[ProxySpec], stack: int, share_isomorphic: bool) -> dict:  # noqa: ANN001

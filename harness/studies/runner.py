@@ -339,8 +339,30 @@ def run_study(
     Returns the counts; ``summary.interrupted`` is set when Ctrl-C stopped the run. Every refused argument is
     refused before the store is created or changed.
     """
-    from harness.scoring.progress import Progress
+    unit_timeout = _validate(study, backend, workers, address, device, threads, unit_timeout, part, rescore)
+    log = log or _stderr
+    store_path = Path(store) if store is not None else study.store_path
+    threads = threads or study.threads
+    start = time.monotonic()
+    with ResultStore(store_path) as db:
+        check_threads(db, study, threads, allow_thread_change, log)  # a store with rows exists already: none made
+        planned = _plan(db, study, store_path, backend=backend, address=address, data=data, device=device,
+                        stack=stack, threads=threads, part=part, rescore=rescore, unit_timeout=unit_timeout,
+                        log=log)  # fmt: skip
+        _drive(db, study, planned, backend=backend, workers=workers, address=address, data=data, rescore=rescore,
+               unit_timeout=unit_timeout, progress=progress, log=log)  # fmt: skip
+    summary = planned.summary
+    summary.seconds = time.monotonic() - start
+    _summarise(summary, report, study, store_path, data)
+    return summary
 
+
+def _validate(
+    study: Study, backend: str, workers: int | None, address: str | None, device: str | None, threads: int | None,
+    unit_timeout: float | None, part: tuple[int, int] | None, rescore: Sequence[str],
+) -> float | None:  # fmt: skip
+    """``run_study``'s arguments checked before the store is created or changed; the unit timeout in force (the
+    argument's, else the study's)."""
     unit_timeout = check_unit_timeout(unit_timeout if unit_timeout is not None else study.unit_timeout)
     _check_options(backend, workers, address, device, threads, unit_timeout)
     without_rescored(study, set(), rescore)  # a bad name fails before the store is opened
@@ -349,62 +371,94 @@ def run_study(
         if not (isinstance(k, int) and isinstance(n, int) and 0 <= k < n):
             raise ValueError(f"part must be K/N with 0 <= K < N, got {k}/{n}")
     _check_cuda(backend, device or study.device)
-    log = log or _stderr
-    store_path = Path(store) if store is not None else study.store_path
-    threads = threads or study.threads
-    start = time.monotonic()
-    with ResultStore(store_path) as db:
-        check_threads(db, study, threads, allow_thread_change, log)  # a store with rows exists already: none made
-        config = {**study.as_config(), **paper_protocols(study)}
-        db.record_study(study.name, study.space, config, None if study.source is None else str(study.source))
-        done = db.done_keys(study.name, study.space)
-        plan = make_plan(study, without_rescored(study, done, rescore), device, stack, threads)
-        versions = proxy_versions(study.proxies)
-        for (proxy, old), n in sorted(stale_versions(done, versions).items()):
-            log(f"re-scoring {n} rows of proxy {proxy} stored under version {old} (now {versions[proxy]})")
-        if rescore:
-            log(f"rescoring {', '.join(rescore)}: their stored units are scored again and replaced")
-        summary = RunSummary(study.name, store_path, backend, plan.total, plan.done_before, unit_timeout=unit_timeout)
-        log(plan.describe())
-        for reason, n in plan.not_applicable.items():
-            summary.skipped[reason] = n
+    return unit_timeout
+
+
+@dataclass
+class _Planned:
+    """What is left to run after planning: the shards, the summary counting what was skipped so far, the units
+    skipped for absent data, and the proxies' versions the rows are stored under."""
+
+    summary: RunSummary
+    shards: list[Shard]
+    skips: _Skips
+    versions: dict[str, int]
+
+
+def _plan(
+    db: ResultStore, study: Study, store_path: Path, *, backend: str, address: str | None,
+    data: str | os.PathLike | None, device: str | None, stack: int | None, threads: int, part: tuple[int, int] | None,
+    rescore: Sequence[str], unit_timeout: float | None, log: Log,
+) -> _Planned:  # fmt: skip
+    """Record the study in the store and plan its unfinished units: those of this part only, less those whose data
+    is absent here; each decision is logged."""
+    config = {**study.as_config(), **paper_protocols(study)}
+    db.record_study(study.name, study.space, config, None if study.source is None else str(study.source))
+    done = db.done_keys(study.name, study.space)
+    plan = make_plan(study, without_rescored(study, done, rescore), device, stack, threads)
+    versions = proxy_versions(study.proxies)
+    for (proxy, old), n in sorted(stale_versions(done, versions).items()):
+        log(f"re-scoring {n} rows of proxy {proxy} stored under version {old} (now {versions[proxy]})")
+    if rescore:
+        log(f"rescoring {', '.join(rescore)}: their stored units are scored again and replaced")
+    summary = RunSummary(study.name, store_path, backend, plan.total, plan.done_before, unit_timeout=unit_timeout)
+    log(plan.describe())
+    for reason, n in plan.not_applicable.items():
+        summary.skipped[reason] = n
+        log(f"skipping {n} units {reason}")
+    shards, skips = plan.shards, _Skips()
+    if part is not None:
+        shards = [p for p in (s.part(*part) for s in shards) if p.units]
+        log(f"part {part[0]}/{part[1]}: {sum(s.units for s in shards)} of the {plan.todo} units to run")
+    if backend == "local" or not address:  # the data is on this machine: check it before any work
+        shards = _drop_missing(shards, data, skips)
+        for reason, n in skips.reasons().items():
             log(f"skipping {n} units {reason}")
-        shards, skips = plan.shards, _Skips()
-        if part is not None:
-            shards = [p for p in (s.part(*part) for s in shards) if p.units]
-            log(f"part {part[0]}/{part[1]}: {sum(s.units for s in shards)} of the {plan.todo} units to run")
-        if backend == "local" or not address:  # the data is on this machine: check it before any work
-            shards = _drop_missing(shards, data, skips)
-            for reason, n in skips.reasons().items():
-                log(f"skipping {n} units {reason}")
-        todo = sum(s.units for s in shards)
-        bar = Progress(total=todo, desc=study.name) if progress and todo else None
-        lease = Lease(db, study.name, study.space)
-        claims = _Claims(lease, versions, rescore)
-        try:
-            with sigterm_as_interrupt():  # a scheduler's SIGTERM stops the run as Ctrl-C does
-                for outcome in _outcomes(shards, backend, workers, address, data, log, claims, unit_timeout):
-                    if outcome.missing is not None:  # only from workers on other machines
-                        if skips.add(outcome.missing, outcome.shard):
-                            log(f"skipping units whose data is missing on a worker: {outcome.missing}")
-                        continue
-                    with interrupts_held():  # stored and counted together, or neither
-                        db.write(study.name, study.space, outcome.records, provenance=outcome.provenance,
-                                 commit_every=max(1, len(outcome.records)), versions=versions,
-                                 after_write=lease.release_rows)  # fmt: skip
-                        summary.count(outcome.records)
-                    if bar is not None:
-                        bar.update(len(outcome.records))
-        except KeyboardInterrupt:
-            summary.interrupted = True
-        finally:
-            lease.close()
-            if bar is not None:
-                bar.close()
-            summary.skipped.update(skips.reasons())
-            if claims.elsewhere:
-                summary.skipped["held or finished by another run on this store"] = claims.elsewhere
-    summary.seconds = time.monotonic() - start
+    return _Planned(summary, shards, skips, versions)
+
+
+def _drive(
+    db: ResultStore, study: Study, planned: _Planned, *, backend: str, workers: int | None, address: str | None,
+    data: str | os.PathLike | None, rescore: Sequence[str], unit_timeout: float | None, progress: bool, log: Log,
+) -> None:  # fmt: skip
+    """Score the planned shards on the backend, claiming units before they are scored and storing and counting each
+    outcome as it comes; Ctrl-C (or SIGTERM) sets ``summary.interrupted``. The skips are counted at the end."""
+    from harness.scoring.progress import Progress
+
+    summary, skips, versions = planned.summary, planned.skips, planned.versions
+    todo = sum(s.units for s in planned.shards)
+    bar = Progress(total=todo, desc=study.name) if progress and todo else None
+    lease = Lease(db, study.name, study.space)
+    claims = _Claims(lease, versions, rescore)
+    try:
+        with sigterm_as_interrupt():  # a scheduler's SIGTERM stops the run as Ctrl-C does
+            for outcome in _outcomes(planned.shards, backend, workers, address, data, log, claims, unit_timeout):
+                if outcome.missing is not None:  # only from workers on other machines
+                    if skips.add(outcome.missing, outcome.shard):
+                        log(f"skipping units whose data is missing on a worker: {outcome.missing}")
+                    continue
+                with interrupts_held():  # stored and counted together, or neither
+                    db.write(study.name, study.space, outcome.records, provenance=outcome.provenance,
+                             commit_every=max(1, len(outcome.records)), versions=versions,
+                             after_write=lease.release_rows)  # fmt: skip
+                    summary.count(outcome.records)
+                if bar is not None:
+                    bar.update(len(outcome.records))
+    except KeyboardInterrupt:
+        summary.interrupted = True
+    finally:
+        lease.close()
+        if bar is not None:
+            bar.close()
+        summary.skipped.update(skips.reasons())
+        if claims.elsewhere:
+            summary.skipped["held or finished by another run on this store"] = claims.elsewhere
+
+
+def _summarise(
+    summary: RunSummary, report: bool | ReportStep, study: Study, store_path: Path, data: str | os.PathLike | None
+) -> None:
+    """The report step after a complete run, or the note saying why there is no report."""
     if summary.interrupted:
         summary.report_note = "skipped: the run was interrupted"
     elif callable(report):
@@ -413,4 +467,3 @@ def run_study(
         summary.report_note = NO_REPORT_STEP
     else:
         summary.report_note = "skipped (--no-report)"
-    return summary

@@ -259,18 +259,13 @@ def load_study(path: str | os.PathLike) -> Study:
 
 
 def parse_study(document: dict[str, Any], where: str = "<study>", source: Path | None = None) -> Study:
-    """Validate an already-parsed TOML document (``where`` names it in error messages)."""
-    from harness.data import validate_modes
+    """Validate an already-parsed TOML document (``where`` names it in error messages): the sections, then
+    ``[study]`` field by field, ``[analysis]`` and ``[output]``; the first problem is the error."""
     from harness.datasets import DATASETS
     from harness.proxies import proxy_names
     from harness.spaces import space_names
-    from harness.spaces.cells import SPEC_FORM, parse_cells
 
-    unknown = [k for k in document if k not in SECTIONS]
-    if unknown:
-        raise StudyError(f"{where}: unknown section [{unknown[0]}]; allowed sections: {', '.join(SECTIONS)}")
-    if "study" not in document:
-        raise StudyError(f"{where}: missing section [study]; allowed sections: {', '.join(SECTIONS)}")
+    _check_sections(document, where)
     s = Section(where, "study", document["study"], STUDY_KEYS)
     for key in REQUIRED_STUDY_KEYS:
         if not s.has(key):
@@ -281,6 +276,51 @@ def parse_study(document: dict[str, Any], where: str = "<study>", source: Path |
     if name_problem(name):  # the rule merge applies to stored names too (harness.names)
         raise s.error("name", name_problem(name))
     space = s.string("space", None, "a search space", tuple(space_names()))
+    cells, cell_indices = _study_cells(s, space)
+    registered = tuple(proxy_names())
+    proxies = _study_proxies(s, registered)
+    datasets = s.strings("datasets", None, "dataset names", tuple(DATASETS))
+    data_modes, label_modes = _study_modes(s)
+    seeds = s.integers("seeds", "e.g. [0, 1, 2]")
+    batch_size = s.integer("batch_size", 64, "the mini-batch size", minimum=1)
+    device = s.string("device", "auto", DEVICE_FORM)
+    if not _DEVICE.match(device):
+        raise s.error("device", f"unknown device {device!r}; allowed: {DEVICE_FORM}")
+    share = s.boolean("share_isomorphic", False)
+    stack = s.integer("stack", 1, "cells per stacked computation (nasi; 1 = one network at a time)", minimum=1)
+    threads = s.integer("threads", DEFAULT_THREADS, "intra-op threads per scoring process", minimum=1)
+    protocols = s.strings("protocol", ("harness",), "harness, paper or both", ("harness", "paper"))
+    unit_timeout = _study_unit_timeout(s)
+    description = s.table.get("description", "")
+    if not isinstance(description, str):
+        raise s.error("description", f"expected a string, got {description!r}")
+
+    a = Section(where, "analysis", document.get("analysis", {}), ANALYSIS_KEYS)
+    analysis = _analysis_spec(a, space, datasets, proxies, registered)
+    o = Section(where, "output", document.get("output", {}), OUTPUT_KEYS)
+    out_dir, store_path, report_dir = _output_paths(o, name)
+    return Study(
+        name=name, space=space, cells=cells, cell_indices=cell_indices, proxies=proxies, datasets=datasets,
+        data_modes=data_modes, label_modes=label_modes, seeds=seeds, batch_size=batch_size, device=device,
+        share_isomorphic=share, stack=stack, threads=threads, protocols=protocols, description=description,
+        analysis=analysis, output_dir=out_dir, store_path=store_path, report_dir=report_dir, source=source,
+        plugins=plugins, unit_timeout=unit_timeout,
+    )  # fmt: skip
+
+
+def _check_sections(document: dict[str, Any], where: str) -> None:
+    """Only the known sections, ``[study]`` among them."""
+    unknown = [k for k in document if k not in SECTIONS]
+    if unknown:
+        raise StudyError(f"{where}: unknown section [{unknown[0]}]; allowed sections: {', '.join(SECTIONS)}")
+    if "study" not in document:
+        raise StudyError(f"{where}: missing section [study]; allowed sections: {', '.join(SECTIONS)}")
+
+
+def _study_cells(s: Section, space: str) -> tuple[str, tuple[int, ...]]:
+    """The ``[study] cells`` SPEC (an integer is one index) and the cells it names, each once."""
+    from harness.spaces.cells import SPEC_FORM, parse_cells
+
     cells = s.table["cells"]
     if isinstance(cells, int) and not isinstance(cells, bool):
         cells = str(cells)
@@ -290,17 +330,22 @@ def parse_study(document: dict[str, Any], where: str = "<study>", source: Path |
         cell_indices = tuple(dict.fromkeys(parse_cells(cells, space)))  # a cell listed twice is one unit
     except ValueError as exc:
         raise s.error("cells", f"{exc}") from None
+    return cells, cell_indices
 
-    registered = tuple(proxy_names())
-    raw_proxies = s.table["proxies"]
-    if raw_proxies == "all":
+
+def _study_proxies(s: Section, registered: tuple[str, ...]) -> tuple[str, ...]:
+    """The ``[study] proxies``: registered names, or "all" of them."""
+    if s.table["proxies"] == "all":
         if not registered:
             raise s.error("proxies", "'all' but no proxy is registered in this build")
-        proxies = registered
-    else:
-        proxies = s.strings("proxies", None, "proxy names or 'all'", registered)
+        return registered
+    return s.strings("proxies", None, "proxy names or 'all'", registered)
 
-    datasets = s.strings("datasets", None, "dataset names", tuple(DATASETS))
+
+def _study_modes(s: Section) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The ``[study] data_modes`` and ``label_modes``, each checked by the data layer."""
+    from harness.data import validate_modes
+
     data_modes = s.strings("data_modes", None, "data modes")
     for mode in data_modes:
         try:
@@ -313,26 +358,26 @@ def parse_study(document: dict[str, Any], where: str = "<study>", source: Path |
             validate_modes("real", mode)
         except ValueError as exc:
             raise s.error("label_modes", str(exc)) from None
-    seeds = s.integers("seeds", "e.g. [0, 1, 2]")
-    batch_size = s.integer("batch_size", 64, "the mini-batch size", minimum=1)
-    device = s.string("device", "auto", DEVICE_FORM)
-    if not _DEVICE.match(device):
-        raise s.error("device", f"unknown device {device!r}; allowed: {DEVICE_FORM}")
-    share = s.boolean("share_isomorphic", False)
-    stack = s.integer("stack", 1, "cells per stacked computation (nasi; 1 = one network at a time)", minimum=1)
-    threads = s.integer("threads", DEFAULT_THREADS, "intra-op threads per scoring process", minimum=1)
-    protocols = s.strings("protocol", ("harness",), "harness, paper or both", ("harness", "paper"))
-    unit_timeout = s.table.get("unit_timeout")
-    if unit_timeout is not None:
-        if isinstance(unit_timeout, bool) or not isinstance(unit_timeout, int | float) or not 0 < unit_timeout < 1e9:
-            raise s.error("unit_timeout", f"expected a positive number of seconds per unit, got {unit_timeout!r}")
-        unit_timeout = float(unit_timeout)
-    description = s.table.get("description", "")
-    if not isinstance(description, str):
-        raise s.error("description", f"expected a string, got {description!r}")
+    return data_modes, label_modes
 
-    a = Section(where, "analysis", document.get("analysis", {}), ANALYSIS_KEYS)
-    analysis = AnalysisSpec(
+
+def _study_unit_timeout(s: Section) -> float | None:
+    """The ``[study] unit_timeout`` in seconds (None: no limit)."""
+    unit_timeout = s.table.get("unit_timeout")
+    if unit_timeout is None:
+        return None
+    if isinstance(unit_timeout, bool) or not isinstance(unit_timeout, int | float) or not 0 < unit_timeout < 1e9:
+        raise s.error("unit_timeout", f"expected a positive number of seconds per unit, got {unit_timeout!r}")
+    return float(unit_timeout)
+
+
+def _analysis_spec(
+    a: Section, space: str, datasets: tuple[str, ...], proxies: tuple[str, ...], registered: tuple[str, ...]
+) -> AnalysisSpec:
+    """The ``[analysis]`` section (its datasets default to the study's)."""
+    from harness.datasets import DATASETS
+
+    return AnalysisSpec(
         datasets=a.strings("datasets", datasets, "dataset names", tuple(DATASETS)),
         target=a.string("target", "test", "the ground-truth split", TARGETS),
         epochs=_study_epochs(a, space),
@@ -342,18 +387,14 @@ def parse_study(document: dict[str, Any], where: str = "<study>", source: Path |
         builtin_aggregates=a.boolean("builtin_aggregates", True),
     )
 
-    o = Section(where, "output", document.get("output", {}), OUTPUT_KEYS)
+
+def _output_paths(o: Section, name: str) -> tuple[Path, Path, Path]:
+    """The ``[output]`` section: the study's directory, store and report directory (by default under
+    results/<name>)."""
     out_dir = Path(o.string("dir", f"results/{name}", "a directory"))
     store_path = Path(o.string("store", str(out_dir / "results.sqlite"), "a file path"))
     report_dir = Path(o.string("report_dir", str(out_dir / "report"), "a directory"))
-
-    return Study(
-        name=name, space=space, cells=cells, cell_indices=cell_indices, proxies=proxies, datasets=datasets,
-        data_modes=data_modes, label_modes=label_modes, seeds=seeds, batch_size=batch_size, device=device,
-        share_isomorphic=share, stack=stack, threads=threads, protocols=protocols, description=description,
-        analysis=analysis, output_dir=out_dir, store_path=store_path, report_dir=report_dir, source=source,
-        plugins=plugins, unit_timeout=unit_timeout,
-    )  # fmt: skip
+    return out_dir, store_path, report_dir
 
 
 def _study_epochs(a: Section, space: str) -> int | None:
