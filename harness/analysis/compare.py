@@ -127,6 +127,7 @@ def compare(
 
         method += (seeds_note(level),)
         notes += order_notes
+    table, summary = frames.proxy_fields(table, frame), frames.proxy_fields(summary, frame)
     tables = {"pairwise": pairs.drop(columns="target", errors="ignore"), "seeds": summary}
     tables["seeds_pairwise"] = pair_summary
     return AnalysisResult(table, tuple(notes), targets_of(table), method, tables)
