@@ -10,12 +10,6 @@ from harness.spaces import get_space
 SPEC_FORM = (
     "'all', 'unique', 'reachable', 'sample:N[:SEED]', 'A-B' (inclusive), or a comma list of indices / arch strings"
 )
-NAMED_SETS = {
-    "all": "every cell of the space",
-    "unique": "one cell per isomorphism class (the first index of each)",
-    "reachable": "the NB201-topology cells without unreachable operations (every non-'none' edge on an input-to-"
-    "output path; 9,445 on nb201, NAS-Bench-Suite-Zero's set, the cell of 'none' edges included)",
-}
 
 
 def parse_cells(spec: str, space: str) -> list[int]:
