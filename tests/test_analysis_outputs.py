@@ -58,7 +58,7 @@ def test_reachable_equals_the_suite_zero_table(shared_data: Path) -> None:
     assert sorted(space.resolve(a) for a in ref["net_str"]) == parse_cells("reachable", "nb201")
 
 
-def test_json_and_csv_rows_carry_proxy_protocol_and_version(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+def test_json_and_csv_rows_carry_proxy_protocol_and_version() -> None:
     frame = pd.concat([_frame("paper"), _frame("harness").assign(proxy_version=2)], ignore_index=True)
     result = harness.correlate(frame, ACCURACY, n_boot=20, degenerate="included")
     shown = set(result.table["proxy"])
@@ -96,12 +96,15 @@ def test_compare_and_agnostic_rows_carry_the_fields() -> None:
     }
 
 
-def test_mixed_versions_are_a_list() -> None:
+def test_mixed_versions_are_a_list(tmp_path: Path) -> None:
     frame = _frame()
     frame.loc[frame["index"] < 5000, "proxy_version"] = 2
-    table = harness.correlate(frame, ACCURACY, n_boot=20, degenerate="included").table
+    table = harness.correlate(frame, ACCURACY, n_boot=20, degenerate="included").table  # a frame built by hand
     assert set(map(tuple, table["proxy_version"])) == {(1, 2)}
     # a loaded table never mixes: load_scores keeps each proxy's latest version
+    loaded = harness.correlate(str(_csv(frame, tmp_path / "mixed.csv")), ACCURACY, n_boot=20).table
+    assert set(loaded["proxy_version"]) == {2} and loaded["n"].max() < len(CELLS)
+    # no version known: None
     assert frames.proxy_fields(table, frames.prepare(frame.assign(proxy_version=None)))["proxy_version"].isna().all()
 
 
@@ -152,3 +155,19 @@ def test_an_asked_aggregate_is_kept_by_proxies(
     assert {r["proxy"] for r in ranking} == {"jacov", "meco", "e"}  # its component nwot computed it, not shown
     rows = _json_rows(["correlate", str(path), *common], capsys)
     assert {r["proxy"] for r in rows} == {"jacov", "meco"}
+
+
+def test_report_cells_and_csv_fields(tmp_path: Path, shared_data: Path) -> None:
+    frame = _frame("paper")
+    whole = _csv(frame, tmp_path / "all.csv")
+    filtered = _csv(frame[frame["index"].isin(parse_cells("reachable", "nb201"))], tmp_path / "reachable.csv")
+    common = ["--data-dir", str(shared_data), "--bootstrap", "20", "--no-aggregates"]
+    assert main(["report", str(whole), "--out", str(tmp_path / "a"), "--cells", "reachable", *common]) == 0
+    assert main(["report", str(filtered), "--out", str(tmp_path / "b"), *common]) == 0
+    assert "cells `reachable`" in (tmp_path / "a" / "report.md").read_text()
+    for name in ("correlation.csv", "comparison.csv", "precision_topk.csv"):
+        ours, theirs = (pd.read_csv(tmp_path / d / "tables" / name) for d in ("a", "b"))
+        pd.testing.assert_frame_equal(ours, theirs)
+        assert list(ours.columns[list(ours.columns).index("proxy") :][:3]) == ["proxy", "protocol", "proxy_version"]
+        assert set(ours["proxy"]) == {"jacov", "meco", "nwot"} and set(ours["protocol"]) == {"paper"}
+    assert "jacov [paper]" in (tmp_path / "a" / "tables" / "correlation.md").read_text()

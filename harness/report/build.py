@@ -488,7 +488,7 @@ class _Report:
         if curves.empty:
             return
         curves_path = self.tab_dir / "precision_topk.csv"
-        curves.to_csv(curves_path, index=False)
+        curves_path.write_text(tables.to_csv(frames.proxy_fields(curves, frames.prepare(results))))
         self.files.append(curves_path)
         reference = curves[
             (curves["data"] == frames.REFERENCE_MODE[0]) & (curves["labels"] == frames.REFERENCE_MODE[1])
