@@ -85,42 +85,65 @@ def run_study(study: Any, **options: Any) -> StudySummary:
 
 
 def correlate(
-    results: Results, target: Target = GROUND_TRUTH, *, data: PathLike | None = None, **options: Any
+    results: Results,
+    target: Target = GROUND_TRUTH,
+    *,
+    data: PathLike | None = None,
+    cells: str | None = None,
+    **options: Any,
 ) -> AnalysisResult:
     """Each proxy's signed correlations with accuracy, with bootstrap intervals and top-k metrics, per setting
     (:func:`harness.analysis.correlate`). A scoring seed is part of a setting; ``.to_frame("seeds")`` summarises
     each setting over its seeds (mean, sd, min, max, intervals over cells and over cells and seeds), and
-    ``seeds=N`` (or a list) keeps only those seeds."""
+    ``seeds=N`` (or a list) keeps only those seeds; ``cells="reachable"`` (any cell SPEC) only those cells."""
     from harness.analysis import correlate as run
 
-    return run(_frame(results), _target(target, data), **options)
+    return run(_frame(results, cells), _target(target, data), **options)
 
 
 def compare(
-    results: Results, target: Target = GROUND_TRUTH, *, data: PathLike | None = None, **options: Any
+    results: Results,
+    target: Target = GROUND_TRUTH,
+    *,
+    data: PathLike | None = None,
+    cells: str | None = None,
+    **options: Any,
 ) -> AnalysisResult:
     """Proxies ranked by oriented Spearman rho on the cells all scored, with paired intervals of the
     differences (:func:`harness.analysis.compare`; ``ensembles=[("a", "b")]`` adds rank ensembles). Proxies are
     paired within each scoring seed; ``.to_frame("seeds")`` ranks them by the mean over seeds and says whether the
-    order holds in every seed, ``.to_frame("seeds_pairwise")`` gives the share of seeds in which a beats b."""
+    order holds in every seed, ``.to_frame("seeds_pairwise")`` gives the share of seeds in which a beats b.
+    ``cells``: a cell SPEC, as for :func:`correlate`."""
     from harness.analysis import compare as run
 
-    return run(_frame(results), _target(target, data), **options)
+    return run(_frame(results, cells), _target(target, data), **options)
 
 
 def agnostic(
-    results: Results, target: Target | None = GROUND_TRUTH, *, data: PathLike | None = None, **options: Any
+    results: Results,
+    target: Target | None = GROUND_TRUTH,
+    *,
+    data: PathLike | None = None,
+    cells: str | None = None,
+    **options: Any,
 ) -> AnalysisResult:
     """Each proxy's scores under a swapped data/label mode against real data and true labels, with a verdict
     against the proxy's seed floor and sample-and-pick decisions (:func:`harness.analysis.agnosticism`);
-    ``target=None`` leaves out the correlations with accuracy and the picks."""
+    ``target=None`` leaves out the correlations with accuracy and the picks; ``cells``: a cell SPEC, as for
+    :func:`correlate`."""
     from harness.analysis import agnosticism
 
-    return agnosticism(_frame(results), None if target is None else _target(target, data), **options)
+    return agnosticism(_frame(results, cells), None if target is None else _target(target, data), **options)
 
 
-def _frame(results: Results) -> pd.DataFrame:
-    return results if isinstance(results, pd.DataFrame) else load_results(results)
+def _frame(results: Results, cells: str | None = None) -> pd.DataFrame:
+    """The results as a frame; ``cells`` (a cell SPEC: ``"reachable"``, ``"unique"``, ``"sample:N[:SEED]"``, ...)
+    keeps only those cells, pool aggregates formed over them (``harness.analysis.inputs.select_cells``)."""
+    from harness.analysis.inputs import load_scores, select_cells
+
+    if isinstance(results, pd.DataFrame):
+        return select_cells(results, cells)
+    return load_scores(results, cells=cells)
 
 
 def _target(target: Any, data: PathLike | None) -> Any:

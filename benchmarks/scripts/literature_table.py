@@ -55,36 +55,15 @@ SOURCE = (
 NOTES: dict[str, str] = {}
 
 
-def _edges(arch: str) -> list[tuple[int, int, str]]:
-    """(from node, to node, op) of an NB201 arch string ``|op~0|+|op~0|op~1|+|op~0|op~1|op~2|``."""
-    out = []
-    for to, node in enumerate(arch.strip("|").split("|+|"), start=1):
-        for edge in node.strip("|").split("|"):
-            op, source = edge.split("~")
-            out.append((int(source), to, op))
-    return out
-
-
-def without_unreachable_ops(arch: str) -> bool:
-    """True when every non-'none' operation lies on a path from the input (node 0) to the output (node 3): the
-    cells GRAF's NB201 feature table keeps (9,444 of 15,625), and with it VKDNW's Table 1 (``compute_graf``)."""
-    live = [(a, b) for a, b, op in _edges(arch) if op != "none"]
-    reached, reaching = {0}, {3}
-    for a, b in sorted(live, key=lambda e: e[1]):
-        if a in reached:
-            reached.add(b)
-    for a, b in sorted(live, key=lambda e: -e[0]):
-        if b in reaching:
-            reaching.add(a)
-    return 3 in reached and all(a in reached and b in reaching for a, b in live)
-
-
 def published_cells() -> pd.Index:
-    """Indices of the NB201 cells without unreachable operations (the published table's cell set)."""
+    """Indices of the published table's NB201 cells: those without unreachable operations (the cell spec
+    ``reachable``, 9,445 cells) less the cell of 'none' edges only, which GRAF's feature table and with it VKDNW's
+    Table 1 (``compute_graf``) leave out: 9,444 cells."""
     from harness.spaces import get_space
+    from harness.spaces.cells import parse_cells
 
     space = get_space("nb201")
-    return pd.Index([i for i in range(len(space)) if without_unreachable_ops(space.arch(i))])
+    return pd.Index([i for i in parse_cells("reachable", "nb201") if not space.is_degenerate(i)])
 
 
 def _rows(paths: list[Path], protocol: str | None) -> pd.DataFrame:

@@ -194,7 +194,7 @@ def agnosticism(
             f"{', '.join(proxies_left)} (fewer than {min_cells} cells, or than half the floor's cells, in common "
             "with the other seeds)"
         )
-    out = pd.DataFrame(rows_out)
+    out = frames.proxy_fields(pd.DataFrame(rows_out), frame, keys=("space", "dataset", "batch_size"))
     method = [describe_floor(min_cells), bootstrap_note(n_boot, seed, level)]
     if target is not None:
         method.append(decisions.describe(pick_sizes, draws, seed))

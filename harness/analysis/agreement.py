@@ -16,6 +16,7 @@ import pandas as pd
 from harness.analysis import frames
 from harness.analysis.bootstrap import DEFAULT_LEVEL, DEFAULT_RESAMPLES, bootstrap_correlations, percentile_interval
 from harness.analysis.correlation import bootstrap_note
+from harness.analysis.protocols import with_protocols
 from harness.analysis.result import AnalysisResult
 from harness.analysis.stats import STATISTICS, correlation
 
@@ -73,7 +74,7 @@ def score_agreement(
                 found[b] = row
             rows += [found[b] for b in names[i + 1 :] if b in found]
     method = (bootstrap_note(n_boot, seed, level),) if n_boot > 0 else ()
-    return AnalysisResult(pd.DataFrame(rows), tuple(notes), (), method)
+    return AnalysisResult(with_protocols(pd.DataFrame(rows)), tuple(notes), (), method)
 
 
 def _pairs_with(

@@ -18,6 +18,7 @@ from harness.analysis import seeds as seed_axis
 from harness.analysis.aggregates import pool_notes
 from harness.analysis.bootstrap import DEFAULT_LEVEL, DEFAULT_RESAMPLES, bootstrap_correlations, percentile_interval
 from harness.analysis.correlation import aligned, bootstrap_note, metrics_for
+from harness.analysis.protocols import with_protocols
 from harness.analysis.result import AnalysisResult, targets_of
 from harness.analysis.stats import correlation
 from harness.analysis.target import Target, describe, with_ground_truth
@@ -127,8 +128,9 @@ def compare(
 
         method += (seeds_note(level),)
         notes += order_notes
-    tables = {"pairwise": pairs.drop(columns="target", errors="ignore"), "seeds": summary}
-    tables["seeds_pairwise"] = pair_summary
+    table, summary = frames.proxy_fields(table, frame), frames.proxy_fields(summary, frame)
+    tables = {"pairwise": with_protocols(pairs.drop(columns="target", errors="ignore")), "seeds": summary}
+    tables["seeds_pairwise"] = with_protocols(pair_summary)
     return AnalysisResult(table, tuple(notes), targets_of(table), method, tables)
 
 

@@ -164,6 +164,7 @@ def correlate(
     method = (bootstrap_note(n_boot, seed, level),)
     if seed_axis.multi_seed(out, _SETTING_FIELDS):
         method += (seeds_note(level),)
+    out, summary = frames.proxy_fields(out, frame), frames.proxy_fields(summary, frame)
     return AnalysisResult(out, tuple(notes), targets_of(out), method, {"seeds": summary})
 
 

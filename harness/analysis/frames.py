@@ -8,7 +8,7 @@ search space does), which rows are duplicates (the last one wins), and in which 
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache
 
@@ -163,3 +163,38 @@ def failure_counts(rows: pd.DataFrame) -> dict[str, int]:
     """Per proxy, rows without a usable score (status nan, error, or a non-finite score)."""
     failed = rows[~rows["usable"]]
     return {str(k): int(v) for k, v in failed.groupby("proxy").size().items()}
+
+
+def proxy_fields(table: pd.DataFrame, frame: pd.DataFrame, keys: Sequence[str] | None = None) -> pd.DataFrame:
+    """``table`` (an analysis table, one row per proxy and setting) with ``protocol`` and ``proxy_version`` right
+    after ``proxy``: the protocol the rows were scored under (from the shown name), and the version of the proxy
+    the rows of ``frame`` (the prepared frame it was computed from) that match the row's ``keys`` (default: the
+    setting columns the table has) were scored with: one version, or, where those rows mix versions (only a frame
+    built by hand can: ``load_scores`` keeps each proxy's latest version), the sorted list of them; None where the
+    frame has no version (an export without the column, an ensemble computed by the analysis)."""
+    if table.empty or "proxy" not in table.columns:
+        return table
+    from harness.analysis.protocols import protocol_of
+
+    chosen = [k for k in (SETTING if keys is None else keys) if k in table.columns and k in frame.columns]
+    lookup: dict[tuple, object] = {}
+    if "proxy_version" in frame.columns:
+        known = frame[frame["proxy_version"].notna()]
+        for key, versions in known.groupby([*chosen, "proxy"], sort=False)["proxy_version"]:
+            found = sorted({_version(v) for v in versions}, key=lambda v: (isinstance(v, str), v))
+            lookup[key if isinstance(key, tuple) else (key,)] = found[0] if len(found) == 1 else found
+    out = table.drop(columns=["protocol", "proxy_version"], errors="ignore")
+    where = out.columns.get_loc("proxy") + 1
+    shown = out["proxy"].astype(str)
+    out.insert(where, "protocol", [protocol_of(p) for p in shown])
+    keyed = zip(*(out[k] for k in chosen), shown) if chosen else ((p,) for p in shown)
+    out.insert(where + 1, "proxy_version", [lookup.get(tuple(k)) for k in keyed])
+    return out
+
+
+def _version(value: object) -> object:
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return str(value)
+    return int(number) if number.is_integer() else str(value)

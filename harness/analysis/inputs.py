@@ -39,23 +39,62 @@ def load_scores(
     *,
     aggregates: Sequence[str | Aggregate] = (),
     builtin_aggregates: bool = True,
+    cells: str | None = None,
 ) -> pd.DataFrame:
     """``_load_scores`` keeping only each proxy's latest version (never two versions of one proxy in one table);
-    what was left out is in ``attrs["notes"]``. Then the pool aggregates (``harness.analysis.aggregates``) are
-    added as rows computed from the kept component scores: the built-ins whose components are all present
-    (unless ``builtin_aggregates`` is False) and the user's ``aggregates`` (``NAME=a+b+c`` specs or
-    ``Aggregate`` objects; their components must be present)."""
+    what was left out is in ``attrs["notes"]``. ``cells``: a cell SPEC (``harness.spaces.cells``: ``all``,
+    ``unique``, ``reachable``, ``sample:N[:SEED]``, ``A-B``, a list) keeping only those cells of each space, before
+    anything is pooled. Then the pool aggregates (``harness.analysis.aggregates``) are added as rows computed from
+    the kept component scores: the built-ins whose components are all present (unless ``builtin_aggregates`` is
+    False) and the user's ``aggregates`` (``NAME=a+b+c`` specs or ``Aggregate`` objects; their components must be
+    present)."""
     from harness.analysis.aggregates import add_aggregates, resolve
     from harness.analysis.protocols import protocol_settings
     from harness.store.load import latest_versions
 
     frame, notes = latest_versions(_load_scores(path, study, space))
     frame = protocol_settings(frame)  # one pool per protocol, before the aggregates pool (harness.analysis.protocols)
+    frame = select_cells(frame, cells)  # pools are formed of the chosen cells only
     if notes:
         frame.attrs["notes"] = [*frame.attrs.get("notes", []), *notes]
     chosen = resolve(aggregates, builtins=builtin_aggregates)
     user = {a.name for a in resolve(aggregates, builtins=False)}
     return add_aggregates(frame, chosen, required=user)
+
+
+def select_cells(frame: pd.DataFrame, cells: str | None) -> pd.DataFrame:
+    """The rows of the cells a cell SPEC names in their space (``None``: every row). Pool-aggregate rows (those
+    with a ``pool``) are recomputed over the kept cells, as if the table had held only them; an aggregate that is
+    not registered cannot be, and is an error (select the cells when loading: ``load_scores(..., cells=)``)."""
+    if cells is None or frame.empty:
+        return frame
+    from harness.analysis.aggregates import add_aggregates
+    from harness.spaces.cells import parse_cells
+
+    spaces = frame["space"].astype(str) if "space" in frame.columns else pd.Series("nb201", index=frame.index)
+    keep = pd.Series(False, index=frame.index)
+    for space in spaces.unique():
+        try:
+            chosen = parse_cells(cells, space)
+        except (KeyError, ValueError) as exc:
+            raise HarnessError(f"--cells {cells}: {exc}") from None
+        rows = spaces.eq(space)
+        keep |= rows & frame["index"].astype(int).isin(chosen)
+    pooled = frame["pool"].notna() if "pool" in frame.columns else pd.Series(False, index=frame.index)
+    out = frame[keep & ~pooled]
+    out.attrs = dict(frame.attrs)
+    if not pooled.any():
+        return out
+    from harness.aggregates import get_aggregate, is_aggregate
+
+    names = list(dict.fromkeys(frame.loc[pooled, "proxy"].astype(str)))
+    unknown = [n for n in names if not is_aggregate(n)]
+    if unknown:
+        raise HarnessError(
+            f"cells {cells}: cannot recompute the pool aggregate(s) {', '.join(unknown)} over the chosen cells; "
+            "give the cells when loading (load_scores(..., cells=...)) or pass the results' path"
+        )
+    return add_aggregates(out, [get_aggregate(n) for n in names])
 
 
 def _load_scores(path: Sources, study: str | None = None, space: str | None = None) -> pd.DataFrame:

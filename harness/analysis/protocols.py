@@ -35,6 +35,42 @@ def base_name(shown: str) -> str:
     return shown
 
 
+def protocol_of(shown: str) -> str:
+    """The protocol behind a shown name: ``"grad_norm [paper]"`` -> ``"paper"``, ``"grad_norm"`` -> ``"harness"``."""
+    base = base_name(shown)
+    return HARNESS if base == shown else shown[len(base) + 2 : -1]
+
+
+MACHINE_NAMES = (("proxy", "protocol"), ("proxy_a", "protocol_a"), ("proxy_b", "protocol_b"))
+
+
+def with_protocols(frame: pd.DataFrame, *, registered: bool = False) -> pd.DataFrame:
+    """``frame`` with the protocol of every shown name (``proxy``, and ``proxy_a`` / ``proxy_b`` of a pairwise
+    table) in a column of its own right after it (``protocol``, ``protocol_a``, ``protocol_b``); with
+    ``registered`` the names become the registered proxies (``"grad_norm [paper]"`` -> ``"grad_norm"``)."""
+    out = frame
+    for name, protocol in MACHINE_NAMES:
+        if name not in out.columns:
+            continue
+        shown = out[name]
+        out = out.copy() if out is frame else out
+        values = [protocol_of(p) if isinstance(p, str) else None for p in shown]
+        if registered:
+            out[name] = [base_name(p) if isinstance(p, str) else p for p in shown]
+        if protocol in out.columns:
+            out[protocol] = values
+        else:
+            out.insert(out.columns.get_loc(name) + 1, protocol, values)
+    return out
+
+
+def machine_fields(frame: pd.DataFrame) -> pd.DataFrame:
+    """An analysis table as JSON and CSV write it: every shown name split into the registered proxy and its
+    protocol (:func:`with_protocols`), so that machine output never holds a display name. Terminal and Markdown
+    tables keep the shown name."""
+    return with_protocols(frame, registered=True)
+
+
 def _protocols(frame: pd.DataFrame) -> pd.Series:
     return frame["protocol"].fillna(HARNESS).astype(str)
 

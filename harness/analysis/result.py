@@ -40,8 +40,11 @@ class AnalysisResult:
 
     def records(self, name: str | None = None) -> list[dict[str, Any]]:
         """The table's rows as JSON-ready dicts (what ``--json`` prints): intervals as two-element lists, NaN as
-        ``None``, numpy scalars as Python ones."""
-        frame = self.table if name is None else self.to_frame(name)
+        ``None``, numpy scalars as Python ones, ``proxy`` the registered name beside its ``protocol`` (the table
+        itself shows ``"grad_norm [paper]"``: ``harness.analysis.protocols.machine_fields``)."""
+        from harness.analysis.protocols import machine_fields
+
+        frame = machine_fields(self.table if name is None else self.to_frame(name))
         return [{str(k): _plain(v) for k, v in row.items()} for row in frame.to_dict(orient="records")]
 
     @property

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from harness.analysis.frames import SETTING
+from harness.analysis.protocols import machine_fields
 
 
 def fmt(value: object, digits: int = 3) -> str:
@@ -300,8 +301,9 @@ def _plain(value: object) -> object:
 
 
 def records(frame: pd.DataFrame) -> list[dict]:
-    """JSON-ready rows: intervals as two-element lists, NaN as null, numpy scalars as Python ones."""
-    return [{str(k): _plain(v) for k, v in row.items()} for row in frame.to_dict(orient="records")]
+    """JSON-ready rows: intervals as two-element lists, NaN as null, numpy scalars as Python ones; ``proxy`` the
+    registered name and ``protocol`` a field of its own (``harness.analysis.protocols.machine_fields``)."""
+    return [{str(k): _plain(v) for k, v in row.items()} for row in machine_fields(frame).to_dict(orient="records")]
 
 
 def to_json(frame: pd.DataFrame) -> str:
@@ -309,7 +311,9 @@ def to_json(frame: pd.DataFrame) -> str:
 
 
 def to_csv(frame: pd.DataFrame) -> str:
-    """CSV with each interval split into ``<name>_lo`` / ``<name>_hi`` columns (spreadsheet-friendly)."""
+    """CSV with each interval split into ``<name>_lo`` / ``<name>_hi`` columns (spreadsheet-friendly), and the proxy
+    and its protocol in columns of their own (``harness.analysis.protocols.machine_fields``)."""
+    frame = machine_fields(frame)
     flat = pd.DataFrame(index=frame.index)
     for column in frame.columns:
         values = frame[column]

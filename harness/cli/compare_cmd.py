@@ -71,7 +71,7 @@ def _compare(args: argparse.Namespace) -> int:
     result = compare(
         results,
         options.make_target(args),
-        proxies=wanted or None,
+        proxies=[*wanted, *options.asked_aggregates(args)] if wanted else None,
         ensembles=ensembles,
         exclude_degenerate=args.exclude_degenerate,
         n_boot=args.bootstrap,

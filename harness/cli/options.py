@@ -176,11 +176,26 @@ def add_store_arguments(parser: argparse.ArgumentParser) -> None:
     add_store_positional(parser)
     parser.add_argument("--study", help="analyse one study of the store (default: every row)")
     parser.add_argument("--dataset", help="only scores computed on this dataset (default: every dataset)")
-    parser.add_argument("--proxies", help="comma list of proxies to include (default: every proxy stored)")
+    parser.add_argument(
+        "--proxies",
+        help="comma list of proxies to include (default: every proxy stored); an aggregate given with --aggregate "
+        "is kept beside them",
+    )
     parser.add_argument(
         "--space", help="search space of a CSV/Parquet table without a space column (default: from its arch strings)"
     )
+    add_cells_argument(parser)
     add_aggregate_arguments(parser)
+
+
+def add_cells_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--cells",
+        metavar="SPEC",
+        help="analyse only these cells of each space, before pool aggregates are formed: 'all', 'unique' (one per "
+        "isomorphism class), 'reachable' (NB201 cells without unreachable operations: 9,445), 'sample:N[:SEED]', "
+        "'A-B', or a comma list of indices / arch strings (default: every cell stored)",
+    )
 
 
 def add_aggregate_arguments(parser: argparse.ArgumentParser, study_defaults: bool = False) -> None:
@@ -355,10 +370,12 @@ def load_filtered(args: argparse.Namespace) -> pd.DataFrame:
         space=getattr(args, "space", None),
         aggregates=getattr(args, "aggregate", []),
         builtin_aggregates=getattr(args, "builtin_aggregates", True),
+        cells=getattr(args, "cells", None),
     )
     where = describe_sources(args.store)
     if frame.empty:
-        raise HarnessError(f"no results in {where}" + (f" for study {args.study!r}" if args.study else ""))
+        on = f" on the cells {args.cells!r}" if getattr(args, "cells", None) else ""
+        raise HarnessError(f"no results in {where}" + (f" for study {args.study!r}" if args.study else "") + on)
     if args.dataset:
         present = sorted(set(frame["dataset"].astype(str)))
         frame = frame[frame["dataset"].astype(str) == args.dataset]
@@ -370,8 +387,16 @@ def load_filtered(args: argparse.Namespace) -> pd.DataFrame:
         absent = [p for p in wanted if p not in present]
         if absent:
             raise HarnessError(f"proxy {', '.join(absent)} not in {where}; present: {', '.join(sorted(present))}")
-        frame = frame[frame["proxy"].astype(str).isin(wanted)]
+        frame = frame[frame["proxy"].astype(str).isin([*wanted, *asked_aggregates(args)])]
     return frame
+
+
+def asked_aggregates(args: argparse.Namespace) -> list[str]:
+    """The names of the aggregates given with --aggregate: asked for, so kept by --proxies (their rows were
+    computed from every stored component before the filter)."""
+    from harness.aggregates import parse_aggregate
+
+    return [parse_aggregate(spec).name for spec in getattr(args, "aggregate", None) or []]
 
 
 def make_target(args: argparse.Namespace) -> TargetFn:

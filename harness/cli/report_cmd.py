@@ -22,6 +22,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", required=True, metavar="DIR", help="output folder (created, with any missing parents)")
     parser.add_argument("--force", action="store_true", help="replace a report.md in DIR that is not text")
     parser.add_argument("--study", help="report one study of the store (default: every row)")
+    options.add_cells_argument(parser)
     options.add_target_arguments(parser, study_defaults=True)
     parser.add_argument(
         "--ensemble",
@@ -62,6 +63,7 @@ def _report(args: argparse.Namespace) -> int:
         seed=args.bootstrap_seed,
         level=args.level,
         seeds=args.seeds,
+        cells=args.cells,
     )
     print(f"wrote {path} in {time.perf_counter() - start:.1f} s")
     return 0

@@ -18,7 +18,9 @@ from harness.datasets import DATASETS
 from harness.spaces import space_names
 
 # harness.spaces.cells.SPEC_FORM, repeated so that --help needs no torch (tests/test_cli_startup.py checks it)
-SPEC_FORM = "'all', 'unique', 'sample:N[:SEED]', 'A-B' (inclusive), or a comma list of indices / arch strings"
+SPEC_FORM = (
+    "'all', 'unique', 'reachable', 'sample:N[:SEED]', 'A-B' (inclusive), or a comma list of indices / arch strings"
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

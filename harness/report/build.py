@@ -53,6 +53,7 @@ def build_report(
     thresholds: Thresholds | None = None,
     precision_proxies: Sequence[str] | None = None,
     seeds: int | Sequence[int] | None = None,
+    cells: str | None = None,
 ) -> Path:
     """Write ``out_dir/report.md`` with ``figures/`` (PNG + PDF) and ``tables/`` (CSV + Markdown); return its path.
 
@@ -64,7 +65,8 @@ def build_report(
     says which came from where; ``given_from`` names what gave the given ones (the study runner: the study file's
     ``[analysis]``, a None epochs in it meaning the full schedule), else they read as the command line's.
     ``precision_proxies``: the proxies the precision@k figure draws (default: the best five by rho, and nasi).
-    ``seeds``: only these scoring seeds (default every seed; see :func:`render_report`).
+    ``seeds``: only these scoring seeds (default every seed; see :func:`render_report`). ``cells``: a cell SPEC
+    (``harness.spaces.cells``, e.g. ``reachable``): only those cells, before pool aggregates are formed.
     """
     paths = source_paths(store_path)
     settings = resolve_settings(
@@ -77,12 +79,18 @@ def build_report(
         given_from=given_from,
     )
     results = load_scores(
-        paths, study=study, aggregates=settings.aggregates, builtin_aggregates=settings.builtin_aggregates
+        paths,
+        study=study,
+        aggregates=settings.aggregates,
+        builtin_aggregates=settings.builtin_aggregates,
+        cells=cells,
     )
     if results.empty:
-        raise ValueError(f"no results in {describe_sources(paths)}" + (f" for study {study!r}" if study else ""))
+        on = f" on the cells {cells!r}" if cells else ""
+        raise ValueError(f"no results in {describe_sources(paths)}" + (f" for study {study!r}" if study else "") + on)
     target = target_loader(TargetSpec(split=settings.split, epochs=settings.epochs), data=data)
     source = " + ".join(f"`{p}`" for p in paths) + (f", study `{study}`" if study else "")
+    source += f", cells `{cells}`" if cells else ""
     return render_report(
         results,
         out_dir,
@@ -480,7 +488,7 @@ class _Report:
         if curves.empty:
             return
         curves_path = self.tab_dir / "precision_topk.csv"
-        curves.to_csv(curves_path, index=False)
+        curves_path.write_text(tables.to_csv(frames.proxy_fields(curves, frames.prepare(results))))
         self.files.append(curves_path)
         reference = curves[
             (curves["data"] == frames.REFERENCE_MODE[0]) & (curves["labels"] == frames.REFERENCE_MODE[1])

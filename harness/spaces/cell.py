@@ -93,6 +93,27 @@ def is_degenerate(genotype: Genotype) -> bool:
     return not from_input[3]
 
 
+def ops_reachable(genotype: Genotype) -> bool:
+    """True when every non-``none`` operation lies on a path of non-``none`` edges from the cell input (node 0) to
+    its output (node 3): no operation is unreachable. The cell of ``none`` edges only has no operation, so it
+    counts (NAS-Bench-Suite-Zero's 9,445 NB201 cells include it; GRAF's and VKDNW's 9,444 leave it out)."""
+    from_input = [True, False, False, False]
+    for node_id, node in enumerate(genotype, start=1):
+        from_input[node_id] = any(op != "none" and from_input[src] for op, src in node)
+    to_output = [False, False, False, True]
+    for node_id in (3, 2, 1):
+        if to_output[node_id]:
+            for op, src in genotype[node_id - 1]:
+                if op != "none":
+                    to_output[src] = True
+    return all(
+        from_input[src] and to_output[node_id]
+        for node_id, node in enumerate(genotype, start=1)
+        for op, src in node
+        if op != "none"
+    )
+
+
 def canonical_form(genotype: Genotype) -> str:
     """NAS-Bench-201's isomorphism key (its ``UniqueString``): equal keys mean the same function.
 

@@ -7,7 +7,9 @@ import random
 from harness.errors import shown
 from harness.spaces import get_space
 
-SPEC_FORM = "'all', 'unique', 'sample:N[:SEED]', 'A-B' (inclusive), or a comma list of indices / arch strings"
+SPEC_FORM = (
+    "'all', 'unique', 'reachable', 'sample:N[:SEED]', 'A-B' (inclusive), or a comma list of indices / arch strings"
+)
 
 
 def parse_cells(spec: str, space: str) -> list[int]:
@@ -27,6 +29,8 @@ def parse_cells(spec: str, space: str) -> list[int]:
                 seen.add(key)
                 chosen.append(i)
         return chosen
+    if text == "reachable":
+        return reachable(space)
     if text.startswith("sample:"):
         parts = text.split(":")
         if len(parts) not in (2, 3) or not all(p.isdigit() for p in parts[1:]):
@@ -54,3 +58,15 @@ def parse_cells(spec: str, space: str) -> list[int]:
             where = f"item {number} of {len(items)} {shown(item)}: " if len(items) > 1 else ""
             raise ValueError(f"bad cell spec {shown(spec)}: {where}{shown(exc, 200)}") from None
     return chosen
+
+
+def reachable(space: str) -> list[int]:
+    """The cells of a cell-topology space (nb201) in which no operation is unreachable
+    (``harness.spaces.cell.ops_reachable``), in index order; ValueError for a space without cell genotypes."""
+    from harness.spaces.cell import ops_reachable
+
+    sp = get_space(space)
+    genotype = getattr(sp, "genotype", None)
+    if genotype is None:
+        raise ValueError(f"cell spec 'reachable' needs a cell-topology space such as nb201; {space!r} has no genotypes")
+    return [i for i in sp.indices() if ops_reachable(genotype(i))]
