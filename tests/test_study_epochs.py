@@ -103,7 +103,7 @@ def test_the_run_report_ranks_against_the_full_schedule(
     assert f"the space's full training schedule ({full} epochs)" in line
     assert line.startswith(f"**Analysis settings:** from study file `{study.source}`'s [analysis]: ")
     # that spec reads the full schedule's ground truth (the reference data: nb201's CSV, nats-sss's sample)
-    accuracy = target_loader(report_targets[0], data=shared_data)(space, "cifar10")
+    accuracy = target_loader(report_targets[0], data_dir=shared_data)(space, "cifar10")
     assert accuracy.attrs["provenance"]["epochs"] == full and accuracy.name == f"cifar10/test/{full}ep"
 
 

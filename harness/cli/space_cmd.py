@@ -51,7 +51,7 @@ def _accuracies(space: str, index: int, data: str | None) -> dict[str, float]:
     found = {}
     for dataset in ACCURACY_DATASETS:
         try:
-            series = load_accuracy(space, dataset, "test", epochs, data=data, cells=[index])  # only its own file
+            series = load_accuracy(space, dataset, "test", epochs, data_dir=data, cells=[index])  # only its own file
         except (DataMissing, ValueError):
             continue
         if index in series.index:

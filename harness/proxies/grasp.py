@@ -66,7 +66,7 @@ def _nchw_cross_entropy_pass(net: nn.Module, inputs: torch.Tensor, targets: torc
     less exactly) and, at the time, 1.5x cheaper (docs/performance.md); the other gradient proxies' pass stays
     NHWC. Only the storage of the 4-D parameters and buffers is swapped for an NCHW copy (exact) and put back on
     the way out: the same tensor objects throughout (the engine's snapshot still restores them), and no
-    ``Module.to`` walk over ~350 modules, which cost about 25 ms each way per cell."""
+    ``Module.to`` walk over ~350 modules each way per cell."""
     swapped = [t for t in (*net.parameters(), *net.buffers()) if t.dim() == 4 and not _plain_strides(t)]
     kept = [t.data for t in swapped]
     try:

@@ -23,7 +23,7 @@ from harness.analysis.bootstrap import DEFAULT_LEVEL, DEFAULT_RESAMPLES
 from harness.analysis.compare import compare, ensemble_name
 from harness.analysis.correlation import aligned, bootstrap_note, correlate, precision_curve
 from harness.analysis.formatting import format_estimate
-from harness.analysis.inputs import Sources, describe_sources, load_scores, source_paths
+from harness.analysis.inputs import Sources, load_scores, name_sources, source_paths
 from harness.analysis.result import AnalysisResult
 from harness.analysis.seeds import multi_seed, select_seeds
 from harness.analysis.target import Target, TargetSpec, describe, resolve, target_loader, with_ground_truth
@@ -80,8 +80,8 @@ def build_report(
         paths, study=study, aggregates=settings.aggregates, builtin_aggregates=settings.builtin_aggregates
     )
     if results.empty:
-        raise ValueError(f"no results in {describe_sources(paths)}" + (f" for study {study!r}" if study else ""))
-    target = target_loader(TargetSpec(split=settings.split, epochs=settings.epochs), data=data)
+        raise ValueError(f"no results in {name_sources(paths)}" + (f" for study {study!r}" if study else ""))
+    target = target_loader(TargetSpec(split=settings.split, epochs=settings.epochs), data_dir=data)
     source = " + ".join(f"`{p}`" for p in paths) + (f", study `{study}`" if study else "")
     return render_report(
         results,
