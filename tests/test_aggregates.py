@@ -1,4 +1,4 @@
-"""Pool aggregates (#20): the papers' rank scores against hand-computed ranks on small pools (ties, a missing
+"""Pool aggregates: the papers' rank scores against hand-computed ranks on small pools (ties, a missing
 component, a NaN component), user rank ensembles, the legacy-name map, and the aggregates seen as proxies by
 correlate / compare / agnostic / report / search sample."""
 
@@ -167,7 +167,7 @@ def test_a_registered_aggregate_is_picked_up_by_name() -> None:
 
 
 def test_legacy_names_load_as_the_per_cell_surrogates(tmp_path: Path) -> None:
-    """Rows stored as az_nas / te_nas / vkdnw / vkdnw_single (before #20) read as the surrogates' new names, in a
+    """Rows stored as az_nas / te_nas / vkdnw / vkdnw_single (in older stores) read as the surrogates' new names, in a
     store and in an export; the aggregates of the old names are then computed from the components, not confused
     with the stored rows."""
     accuracy = synthetic_accuracy(15625, seed=0)

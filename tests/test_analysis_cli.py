@@ -148,7 +148,7 @@ def test_report_of_two_stores_names_both(tmp_path: Path, no_data: Path) -> None:
 
 
 def test_old_spellings_work_with_one_notice(store: Path, no_data: Path, capsys: pytest.CaptureFixture) -> None:
-    """--data DIR and --seed N of the analysis commands are --data-dir and --bootstrap-seed now (#22)."""
+    """--data DIR and --seed N of the analysis commands are --data-dir and --bootstrap-seed now."""
     new = ["agnostic", str(store), "--data-dir", str(no_data), "--bootstrap", "20", "--bootstrap-seed", "3", "--json"]
     assert main(new) == 0
     out, err = capsys.readouterr()

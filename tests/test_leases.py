@@ -1,4 +1,4 @@
-"""Leases (#23): runs sharing a store claim units before scoring them; a dead owner's claims are taken over; two
+"""Leases: runs sharing a store claim units before scoring them; a dead owner's claims are taken over; two
 runs started at once on one store score every unit exactly once."""
 
 from __future__ import annotations

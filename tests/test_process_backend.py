@@ -49,7 +49,7 @@ def test_workers_score_like_one_process_and_resume(tmp_path):
     keys = ["index", "proxy", "seed"]
     both = frame.merge(load_units(tmp_path / "single.sqlite"), on=keys, suffixes=("_proc", "_one"))
     assert len(both) == units
-    # the study's threads (1) in every process: the split does not change a single bit of any score (#23)
+    # the study's threads (1) in every process: the split does not change a single bit of any score
     assert both["score_proc"].tolist() == both["score_one"].tolist()
     assert set(both["threads_proc"]) == set(both["threads_one"]) == {study.threads}
 

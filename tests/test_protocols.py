@@ -1,4 +1,4 @@
-"""Scoring protocols (#20): declarations, the engine under ``paper``, study keys, stored rows, analysis rules."""
+"""Scoring protocols: declarations, the engine under ``paper``, study keys, stored rows, analysis rules."""
 
 from __future__ import annotations
 

@@ -403,7 +403,7 @@ def test_cli_json_and_errors(capsys):
     (["--none-op", "not-derived"], "none_op", "candidate", "not-derived"),
 ])  # fmt: skip
 def test_cli_supernet_flags_reach_the_search(monkeypatch, capsys, flag, key, default, value):
-    import harness.search as search  # the command imports run_search from here when it runs (lazily, #22)
+    import harness.search as search  # the command imports run_search from here when it runs (lazily)
 
     seen = []
     real = search.run_search

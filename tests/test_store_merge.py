@@ -307,7 +307,7 @@ BAD_NAMES = ["x'; DROP TABLE results; --", "../../etc", 'a"b', "semi;colon", "wi
 @pytest.mark.parametrize("column", ["study", "proxy"])
 @pytest.mark.parametrize("bad", BAD_NAMES)
 def test_names_run_would_refuse_are_refused_and_nothing_is_written(tmp_path, column, bad):
-    """#23: ``merge`` stored study and proxy names that ``run`` refuses; the rule is now the one of
+    """``merge`` once stored study and proxy names that ``run`` refuses; the rule is now the one of
     ``harness.names`` that the study parser applies, checked before the target is opened."""
     from harness.names import name_problem
 

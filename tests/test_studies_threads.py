@@ -1,4 +1,4 @@
-"""The thread-count rule (#23): each scoring process uses the study's ``threads``, every row records it, and a
+"""The thread-count rule: each scoring process uses the study's ``threads``, every row records it, and a
 resume under another count is refused unless allowed; refused arguments create no store."""
 
 from __future__ import annotations

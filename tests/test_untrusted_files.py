@@ -1,4 +1,4 @@
-"""Files a user brings are refused with one line naming them, before anything in them runs (#23).
+"""Files a user brings are refused with one line naming them, before anything in them runs.
 
 Dataset pickles go through ``harness.data.safe_pickle``; benchmark archives are checked against the hash
 their official names carry; broken ground-truth sources are errors, never a fallback; ``merge`` refuses the
