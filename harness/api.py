@@ -83,9 +83,8 @@ def run_study(study: Any, **options: Any) -> StudySummary:
     from harness.paths import data_dir_arg
     from harness.studies.load import run
 
-    data_dir = data_dir_arg(options.pop("data_dir", None), options.pop("data", None), "run_study")
-    if data_dir is not None:
-        options["data"] = data_dir
+    if "data" in options:
+        options["data_dir"] = data_dir_arg(options.pop("data_dir", None), options.pop("data"), "run_study")
     if options.get("report", True) is True:  # a scoring study's report, built after its run
         from harness.report.study import build_study_report
 

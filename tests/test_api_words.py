@@ -68,7 +68,19 @@ def test_run_study_passes_data_dir_on(monkeypatch: pytest.MonkeyPatch, tmp_path:
     harness.run_study("study.toml", data_dir=tmp_path, report=False)
     with pytest.warns(DeprecationWarning, match=r"run_study\(data=\.\.\.\)"):
         harness.run_study("study.toml", data=tmp_path, report=False)
-    assert seen == [{"data": tmp_path, "report": False}] * 2
+    assert seen == [{"data_dir": tmp_path, "report": False}] * 2
+
+
+def test_a_loaded_study_runs_with_data_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    module = importlib.import_module("harness.studies.load")
+    seen: list = []
+    monkeypatch.setattr(module, "run_study", lambda spec, **options: seen.append(options["data"]))
+    study = module.load(REPO / "benchmarks" / "quickstart.toml")
+    _no_warning(lambda: study.run(tmp_path / "s.sqlite", data_dir=tmp_path))
+    study.run(tmp_path / "s.sqlite", tmp_path)  # positional, as the command line calls it
+    with pytest.warns(DeprecationWarning, match=r"run\(data=\.\.\.\)"):
+        study.run(tmp_path / "s.sqlite", data=tmp_path)
+    assert seen == [tmp_path] * 3
 
 
 def test_the_store_reader_is_load_units_and_load_results_is_the_analyses_view() -> None:

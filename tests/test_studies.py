@@ -386,7 +386,7 @@ def test_the_run_report_says_its_settings_came_from_the_study_file(tmp_path, che
     from harness import run_study as api_run_study
 
     study = _study(tmp_path)  # no [analysis]: every setting is the study file's default, epochs the full schedule
-    summary = api_run_study(study.source, progress=False, log=lambda m: None, data=tmp_path / "none")
+    summary = api_run_study(study.source, progress=False, log=lambda m: None, data_dir=tmp_path / "none")
     assert summary.report is not None, summary.report_note
     line = next(ln for ln in summary.report.read_text().splitlines() if ln.startswith("**Analysis settings:**"))
     assert line == (
