@@ -70,7 +70,7 @@ def test_a_crafted_dataset_file_runs_nothing_and_is_named(tmp_path: Path, kind: 
     path = _crafted_batch(tmp_path / "data", payload)
     clear_cache()
     with pytest.raises(safe_pickle.UnsafePickle) as info:
-        make_batch("cifar10", 2, data=tmp_path / "data")
+        make_batch("cifar10", 2, data_dir=tmp_path / "data")
     message = str(info.value)
     assert isinstance(info.value, HarnessError)
     assert "\n" not in message and str(path) in message and "refused to unpickle" in message

@@ -109,7 +109,7 @@ def _search(args: argparse.Namespace) -> int:
     try:
         for seed in seeds:
             result = run_search(
-                args.algorithm, args.space, args.dataset, seed, device=args.device, data=args.data_dir,
+                args.algorithm, args.space, args.dataset, seed, device=args.device, data_dir=args.data_dir,
                 accuracy=not args.no_accuracy, progress=_progress(args, seed), **config,
             )  # fmt: skip
             results.append(result)

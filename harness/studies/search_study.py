@@ -267,7 +267,7 @@ def run_search_study(
         todo = pending_runs(study, db.search_run_keys(study.name))
         for dataset, seed in todo:
             result = run_search(
-                study.algorithm, study.space, dataset, seed, device=device or study.device, data=data,
+                study.algorithm, study.space, dataset, seed, device=device or study.device, data_dir=data,
                 **study.settings.as_dict(),
             )  # fmt: skip
             record(db, study.name, result)
