@@ -229,7 +229,9 @@ def test_agnostic_and_agreement_see_aggregates(component_store: Path, capsys) ->
 def test_report_names_the_pool(component_store: Path, tmp_path: Path) -> None:
     from harness.report import build_report
 
-    path = build_report(component_store, tmp_path / "report", data=tmp_path, n_boot=20, aggregates=["mine=nwot+jacov"])
+    path = build_report(
+        component_store, tmp_path / "report", data_dir=tmp_path, n_boot=20, aggregates=["mine=nwot+jacov"]
+    )
     text = path.read_text()
     assert "**Pool aggregates**" in text and "150 cells of parts" in text and "mine" in text
 

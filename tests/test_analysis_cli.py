@@ -142,7 +142,7 @@ def test_report_of_two_stores_names_both(tmp_path: Path, no_data: Path) -> None:
     first, second = tmp_path / "a.sqlite", tmp_path / "b.sqlite"
     write_store(str(first), frame[frame["labels"] == "true"], study="a")
     write_store(str(second), frame[frame["labels"] == "random"], study="b")
-    path = build_report([first, second], tmp_path / "report", data=no_data, n_boot=20)
+    path = build_report([first, second], tmp_path / "report", data_dir=no_data, n_boot=20)
     text = path.read_text()
     assert f"`{first}` + `{second}`" in text and "label-agnostic" in text
 

@@ -99,3 +99,14 @@ def test_the_paper_protocol_does_not_shadow_typing_protocol() -> None:
     import harness.proxies.protocol as protocol
 
     assert protocol.PaperProtocol.__name__ == "PaperProtocol" and not hasattr(protocol, "Protocol")
+
+
+def test_batches_and_dataset_checks_take_data_dir(tmp_path: Path) -> None:
+    from harness.data import describe_datasets, make_batch
+
+    new = _no_warning(lambda: make_batch("cifar10", 2, "gaussian", "random", 0, data_dir=tmp_path))
+    with pytest.warns(DeprecationWarning, match=r"make_batch\(data=\.\.\.\)"):
+        old = make_batch("cifar10", 2, "gaussian", "random", 0, data=tmp_path)
+    assert new.inputs.equal(old.inputs) and new.targets.equal(old.targets)
+    with pytest.warns(DeprecationWarning, match=r"describe_datasets\(data=\.\.\.\)"):
+        assert describe_datasets(data=tmp_path) == describe_datasets(tmp_path)

@@ -115,7 +115,7 @@ def test_a_stored_null_is_the_full_schedule_for_report_study(tmp_path: Path, rep
         "aggregates": (),
         "builtin_aggregates": True,
     }
-    path = build_report(store, tmp_path / "report", study="ep", data=tmp_path / "none", n_boot=20)
+    path = build_report(store, tmp_path / "report", study="ep", data_dir=tmp_path / "none", n_boot=20)
     assert report_targets == [TargetSpec(split="test", epochs=None)] and report_targets[0].epochs_for("nats-sss") == 90
     line = _settings_line(path)
     assert (

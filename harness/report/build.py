@@ -28,6 +28,7 @@ from harness.analysis.result import AnalysisResult
 from harness.analysis.seeds import multi_seed, select_seeds
 from harness.analysis.target import Target, TargetSpec, describe, resolve, target_loader, with_ground_truth
 from harness.errors import DataMissing
+from harness.paths import data_dir_arg
 from harness.report import figures
 from harness.report.palette import proxy_styles
 from harness.report.settings import resolve_settings
@@ -39,8 +40,9 @@ def build_report(
     store_path: Sources,
     out_dir: str | os.PathLike,
     study: str | None = None,
-    data: str | os.PathLike | None = None,
+    data_dir: str | os.PathLike | None = None,
     *,
+    data: str | os.PathLike | None = None,
     split: str | None = None,
     epochs: int | None = None,
     ensembles: Sequence[Sequence[str]] = (),
@@ -56,7 +58,8 @@ def build_report(
 ) -> Path:
     """Write ``out_dir/report.md`` with ``figures/`` (PNG + PDF) and ``tables/`` (CSV + Markdown); return its path.
 
-    ``data``: ground-truth root (else ``$NASI_HARNESS_DATA``, ``$TORCH_HOME``, ``~/.torch``).
+    ``data_dir``: ground-truth root (else ``$NASI_HARNESS_DATA``, ``$TORCH_HOME``, ``~/.torch``; ``data=``: its
+    deprecated spelling).
     ``split`` / ``epochs``: the accuracy ranked against. ``aggregates``: user pool aggregates (``NAME=a+b``)
     beside the built-ins (unless ``builtin_aggregates=False``). Each of these four left None takes the study's
     stored ``[analysis]`` value (``study`` given and recorded in a store by ``run``), else the default: test
@@ -66,6 +69,7 @@ def build_report(
     ``precision_proxies``: the proxies the precision@k figure draws (default: the best five by rho, and nasi).
     ``seeds``: only these scoring seeds (default every seed; see :func:`render_report`).
     """
+    data = data_dir_arg(data_dir, data, "build_report")
     paths = source_paths(store_path)
     settings = resolve_settings(
         paths,
