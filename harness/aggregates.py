@@ -5,7 +5,7 @@ AZ-NAS, TE-NAS and VKDNW rank every candidate on each component and combine the 
 when the pool changes. Their names (``az_nas``, ``te_nas``, ``vkdnw_single``, ``vkdnw_agg``) mean the papers'
 scores, so they live here and not in the per-cell proxy registry. User rank ensembles (``NAME=a+b+c``) and
 plugin files (``register_aggregate``) add more. Why a module of its own, outside ``harness.proxies`` and
-``harness.analysis``: the analyses (which must not import torch, #22) and sample-and-pick search (which sits
+``harness.analysis``: the analyses (which must not import torch) and sample-and-pick search (which sits
 below the analyses) both compute aggregates; this module needs only numpy and pandas.
 
 Ranks: 1 = the worst cell of the pool, N = the best (each component oriented by its own direction), ties share

@@ -2,8 +2,9 @@
 
 Each is a thin convenience over the layer that does the work: results may be a DataFrame or the path(s) of a
 results database or export, and the accuracy target defaults to the benchmark's ground truth found under
-``data`` (else ``$NASI_HARNESS_DATA``, ``$TORCH_HOME``, ``~/.torch``). Heavy imports (torch) happen inside the
-functions that need them, so importing this module stays cheap.
+``data_dir`` (else ``$NASI_HARNESS_DATA``, ``$TORCH_HOME``, ``~/.torch``). Heavy imports (torch) happen inside the
+functions that need them, so importing this module stays cheap. The data folder is ``data_dir=`` everywhere
+(``data=`` is its deprecated spelling: a results record's ``data`` is the data mode).
 """
 
 from __future__ import annotations
@@ -53,20 +54,24 @@ def score(
     batch_size: int = 64,
     seed: int = 0,
     device: str = "auto",
+    data_dir: PathLike | None = None,
     data: PathLike | None = None,
     **options: Any,
 ) -> pd.DataFrame:
     """Score ``cells`` (indices, arch strings, or a cell SPEC such as ``"sample:20:0"``) with ``proxies`` (names
     or a comma list); one row per cell x proxy, in the columns of a results table. ``data_mode="gaussian"`` with
-    ``label_mode="random"`` needs no dataset. Further options: :func:`harness.scoring.score_cells`."""
+    ``label_mode="random"`` needs no dataset; ``data_dir``: the data folder (``data=``: deprecated). Further options:
+    :func:`harness.scoring.score_cells`."""
+    from harness.paths import data_dir_arg
     from harness.proxies import parse_proxy_list
     from harness.scoring import RECORD_FIELDS, score_cells
     from harness.spaces.cells import parse_cells
 
+    data_dir = data_dir_arg(data_dir, data, "score")
     indices = parse_cells(cells, space) if isinstance(cells, str) else list(cells)
     names = parse_proxy_list(proxies) if isinstance(proxies, str) else list(proxies)
     records = score_cells(space, indices, names, dataset=dataset, data_mode=data_mode, label_mode=label_mode,
-                          batch_size=batch_size, seed=seed, device=device, data=data, **options)  # fmt: skip
+                          batch_size=batch_size, seed=seed, device=device, data=data_dir, **options)  # fmt: skip
     frame = pd.DataFrame([r.as_dict() for r in records], columns=list(RECORD_FIELDS))
     frame.insert(0, "space", space)
     return frame
@@ -74,9 +79,12 @@ def score(
 
 def run_study(study: Any, **options: Any) -> StudySummary:
     """Run a study file (or a loaded study of either kind) into its results database; resumable.
-    Options: those of the study kind's ``run`` (e.g. ``device``, ``workers``, ``report=False``)."""
+    Options: those of the study kind's ``run`` (e.g. ``device``, ``workers``, ``report=False``, ``data_dir``)."""
+    from harness.paths import data_dir_arg
     from harness.studies.load import run
 
+    if "data" in options:
+        options["data_dir"] = data_dir_arg(options.pop("data_dir", None), options.pop("data"), "run_study")
     if options.get("report", True) is True:  # a scoring study's report, built after its run
         from harness.report.study import build_study_report
 
@@ -88,6 +96,7 @@ def correlate(
     results: Results,
     target: Target = GROUND_TRUTH,
     *,
+    data_dir: PathLike | None = None,
     data: PathLike | None = None,
     cells: str | None = None,
     **options: Any,
@@ -97,14 +106,16 @@ def correlate(
     each setting over its seeds (mean, sd, min, max, intervals over cells and over cells and seeds), and
     ``seeds=N`` (or a list) keeps only those seeds; ``cells="reachable"`` (any cell SPEC) only those cells."""
     from harness.analysis import correlate as run
+    from harness.paths import data_dir_arg
 
-    return run(_frame(results, cells), _target(target, data), **options)
+    return run(_frame(results, cells), _target(target, data_dir_arg(data_dir, data, "correlate")), **options)
 
 
 def compare(
     results: Results,
     target: Target = GROUND_TRUTH,
     *,
+    data_dir: PathLike | None = None,
     data: PathLike | None = None,
     cells: str | None = None,
     **options: Any,
@@ -115,14 +126,16 @@ def compare(
     order holds in every seed, ``.to_frame("seeds_pairwise")`` gives the share of seeds in which a beats b.
     ``cells``: a cell SPEC, as for :func:`correlate`."""
     from harness.analysis import compare as run
+    from harness.paths import data_dir_arg
 
-    return run(_frame(results, cells), _target(target, data), **options)
+    return run(_frame(results, cells), _target(target, data_dir_arg(data_dir, data, "compare")), **options)
 
 
 def agnostic(
     results: Results,
     target: Target | None = GROUND_TRUTH,
     *,
+    data_dir: PathLike | None = None,
     data: PathLike | None = None,
     cells: str | None = None,
     **options: Any,
@@ -132,8 +145,9 @@ def agnostic(
     ``target=None`` leaves out the correlations with accuracy and the picks; ``cells``: a cell SPEC, as for
     :func:`correlate`."""
     from harness.analysis import agnosticism
+    from harness.paths import data_dir_arg
 
-    return agnosticism(_frame(results, cells), None if target is None else _target(target, data), **options)
+    return agnosticism(_frame(results, cells), _target(target, data_dir_arg(data_dir, data, "agnostic")), **options)
 
 
 def _frame(results: Results, cells: str | None = None) -> pd.DataFrame:
@@ -146,11 +160,11 @@ def _frame(results: Results, cells: str | None = None) -> pd.DataFrame:
     return load_scores(results, cells=cells)
 
 
-def _target(target: Any, data: PathLike | None) -> Any:
+def _target(target: Any, data_dir: PathLike | None) -> Any:
     if target is GROUND_TRUTH:
         from harness.analysis.target import target_loader
 
-        return target_loader(data=data)
+        return target_loader(data_dir=data_dir)
     return target
 
 

@@ -7,6 +7,7 @@ One rule for every module: an explicit ``--data-dir DIR`` wins, then ``NASI_HARN
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +26,19 @@ def data_roots(explicit: str | os.PathLike | None = None) -> list[Path]:
             candidates.append(Path(os.environ["TORCH_HOME"]))
         candidates.append(Path.home() / ".torch")
     return [p.expanduser() for p in candidates if p.expanduser().is_dir()]
+
+
+def data_dir_arg(
+    data_dir: str | os.PathLike | None, data: str | os.PathLike | None, where: str
+) -> str | os.PathLike | None:
+    """The data folder a public function was given: ``data_dir=``, or ``data=``, its deprecated spelling (with a
+    ``DeprecationWarning``; a record's ``data`` is a data mode, so a folder is never called that)."""
+    if data is None:
+        return data_dir
+    if data_dir is not None:
+        raise TypeError(f"{where}() got data_dir= and data=; data= is the deprecated spelling of data_dir=")
+    warnings.warn(f"{where}(data=...) is deprecated; the data folder is data_dir=", DeprecationWarning, stacklevel=3)
+    return data
 
 
 def describe_roots(explicit: str | os.PathLike | None = None) -> str:

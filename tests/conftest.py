@@ -84,9 +84,9 @@ def report_targets(monkeypatch: pytest.MonkeyPatch) -> list:
     seen: list = []
     real = build.target_loader
 
-    def spy(spec, data=None):  # noqa: ANN001, ANN202
+    def spy(spec, data_dir=None):  # noqa: ANN001, ANN202
         seen.append(spec)
-        return real(spec, data)
+        return real(spec, data_dir)
 
     monkeypatch.setattr(build, "target_loader", spy)
     return seen

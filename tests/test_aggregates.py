@@ -1,4 +1,4 @@
-"""Pool aggregates (#20): the papers' rank scores against hand-computed ranks on small pools (ties, a missing
+"""Pool aggregates: the papers' rank scores against hand-computed ranks on small pools (ties, a missing
 component, a NaN component), user rank ensembles, the legacy-name map, and the aggregates seen as proxies by
 correlate / compare / agnostic / report / search sample."""
 
@@ -167,7 +167,7 @@ def test_a_registered_aggregate_is_picked_up_by_name() -> None:
 
 
 def test_legacy_names_load_as_the_per_cell_surrogates(tmp_path: Path) -> None:
-    """Rows stored as az_nas / te_nas / vkdnw / vkdnw_single (before #20) read as the surrogates' new names, in a
+    """Rows stored as az_nas / te_nas / vkdnw / vkdnw_single (in older stores) read as the surrogates' new names, in a
     store and in an export; the aggregates of the old names are then computed from the components, not confused
     with the stored rows."""
     accuracy = synthetic_accuracy(15625, seed=0)
@@ -229,7 +229,9 @@ def test_agnostic_and_agreement_see_aggregates(component_store: Path, capsys) ->
 def test_report_names_the_pool(component_store: Path, tmp_path: Path) -> None:
     from harness.report import build_report
 
-    path = build_report(component_store, tmp_path / "report", data=tmp_path, n_boot=20, aggregates=["mine=nwot+jacov"])
+    path = build_report(
+        component_store, tmp_path / "report", data_dir=tmp_path, n_boot=20, aggregates=["mine=nwot+jacov"]
+    )
     text = path.read_text()
     assert "**Pool aggregates**" in text and "150 cells of parts" in text and "mine" in text
 

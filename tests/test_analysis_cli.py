@@ -142,13 +142,13 @@ def test_report_of_two_stores_names_both(tmp_path: Path, no_data: Path) -> None:
     first, second = tmp_path / "a.sqlite", tmp_path / "b.sqlite"
     write_store(str(first), frame[frame["labels"] == "true"], study="a")
     write_store(str(second), frame[frame["labels"] == "random"], study="b")
-    path = build_report([first, second], tmp_path / "report", data=no_data, n_boot=20)
+    path = build_report([first, second], tmp_path / "report", data_dir=no_data, n_boot=20)
     text = path.read_text()
     assert f"`{first}` + `{second}`" in text and "label-agnostic" in text
 
 
 def test_old_spellings_work_with_one_notice(store: Path, no_data: Path, capsys: pytest.CaptureFixture) -> None:
-    """--data DIR and --seed N of the analysis commands are --data-dir and --bootstrap-seed now (#22)."""
+    """--data DIR and --seed N of the analysis commands are --data-dir and --bootstrap-seed now."""
     new = ["agnostic", str(store), "--data-dir", str(no_data), "--bootstrap", "20", "--bootstrap-seed", "3", "--json"]
     assert main(new) == 0
     out, err = capsys.readouterr()

@@ -279,12 +279,12 @@ def test_cli_summarises_over_seeds_and_selects_one(
 def test_report_adds_the_summary_over_seeds(seeds_store: Path, shared_data: Path, tmp_path: Path) -> None:
     from harness.report import build_report
 
-    path = build_report(seeds_store, tmp_path / "report", data=shared_data, n_boot=20)
+    path = build_report(seeds_store, tmp_path / "report", data_dir=shared_data, n_boot=20)
     text = path.read_text()
     assert "## Scoring seeds" in text and "3 seeds (0, 1, 2)" in text
     assert (tmp_path / "report" / "tables" / "seeds_correlation.csv").is_file()
     assert (tmp_path / "report" / "tables" / "seeds_pairwise.csv").is_file()
-    one = build_report(seeds_store, tmp_path / "one", data=shared_data, n_boot=20, seeds=[1])
+    one = build_report(seeds_store, tmp_path / "one", data_dir=shared_data, n_boot=20, seeds=[1])
     assert "## Scoring seeds" not in one.read_text()
 
 

@@ -1,5 +1,5 @@
 """docs/api.md is executed: its python blocks run in order in one namespace (their asserts are the checks), and
-the public API at the top of the package stays lazy (#25)."""
+the public API at the top of the package stays lazy."""
 
 from __future__ import annotations
 

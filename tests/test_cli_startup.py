@@ -1,4 +1,4 @@
-"""Start-up of the command line (#22): help and the analysis commands never import torch; flags keep one meaning.
+"""Start-up of the command line: help and the analysis commands never import torch; flags keep one meaning.
 
 The torch checks run the CLI in a fresh interpreter (this test process has torch loaded already) and report,
 after each command, whether ``torch``, ``nas_201_api`` or ``nats_bench`` is in ``sys.modules``.

@@ -157,7 +157,7 @@ def test_requires_dataset_rejects_bad_mode() -> None:
 @pytest.mark.parametrize("dataset", ["cifar10", "cifar100", "ImageNet16-120"])
 def test_gaussian_random_needs_no_files(tmp_path: Path, dataset: str) -> None:
     info = dataset_info(dataset)
-    batch = make_batch(dataset, 256, "gaussian", "random", seed=3, data=tmp_path)
+    batch = make_batch(dataset, 256, "gaussian", "random", seed=3, data_dir=tmp_path)
     assert batch.inputs.shape == (256, 3, info.resolution, info.resolution)
     assert batch.inputs.dtype == torch.float32 and batch.targets.dtype == torch.int64
     assert batch.num_classes == info.num_classes
@@ -168,13 +168,13 @@ def test_gaussian_random_needs_no_files(tmp_path: Path, dataset: str) -> None:
 
 
 def test_random_labels_cover_classes(tmp_path: Path) -> None:
-    counts = make_batch("cifar10", 5000, "gaussian", "random", data=tmp_path).targets.bincount(minlength=10)
+    counts = make_batch("cifar10", 5000, "gaussian", "random", data_dir=tmp_path).targets.bincount(minlength=10)
     assert len(counts) == 10 and int(counts.min()) > 400 and int(counts.max()) < 600
 
 
 def test_uniform_spans_normalised_pixel_range(tmp_path: Path) -> None:
     info = dataset_info("cifar100")
-    batch = make_batch("cifar100", 128, "uniform", "random", data=tmp_path)
+    batch = make_batch("cifar100", 128, "uniform", "random", data_dir=tmp_path)
     for c in range(3):
         low, high = (0 - info.mean[c]) / info.std[c], (1 - info.mean[c]) / info.std[c]
         values = batch.inputs[:, c]
@@ -185,9 +185,9 @@ def test_uniform_spans_normalised_pixel_range(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("data_mode", ["gaussian", "uniform"])
 def test_synthetic_deterministic_and_seeded(tmp_path: Path, data_mode: str) -> None:
-    a = make_batch("cifar10", 16, data_mode, "random", seed=7, data=tmp_path)
-    b = make_batch("cifar10", 16, data_mode, "random", seed=7, data=tmp_path)
-    c = make_batch("cifar10", 16, data_mode, "random", seed=8, data=tmp_path)
+    a = make_batch("cifar10", 16, data_mode, "random", seed=7, data_dir=tmp_path)
+    b = make_batch("cifar10", 16, data_mode, "random", seed=7, data_dir=tmp_path)
+    c = make_batch("cifar10", 16, data_mode, "random", seed=8, data_dir=tmp_path)
     assert torch.equal(a.inputs, b.inputs) and torch.equal(a.targets, b.targets)
     assert not torch.equal(a.inputs, c.inputs) and not torch.equal(a.targets, c.targets)
 
@@ -196,7 +196,7 @@ def test_global_rng_untouched(tmp_path: Path) -> None:
     torch.manual_seed(123)
     expected = torch.rand(3)
     torch.manual_seed(123)
-    make_batch("cifar10", 8, "gaussian", "random", data=tmp_path)
+    make_batch("cifar10", 8, "gaussian", "random", data_dir=tmp_path)
     assert torch.equal(torch.rand(3), expected)
 
 
@@ -207,7 +207,7 @@ def test_real_prefers_train_split(root: Path) -> None:
     files = _cifar10(root / "again")  # identical content to the module fixture's (same rng seed)
     train = np.concatenate([files[f"data_batch_{i}"][0] for i in range(1, 6)])
     labels = np.concatenate([files[f"data_batch_{i}"][1] for i in range(1, 6)])
-    batch = make_batch("cifar10", 20, "real", "true", seed=1, data=root)
+    batch = make_batch("cifar10", 20, "real", "true", seed=1, data_dir=root)
     assert batch.source == "cifar-10-batches-py/data_batch_1..5 (train split)"
     rows = _row_index(_as_uint8(batch), train)
     assert len(set(rows)) == 20  # drawn without replacement
@@ -216,7 +216,7 @@ def test_real_prefers_train_split(root: Path) -> None:
 
 def test_real_normalisation_exact(root: Path) -> None:
     info = dataset_info("cifar10")
-    batch = make_batch("cifar10", 4, data=root)
+    batch = make_batch("cifar10", 4, data_dir=root)
     unit = batch.inputs * torch.tensor(info.std).view(1, 3, 1, 1) + torch.tensor(info.mean).view(1, 3, 1, 1)
     assert float(unit.min()) >= -1e-5 and float(unit.max()) <= 1 + 1e-5
     assert torch.allclose(unit * 255, (unit * 255).round(), atol=1e-3)
@@ -224,7 +224,7 @@ def test_real_normalisation_exact(root: Path) -> None:
 
 def test_test_split_when_train_absent(tmp_path: Path) -> None:
     files = _cifar10(tmp_path, train=False)
-    batch = make_batch("cifar10", C10_TEST, data=tmp_path)
+    batch = make_batch("cifar10", C10_TEST, data_dir=tmp_path)
     assert batch.source == "cifar-10-batches-py/test_batch (test split; train batches absent)"
     rows = _row_index(_as_uint8(batch), files["test_batch"][0])
     assert sorted(rows) == list(range(C10_TEST))
@@ -234,13 +234,13 @@ def test_test_split_when_train_absent(tmp_path: Path) -> None:
 def test_partial_train_split_reported(tmp_path: Path) -> None:
     _cifar10(tmp_path)
     (tmp_path / "cifar-10-batches-py" / "data_batch_4").unlink()
-    batch = make_batch("cifar10", 4, data=tmp_path)
+    batch = make_batch("cifar10", 4, data_dir=tmp_path)
     assert "only 4 of 5 train batches present" in batch.source
 
 
 def test_cifar100_fine_labels(root: Path) -> None:
     data, labels = _cifar100(root / "again")
-    batch = make_batch("cifar100", C100_TRAIN, data=root)
+    batch = make_batch("cifar100", C100_TRAIN, data_dir=root)
     assert batch.source == "cifar-100-python/train (train split)" and batch.num_classes == 100
     rows = _row_index(_as_uint8(batch), data)
     assert batch.targets.tolist() == labels[rows].tolist()
@@ -250,7 +250,7 @@ def test_imagenet16_120_subset(root: Path) -> None:
     data, labels = _imagenet16(root / "again")
     n = len(labels)
     assert 0 < n < 10 * IN16_PER_FILE
-    batch = make_batch("ImageNet16-120", n, data=root)
+    batch = make_batch("ImageNet16-120", n, data_dir=root)
     assert batch.inputs.shape == (n, 3, 16, 16) and batch.num_classes == 120
     assert batch.source == "ImageNet16/train_data_batch_1..10 (train split)"
     rows = _row_index(_as_uint8(batch), data)
@@ -258,33 +258,33 @@ def test_imagenet16_120_subset(root: Path) -> None:
     assert batch.targets.tolist() == labels[rows].tolist()
     assert int(batch.targets.max()) < 120
     with pytest.raises(ValueError, match=f"exceeds the {n} images"):
-        make_batch("ImageNet16-120", n + 1, data=root)
+        make_batch("ImageNet16-120", n + 1, data_dir=root)
 
 
 def test_cifar_python_subfolder(tmp_path: Path) -> None:
     _imagenet16(tmp_path, subfolder="cifar.python")
-    assert make_batch("ImageNet16-120", 2, data=tmp_path).inputs.shape == (2, 3, 16, 16)
+    assert make_batch("ImageNet16-120", 2, data_dir=tmp_path).inputs.shape == (2, 3, 16, 16)
 
 
 def test_env_var_root(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NASI_HARNESS_DATA", str(root))
-    assert torch.equal(make_batch("cifar10", 4).inputs, make_batch("cifar10", 4, data=root).inputs)
+    assert torch.equal(make_batch("cifar10", 4).inputs, make_batch("cifar10", 4, data_dir=root).inputs)
 
 
 def test_cifar10_valid_uses_cifar10_files(root: Path) -> None:
-    a, b = make_batch("cifar10", 8, data=root), make_batch("cifar10-valid", 8, data=root)
+    a, b = make_batch("cifar10", 8, data_dir=root), make_batch("cifar10-valid", 8, data_dir=root)
     assert torch.equal(a.inputs, b.inputs) and torch.equal(a.targets, b.targets)
 
 
 @pytest.mark.parametrize("data_mode", ["real", "repeat", "other:cifar100", "other:ImageNet16-120"])
 @pytest.mark.parametrize("label_mode", LABEL_MODES)
 def test_every_mode_deterministic(root: Path, data_mode: str, label_mode: str) -> None:
-    a = make_batch("cifar10", 12, data_mode, label_mode, seed=5, data=root)
-    b = make_batch("cifar10", 12, data_mode, label_mode, seed=5, data=root)
+    a = make_batch("cifar10", 12, data_mode, label_mode, seed=5, data_dir=root)
+    b = make_batch("cifar10", 12, data_mode, label_mode, seed=5, data_dir=root)
     assert a.inputs.shape == (12, 3, 32, 32) and a.inputs.dtype == torch.float32
     assert a.targets.shape == (12,) and a.targets.dtype == torch.int64
     assert torch.equal(a.inputs, b.inputs) and torch.equal(a.targets, b.targets) and a.source == b.source
-    c = make_batch("cifar10", 12, data_mode, label_mode, seed=6, data=root)
+    c = make_batch("cifar10", 12, data_mode, label_mode, seed=6, data_dir=root)
     assert not (torch.equal(a.inputs, c.inputs) and torch.equal(a.targets, c.targets))
 
 
@@ -292,35 +292,35 @@ def test_every_mode_deterministic(root: Path, data_mode: str, label_mode: str) -
 
 
 def test_labels_aligned_when_data_swapped(root: Path) -> None:
-    reference = make_batch("cifar10", 16, "real", "true", seed=2, data=root)
+    reference = make_batch("cifar10", 16, "real", "true", seed=2, data_dir=root)
     for data_mode in ("gaussian", "uniform", "repeat", "other:cifar100", "other:ImageNet16-120"):
-        swapped = make_batch("cifar10", 16, data_mode, "true", seed=2, data=root)
+        swapped = make_batch("cifar10", 16, data_mode, "true", seed=2, data_dir=root)
         assert torch.equal(swapped.targets, reference.targets), data_mode
         assert not torch.equal(swapped.inputs, reference.inputs), data_mode
-    assert "labels true of cifar-10-batches-py" in make_batch("cifar10", 4, "gaussian", "true", data=root).source
+    assert "labels true of cifar-10-batches-py" in make_batch("cifar10", 4, "gaussian", "true", data_dir=root).source
 
 
 def test_images_aligned_when_labels_swapped(root: Path) -> None:
-    reference = make_batch("cifar10", 16, "real", "true", seed=2, data=root)
-    rand = make_batch("cifar10", 16, "real", "random", seed=2, data=root)
-    shuffled = make_batch("cifar10", 16, "real", "shuffled", seed=2, data=root)
+    reference = make_batch("cifar10", 16, "real", "true", seed=2, data_dir=root)
+    rand = make_batch("cifar10", 16, "real", "random", seed=2, data_dir=root)
+    shuffled = make_batch("cifar10", 16, "real", "shuffled", seed=2, data_dir=root)
     assert torch.equal(rand.inputs, reference.inputs) and torch.equal(shuffled.inputs, reference.inputs)
     assert not torch.equal(rand.targets, reference.targets)
     assert sorted(shuffled.targets.tolist()) == sorted(reference.targets.tolist())
     assert not torch.equal(shuffled.targets, reference.targets)
     # random labels do not depend on the data mode
-    assert torch.equal(rand.targets, make_batch("cifar10", 16, "gaussian", "random", seed=2, data=root).targets)
+    assert torch.equal(rand.targets, make_batch("cifar10", 16, "gaussian", "random", seed=2, data_dir=root).targets)
 
 
 def test_shuffled_labels_with_synthetic_data(root: Path) -> None:
-    reference = make_batch("cifar10", 16, "real", "shuffled", seed=4, data=root)
-    swapped = make_batch("cifar10", 16, "uniform", "shuffled", seed=4, data=root)
+    reference = make_batch("cifar10", 16, "real", "shuffled", seed=4, data_dir=root)
+    swapped = make_batch("cifar10", 16, "uniform", "shuffled", seed=4, data_dir=root)
     assert torch.equal(swapped.targets, reference.targets)
 
 
 def test_repeat_is_first_real_image(root: Path) -> None:
-    reference = make_batch("cifar10", 8, "real", "true", seed=9, data=root)
-    batch = make_batch("cifar10", 8, "repeat", "true", seed=9, data=root)
+    reference = make_batch("cifar10", 8, "real", "true", seed=9, data_dir=root)
+    batch = make_batch("cifar10", 8, "repeat", "true", seed=9, data_dir=root)
     assert all(torch.equal(row, reference.inputs[0]) for row in batch.inputs)
     assert torch.equal(batch.targets, reference.targets)
     assert "first drawn image repeated" in batch.source
@@ -331,9 +331,9 @@ def test_repeat_is_first_real_image(root: Path) -> None:
 
 def test_other_dataset_normalised_as_target(root: Path) -> None:
     data, _ = _cifar100(root / "again")
-    batch = make_batch("cifar10", 10, "other:cifar100", "random", seed=1, data=root)
+    batch = make_batch("cifar10", 10, "other:cifar100", "random", seed=1, data_dir=root)
     rows = _row_index(_as_uint8(batch, "cifar10"), data)  # undoing cifar10's mean/std recovers the pixels
-    assert rows == _row_index(_as_uint8(make_batch("cifar100", 10, seed=1, data=root)), data)  # same seed draw
+    assert rows == _row_index(_as_uint8(make_batch("cifar100", 10, seed=1, data_dir=root)), data)  # same seed draw
     assert batch.num_classes == 10 and int(batch.targets.max()) < 10
     assert batch.source.startswith("other:cifar100 cifar-100-python/train (train split), normalised as cifar10")
 
@@ -341,28 +341,28 @@ def test_other_dataset_normalised_as_target(root: Path) -> None:
 def test_other_downsized_bilinear(root: Path) -> None:
     """32 -> 16 bilinear (align_corners=False) samples the centre of each 2x2 block: the block mean."""
     info = dataset_info("ImageNet16-120")
-    batch = make_batch("ImageNet16-120", 6, "other:cifar10", "true", seed=3, data=root)
+    batch = make_batch("ImageNet16-120", 6, "other:cifar10", "true", seed=3, data_dir=root)
     assert batch.inputs.shape == (6, 3, 16, 16)
     c10 = dataset_info("cifar10")
-    source = make_batch("cifar10", 6, seed=3, data=root).inputs
+    source = make_batch("cifar10", 6, seed=3, data_dir=root).inputs
     unit = source * torch.tensor(c10.std).view(1, 3, 1, 1) + torch.tensor(c10.mean).view(1, 3, 1, 1)
     expected = (F.avg_pool2d(unit, 2) - torch.tensor(info.mean).view(1, 3, 1, 1)) / torch.tensor(info.std).view(
         1, 3, 1, 1
     )
     assert torch.allclose(batch.inputs, expected, atol=1e-5)
-    assert torch.equal(batch.targets, make_batch("ImageNet16-120", 6, seed=3, data=root).targets)
+    assert torch.equal(batch.targets, make_batch("ImageNet16-120", 6, seed=3, data_dir=root).targets)
     assert "resized 32->16 bilinear" in batch.source
 
 
 def test_other_upsized(root: Path) -> None:
-    batch = make_batch("cifar100", 5, "other:ImageNet16-120", "random", data=root)
+    batch = make_batch("cifar100", 5, "other:ImageNet16-120", "random", data_dir=root)
     assert batch.inputs.shape == (5, 3, 32, 32) and "resized 16->32 bilinear" in batch.source
 
 
 @pytest.mark.parametrize(("dataset", "mode"), [("cifar10", "other:cifar10"), ("cifar10-valid", "other:cifar10")])
 def test_other_same_dataset_rejected(root: Path, dataset: str, mode: str) -> None:
     with pytest.raises(ValueError, match="use 'real' or another dataset"):
-        make_batch(dataset, 4, mode, "true", data=root)
+        make_batch(dataset, 4, mode, "true", data_dir=root)
 
 
 # --- errors ----------------------------------------------------------------------------------------
@@ -371,23 +371,23 @@ def test_other_same_dataset_rejected(root: Path, dataset: str, mode: str) -> Non
 @pytest.mark.parametrize("size", [0, -3, 2.5, True, "8"])
 def test_bad_batch_size(tmp_path: Path, size: object) -> None:
     with pytest.raises(ValueError, match="batch size"):
-        make_batch("cifar10", size, "gaussian", "random", data=tmp_path)  # type: ignore[arg-type]
+        make_batch("cifar10", size, "gaussian", "random", data_dir=tmp_path)  # type: ignore[arg-type]
 
 
 def test_numpy_integers_accepted(tmp_path: Path) -> None:
-    batch = make_batch("cifar10", np.int64(4), "gaussian", "random", seed=np.int32(1), data=tmp_path)
+    batch = make_batch("cifar10", np.int64(4), "gaussian", "random", seed=np.int32(1), data_dir=tmp_path)
     assert batch.inputs.shape[0] == 4 and batch.seed == 1 and type(batch.seed) is int
 
 
 def test_batch_larger_than_dataset(tmp_path: Path) -> None:
     _cifar10(tmp_path, train=False)
     with pytest.raises(ValueError, match=f"batch size {C10_TEST + 1} exceeds the {C10_TEST} images"):
-        make_batch("cifar10", C10_TEST + 1, data=tmp_path)
+        make_batch("cifar10", C10_TEST + 1, data_dir=tmp_path)
 
 
 def test_unknown_dataset(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="unknown dataset 'mnist'"):
-        make_batch("mnist", 4, "gaussian", "random", data=tmp_path)
+        make_batch("mnist", 4, "gaussian", "random", data_dir=tmp_path)
 
 
 @pytest.mark.parametrize(
@@ -404,7 +404,7 @@ def test_missing_dataset_one_line(
     tmp_path: Path, dataset: str, data_mode: str, label_mode: str, looked_for: str, how: str
 ) -> None:
     with pytest.raises(DataMissing) as info:
-        make_batch(dataset, 4, data_mode, label_mode, data=tmp_path)
+        make_batch(dataset, 4, data_mode, label_mode, data_dir=tmp_path)
     message = str(info.value)
     assert "\n" not in message
     assert looked_for in message and how in message and f"--data-dir {tmp_path}" in message
@@ -413,7 +413,7 @@ def test_missing_dataset_one_line(
 
 def test_missing_root_directory(tmp_path: Path) -> None:
     with pytest.raises(DataMissing, match="cifar10 data not found"):
-        make_batch("cifar10", 4, data=tmp_path / "nowhere")
+        make_batch("cifar10", 4, data_dir=tmp_path / "nowhere")
 
 
 def test_missing_via_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -427,29 +427,29 @@ def test_corrupt_file_one_line(tmp_path: Path) -> None:
     folder.mkdir()
     (folder / "train").write_bytes(b"not a pickle")
     with pytest.raises(HarnessError, match="cannot read") as info:
-        make_batch("cifar100", 2, data=tmp_path)
+        make_batch("cifar100", 2, data_dir=tmp_path)
     assert "\n" not in str(info.value)
 
 
 def test_wrong_layout_rejected(tmp_path: Path) -> None:
     _write(tmp_path / "cifar-100-python" / "train", {"data": np.zeros((2, 768), np.uint8), "fine_labels": [0, 1]})
     with pytest.raises(HarnessError, match=r"expected 'data' uint8 \[N, 3072\]"):
-        make_batch("cifar100", 2, data=tmp_path)
+        make_batch("cifar100", 2, data_dir=tmp_path)
     _write(tmp_path / "cifar-10-batches-py" / "test_batch", {"data": np.zeros((2, 3072), np.uint8), "labels": [0, 10]})
     with pytest.raises(HarnessError, match=r"labels outside 0..9"):
-        make_batch("cifar10", 2, data=tmp_path)
+        make_batch("cifar10", 2, data_dir=tmp_path)
     _write(tmp_path / "ImageNet16" / "val_data", {"data": np.zeros((2, 768), np.uint8)})
     with pytest.raises(HarnessError, match="expected keys 'data' and 'labels'"):
-        make_batch("ImageNet16-120", 2, data=tmp_path)
+        make_batch("ImageNet16-120", 2, data_dir=tmp_path)
 
 
 def test_edited_file_reloaded(tmp_path: Path) -> None:
     _cifar10(tmp_path, train=False)
-    before = make_batch("cifar10", 2, data=tmp_path)
+    before = make_batch("cifar10", 2, data_dir=tmp_path)
     path = tmp_path / "cifar-10-batches-py" / "test_batch"
     data = np.full((3, 3072), 7, np.uint8)
     _write(path, {"data": data, "labels": [1, 2, 3]})
-    after = make_batch("cifar10", 3, data=tmp_path)
+    after = make_batch("cifar10", 3, data_dir=tmp_path)
     assert not torch.equal(before.inputs, after.inputs[:2])
     assert sorted(after.targets.tolist()) == [1, 2, 3]
 

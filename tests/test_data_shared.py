@@ -15,7 +15,7 @@ from harness.datasets import dataset_info
 
 
 def test_reference_cifar10_normalised(shared_data: Path) -> None:
-    batch = make_batch("cifar10", 10_000, "real", "true", seed=0, data=shared_data)
+    batch = make_batch("cifar10", 10_000, "real", "true", seed=0, data_dir=shared_data)
     assert batch.source == "cifar-10-batches-py/test_batch (test split; train batches absent)"
     assert batch.inputs.shape == (10_000, 3, 32, 32)
     means = batch.inputs.mean(dim=(0, 2, 3))
@@ -24,13 +24,13 @@ def test_reference_cifar10_normalised(shared_data: Path) -> None:
     assert torch.all((stds - 1).abs() < 0.1), stds
     assert batch.targets.bincount().tolist() == [1000] * 10
     with pytest.raises(ValueError, match="exceeds the 10000 images"):
-        make_batch("cifar10", 10_001, data=shared_data)
+        make_batch("cifar10", 10_001, data_dir=shared_data)
 
 
 def test_reference_cifar10_small_batch_matches_large(shared_data: Path) -> None:
     """A batch is the first B of the seed's permutation: growing B extends it."""
-    small = make_batch("cifar10", 8, seed=11, data=shared_data)
-    large = make_batch("cifar10", 32, seed=11, data=shared_data)
+    small = make_batch("cifar10", 8, seed=11, data_dir=shared_data)
+    large = make_batch("cifar10", 32, seed=11, data_dir=shared_data)
     assert torch.equal(small.inputs, large.inputs[:8]) and torch.equal(small.targets, large.targets[:8])
 
 
@@ -75,7 +75,7 @@ def test_cifar100_samples_layout(shared_data: Path, tmp_path: Path) -> None:
     folder.mkdir()
     with open(folder / "test", "wb") as f:
         pickle.dump({"data": images.transpose(0, 3, 1, 2).reshape(len(images), -1), "fine_labels": labels}, f)
-    batch = make_batch("cifar100", len(samples), data=tmp_path)
+    batch = make_batch("cifar100", len(samples), data_dir=tmp_path)
     assert batch.source == "cifar-100-python/test (test split; train batches absent)"
     got = _unnormalise(batch.inputs, "cifar100")
     for picture, label in zip(got, batch.targets.tolist()):
@@ -95,9 +95,9 @@ def test_imagenet16_samples_subset(shared_data: Path, tmp_path: Path) -> None:
     kept = official <= 120
     if not kept.any():
         pytest.skip("no sample in the 120-class subset")
-    batch = make_batch("ImageNet16-120", int(kept.sum()), data=tmp_path)
+    batch = make_batch("ImageNet16-120", int(kept.sum()), data_dir=tmp_path)
     assert sorted(batch.targets.tolist()) == sorted((official[kept] - 1).tolist())
     got = _unnormalise(batch.inputs, "ImageNet16-120")
     assert sorted(map(bytes, got)) == sorted(map(bytes, images[kept]))
     with pytest.raises(ValueError, match="exceeds"):
-        make_batch("ImageNet16-120", int(kept.sum()) + 1, data=tmp_path)
+        make_batch("ImageNet16-120", int(kept.sum()) + 1, data_dir=tmp_path)

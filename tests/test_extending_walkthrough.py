@@ -93,7 +93,7 @@ def test_reference_exports_hold_every_builtin_on_the_1000_reference_cells() -> N
     ref = load_reference()
     assert sorted(set(ref["index"])) == sorted(parse_cells("sample:1000:0", "nb201"))
     assert ref.groupby("proxy").size().eq(1000).all()
-    aggregates = {"az_nas", "te_nas", "vkdnw_single", "vkdnw_agg"}  # pool aggregates (#20)
+    aggregates = {"az_nas", "te_nas", "vkdnw_single", "vkdnw_agg"}  # pool aggregates
     assert aggregates <= set(ref["proxy"])
     assert {base_proxy(p) for p in ref["proxy"]} - aggregates == {
         name for name in proxy_names() if get_proxy(name).builtin

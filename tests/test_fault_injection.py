@@ -1,4 +1,4 @@
-"""Fault injection (#23): ``kill -9`` at many points of the store's write path (schema migration, lease
+"""Fault injection: ``kill -9`` at many points of the store's write path (schema migration, lease
 registration, claims, row writes, releases), chosen by hypothesis as the N-th SQL statement or the N-th batch of
 SQLite VM steps; two writers at once; corrupt store files. After every fault: ``PRAGMA integrity_check`` passes,
 no unit is stored twice, and a rerun stores every unit exactly once (committed rows are never scored again)."""

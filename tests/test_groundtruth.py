@@ -41,7 +41,7 @@ CHECKED = {
 
 @pytest.mark.parametrize("dataset,split", list(CHECKED))
 def test_checked_optima(nb201_only, dataset, split):
-    acc = load_accuracy("nb201", dataset, split, 200, data=nb201_only)
+    acc = load_accuracy("nb201", dataset, split, 200, data_dir=nb201_only)
     best, where = CHECKED[(dataset, split)]
     assert len(acc) == 15625 and acc.index.name == "index" and acc.dtype == float
     assert acc.index.tolist() == list(range(15625))
@@ -55,27 +55,27 @@ def test_checked_optima(nb201_only, dataset, split):
 
 
 def test_resnet_cell_and_split_meaning(nb201_only):
-    acc = load_accuracy("nb201", data=nb201_only)  # defaults: cifar10 test, 200 epochs, seed-averaged
+    acc = load_accuracy("nb201", data_dir=nb201_only)  # defaults: cifar10 test, 200 epochs, seed-averaged
     assert acc[11472] == pytest.approx(93.91, abs=1e-3)
     assert "train+valid" in acc.attrs["provenance"]["split_meaning"]
 
 
 def test_second_lookup_under_a_second(nb201_only):
-    load_accuracy("nb201", "cifar100", "test", 200, data=nb201_only)
+    load_accuracy("nb201", "cifar100", "test", 200, data_dir=nb201_only)
     start = time.perf_counter()
-    acc = load_accuracy("nb201", "cifar100", "test", 200, data=nb201_only)
+    acc = load_accuracy("nb201", "cifar100", "test", 200, data_dir=nb201_only)
     assert time.perf_counter() - start < 1.0 and len(acc) == 15625
 
 
 def test_one_seed_table_needs_seed_avg_false(nb201_only):
     with pytest.raises(GroundTruthMissing, match="one random seed per cell.*pass seed_avg=False"):
-        load_accuracy("nb201", "cifar100", "test", 12, data=nb201_only)
-    one = load_accuracy("nb201", "cifar100", "test", 12, data=nb201_only, seed_avg=False)
+        load_accuracy("nb201", "cifar100", "test", 12, data_dir=nb201_only)
+    one = load_accuracy("nb201", "cifar100", "test", 12, data_dir=nb201_only, seed_avg=False)
     assert len(one) == 15625 and one.attrs["provenance"]["seeds"].startswith("one seed")
     assert one.attrs["provenance"]["file"].endswith("tss_test_acc_12ep_200ep_oneseed.csv")
     # The 200-epoch one-seed column is a different (noisier) quantity than the seed average.
-    avg = load_accuracy("nb201", "cifar100", "test", 200, data=nb201_only)
-    single = load_accuracy("nb201", "cifar100", "test", 200, data=nb201_only, seed_avg=False)
+    avg = load_accuracy("nb201", "cifar100", "test", 200, data_dir=nb201_only)
+    single = load_accuracy("nb201", "cifar100", "test", 200, data_dir=nb201_only, seed_avg=False)
     assert (avg - single).abs().max() > 0.5
 
 
@@ -110,7 +110,7 @@ def _root_with(tmp_path, shared_data, seedavg_text: str | None):
 def test_a_complete_made_up_table_reads(tmp_path, full_frame):
     (tmp_path / "nb201").mkdir()
     full_frame.to_csv(tmp_path / "nb201" / SEEDAVG, index=False)
-    acc = load_accuracy("nb201", "cifar10", "test", 200, data=tmp_path)
+    acc = load_accuracy("nb201", "cifar10", "test", 200, data_dir=tmp_path)
     assert len(acc) == 15625 and acc[0] == 10.0 and acc[81] == 11.0
     assert acc.attrs["provenance"]["cells"] == "15625 of 15625"
 
@@ -160,13 +160,13 @@ def test_a_broken_table_is_an_error_naming_it_never_a_fallback(tmp_path, shared_
     root = _root_with(tmp_path, shared_data, make(full_frame))
     before = sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in (root / "nb201").iterdir())
     with pytest.raises(GroundTruthBroken) as err:
-        load_accuracy("nb201", "cifar10", "test", 200, data=root)
+        load_accuracy("nb201", "cifar10", "test", 200, data_dir=root)
     message = str(err.value)
     assert "\n" not in message and str(root / "nb201" / SEEDAVG) in message
     assert re.search(pattern.replace("SEEDAVG", SEEDAVG), message), message
     assert not isinstance(err.value, (ValueError, DataMissing))  # nothing may mistake it for "absent"
     with pytest.raises(GroundTruthBroken):
-        target_loader(TargetSpec("test", 200), data=root)("nb201", "cifar10")
+        target_loader(TargetSpec("test", 200), data_dir=root)("nb201", "cifar10")
     assert not (tmp_path / "cache" / "groundtruth").exists()  # nothing written
     after = sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in (root / "nb201").iterdir())
     assert after == before
@@ -176,7 +176,7 @@ def test_only_an_absent_table_lets_the_analysis_use_the_one_seed_table(tmp_path,
     from harness.analysis.target import TargetSpec, target_loader
 
     root = _root_with(tmp_path, shared_data, None)
-    acc = target_loader(TargetSpec("test", 200), data=root)("nb201", "cifar10")
+    acc = target_loader(TargetSpec("test", 200), data_dir=root)("nb201", "cifar10")
     assert acc.attrs["provenance"]["file"].endswith(ONESEED)
 
 
@@ -209,14 +209,14 @@ def test_data_check_validates_contents_and_exits_1_on_a_broken_table(tmp_path, s
 )
 def test_bad_arguments_name_the_allowed_values(tmp_path, kwargs, allowed):
     with pytest.raises(ValueError) as err:
-        load_accuracy(**kwargs, data=tmp_path)
+        load_accuracy(**kwargs, data_dir=tmp_path)
     assert allowed in str(err.value)
     assert not isinstance(err.value, GroundTruthMissing)
 
 
 def test_missing_ground_truth_is_one_clear_line(tmp_path):
     with pytest.raises(GroundTruthMissing) as err:
-        load_accuracy("nb201", "cifar100", "valid", 200, data=tmp_path)
+        load_accuracy("nb201", "cifar100", "valid", 200, data_dir=tmp_path)
     message = str(err.value)
     assert isinstance(err.value, DataMissing) and isinstance(err.value, FileNotFoundError)
     assert "\n" not in message
@@ -228,21 +228,21 @@ def test_missing_ground_truth_is_one_clear_line(tmp_path):
 
 def test_missing_reports_what_was_found(nb201_only):
     with pytest.raises(GroundTruthMissing, match="tss_test_acc_200ep_seedavg.csv has no cifar100/valid/200ep"):
-        load_accuracy("nb201", "cifar100", "valid", 200, data=nb201_only)
+        load_accuracy("nb201", "cifar100", "valid", 200, data_dir=nb201_only)
     with pytest.raises(GroundTruthMissing, match=r"no ground truth for nats-sss .*NATS-sss-v1_0-50262-simple"):
-        load_accuracy("nats-sss", "cifar10", "test", 90, data=nb201_only)
+        load_accuracy("nats-sss", "cifar10", "test", 90, data_dir=nb201_only)
 
 
 def test_data_that_is_not_a_directory(tmp_path):
     with pytest.raises(GroundTruthMissing, match=r"\(not a directory\)"):
-        load_accuracy(data=tmp_path / "absent")
+        load_accuracy(data_dir=tmp_path / "absent")
 
 
 def test_costs_need_an_official_file(nb201_only):
     with pytest.raises(GroundTruthMissing, match="CSV tables hold no costs"):
-        load_costs("nb201", "cifar10", data=nb201_only)
+        load_costs("nb201", "cifar10", data_dir=nb201_only)
     with pytest.raises(ValueError, match="expected one of"):
-        load_costs("nb201", "mnist", data=nb201_only)
+        load_costs("nb201", "mnist", data_dir=nb201_only)
 
 
 def test_describe_sources(shared_data, tmp_path):

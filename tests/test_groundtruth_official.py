@@ -167,7 +167,7 @@ def test_nb201_pth_loads_through_official_api(tmp_path, zip_format):
     if zip_format:  # what nas_201_api's bare torch.load(path) meets on torch >= 2.6
         with pytest.raises(pickle.UnpicklingError):
             torch.load(tmp_path / "NAS-Bench-201-v1_1-096897.pth")
-    acc = load_accuracy("nb201", "cifar100", "valid", 200, data=tmp_path)
+    acc = load_accuracy("nb201", "cifar100", "valid", 200, data_dir=tmp_path)
     assert api_201.torch is torch  # the loader's stand-in is removed again
     assert acc.index.tolist() == [0, 5, 7] and acc.index.name == "index" and acc.name == "cifar100/valid/200ep"
     assert acc.to_dict() == pytest.approx({i: expected(i, "cifar100", "valid", 200, s) for i, s in SEEDS.items()})
@@ -182,24 +182,24 @@ def test_nb201_splits_follow_the_official_definitions(tmp_path):
     write_nb201_pth(tmp_path)
     for dataset, splits in SET_OF_SPLIT.items():
         for split in splits:
-            acc = load_accuracy("nb201", dataset, split, 200, data=tmp_path)
+            acc = load_accuracy("nb201", dataset, split, 200, data_dir=tmp_path)
             want = {i: expected(i, dataset, split, 200, s) for i, s in SEEDS.items()}
             assert acc.to_dict() == pytest.approx(want), (dataset, split)
-    one = load_accuracy("nb201", "cifar10", "test", 200, data=tmp_path, seed_avg=False)
+    one = load_accuracy("nb201", "cifar10", "test", 200, data_dir=tmp_path, seed_avg=False)
     assert one.to_dict() == pytest.approx({i: expected(i, "cifar10", "test", 200, [777]) for i in SEEDS})
     assert one.attrs["provenance"]["seeds"] == "one seed (777)"
 
 
 def test_nb201_missing_schedule_is_a_clear_error(tmp_path):
     write_nb201_pth(tmp_path)
-    assert len(load_accuracy("nb201", "cifar10-valid", "valid", 12, data=tmp_path)) == 3
+    assert len(load_accuracy("nb201", "cifar10-valid", "valid", 12, data_dir=tmp_path)) == 3
     with pytest.raises(GroundTruthMissing, match=r"NAS-Bench-201-v1_1-096897\.pth has no cifar10/test/12ep"):
-        load_accuracy("nb201", "cifar10", "test", 12, data=tmp_path)
+        load_accuracy("nb201", "cifar10", "test", 12, data_dir=tmp_path)
 
 
 def test_nb201_costs(tmp_path):
     write_nb201_pth(tmp_path)
-    costs = load_costs("nb201", "cifar100", data=tmp_path)
+    costs = load_costs("nb201", "cifar100", data_dir=tmp_path)
     assert list(costs.columns) == ["params_m", "flops_m", "latency_ms"] and costs.index.tolist() == [0, 5, 7]
     assert costs.loc[7].tolist() == pytest.approx([0.17, 17.0, 17.0])
 
@@ -210,14 +210,14 @@ def test_nb201_costs(tmp_path):
 def test_nats_simple_archive_topology(tmp_path):
     write_nats_simple(tmp_path, "tss")
     with pytest.warns(PartialGroundTruth, match="3 of 15625"):
-        acc = load_accuracy("nb201", "ImageNet16-120", "valtest", 200, data=tmp_path)
+        acc = load_accuracy("nb201", "ImageNet16-120", "valtest", 200, data_dir=tmp_path)
     assert acc.to_dict() == pytest.approx(
         {i: expected(i, "ImageNet16-120", "valtest", 200, s) for i, s in SEEDS.items()}
     )
     prov = acc.attrs["provenance"]
     assert prov["version"] == "NATS-tss-v1_0-3ffb9" and prov["cells"] == "3 of 15625"
     with pytest.warns(PartialGroundTruth):
-        short = load_accuracy("nb201", "cifar10", "test", 12, data=tmp_path)
+        short = load_accuracy("nb201", "cifar10", "test", 12, data_dir=tmp_path)
     assert short.attrs["provenance"]["seeds"] == "averaged over 1 seed"
     assert short[5] == pytest.approx(expected(5, "cifar10", "test", 12, [111]))
 
@@ -226,17 +226,17 @@ def test_nats_simple_archive_size_space(tmp_path):
     write_nats_simple(tmp_path, "sss")
     for epochs in (1, 12, 90):
         with pytest.warns(PartialGroundTruth, match="3 of 32768"):
-            acc = load_accuracy("nats-sss", "cifar100", "test", epochs, data=tmp_path)
+            acc = load_accuracy("nats-sss", "cifar100", "test", epochs, data_dir=tmp_path)
         fixed = {1: [777], 12: [777, 888, 999]}.get(epochs)
         want = {i: expected(i, "cifar100", "test", epochs, fixed or seeds) for i, seeds in SEEDS.items()}
         assert acc.to_dict() == pytest.approx(want), epochs
-    costs = load_costs("nats-sss", "cifar10", data=tmp_path)
+    costs = load_costs("nats-sss", "cifar10", data_dir=tmp_path)
     assert costs.loc[5, "flops_m"] == pytest.approx(15.0)
 
 
 def test_nats_single_file(tmp_path):
     write_nats_file(tmp_path)
-    acc = load_accuracy("nb201", "cifar10-valid", "test", 200, data=tmp_path)
+    acc = load_accuracy("nb201", "cifar10-valid", "test", 200, data_dir=tmp_path)
     assert acc.to_dict() == pytest.approx({i: expected(i, "cifar10-valid", "test", 200, s) for i, s in SEEDS.items()})
     assert acc.attrs["provenance"]["file"].endswith("NATS-tss-v1_0-3ffb9.pickle.pbz2")
 
@@ -244,7 +244,7 @@ def test_nats_single_file(tmp_path):
 def test_cache_is_reused_and_follows_the_source(tmp_path, monkeypatch):
     folder = write_nats_simple(tmp_path, "tss")
     with pytest.warns(PartialGroundTruth):
-        first = load_accuracy("nb201", "cifar100", "test", 200, data=tmp_path)
+        first = load_accuracy("nb201", "cifar100", "test", 200, data_dir=tmp_path)
     cache_file = Path(first.attrs["provenance"]["cache"])
     assert cache_file.is_file() and cache_file.is_relative_to(tmp_path / "cache" / "groundtruth")
 
@@ -254,7 +254,7 @@ def test_cache_is_reused_and_follows_the_source(tmp_path, monkeypatch):
     with monkeypatch.context() as m:
         m.setattr(official, "open_nats", no_api)
         with pytest.warns(PartialGroundTruth):
-            second = load_accuracy("nb201", "cifar100", "valid", 200, data=tmp_path)  # another column, same cache
+            second = load_accuracy("nb201", "cifar100", "valid", 200, data_dir=tmp_path)  # another column, same cache
     assert second.attrs["provenance"]["cache"] == str(cache_file)
     # A new cell file changes the archive's identity: it is extracted again and the new cell appears.
     cell = OrderedDict(
@@ -262,7 +262,7 @@ def test_cache_is_reused_and_follows_the_source(tmp_path, monkeypatch):
     )
     nats_bench.pickle_save(cell, folder / "000009.pickle")
     with pytest.warns(PartialGroundTruth):
-        third = load_accuracy("nb201", "cifar100", "test", 200, data=tmp_path)
+        third = load_accuracy("nb201", "cifar100", "test", 200, data_dir=tmp_path)
     assert third.index.tolist() == [0, 5, 7, 9] and third.attrs["provenance"]["cache"] != str(cache_file)
 
 
@@ -285,7 +285,7 @@ def test_wrong_order_is_refused(tmp_path):
     os.remove(folder / "meta.pickle.pbz2")
     nats_bench.pickle_save(meta, folder / "meta.pickle")
     with pytest.raises(GroundTruthBroken, match="not in the official order"):
-        load_accuracy("nb201", "cifar10", "test", 200, data=tmp_path)
+        load_accuracy("nb201", "cifar10", "test", 200, data_dir=tmp_path)
 
 
 # --- the real NATS-Bench sample files (cells 0, 11, 284) ---------------------------------------------------------
@@ -303,7 +303,7 @@ def test_real_sample_archives(shared_data, space, family, epochs):
     api = nats_bench.create(str(folder), family, fast_mode=True, verbose=False)
     for dataset, split in (("cifar10-valid", "valid"), ("cifar100", "test"), ("ImageNet16-120", "valtest")):
         with pytest.warns(PartialGroundTruth):
-            acc = load_accuracy(space, dataset, split, epochs, data=shared_data, source="nats-bench")
+            acc = load_accuracy(space, dataset, split, epochs, data_dir=shared_data, source="nats-bench")
         assert acc.index.tolist() == SAMPLE_CELLS
         for i in SAMPLE_CELLS:
             info = api.get_more_info(i, dataset, hp=str(epochs), is_random=False)
@@ -311,14 +311,14 @@ def test_real_sample_archives(shared_data, space, family, epochs):
 
 
 def test_real_sample_costs_and_csv_agreement(shared_data):
-    costs = load_costs("nb201", "cifar10", data=shared_data)
+    costs = load_costs("nb201", "cifar10", data_dir=shared_data)
     assert costs.loc[SAMPLE_CELLS, "flops_m"].tolist() == pytest.approx([15.64737, 113.95137, 11.71521])
     assert costs.loc[SAMPLE_CELLS, "params_m"].tolist() == pytest.approx([0.129306, 0.802426, 0.101306])
     # The CSV tables were written from the same official API: the values must agree cell for cell.
     for dataset, split in (("cifar10", "test"), ("cifar100", "test"), ("cifar10-valid", "valid")):
         with pytest.warns(PartialGroundTruth):
-            nats = load_accuracy("nb201", dataset, split, 200, data=shared_data, source="nats-bench")
-        table = load_accuracy("nb201", dataset, split, 200, data=shared_data, source="csv")
+            nats = load_accuracy("nb201", dataset, split, 200, data_dir=shared_data, source="nats-bench")
+        table = load_accuracy("nb201", dataset, split, 200, data_dir=shared_data, source="csv")
         pd.testing.assert_series_equal(nats, table.loc[nats.index], rtol=1e-7, check_names=False)
 
 
@@ -347,9 +347,9 @@ def test_full_size_cache_lookup_is_fast(tmp_path, monkeypatch):
         return cache.Extract(np.arange(15625), columns, meta)
 
     monkeypatch.setattr(OfficialSource, "_build", synthetic)
-    first = load_accuracy("nb201", "ImageNet16-120", "valid", 200, data=tmp_path)
+    first = load_accuracy("nb201", "ImageNet16-120", "valid", 200, data_dir=tmp_path)
     start = time.perf_counter()
-    again = load_accuracy("nb201", "ImageNet16-120", "valid", 200, data=tmp_path)
+    again = load_accuracy("nb201", "ImageNet16-120", "valid", 200, data_dir=tmp_path)
     elapsed = time.perf_counter() - start
     assert elapsed < 1.0, elapsed
     assert len(builds) == 1 and len(again) == 15625
@@ -364,19 +364,19 @@ def test_unreadable_record_is_left_out_and_reported(tmp_path):
     os.remove(folder / "000005.pickle.pbz2")
     nats_bench.pickle_save(cell, folder / "000005.pickle")
     with pytest.warns(UserWarning) as caught:
-        broken = load_accuracy("nb201", "cifar100", "test", 200, data=tmp_path)
+        broken = load_accuracy("nb201", "cifar100", "test", 200, data_dir=tmp_path)
     messages = [str(w.message) for w in caught]
     assert any(re.search(r"could not read 1 .* records of 1 cells", m) for m in messages), messages
     assert broken.index.tolist() == [0, 7]  # no made-up value for cell 5
     with pytest.warns(PartialGroundTruth):
-        intact = load_accuracy("nb201", "cifar10", "test", 200, data=tmp_path)
+        intact = load_accuracy("nb201", "cifar10", "test", 200, data_dir=tmp_path)
     assert intact.index.tolist() == [0, 5, 7]
 
 
 def test_corrupt_official_file_is_one_clear_error(tmp_path):
     (tmp_path / "NAS-Bench-201-v1_1-096897.pth").write_bytes(b"not a benchmark")
     with pytest.raises(HarnessError, match=r"cannot read .*NAS-Bench-201-v1_1-096897\.pth through the official API"):
-        load_accuracy("nb201", "cifar10", "test", 200, data=tmp_path)
+        load_accuracy("nb201", "cifar10", "test", 200, data_dir=tmp_path)
 
 
 @pytest.mark.filterwarnings("ignore::harness.groundtruth.PartialGroundTruth")  # the sample holds 3 cells

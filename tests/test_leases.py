@@ -1,4 +1,4 @@
-"""Leases (#23): runs sharing a store claim units before scoring them; a dead owner's claims are taken over; two
+"""Leases: runs sharing a store claim units before scoring them; a dead owner's claims are taken over; two
 runs started at once on one store score every unit exactly once."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.store import ResultStore, UnitKey, load_results
+from harness.store import ResultStore, UnitKey, load_units
 from harness.store.leases import Lease, pid_alive
 
 REPO = Path(__file__).resolve().parents[1]
@@ -130,7 +130,7 @@ def test_two_runs_started_at_once_score_every_unit_once(tmp_path):
         assert proc.returncode == 0, err[-800:]
     scored = [ran(out) for out, _ in outs]
     assert sum(scored) == 2 * cells, outs  # each unit scored by exactly one of the two runs
-    frame = load_results(tmp_path / "out" / "results.sqlite")
+    frame = load_units(tmp_path / "out" / "results.sqlite")
     assert len(frame) == 2 * cells and not frame.duplicated(["index", "proxy"]).any()
     assert not frame.status.str.startswith("error").any()
     with ResultStore(tmp_path / "out" / "results.sqlite", readonly=True) as db:

@@ -148,7 +148,7 @@ def _study(tmp_path: Path, plugins_field: list[str]) -> dict:
 
 @pytest.mark.slow  # worker processes
 def test_study_plugins_are_relative_to_the_study_file_and_reach_worker_processes(tmp_path):
-    from harness.store import load_results
+    from harness.store import load_units
 
     plugin_dir = tmp_path / "study"
     _write(plugin_dir / "logit_spread.py", EXAMPLE_PROXY.read_text())
@@ -156,7 +156,7 @@ def test_study_plugins_are_relative_to_the_study_file_and_reach_worker_processes
     assert study.plugins == (str((plugin_dir / "logit_spread.py").resolve()),)
     (plugin_dir / "logit_spread.py").unlink()  # workers get the text the driver loaded, not the path
     summary = run_study(study, workers=2, progress=False, report=False, log=lambda m: None)  # spawned workers
-    frame = load_results(study.store_path)
+    frame = load_units(study.store_path)
     assert summary.ran == 8 and (frame.status == "ok").all()
     assert sorted(frame[frame.proxy == "logit_spread"]["index"]) == [0, 1, 2, 3]
 
@@ -187,7 +187,7 @@ def test_proxy_check_and_list_cli(tmp_path, capsys):
 @pytest.mark.slow  # a local Ray cluster
 def test_ray_workers_execute_the_plugin_text(tmp_path):
     ray = pytest.importorskip("ray", reason="ray is not installed (pip install 'nasi-harness[ray]')")
-    from harness.store import load_results
+    from harness.store import load_units
 
     plugin_dir = tmp_path / "study"
     _write(plugin_dir / "logit_spread.py", EXAMPLE_PROXY.read_text())
@@ -199,7 +199,7 @@ def test_ray_workers_execute_the_plugin_text(tmp_path):
         summary = run_study(study, backend="ray", workers=2, progress=False, report=False, log=lambda m: None)
     finally:
         ray.shutdown()
-    frame = load_results(study.store_path)
+    frame = load_units(study.store_path)
     assert summary.ran == 8 and (frame.status == "ok").all() and set(frame.proxy) == {"logit_spread", "params"}
 
 

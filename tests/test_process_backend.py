@@ -11,7 +11,7 @@ import pytest
 
 from harness.errors import HarnessError
 from harness.proxies import proxy_names
-from harness.store import load_results
+from harness.store import load_units
 from harness.studies import make_plan, parse_study, run_study
 from harness.studies.process_backend import _work, run_processes, worker_parts
 
@@ -40,21 +40,21 @@ def test_workers_score_like_one_process_and_resume(tmp_path):
     units = 10 * 2 * len(proxies)
     assert summary.ran == units and summary.backend == "local" and not summary.interrupted
     assert any(line.startswith("local: 2 worker processes") for line in logs)
-    frame = load_results(study.store_path)
+    frame = load_units(study.store_path)
     assert len(frame) == units and (frame.status == "ok").all()
     assert not frame.duplicated(["index", "proxy", "seed"]).any()
 
     single = run_study(study, store=tmp_path / "single.sqlite", progress=False, report=False, log=logs.append)
     assert single.ran == units
     keys = ["index", "proxy", "seed"]
-    both = frame.merge(load_results(tmp_path / "single.sqlite"), on=keys, suffixes=("_proc", "_one"))
+    both = frame.merge(load_units(tmp_path / "single.sqlite"), on=keys, suffixes=("_proc", "_one"))
     assert len(both) == units
-    # the study's threads (1) in every process: the split does not change a single bit of any score (#23)
+    # the study's threads (1) in every process: the split does not change a single bit of any score
     assert both["score_proc"].tolist() == both["score_one"].tolist()
     assert set(both["threads_proc"]) == set(both["threads_one"]) == {study.threads}
 
     again = run_study(study, workers=2, progress=False, report=False, log=logs.append)
-    assert again.ran == 0 and again.done_before == units and len(load_results(study.store_path)) == units
+    assert again.ran == 0 and again.done_before == units and len(load_units(study.store_path)) == units
 
 
 def test_worker_parts_cover_every_cell_once(tmp_path):
@@ -97,7 +97,7 @@ def test_cli_workers_under_python_dash_m(tmp_path):
                           capture_output=True, text=True, timeout=300)  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert "local: 2 worker processes" in done.stderr + done.stdout
-    assert len(load_results(tmp_path / "out" / "results.sqlite")) == 6
+    assert len(load_units(tmp_path / "out" / "results.sqlite")) == 6
 
 
 @pytest.mark.slow
@@ -173,7 +173,7 @@ def test_a_stopped_driver_leaves_no_worker_scoring(tmp_path, signame):
             if not workers:
                 found = _workers_of(driver.pid)
                 workers = found if len(found) == 2 else []
-            if workers and store.exists() and len(load_results(store)) >= 2:
+            if workers and store.exists() and len(load_units(store)) >= 2:
                 break
             time.sleep(0.5)
         assert driver.poll() is None and len(workers) == 2, "the run ended or never started its workers"
@@ -184,7 +184,7 @@ def test_a_stopped_driver_leaves_no_worker_scoring(tmp_path, signame):
         while time.monotonic() < deadline and any(_alive(p) for p in workers):
             time.sleep(0.2)
         assert not any(_alive(p) for p in workers), f"workers still scoring after {signame} to the driver"
-        kept = len(load_results(store))
+        kept = len(load_units(store))
         assert 2 <= kept < 1000
         if signame == "SIGTERM":
             assert driver.returncode == 130 and "interrupted:" in out, out  # the summary says how to resume

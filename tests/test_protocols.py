@@ -1,4 +1,4 @@
-"""Scoring protocols (#20): declarations, the engine under ``paper``, study keys, stored rows, analysis rules."""
+"""Scoring protocols: declarations, the engine under ``paper``, study keys, stored rows, analysis rules."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from harness.proxies import get_proxy, proxy_names, temporary_proxy
 from harness.proxies.protocol import (
     AUGMENTED,
     AZ_NAS_DRIVER,
-    Protocol,
+    PaperProtocol,
     effective,
     repeat_seed,
     table_one,
@@ -23,7 +23,7 @@ from harness.proxies.protocol import (
 )
 from harness.scoring import score_cells
 from harness.spaces import get_space
-from harness.store import ResultStore, load_results
+from harness.store import ResultStore, load_units
 from harness.studies import StudyError, make_plan, parse_study, run_study
 
 STUDY = """
@@ -57,17 +57,17 @@ def study(tmp_path, proxies='["grad_norm", "params"]', data_modes='["gaussian"]'
 
 def test_protocol_validates_its_fields():
     with pytest.raises(ValueError, match="init 'xavier'"):
-        Protocol(source="x/y f.py@1", init="xavier")
+        PaperProtocol(source="x/y f.py@1", init="xavier")
     with pytest.raises(ValueError, match="source"):
-        Protocol(source="")
+        PaperProtocol(source="")
     with pytest.raises(ValueError, match="repeats"):
-        Protocol(source="x/y f.py@1", repeats=0)
+        PaperProtocol(source="x/y f.py@1", repeats=0)
     with pytest.raises(ValueError, match="unknown fields"):
-        Protocol(source="x/y f.py@1", unconfirmed=("colour",))
+        PaperProtocol(source="x/y f.py@1", unconfirmed=("colour",))
 
 
 def test_effective_replaces_only_the_fixed_fields_and_is_idempotent():
-    decl = Protocol(source="x/y f.py@1", data="gaussian", batch_size=64)
+    decl = PaperProtocol(source="x/y f.py@1", data="gaussian", batch_size=64)
     once = effective(decl, "paper", "real", "true", 8)
     assert (once.data, once.labels, once.batch_size, once.protocol) == ("gaussian", "true", 64, "paper")
     assert effective(decl, "paper", once.data, once.labels, once.batch_size) == once
@@ -86,7 +86,7 @@ def test_table_one_protocol_states_the_drivers_settings_once():
     """The constructor gives what a written-out declaration gives: b = 64, Kaiming fan-in, the driver cited, the
     augmentation deviation on training images only; a proxy's own values replace those."""
     real = table_one_protocol("snip", data="real", labels="true")
-    assert real == Protocol(source=f"{table_one('snip')}; {AZ_NAS_DRIVER}", data="real", labels="true",
+    assert real == PaperProtocol(source=f"{table_one('snip')}; {AZ_NAS_DRIVER}", data="real", labels="true",
                             batch_size=64, init="kaiming_normal_fanin", deviations=AUGMENTED)  # fmt: skip
     noise = table_one_protocol("synflow", data="gaussian", init="default", driver=False, notes="n")
     assert (noise.source, noise.deviations, noise.init, noise.notes) == (table_one("synflow"), "", "default", "n")
@@ -192,7 +192,7 @@ def test_repeats_average_fresh_draws():
     def first_weight(net, inputs, targets, ctx):
         return float(next(m for m in net.modules() if isinstance(m, nn.Conv2d)).weight.detach().flatten()[0])
 
-    decl = Protocol(source="test", data="gaussian", batch_size=4, repeats=3, redraw=("init",), init="normal")
+    decl = PaperProtocol(source="test", data="gaussian", batch_size=4, repeats=3, redraw=("init",), init="normal")
     with temporary_proxy("t_repeat", first_weight, needs_labels=False, protocol=decl):
         (paper,) = score_cells("nb201", [3], ["t_repeat"], data_mode="gaussian", label_mode="random", batch_size=2,
                                protocol="paper")  # fmt: skip
@@ -238,7 +238,7 @@ def test_both_protocols_live_in_one_store_and_resume(tmp_path):
     st = study(tmp_path)
     first = run_study(st, report=False, progress=False, log=lambda m: None)
     assert first.ran == 8 and not first.failed
-    rows = load_results(st.store_path)
+    rows = load_units(st.store_path)
     keys = set(zip(rows["proxy"], rows["protocol"], rows["data"], rows["labels"], rows["batch_size"]))
     assert keys == {
         ("grad_norm", "harness", "gaussian", "random", 8),
@@ -317,8 +317,8 @@ def test_a_declared_init_does_not_leak_into_the_next_proxy_of_the_cell():
     def first_weight(net, inputs, targets, ctx):
         return float(next(m for m in net.modules() if isinstance(m, nn.Conv2d)).weight.detach().flatten()[0])
 
-    kaiming = Protocol(source="test", init="kaiming_normal_fanin")
-    plain = Protocol(source="test", repeats=2, redraw=("batch",))  # same weights twice: the mean is that weight
+    kaiming = PaperProtocol(source="test", init="kaiming_normal_fanin")
+    plain = PaperProtocol(source="test", repeats=2, redraw=("batch",))  # same weights twice: the mean is that weight
     with temporary_proxy("t_kaiming", first_weight, needs_labels=False, protocol=kaiming), \
             temporary_proxy("t_plain", first_weight, needs_labels=False, protocol=plain):  # fmt: skip
         kwargs = dict(data_mode="gaussian", label_mode="random", batch_size=2)
@@ -334,10 +334,10 @@ def test_declared_bn_mode_and_an_input_size_the_harness_cannot_honour():
         return float(net.training)
 
     kwargs = dict(data_mode="gaussian", label_mode="random", batch_size=2)
-    with temporary_proxy("t_bn", training, needs_labels=False, protocol=Protocol(source="test", bn_mode="eval")):
+    with temporary_proxy("t_bn", training, needs_labels=False, protocol=PaperProtocol(source="test", bn_mode="eval")):
         assert [r.score for r in score_cells("nb201", [1], ["t_bn"], protocol="paper", **kwargs)] == [0.0]
         assert [r.score for r in score_cells("nb201", [1], ["t_bn"], **kwargs)] == [1.0]
-    with temporary_proxy("t_px", training, needs_labels=False, protocol=Protocol(source="test", input_size=224)):
+    with temporary_proxy("t_px", training, needs_labels=False, protocol=PaperProtocol(source="test", input_size=224)):
         with pytest.raises(ValueError, match="224 px"):
             next(score_cells("nb201", [1], ["t_px"], protocol="paper", **kwargs))
         assert [r.score for r in score_cells("nb201", [1], ["t_px"], **kwargs)] == [1.0]

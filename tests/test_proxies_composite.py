@@ -232,7 +232,7 @@ def test_block_trainability_hand_computed() -> None:
     assert _block(lambda x: 2.0 * x, (3, 1, 4, 4)) == pytest.approx(2.0 - 2.0 - 1.0 / (2.0 + 1e-6), rel=1e-12)
     pooled = _block(lambda x: torch.nn.functional.avg_pool2d(x, 2), (3, 1, 4, 4))
     assert pooled == pytest.approx(2.0 - 0.5 - 1.0 / (0.5 + 1e-6), rel=1e-12)
-    # a block that ignores its input: s = 0 and the formula's -inf (the reference's epsilon gave -999998; #20)
+    # a block that ignores its input: s = 0 and the formula's -inf (the reference's epsilon gave -999998)
     assert _block(lambda x: 0.0 * x, (3, 1, 4, 4)) == float("-inf")
     assert _block(lambda x: x * 1.0, (3, 2, 4, 4)) == float("-inf")  # identity: undefined, -inf as the reference
 
@@ -394,7 +394,7 @@ def test_nb201_degenerate_and_identity_cells(small_x: torch.Tensor) -> None:
     assert _score("te_nas_log_ratio", _nb201(DEGENERATE), small_x, ctx) == float("-inf")  # kappa infinite
     degenerate = _score("az_nas_expressivity", _nb201(DEGENERATE), small_x, ctx)
     assert degenerate < _score("az_nas_expressivity", _nb201(LIVE), small_x, ctx)
-    # zero block Jacobians: s = 0, the formula's -inf (status nan), not the reference epsilon's -999998 (#20)
+    # zero block Jacobians: s = 0, the formula's -inf (status nan), not the reference epsilon's -999998
     assert _score("az_nas_trainability", _nb201(DEGENERATE), small_x, ctx) == float("-inf")
     assert _score("az_nas_trainability", _nb201(IDENTITY), small_x, _nb201_ctx(IDENTITY)) == float("-inf")
 

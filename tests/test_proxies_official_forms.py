@@ -1,4 +1,4 @@
-"""The official codes' forms (#20): vkdnw_entropy_official against the official VKDNW formula written out
+"""The official codes' forms: vkdnw_entropy_official against the official VKDNW formula written out
 (J^T L^T L J, first 128 tensors), the two VKDNW matrices differing, and swap_reg against its formula."""
 
 from __future__ import annotations

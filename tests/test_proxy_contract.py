@@ -16,7 +16,7 @@ BATCH = 4
 # ntk_trace needs B x classes backwards per call: the smallest batch keeps the module fast. vkdnw at batch 4 scores
 # ~1e-11 on these cells (float noise, where the micro-batch split disagrees); at 8 its scores are well defined.
 BATCH_OF = {"ntk_trace": 2, "vkdnw_entropy": 8}
-# Proxies known to break the contract (an xfail each, strict). az_nas_trainability was one until #20: on a cell
+# Proxies known to break the contract (an xfail each, strict). az_nas_trainability was one until its fix: on a cell
 # whose output ignores its input it scored the reference epsilon's -999998; it now scores -inf (status nan).
 KNOWN: dict[str, str] = {}
 # The contract on these takes over ~5 s each (a Fisher or NTK per cell): the slow tier.

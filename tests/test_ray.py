@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.store import load_results
+from harness.store import load_units
 from harness.studies import parse_study, run_study
 from harness.studies.ray_backend import _gpu_device, slots
 
@@ -41,7 +41,7 @@ def test_ray_backend_end_to_end(tmp_path, local_ray):
     summary = run_study(study, backend="ray", workers=2, progress=False, report=False, log=logs.append)
     assert summary.ran == 12 and summary.backend == "ray" and not summary.interrupted
     assert any(line.startswith("ray: 2 concurrent tasks, 1 CPU each") for line in logs)
-    frame = load_results(study.store_path)
+    frame = load_units(study.store_path)
     assert len(frame) == 12 and sorted(set(frame["index"])) == list(range(6)) and set(frame.seed) == {0, 1}
     assert (frame.status == "ok").all() and frame.host.notna().all() and (frame.device == "cpu").all()
     assert (frame.threads == study.threads).all()  # each task fixed the study's thread count before scoring
@@ -49,18 +49,18 @@ def test_ray_backend_end_to_end(tmp_path, local_ray):
     # The same study scored in-process gives the same scores (workers run the same engine on the same batch).
     local = run_study(study, store=tmp_path / "local.sqlite", progress=False, report=False, log=logs.append)
     assert local.ran == 12
-    both = frame.merge(load_results(tmp_path / "local.sqlite"), on=["index", "seed"], suffixes=("_ray", "_local"))
+    both = frame.merge(load_units(tmp_path / "local.sqlite"), on=["index", "seed"], suffixes=("_ray", "_local"))
     assert both["score_ray"].tolist() == pytest.approx(both["score_local"].tolist(), rel=1e-5)
 
     again = run_study(study, backend="ray", workers=2, progress=False, report=False, log=logs.append)
     assert again.ran == 0 and again.done_before == 12
-    assert len(load_results(study.store_path)) == 12
+    assert len(load_units(study.store_path)) == 12
 
     # threads = 2: each task asks Ray for 2 CPUs and scores with 2 threads; every row says so
     two = run_study(study, store=tmp_path / "two.sqlite", threads=2, backend="ray", workers=2, progress=False,
                     report=False, log=logs.append)  # fmt: skip
     assert two.ran == 12 and any(line.startswith("ray: 2 concurrent tasks, 2 CPU each") for line in logs)
-    assert (load_results(tmp_path / "two.sqlite").threads == 2).all()
+    assert (load_units(tmp_path / "two.sqlite").threads == 2).all()
 
 
 class _FakeRay:

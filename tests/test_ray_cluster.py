@@ -1,4 +1,4 @@
-"""The distributed path as users run it (#23): a two-node Ray cluster on this host (``ray start --head``, then
+"""The distributed path as users run it: a two-node Ray cluster on this host (``ray start --head``, then
 ``ray start --address``), a study sent with ``run --backend ray --address``, the second node killed mid-run; the
 run finishes with every unit stored exactly once. Ray 2.60 refuses a second node and a client without
 ``RAY_AUTH_MODE=token`` (the token from ``ray get-auth-token --generate``): docs/scaling.md."""

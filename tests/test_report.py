@@ -331,7 +331,7 @@ def test_build_report_from_a_store(results: pd.DataFrame, tmp_path: Path, monkey
     write_store(str(store), results.assign(space="nb201"), study="toy-study")
     empty = tmp_path / "no-data"
     empty.mkdir()
-    path = build_report(store, tmp_path / "out", study="toy-study", data=empty, n_boot=30)
+    path = build_report(store, tmp_path / "out", study="toy-study", data_dir=empty, n_boot=30)
     assert path == tmp_path / "out" / "report.md"
     assert "Ground truth missing" in path.read_text() and "study `toy-study`" in path.read_text()
     assert main(["report", str(store), "--out", str(tmp_path / "cli"), "--data", str(empty), "--bootstrap", "20"]) == 0

@@ -82,7 +82,7 @@ def test_the_stored_settings_are_read_back(stored: Path, tmp_path: Path) -> None
 
 
 def test_the_report_uses_the_studys_stored_settings(stored: Path, tmp_path: Path, report_targets: list) -> None:
-    path = build_report(stored, tmp_path / "out", study="s", data=tmp_path / "none", n_boot=20)
+    path = build_report(stored, tmp_path / "out", study="s", data_dir=tmp_path / "none", n_boot=20)
     assert report_targets == [TargetSpec(split="valid", epochs=12)]
     assert _aggregates(path) == {"zoo"}  # the study's ensemble; its builtin_aggregates = false leaves az_nas out
     line = _settings_line(path)
@@ -105,7 +105,7 @@ def test_given_flags_win(stored: Path, tmp_path: Path, report_targets: list, cap
 
 def test_no_aggregates_overrides_the_studys_builtin_aggregates(tmp_path: Path, report_targets: list) -> None:
     store = _store(tmp_path, 'target = "valid"')  # built-ins on, no user aggregates
-    path = build_report(store, tmp_path / "on", study="s", data=tmp_path / "none", n_boot=20)
+    path = build_report(store, tmp_path / "on", study="s", data_dir=tmp_path / "none", n_boot=20)
     assert _aggregates(path) == {"az_nas"}
     assert report_targets[-1] == TargetSpec(split="valid", epochs=None)  # nb201: 200
     out = tmp_path / "off"
@@ -119,11 +119,11 @@ def test_an_export_and_a_report_without_study_keep_the_defaults(
 ) -> None:
     csv = export(stored, "csv", tmp_path / "s.csv", study="s")
     assert csv is not None and study_analysis_defaults(csv, "s") is None
-    path = build_report(csv, tmp_path / "csv", study="s", data=tmp_path / "none", n_boot=20)
+    path = build_report(csv, tmp_path / "csv", study="s", data_dir=tmp_path / "none", n_boot=20)
     assert report_targets[-1] == TargetSpec(split="test", epochs=None)
     assert _aggregates(path) == {"az_nas"}  # neither zoo nor the study's builtin_aggregates = false
     assert "Study `s` has no stored configuration" in _settings_line(path)
-    path = build_report(stored, tmp_path / "all", data=tmp_path / "none", n_boot=20)  # every row, no --study
+    path = build_report(stored, tmp_path / "all", data_dir=tmp_path / "none", n_boot=20)  # every row, no --study
     assert report_targets[-1] == TargetSpec(split="test", epochs=None) and _aggregates(path) == {"az_nas"}
     assert _settings_line(path).startswith("**Analysis settings:** default: target test accuracy")
 

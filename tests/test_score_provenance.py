@@ -10,7 +10,7 @@ import torch
 
 from harness.cli import main
 from harness.errors import HarnessError
-from harness.store import ResultStore, load_results, merge_results
+from harness.store import ResultStore, load_units, merge_results
 from harness.store.schema import PROVENANCE_FIELDS
 
 ARGS = ["score", "nb201", "--data", "gaussian", "--labels", "random", "--batch-size", "4", "--device", "cpu"]
@@ -47,7 +47,7 @@ def test_score_fixes_its_threads_and_writes_runs_provenance(tmp_path):
     with pytest.raises(SystemExit):
         main([*ARGS, "--cells", "0", "--proxies", "params", "--threads", "0"])
     merge_results(tmp_path / "m.sqlite", [out], study="s")  # merged, the rows keep it
-    assert load_results(tmp_path / "m.sqlite")["threads"].tolist() == [2]
+    assert load_units(tmp_path / "m.sqlite")["threads"].tolist() == [2]
 
 
 def test_merge_refuses_rows_without_a_thread_count_into_a_study_that_has_one(tmp_path, capsys):
@@ -62,7 +62,7 @@ def test_merge_refuses_rows_without_a_thread_count_into_a_study_that_has_one(tmp
                        r"m.sqlite used 1: .*give --allow-thread-change") as info:  # fmt: skip
         merge_results(tmp_path / "m.sqlite", [tmp_path / "old.csv"], study="s")
     assert "\n" not in str(info.value)
-    assert len(load_results(tmp_path / "m.sqlite")) == 2  # nothing merged
+    assert len(load_units(tmp_path / "m.sqlite")) == 2  # nothing merged
     argv = ["merge", str(tmp_path / "m.sqlite"), str(tmp_path / "old.csv"), "--study", "s"]
     assert main(argv) == 2
     err = capsys.readouterr().err
@@ -70,7 +70,7 @@ def test_merge_refuses_rows_without_a_thread_count_into_a_study_that_has_one(tmp
     assert main([*argv, "--allow-thread-change"]) == 0
     err = capsys.readouterr().err
     assert "warning: " in err and "have no thread count" in err and "merged anyway (--allow-thread-change)" in err
-    merged = load_results(tmp_path / "m.sqlite").sort_values("index")
+    merged = load_units(tmp_path / "m.sqlite").sort_values("index")
     assert merged["threads"].isna().tolist() == [False, False, True, True]  # each row keeps what it recorded
 
     frame.assign(threads=4).to_csv(tmp_path / "four.csv", index=False)  # another count: refused as well

@@ -250,7 +250,7 @@ def test_nasi_ada_and_explicit_nu():
 
 
 def test_search_reports_ground_truth(shared_data):
-    result = run_search("nasi", steps=1, nu=1.0, device="cpu", data=shared_data, **TINY)
+    result = run_search("nasi", steps=1, nu=1.0, device="cpu", data_dir=shared_data, **TINY)
     table = pd.read_csv(shared_data / "nb201" / "tss_test_acc_200ep_seedavg.csv")
     assert table.loc[result.index, "ArchitectureString"] == result.arch
     assert result.accuracy["cifar10"] == pytest.approx(table.loc[result.index, "CIFAR10TestAccuracy200Epochs"])
@@ -403,7 +403,7 @@ def test_cli_json_and_errors(capsys):
     (["--none-op", "not-derived"], "none_op", "candidate", "not-derived"),
 ])  # fmt: skip
 def test_cli_supernet_flags_reach_the_search(monkeypatch, capsys, flag, key, default, value):
-    import harness.search as search  # the command imports run_search from here when it runs (lazily, #22)
+    import harness.search as search  # the command imports run_search from here when it runs (lazily)
 
     seen = []
     real = search.run_search

@@ -1,4 +1,4 @@
-"""Work shared between the proxies of one cell (#24): grad_norm, snip, plain, fisher and grasp read one mean-CE
+"""Work shared between the proxies of one cell: grad_norm, snip, plain, fisher and grasp read one mean-CE
 pass computed by the first of them; every score must be the number the proxy computes alone."""
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ from harness.scoring.stacked import score_stack
 from harness.spaces import get_space
 from harness.spaces.nb201 import NB201_CHANNELS
 from harness.spaces.stacked import StackedNetworks, draw_weights
-from harness.store import load_results
+from harness.store import load_units
 from harness.studies import load_study, run_study
 
 NB201 = get_space("nb201")
@@ -154,7 +154,7 @@ def test_a_study_with_stack_stores_the_same_scores(tmp_path):
         study = load_study(path)
         assert study.stack == (3 if extra else 1)
         run_study(study, progress=False, report=False, log=lambda _: None)
-        frames.append(load_results(study.store_path).set_index(["index", "proxy"]).sort_index())
+        frames.append(load_units(study.store_path).set_index(["index", "proxy"]).sort_index())
     one, stacked = frames
     assert list(one.index) == list(stacked.index) and (one.status == stacked.status).all()
     assert stacked.score.to_numpy() == pytest.approx(one.score.to_numpy(), rel=1e-5)

@@ -16,8 +16,8 @@ from harness.store import (
     ResultStore,
     StoreError,
     UnitKey,
-    load_results,
     load_search_runs,
+    load_units,
 )
 
 
@@ -53,7 +53,7 @@ def db(tmp_path):
 
 def test_round_trip_columns_and_provenance(db, tmp_path):
     db.write("s", "nb201", [Rec(i, score=float(i) - 2.5) for i in range(4)] + [Rec(9, score=None, status="nan")])
-    frame = load_results(db.path)
+    frame = load_units(db.path)
     assert set(CONTRACT_COLUMNS) <= set(frame.columns)
     assert tuple(frame.columns) == RESULT_COLUMNS
     assert len(frame) == 5
@@ -65,7 +65,7 @@ def test_round_trip_columns_and_provenance(db, tmp_path):
     assert row.harness_version and row.torch_version and row.device_name and row.created_at
     assert len(row.git_commit) == 40 or row.git_commit == "unknown"
     assert db.connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert load_results(db.path, study="other").empty
+    assert load_units(db.path, study="other").empty
 
 
 def test_rerun_never_duplicates(db):
@@ -82,7 +82,7 @@ def test_errors_are_retried_but_never_overwrite_a_result(db):
     assert db.done_keys("s") == {UnitKey(1, "params", "cifar10", "gaussian", "random", 8, 0)}
     assert len(db.done_keys("s", include_errors=True)) == 2
     db.write("s", "nb201", [Rec(0, score=2.0), Rec(1, score=None, status="error: later failure")])
-    frame = load_results(db.path).set_index("index")
+    frame = load_units(db.path).set_index("index")
     assert frame.loc[0, "status"] == "ok" and frame.loc[0, "score"] == 2.0  # error replaced by the retry
     assert frame.loc[1, "status"] == "ok" and frame.loc[1, "score"] == 3.0  # a result is not replaced by an error
     assert len(db.done_keys("s")) == 2 and db.done_keys("s", space="nats-sss") == set()
@@ -114,7 +114,7 @@ def test_newer_schema_is_refused(tmp_path):
     ResultStore(path).close()
     with sqlite3.connect(path) as conn:
         conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
-    for opener in (lambda: ResultStore(path), lambda: load_results(path)):
+    for opener in (lambda: ResultStore(path), lambda: load_units(path)):
         with pytest.raises(StoreError, match=r"newer nasi-harness .*upgrade"):
             opener()
 
@@ -130,10 +130,10 @@ def test_foreign_files_are_refused(tmp_path):
     with pytest.raises(StoreError, match="not a nasi-harness results database|cannot open"):
         ResultStore(text)
     with pytest.raises(StoreError, match="no results database"):
-        load_results(tmp_path / "absent.sqlite")
+        load_units(tmp_path / "absent.sqlite")
     (tmp_path / "empty.sqlite").touch()
     with pytest.raises(StoreError, match="is empty"):
-        load_results(tmp_path / "empty.sqlite")
+        load_units(tmp_path / "empty.sqlite")
     assert not (tmp_path / "absent.sqlite").exists()  # reading never creates
 
 
@@ -173,7 +173,7 @@ def test_two_concurrent_writers(tmp_path):
     with ResultStore(path) as store:
         assert store.connection.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         assert store.count("s") == 250
-    frame = load_results(path)
+    frame = load_units(path)
     assert sorted(frame["index"]) == list(range(250))
     assert (frame["score"] == frame["index"]).all()
 

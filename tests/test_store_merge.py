@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from harness.cli import main
 from harness.errors import HarnessError
-from harness.store import ResultStore, export, load_results, load_search_runs, merge_results
+from harness.store import ResultStore, export, load_search_runs, load_units, merge_results
 from harness.studies import load_study, run_study
 from tests.test_store import Rec as _Rec
 
@@ -49,7 +49,7 @@ def _store(path, study: str, records, **provenance) -> None:
 
 
 def _rows(path) -> pd.DataFrame:
-    return load_results(path).sort_values(["study", "proxy", "index"]).reset_index(drop=True)
+    return load_units(path).sort_values(["study", "proxy", "index"]).reset_index(drop=True)
 
 
 def test_disjoint_parts_merge_to_their_union_with_provenance(tmp_path):
@@ -123,7 +123,7 @@ def test_two_sources_or_one_source_twice_conflict_too(tmp_path):
     merge_results(tmp_path / "m.sqlite", [tmp_path / "a.sqlite", tmp_path / "b.sqlite"], prefer="newest")
     assert _rows(tmp_path / "m.sqlite")["score"].tolist() == [2.0]
 
-    both = pd.concat([load_results(tmp_path / "a.sqlite"), load_results(tmp_path / "b.sqlite")])
+    both = pd.concat([load_units(tmp_path / "a.sqlite"), load_units(tmp_path / "b.sqlite")])
     both.to_csv(tmp_path / "both.csv", index=False)
     with pytest.raises(HarnessError, match=r"both.csv lists 1 units twice with different results"):
         merge_results(tmp_path / "n.sqlite", [tmp_path / "both.csv"])
@@ -235,7 +235,7 @@ def test_search_runs_and_study_configs_come_along_and_study_filter(tmp_path):
         db.record_study("s", "nb201", {"analysis": {"target": "valid"}})
         db.write_search_run("s", "nasi", "nb201", "cifar10", 0, {"T": 10}, 5, "arch", {"cifar10": 93.0}, 1.0, "cpu")
     merge_results(tmp_path / "m.sqlite", [tmp_path / "a.sqlite"], study="s")
-    assert set(load_results(tmp_path / "m.sqlite")["study"]) == {"s"}
+    assert set(load_units(tmp_path / "m.sqlite")["study"]) == {"s"}
     assert load_search_runs(tmp_path / "m.sqlite")["accuracy_cifar10"].tolist() == [93.0]
     with ResultStore(tmp_path / "m.sqlite", readonly=True) as db:
         assert db.study_config("s") == {"analysis": {"target": "valid"}}
@@ -284,7 +284,7 @@ def test_a_score_out_table_is_filed_under_a_study_and_its_space_inferred(tmp_pat
             merge_results(tmp_path / "m.sqlite", [out])
         summary = merge_results(tmp_path / "m.sqlite", [out], study="gpu-box")
         assert summary.added == len(pd.read_csv(out))
-    merged = load_results(tmp_path / "m.sqlite")
+    merged = load_units(tmp_path / "m.sqlite")
     assert set(merged["study"]) == {"gpu-box"}
     assert merged.groupby("space")["index"].nunique().to_dict() == {"nats-sss": 2, "nb201": 3}
 
@@ -307,7 +307,7 @@ BAD_NAMES = ["x'; DROP TABLE results; --", "../../etc", 'a"b', "semi;colon", "wi
 @pytest.mark.parametrize("column", ["study", "proxy"])
 @pytest.mark.parametrize("bad", BAD_NAMES)
 def test_names_run_would_refuse_are_refused_and_nothing_is_written(tmp_path, column, bad):
-    """#23: ``merge`` stored study and proxy names that ``run`` refuses; the rule is now the one of
+    """``merge`` once stored study and proxy names that ``run`` refuses; the rule is now the one of
     ``harness.names`` that the study parser applies, checked before the target is opened."""
     from harness.names import name_problem
 

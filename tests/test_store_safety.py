@@ -20,7 +20,7 @@ from harness.cli import main
 from harness.cli.options import file_kind, refuse_overwrite
 from harness.errors import HarnessError, one_line, shown
 from harness.spaces.cells import parse_cells
-from harness.store import ResultStore, StoreError, load_results
+from harness.store import ResultStore, StoreError, load_units
 from harness.store.db import DamagedStore, StoreFull, quick_check
 
 
@@ -219,7 +219,7 @@ def test_a_damaged_store_is_refused_before_any_read_or_write(damaged):
             open_store()
         assert "\n" not in str(info.value) and str(damaged) in str(info.value)
     with pytest.raises(DamagedStore):
-        load_results(damaged)
+        load_units(damaged)
     assert _digest(damaged) == before and _listing(damaged.parent) == listing  # no -wal / -shm left either
 
 
@@ -267,7 +267,7 @@ def test_a_database_error_past_the_open_check_is_one_line(tmp_path, capsys, monk
     def malformed(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
         raise sqlite3.DatabaseError("database disk image is malformed")
 
-    monkeypatch.setattr(export, "load_results", malformed)
+    monkeypatch.setattr(export, "load_units", malformed)
     assert main(["export", str(_store(tmp_path / "s.sqlite", 5))]) == 2
     assert "malformed" in _one_error_line(capsys)
 
@@ -349,7 +349,7 @@ def test_a_full_disk_is_one_line_and_leaves_no_claim_process_or_file(tmp_path, c
         stored = conn.execute("SELECT COUNT(*) FROM results").fetchone()[0]
     assert stored < 40
     assert main(["run", str(study), "--store", str(store), "--no-report"]) == 0  # room again: it resumes
-    frame = load_results(store)
+    frame = load_units(store)
     assert len(frame) == 40 and not frame.duplicated(["index"]).any()
 
 

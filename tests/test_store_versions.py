@@ -11,7 +11,7 @@ import pytest
 
 from harness.analysis.inputs import load_scores
 from harness.proxies.base import temporary_proxy
-from harness.store import RESULT_COLUMNS, SCHEMA_VERSION, ResultStore, UnitKey, load_results, merge_results
+from harness.store import RESULT_COLUMNS, SCHEMA_VERSION, ResultStore, UnitKey, load_units, merge_results
 from harness.store.load import latest_versions
 from harness.studies import parse_study, run_study
 
@@ -61,7 +61,7 @@ def _v1_store(path: Path, n: int = 3) -> Path:
 
 def test_v1_store_reads_as_version_1_without_being_changed(tmp_path):
     path = _v1_store(tmp_path / "v1.sqlite")
-    frame = load_results(path)
+    frame = load_units(path)
     assert tuple(frame.columns) == RESULT_COLUMNS and len(frame) == 3
     assert (frame.proxy_version == 1).all() and (frame.protocol == "harness").all() and frame.threads.isna().all()
     with ResultStore(path, readonly=True) as db:
@@ -72,7 +72,7 @@ def test_v1_store_reads_as_version_1_without_being_changed(tmp_path):
 
 def test_v1_store_is_migrated_in_place_keeping_every_row(tmp_path):
     path = _v1_store(tmp_path / "v1.sqlite", n=50)
-    before = load_results(path)
+    before = load_units(path)
     with ResultStore(path) as db:
         assert db.schema_version == SCHEMA_VERSION == 2
         assert {"proxy_version", "protocol", "threads", "cpu"} <= db.table_columns("results")
@@ -80,7 +80,7 @@ def test_v1_store_is_migrated_in_place_keeping_every_row(tmp_path):
         assert db.connection.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         pk = [r[1] for r in db.connection.execute("PRAGMA table_info(results)") if r[5]]
         assert "proxy_version" in pk and "protocol" in pk
-    after = load_results(path)
+    after = load_units(path)
     pd.testing.assert_frame_equal(before, after)
     merged = merge_results(tmp_path / "m.sqlite", [path])  # a v1 source merges like any other
     assert merged.added == 50
@@ -144,7 +144,7 @@ def test_a_bumped_proxy_is_rescored_and_analysis_keeps_the_new_version(tmp_path)
         assert "re-scoring 4 rows of proxy t_versioned stored under version 1 (now 2)" in logs
         again = run_study(study, progress=False, report=False, log=logs.append)
         assert again.ran == 0
-    stored = load_results(study.store_path)
+    stored = load_units(study.store_path)
     assert sorted(stored.proxy_version) == [1] * 4 + [2] * 4  # the old rows stay, under their version
     row = stored.iloc[0]
     assert row.threads >= 1 and row.cpu and row.torch_version

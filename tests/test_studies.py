@@ -11,7 +11,7 @@ import pytest
 from harness.cli import main
 from harness.proxies import base as proxy_base
 from harness.proxies import proxy_names, register_proxy
-from harness.store import ResultStore, UnitKey, load_results
+from harness.store import ResultStore, UnitKey, load_units
 from harness.studies import StudyError, load_study, make_plan, parse_study, run_study
 from harness.studies.units import Shard
 
@@ -237,7 +237,7 @@ def test_parts_into_one_store_equal_a_whole_run(tmp_path, cheap_proxies):
         summary = run_study(study, progress=False, report=False, log=logs.append, part=(k, 3))
         assert summary.ran == len(range(k, 10, 3))
     assert any(line.startswith("part 2/3: 3 of the 3 units") for line in logs)
-    frame = load_results(study.store_path)
+    frame = load_units(study.store_path)
     assert sorted(frame["index"]) == list(range(10))
     assert run_study(study, progress=False, report=False, log=logs.append).ran == 0
     with pytest.raises(ValueError, match="part must be K/N"):
@@ -262,7 +262,7 @@ def test_run_resume_and_idempotent_rerun(tmp_path, cheap_proxies):
     # shuffled labels need CIFAR-10 (the true labels of the batch): run or skipped depending on the data here.
     assert summary.ran + summary.skipped_units == 24
     assert summary.by_status["error"] == summary.ran // 2 and "deliberate failure" in summary.errors[0]
-    frame = load_results(study.store_path)
+    frame = load_units(study.store_path)
     assert len(frame) == summary.ran
     ok = frame[frame.status == "ok"]
     assert (ok["score"] < 0).all() and (ok.proxy == "t_cheap").all()  # signed scores kept as they are
@@ -271,7 +271,7 @@ def test_run_resume_and_idempotent_rerun(tmp_path, cheap_proxies):
     again = run_study(study, progress=False, report=False, log=logs.append)
     assert again.done_before == summary.ran // 2  # finished units are not rerun ...
     assert again.ran == summary.ran // 2 and set(again.by_status) == {"error"}  # ... errors are retried
-    assert len(load_results(study.store_path)) == summary.ran  # and never duplicated
+    assert len(load_units(study.store_path)) == summary.ran  # and never duplicated
     with ResultStore(study.store_path) as db:
         assert db.study_config("tiny")["analysis"]["target"] == "test"
 
@@ -292,7 +292,7 @@ def test_an_interrupt_during_a_write_is_counted_with_what_was_stored(tmp_path, c
 
     monkeypatch.setattr(ResultStore, "write", write_then_signal)
     summary = run_study(study, progress=False, report=False, log=lambda _: None)
-    stored = len(load_results(study.store_path))
+    stored = len(load_units(study.store_path))
     assert summary.interrupted and 0 < stored < summary.total
     assert summary.ran == stored and summary.remaining == summary.total - stored - summary.skipped_units
 
@@ -343,7 +343,7 @@ def test_ctrl_c_keeps_finished_units(tmp_path, cheap_proxies):
     summary = run_study(study, progress=False, report=False, log=lambda m: None)
     assert summary.interrupted and summary.ran == 2 and summary.remaining == 4
     assert "interrupted" in summary.lines()[-3] and "skipped" in summary.report_note
-    assert len(load_results(study.store_path)) == 2
+    assert len(load_units(study.store_path)) == 2
     resumed = run_study(study, progress=False, report=False, log=lambda m: None)
     assert not resumed.interrupted and resumed.done_before == 2 and resumed.ran == 4
 
@@ -386,7 +386,7 @@ def test_the_run_report_says_its_settings_came_from_the_study_file(tmp_path, che
     from harness import run_study as api_run_study
 
     study = _study(tmp_path)  # no [analysis]: every setting is the study file's default, epochs the full schedule
-    summary = api_run_study(study.source, progress=False, log=lambda m: None, data=tmp_path / "none")
+    summary = api_run_study(study.source, progress=False, log=lambda m: None, data_dir=tmp_path / "none")
     assert summary.report is not None, summary.report_note
     line = next(ln for ln in summary.report.read_text().splitlines() if ln.startswith("**Analysis settings:**"))
     assert line == (
@@ -441,12 +441,12 @@ def test_rescore_replaces_one_proxys_units(tmp_path, cheap_proxies):
     CALLS.extend([1, 1, 1])  # t_ctrl_c interrupts only on its third call
     first = run_study(study, progress=False, report=False, log=lambda m: None)
     assert first.ran == 6
-    before = load_results(study.store_path).set_index(["index", "proxy"]).created_at
+    before = load_units(study.store_path).set_index(["index", "proxy"]).created_at
     logs: list[str] = []
     again = run_study(study, progress=False, report=False, log=logs.append, rescore=["t_cheap"])
     assert again.ran == 3 and again.done_before == 3  # only t_cheap's three units ran
     assert any("rescoring t_cheap" in line for line in logs)
-    after = load_results(study.store_path).set_index(["index", "proxy"]).created_at
+    after = load_units(study.store_path).set_index(["index", "proxy"]).created_at
     assert len(after) == 6
     assert all(after[(i, "t_cheap")] >= before[(i, "t_cheap")] for i in range(3))
     assert all(after[(i, "t_ctrl_c")] == before[(i, "t_ctrl_c")] for i in range(3))

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.store import load_results
+from harness.store import load_units
 
 pytestmark = pytest.mark.slow  # real signals to whole study runs in subprocesses
 
@@ -109,7 +109,7 @@ def test_sigkill_mid_run_then_resume(tmp_path):
     assert rerun.returncode == 0, rerun.stderr[-1000:]
     assert f"{killed_at} done before" in rerun.stdout  # committed rows survived the kill and were not redone
 
-    frame = load_results(store)
+    frame = load_units(store)
     assert sorted(frame["index"]) == list(range(N_CELLS))  # every unit, exactly once
     key = ["study", "space", "index", "proxy", "dataset", "data", "labels", "batch_size", "seed"]
     assert not frame.duplicated(key).any() and (frame.status != "").all()
@@ -135,5 +135,5 @@ def test_ctrl_c_with_worker_processes_then_resume(tmp_path):
     rerun = subprocess.run(cmd, cwd=REPO, env=ENV, capture_output=True, text=True, timeout=300)
     assert rerun.returncode == 0, rerun.stderr[-1000:]
     assert f"{stored} done before" in rerun.stdout
-    frame = load_results(store)
+    frame = load_units(store)
     assert sorted(frame["index"]) == list(range(N_CELLS))

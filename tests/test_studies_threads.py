@@ -1,4 +1,4 @@
-"""The thread-count rule (#23): each scoring process uses the study's ``threads``, every row records it, and a
+"""The thread-count rule: each scoring process uses the study's ``threads``, every row records it, and a
 resume under another count is refused unless allowed; refused arguments create no store."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import torch
 
 from harness.errors import HarnessError
 from harness.proxies.base import temporary_proxy
-from harness.store import load_results
+from harness.store import load_units
 from harness.studies import StudyError, parse_study, run_study
 
 
@@ -52,7 +52,7 @@ def test_each_row_records_the_thread_count_it_was_scored_with(tmp_path, proxy):
     study = parse_study(_doc(tmp_path, threads=2))
     run_study(study, **_quiet())
     assert proxy == [2, 2, 2]  # the proxy ran under the study's count
-    assert load_results(study.store_path).threads.tolist() == [2, 2, 2]
+    assert load_units(study.store_path).threads.tolist() == [2, 2, 2]
     torch.set_num_threads(before)
 
 
@@ -60,14 +60,14 @@ def test_a_resume_under_another_thread_count_is_refused_unless_allowed(tmp_path,
     before = torch.get_num_threads()
     study = parse_study(_doc(tmp_path, cells="0-3"))
     run_study(study, part=(0, 2), **_quiet())
-    assert set(load_results(study.store_path).threads) == {1}
+    assert set(load_units(study.store_path).threads) == {1}
     with pytest.raises(HarnessError, match=r"CPU rows scored with 1 intra-op thread .* this run uses 2.*--threads 1"):
         run_study(study, threads=2, **_quiet())
-    assert len(load_results(study.store_path)) == 2  # nothing ran
+    assert len(load_units(study.store_path)) == 2  # nothing ran
     logs: list[str] = []
     summary = run_study(study, threads=2, allow_thread_change=True, **_quiet(log=logs.append))
     assert summary.ran == 2 and any(line.startswith("warning: study threads has CPU rows") for line in logs)
-    assert sorted(load_results(study.store_path).threads) == [1, 1, 2, 2]
+    assert sorted(load_units(study.store_path).threads) == [1, 1, 2, 2]
     torch.set_num_threads(before)
 
 

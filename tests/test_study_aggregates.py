@@ -1,4 +1,4 @@
-"""Pool aggregates declared in a study file (#20): ``[analysis] aggregates`` (the CLI's ``--aggregate`` syntax) and
+"""Pool aggregates declared in a study file: ``[analysis] aggregates`` (the CLI's ``--aggregate`` syntax) and
 ``builtin_aggregates`` (``--no-aggregates``) reach the study's report, a bad spec is one error line naming the file
 and the key before any work, and the scoring units are the same with or without them."""
 

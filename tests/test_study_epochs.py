@@ -103,7 +103,7 @@ def test_the_run_report_ranks_against_the_full_schedule(
     assert f"the space's full training schedule ({full} epochs)" in line
     assert line.startswith(f"**Analysis settings:** from study file `{study.source}`'s [analysis]: ")
     # that spec reads the full schedule's ground truth (the reference data: nb201's CSV, nats-sss's sample)
-    accuracy = target_loader(report_targets[0], data=shared_data)(space, "cifar10")
+    accuracy = target_loader(report_targets[0], data_dir=shared_data)(space, "cifar10")
     assert accuracy.attrs["provenance"]["epochs"] == full and accuracy.name == f"cifar10/test/{full}ep"
 
 
@@ -115,7 +115,7 @@ def test_a_stored_null_is_the_full_schedule_for_report_study(tmp_path: Path, rep
         "aggregates": (),
         "builtin_aggregates": True,
     }
-    path = build_report(store, tmp_path / "report", study="ep", data=tmp_path / "none", n_boot=20)
+    path = build_report(store, tmp_path / "report", study="ep", data_dir=tmp_path / "none", n_boot=20)
     assert report_targets == [TargetSpec(split="test", epochs=None)] and report_targets[0].epochs_for("nats-sss") == 90
     line = _settings_line(path)
     assert (

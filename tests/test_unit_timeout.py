@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.store import ResultStore, load_results
+from harness.store import ResultStore, load_units
 from harness.store.schema import is_failed, known_status
 from harness.studies import StudyError, parse_study, run_study
 
@@ -99,7 +99,7 @@ def test_a_stuck_unit_becomes_timeout_and_its_worker_is_replaced(tmp_path):
     start = time.monotonic()
     summary = run_study(study, workers=2, unit_timeout=5, progress=False, report=False, log=messages.append)
     assert time.monotonic() - start < 120
-    frame = load_results(study.store_path)
+    frame = load_units(study.store_path)
     status = {(int(r["index"]), r["proxy"]): r["status"] for _, r in frame.iterrows()}
     assert status.pop((stuck, "sleepy")) == "timeout"
     assert set(status) == {(c, p) for c in cells for p in ("params", "sleepy")} - {(stuck, "sleepy")}
@@ -121,7 +121,7 @@ def test_a_stuck_unit_becomes_timeout_and_its_worker_is_replaced(tmp_path):
     again = run_study(study, workers=2, unit_timeout=5, progress=False,
                       report=False, log=lambda m: None)  # fmt: skip
     assert again.ran == 1 and again.by_status == {"ok": 1}
-    assert set(load_results(study.store_path)["status"]) == {"ok"}
+    assert set(load_units(study.store_path)["status"]) == {"ok"}
 
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads child processes from Linux's /proc")
@@ -144,7 +144,7 @@ def test_cli_unit_timeout_with_one_worker_uses_a_worker_process(tmp_path):
     assert done.returncode == 1, out  # a unit failed
     assert "local: 1 worker process, 1 thread each, 5 s per unit at most" in out
     assert "1 units ran past the unit timeout (5 s)" in out
-    frame = load_results(tmp_path / "out" / "results.sqlite")
+    frame = load_units(tmp_path / "out" / "results.sqlite")
     status = {(int(r["index"]), r["proxy"]): r["status"] for _, r in frame.iterrows()}
     assert status == {(stuck, "sleepy"): "timeout", (stuck, "params"): "ok",
                       (cells[1], "sleepy"): "ok", (cells[1], "params"): "ok"}  # fmt: skip

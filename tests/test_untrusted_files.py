@@ -1,4 +1,4 @@
-"""Files a user brings are refused with one line naming them, before anything in them runs (#23).
+"""Files a user brings are refused with one line naming them, before anything in them runs.
 
 Dataset pickles go through ``harness.data.safe_pickle``; benchmark archives are checked against the hash
 their official names carry; broken ground-truth sources are errors, never a fallback; ``merge`` refuses the
@@ -70,7 +70,7 @@ def test_a_crafted_dataset_file_runs_nothing_and_is_named(tmp_path: Path, kind: 
     path = _crafted_batch(tmp_path / "data", payload)
     clear_cache()
     with pytest.raises(safe_pickle.UnsafePickle) as info:
-        make_batch("cifar10", 2, data=tmp_path / "data")
+        make_batch("cifar10", 2, data_dir=tmp_path / "data")
     message = str(info.value)
     assert isinstance(info.value, HarnessError)
     assert "\n" not in message and str(path) in message and "refused to unpickle" in message
@@ -146,7 +146,7 @@ def test_an_archive_whose_md5_does_not_match_its_name_is_never_unpickled(tmp_pat
     before = _files(root)
     space = "nats-sss" if "sss" in name else "nb201"
     with pytest.raises(GroundTruthBroken) as info:
-        load_accuracy(space, "cifar10", "test", 90 if space == "nats-sss" else 200, data=root)
+        load_accuracy(space, "cifar10", "test", 90 if space == "nats-sss" else 200, data_dir=root)
     message = str(info.value)
     prefix = integrity.PUBLISHED_MD5_PREFIX[name]
     assert "\n" not in message and message.startswith(f"{root / name}: md5 ")
@@ -193,15 +193,15 @@ def test_a_truncated_cell_file_is_one_line_and_other_cells_still_work(truncated_
     cell_file = truncated_cell / "000011.pickle.pbz2"
     before = _files(root)
     with pytest.raises(GroundTruthBroken) as info:
-        load_accuracy("nb201", "cifar10", "test", 200, data=root)
+        load_accuracy("nb201", "cifar10", "test", 200, data_dir=root)
     message = str(info.value)
     assert "\n" not in message and message.startswith(f"{cell_file}: cannot be read (truncated")
     assert "cell 11 has no ground truth until the file is replaced" in message
     with pytest.warns(PartialGroundTruth):
-        intact = load_accuracy("nb201", "cifar10", "test", 200, data=root, cells=[0, 284])
+        intact = load_accuracy("nb201", "cifar10", "test", 200, data_dir=root, cells=[0, 284])
     assert intact.index.tolist() == [0, 284]
     with pytest.raises(GroundTruthBroken, match="000011.pickle.pbz2"):
-        load_accuracy("nb201", "cifar10", "test", 200, data=root, cells=[11])
+        load_accuracy("nb201", "cifar10", "test", 200, data_dir=root, cells=[11])
     # The CLI: the intact cell shows its accuracy, the broken one is one error line (exit 2), no traceback.
     capsys.readouterr()
     assert main(["space", "show", "nb201", "0", "--data", str(root)]) == 0
@@ -219,11 +219,11 @@ def test_a_truncated_cell_file_is_one_line_and_other_cells_still_work(truncated_
 def test_a_replaced_cell_file_is_read_again(truncated_cell: Path, shared_data: Path) -> None:
     root = truncated_cell.parent
     with pytest.raises(GroundTruthBroken):
-        load_accuracy("nb201", "cifar10", "test", 200, data=root)
+        load_accuracy("nb201", "cifar10", "test", 200, data_dir=root)
     good = shared_data / "nats-bench-sample" / "NATS-tss-v1_0-3ffb9-simple" / "000011.pickle.pbz2"
     (truncated_cell / "000011.pickle.pbz2").write_bytes(good.read_bytes())
     with pytest.warns(PartialGroundTruth):
-        acc = load_accuracy("nb201", "cifar10", "test", 200, data=root)
+        acc = load_accuracy("nb201", "cifar10", "test", 200, data_dir=root)
     assert acc.index.tolist() == [0, 11, 284]
 
 
@@ -235,7 +235,7 @@ def test_a_truncated_archive_meta_file_is_one_line(shared_data: Path, tmp_path: 
     meta.chmod(0o644)
     meta.write_bytes(meta.read_bytes()[:1000])
     with pytest.raises(GroundTruthBroken) as info:
-        load_accuracy("nb201", "cifar10", "test", 200, data=folder.parent, cells=[0])
+        load_accuracy("nb201", "cifar10", "test", 200, data_dir=folder.parent, cells=[0])
     message = str(info.value)
     assert "\n" not in message and message.startswith(f"cannot read {folder} through the official API (EOFError")
     assert _extracts(tmp_path) == []  # nothing cached from a file that could not be read
@@ -307,7 +307,7 @@ def test_a_forged_prefix_archive_runs_nothing_and_is_named(
     assert not marker.exists()
     before = _files(root)
     with pytest.raises(safe_pickle.UnsafePickle) as info:
-        load_accuracy(space, "cifar10", "test", 90 if space == "nats-sss" else 200, data=root)
+        load_accuracy(space, "cifar10", "test", 90 if space == "nats-sss" else 200, data_dir=root)
     message = str(info.value)
     called = "system" if kind == "os.system" else "open"
     assert "\n" not in message and message.startswith(f"{path}: refused to unpickle: it calls ")
@@ -349,11 +349,11 @@ def test_a_crafted_cell_file_runs_nothing_and_is_named(
     cell.write_bytes(_crafted_cell(cell, _RunsCommand(f"touch {marker}")))
     epochs = 90 if space == "nats-sss" else 200
     with pytest.raises(GroundTruthBroken) as info:
-        load_accuracy(space, "cifar10", "test", epochs, data=folder.parent, cells=[11])
+        load_accuracy(space, "cifar10", "test", epochs, data_dir=folder.parent, cells=[11])
     message = str(info.value)
     assert "\n" not in message and message.startswith(f"{cell}: cannot be read (refused to unpickle: it calls posix")
     assert "nothing in it was run" in message and not marker.exists()
-    intact = load_accuracy(space, "cifar10", "test", epochs, data=folder.parent, cells=[0, 284])
+    intact = load_accuracy(space, "cifar10", "test", epochs, data_dir=folder.parent, cells=[0, 284])
     assert intact.index.tolist() == [0, 284]
     capsys.readouterr()
     assert main(["space", "show", space, "11", "--data", str(folder.parent)]) == 2
@@ -371,7 +371,7 @@ def test_a_crafted_archive_meta_file_runs_nothing_and_is_named(shared_data: Path
     meta = folder / "meta.pickle.pbz2"
     meta.write_bytes(_crafted_cell(meta, _WritesFile(marker)))
     with pytest.raises(safe_pickle.UnsafePickle) as info:
-        load_accuracy("nb201", "cifar10", "test", 200, data=folder.parent, cells=[0])
+        load_accuracy("nb201", "cifar10", "test", 200, data_dir=folder.parent, cells=[0])
     message = str(info.value)
     assert "\n" not in message and message.startswith(f"{meta}: refused to unpickle: it calls ")
     assert "open" in message and "nothing in it was run" in message

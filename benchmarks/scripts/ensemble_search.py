@@ -1,4 +1,4 @@
-"""Issue #20, "Beyond the literature": the best label-free rank ensemble of the zoo, chosen on one half of the 1,000
+"""Beyond the literature: the best label-free rank ensemble of the zoo, chosen on one half of the 1,000
 reference cells and reported on the other half only.
 
 Rule, fixed before looking at the held-out half:

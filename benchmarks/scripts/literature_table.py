@@ -1,4 +1,4 @@
-"""Issue #20, "The literature's table, reproduced": the NB201 CIFAR-10 rows of VKDNW (Tybl & Neumann, CVPR 2025,
+"""The literature's table, reproduced: the NB201 CIFAR-10 rows of VKDNW (Tybl & Neumann, CVPR 2025,
 Table 1) beside ours under both scoring protocols, written to ``results/literature/table.md``.
 
 - Published: VKDNW Table 1, CIFAR-10 columns KT / SPR (github ondratybl/VKDNW ``table1.png``, the paper's Table 1).

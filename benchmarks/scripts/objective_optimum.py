@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     frame = frame[(frame.proxy == "nasi") & (frame.data == "real") & (frame.labels == "true")]
     frame = frame[frame.dataset == "cifar10"].drop_duplicates("index", keep="last").set_index("index").sort_index()
     idx, s = frame.index.to_numpy(), frame.score.to_numpy(dtype=float)
-    acc_all = {d: load_accuracy("nb201", d, "test", 200, data=args.data).reindex(idx).to_numpy() for d in DATASETS}
+    acc_all = {d: load_accuracy("nb201", d, "test", 200, data_dir=args.data).reindex(idx).to_numpy() for d in DATASETS}
     mean_all = float(np.nanmean(s))
     nus = sorted({3.0, 10.0, 30.0, 100.0, 300.0, 1000.0, 3000.0, round(mean_all, 1), *NU_SEEDS.values()})
     space = get_space("nb201")

@@ -1,5 +1,5 @@
 """Start-up time of the command line: ``nasi-harness --help``, ``correlate --help`` and ``correlate`` on the
-quickstart export, each in a fresh interpreter, and whether the run imported torch (it should not: #22).
+quickstart export, each in a fresh interpreter, and whether the run imported torch (it should not).
 
     NASI_HARNESS_DATA=/path/to/data python benchmarks/scripts/startup.py [--repeats 5] [--root TREE]
 

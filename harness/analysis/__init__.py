@@ -1,6 +1,6 @@
 """Analyses of stored scores: correlation with accuracy, proxy comparison and agreement, data/label agnosticism.
 
-Every function takes a results DataFrame (``harness.store.load_results``) and, where accuracy is needed, a
+Every function takes a results DataFrame (``harness.load_results``) and, where accuracy is needed, a
 target (an accuracy Series or a ``(space, dataset) -> Series`` loader), so that it runs without a store or
 benchmark files in tests, and returns an ``AnalysisResult`` (table, notes, target provenance, method;
 ``.to_frame()``). Intervals are seeded percentile bootstraps over cells (``harness.analysis.bootstrap``); a scoring

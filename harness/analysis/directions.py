@@ -2,7 +2,7 @@
 
 Importing the proxy registry imports torch (every proxy module computes with it), and the analysis commands
 need nothing of a proxy but its direction: they read the declarations' source instead, so that reading a
-store never waits for torch (#22). ``tests/test_cli_startup.py`` checks this table against the registry.
+store never waits for torch. ``tests/test_cli_startup.py`` checks this table against the registry.
 """
 
 from __future__ import annotations

@@ -97,7 +97,7 @@ def higher_is_better(proxy: str) -> bool:
 
     if is_aggregate(proxy):
         return bool(get_aggregate(proxy).higher_is_better)
-    if "harness.proxies" not in sys.modules:  # the registry imports torch: read the built-ins' declarations (#22)
+    if "harness.proxies" not in sys.modules:  # the registry imports torch: read the built-ins' declarations
         from harness.analysis.directions import declared_directions
 
         declared = declared_directions()

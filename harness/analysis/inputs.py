@@ -27,7 +27,7 @@ def source_paths(sources: Sources) -> list[PathLike]:
     return [sources] if isinstance(sources, (str, os.PathLike)) else list(sources)
 
 
-def describe_sources(sources: Sources) -> str:
+def name_sources(sources: Sources) -> str:
     """How error messages and reports name what was read: one path, or the paths joined by `` + ``."""
     return " + ".join(str(p) for p in source_paths(sources))
 
@@ -99,7 +99,7 @@ def select_cells(frame: pd.DataFrame, cells: str | None) -> pd.DataFrame:
 
 def _load_scores(path: Sources, study: str | None = None, space: str | None = None) -> pd.DataFrame:
     """Results rows from ``path``: ``.csv``/``.csv.gz``/``.parquet`` are tables, anything else a results store
-    (of which only ``ANALYSIS_COLUMNS`` are read; ``harness.store.load_results`` reads everything).
+    (of which only ``ANALYSIS_COLUMNS`` are read; ``harness.store.load_units`` reads everything).
 
     ``study`` selects one study (an error naming the studies present if it has no rows); ``space`` fills the
     space column of a table that lacks one (``score --out`` CSVs; default: from its arch strings). A sequence of
@@ -111,7 +111,7 @@ def _load_scores(path: Sources, study: str | None = None, space: str | None = No
         raise HarnessError("no results file given")
     if len(paths) > 1:
         frame = pd.concat([_load_scores(p, space=space) for p in paths], ignore_index=True)
-        return frame if study is None else _one_study(frame, study, describe_sources(paths))
+        return frame if study is None else _one_study(frame, study, name_sources(paths))
     path = Path(paths[0])
     if not path.exists():
         raise HarnessError(f"no such results file: {path}")
@@ -122,11 +122,11 @@ def _load_scores(path: Sources, study: str | None = None, space: str | None = No
                 raise HarnessError(f"{path} has no study column; drop --study")
             frame = _one_study(frame, study, path)
         return frame
-    from harness.store import load_results
+    from harness.store import load_units
 
-    frame = load_results(path, study=study, columns=ANALYSIS_COLUMNS)
+    frame = load_units(path, study=study, columns=ANALYSIS_COLUMNS)
     if study is not None and frame.empty:
-        everything = load_results(path, columns=("study",))
+        everything = load_units(path, columns=("study",))
         _one_study(everything, study, path)
     return frame
 

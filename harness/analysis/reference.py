@@ -34,7 +34,7 @@ from harness.errors import HarnessError
 REFERENCE_EXPORTS = (
     "results/nb201_proxies_cpu/scores.csv.gz",
     "results/nb201_ntk_cpu/scores.csv.gz",
-    "results/nb201_ntk_trace/scores.csv.gz",  # ntk_trace at b = 64: a GPU job, scored so far on part of the cells
+    "results/nb201_ntk_trace/scores.csv.gz",  # ntk_trace at b = 64: a GPU job, which may cover only part of the cells
 )
 REFERENCE_SETTING = {"space": "nb201", "dataset": "cifar10", "data": "real", "labels": "true", "batch_size": 64,
                      "seed": 0}  # fmt: skip

@@ -34,7 +34,7 @@ def correlation(x: np.ndarray, y: np.ndarray, method: str) -> float:
         if method == "kendall":
             return float(stats.kendalltau(x, y, variant="b").statistic)
         if method == "pearson":
-            # numpy's corrcoef equals scipy's pearsonr (tested) without its BLAS dot, which is 20x slower
+            # numpy's corrcoef equals scipy's pearsonr (tested) without its BLAS dot, which is much slower
             # when OpenBLAS threads compete with other processes for the cores.
             return float(np.corrcoef(x, y)[0, 1])
     raise ValueError(f"unknown correlation {method!r}; expected one of {', '.join(STATISTICS)}")
@@ -56,7 +56,7 @@ def _earlier_smaller(r: np.ndarray) -> np.ndarray:
     out = np.zeros(n, dtype=np.int64)
     if n < 2:
         return out
-    small = int(r.max()) < 2**16  # numpy sorts 16-bit keys stably by radix sort: 10x faster than int64
+    small = int(r.max()) < 2**16  # numpy sorts 16-bit keys stably by radix sort, much faster than int64
     for bit in range(int(r.max()).bit_length() - 1, -1, -1):
         prefix = r >> (bit + 1)
         order = np.argsort(prefix.astype(np.uint16) if small else prefix, kind="stable")

@@ -55,7 +55,7 @@ def synthetic_results(
     batch_size: int = 64,
     seed: int = 0,
 ) -> pd.DataFrame:
-    """A results frame like ``load_results`` returns: every cell x proxy x mode.
+    """A results frame like ``harness.load_results`` returns: every cell x proxy x mode.
 
     ``proxies``: name -> latent correlation with accuracy. ``modes``: (data, labels) -> agreement with the
     reference mode (default: only real/true). ``degenerate``: cells given status "degenerate" (their score

@@ -43,7 +43,7 @@ def _direction(up: bool) -> str:
 
 
 def _best_rank(value: float) -> str:
-    """Expected best true rank: one decimal always, so a column never mixes '20' and '803.8' (#22)."""
+    """Expected best true rank: one decimal always, so a column never mixes '20' and '803.8'."""
     return fmt(float(value), 1)
 
 

@@ -16,6 +16,7 @@ from typing import Any, Protocol, TypeVar
 import pandas as pd
 
 from harness.errors import DataMissing
+from harness.paths import data_dir_arg
 
 TargetFn = Callable[[str, str], pd.Series]
 Target = pd.Series | TargetFn
@@ -84,20 +85,24 @@ def _load_one(space: str, dataset: str, spec: TargetSpec, data: str | os.PathLik
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        series = load_accuracy(space, dataset, spec.split, spec.epochs_for(space), data=data, seed_avg=seed_avg)
+        series = load_accuracy(space, dataset, spec.split, spec.epochs_for(space), data_dir=data, seed_avg=seed_avg)
     notes = [str(w.message) for w in caught if "ground truth" in str(w.message)]
     if notes:
         series.attrs["note"] = notes[0]
     return series
 
 
-def target_loader(spec: TargetSpec = TargetSpec(), data: str | os.PathLike | None = None) -> TargetFn:
-    """A cached ``(space, dataset) -> accuracy`` from the benchmark's ground truth under ``data``.
+def target_loader(
+    spec: TargetSpec = TargetSpec(), data_dir: str | os.PathLike | None = None, *, data: str | os.PathLike | None = None
+) -> TargetFn:
+    """A cached ``(space, dataset) -> accuracy`` from the benchmark's ground truth under ``data_dir`` (``data=``:
+    its deprecated spelling).
 
     Seed-averaged accuracy is preferred; a single-seed table is used instead only when no seed-averaged one
     exists or it covers fewer cells (the 12-epoch schedule often has one seed only). The provenance line
     printed with every table says which was used.
     """
+    data = data_dir_arg(data_dir, data, "target_loader")
     cache: dict[tuple[str, str], pd.Series | Exception] = {}
 
     def load(space: str, dataset: str) -> pd.Series:

@@ -47,7 +47,7 @@ def _load_plugins(argv: Sequence[str] | None) -> None:
     pre.add_argument("--plugin", action="append", default=[])
     known, _ = pre.parse_known_args(argv)
     if not known.plugin and not _plugin_entry_points():
-        return  # nothing to load: the plugin machinery imports the proxy registry, and with it torch (#22)
+        return  # nothing to load: the plugin machinery imports the proxy registry, and with it torch
     from harness.plugins import load_plugins
 
     load_plugins(known.plugin)

@@ -202,7 +202,7 @@ def _against(args: argparse.Namespace) -> int:
     result = compare_to_reference(
         load_scores(args.store, study=args.study),
         load_reference(args.reference_dir),
-        target_loader(TargetSpec(split=args.split, epochs=args.epochs), data=data),
+        target_loader(TargetSpec(split=args.split, epochs=args.epochs), data_dir=data),
         proxy=names[0] if names else None,
         n_boot=args.bootstrap,
         seed=getattr(args, "bootstrap_seed", getattr(args, "seed", 0)),

@@ -31,7 +31,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     check = sub.add_parser(
         "check", help="list what was found, check its contents, say how to obtain what is missing", description=RULE
     )
-    options.add_data_dir(check)  # --data-dir DIR; the old --data DIR still works, with a notice (#22)
+    options.add_data_dir(check)  # --data-dir DIR; the old --data DIR still works, with a notice
     check.add_argument(
         "--study",
         action="append",
@@ -105,7 +105,7 @@ def _unmet(study, statuses: list[SourceStatus], data: str | None) -> list[str]:
         if not status.found or status.problem:
             why = status.problem or f"missing; {status.how_to_obtain}"
             lines.append(f"  needs {dataset} images (data/labels {', '.join(dict.fromkeys(modes))}): {why}")
-    target = target_loader(TargetSpec(split=study.analysis.target, epochs=study.analysis.epochs), data=data)
+    target = target_loader(TargetSpec(split=study.analysis.target, epochs=study.analysis.epochs), data_dir=data)
     for dataset in study.analysis.datasets:  # the report a run ends with ranks against this ground truth
         try:
             target(study.space, dataset)

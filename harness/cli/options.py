@@ -1,6 +1,6 @@
 """Command-line options with one meaning across every command, and the steps the analysis commands share.
 
-One spelling per meaning (#22): ``--data-dir DIR`` is a data folder everywhere, ``--data MODE`` the data mode
+One spelling per meaning: ``--data-dir DIR`` is a data folder everywhere, ``--data MODE`` the data mode
 (score), ``--bootstrap-seed`` the analysis commands' resampling seed (``--seed`` is a scoring seed). Old
 spellings keep working through ``Deprecated``, which says once on stderr what to type instead. Every ``--out``
 goes through ``output_path``: a missing parent folder is created, and a results database, an input of the command
@@ -359,7 +359,7 @@ def split_list(text: str | None) -> list[str]:
 
 def load_filtered(args: argparse.Namespace) -> pd.DataFrame:
     """The store's rows after --study, --dataset and --proxies, or a one-line error saying what is present."""
-    from harness.analysis.inputs import describe_sources, load_scores
+    from harness.analysis.inputs import load_scores, name_sources
 
     if getattr(args, "out", None):  # a refused --out is said before the analysis, not after it
         refuse_overwrite(Path(args.out), "text", force=args.force, inputs=args.store)
@@ -372,7 +372,7 @@ def load_filtered(args: argparse.Namespace) -> pd.DataFrame:
         builtin_aggregates=getattr(args, "builtin_aggregates", True),
         cells=getattr(args, "cells", None),
     )
-    where = describe_sources(args.store)
+    where = name_sources(args.store)
     if frame.empty:
         on = f" on the cells {args.cells!r}" if getattr(args, "cells", None) else ""
         raise HarnessError(f"no results in {where}" + (f" for study {args.study!r}" if args.study else "") + on)
@@ -402,7 +402,7 @@ def asked_aggregates(args: argparse.Namespace) -> list[str]:
 def make_target(args: argparse.Namespace) -> TargetFn:
     from harness.analysis.target import TargetSpec, target_loader
 
-    return target_loader(TargetSpec(split=args.split, epochs=args.epochs), data=args.data_dir)
+    return target_loader(TargetSpec(split=args.split, epochs=args.epochs), data_dir=args.data_dir)
 
 
 def emit_table(

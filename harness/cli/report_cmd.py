@@ -53,7 +53,7 @@ def _report(args: argparse.Namespace) -> int:
         args.store,
         folder,
         study=args.study,
-        data=args.data_dir,
+        data_dir=args.data_dir,
         split=args.split,  # None where not given: build_report takes the study's stored value, else the default
         epochs=args.epochs,
         ensembles=ensembles,

@@ -20,7 +20,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seeds", default="0", help="seeds: A-B, a comma list, or one (default 0)")
     parser.add_argument("--batch-size", type=int, default=64)
     # --data-mode / --label-mode, as in score (whose --data MODE / --labels MODE are the short forms); here --data
-    # still means the old data folder (deprecated: --data-dir), so only --labels is shared for now (#22)
+    # still means the old data folder (deprecated: --data-dir), so only --labels is shared
     parser.add_argument("--data-mode", default="real", metavar="MODE",
                         help="data mode: real, gaussian, uniform, repeat, other:<dataset>")  # fmt: skip
     parser.add_argument("--label-mode", "--labels", dest="label_mode", default="true", metavar="MODE",
@@ -109,7 +109,7 @@ def _search(args: argparse.Namespace) -> int:
     try:
         for seed in seeds:
             result = run_search(
-                args.algorithm, args.space, args.dataset, seed, device=args.device, data=args.data_dir,
+                args.algorithm, args.space, args.dataset, seed, device=args.device, data_dir=args.data_dir,
                 accuracy=not args.no_accuracy, progress=_progress(args, seed), **config,
             )  # fmt: skip
             results.append(result)
@@ -128,7 +128,7 @@ def _search(args: argparse.Namespace) -> int:
 
 
 def _progress(args: argparse.Namespace, seed: int):  # noqa: ANN202 - a callback or None
-    """A stderr line every 10% of NASI's steps (searches take minutes on CPU)."""
+    """A stderr line every 10% of NASI's steps (a search on a CPU is long)."""
     if args.algorithm != "nasi":
         return None
     every = max(1, args.steps // 10)

@@ -56,7 +56,9 @@ def _accuracies(space: str, index: int, data: str | None) -> dict[str, float]:
         try:
             with warnings.catch_warnings():  # one cell is asked for: that the table covers few others is no news
                 warnings.simplefilter("ignore", PartialGroundTruth)
-                series = load_accuracy(space, dataset, "test", epochs, data=data, cells=[index])  # only its own file
+                series = load_accuracy(
+                    space, dataset, "test", epochs, data_dir=data, cells=[index]
+                )  # only its own file
         except (DataMissing, ValueError):
             continue
         if index in series.index:

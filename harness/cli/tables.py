@@ -1,4 +1,4 @@
-"""Analysis views as aligned terminal text, fitted to 100 characters unless ``--wide`` (#22).
+"""Analysis views as aligned terminal text, fitted to 100 characters unless ``--wide``.
 
 A row of ``correlate`` has ~15 columns and ran to 250 characters; wrapped, it is unreadable. By default the
 columns a reader needs least are hidden (lowest priority first, the rightmost of equals first) until a table

@@ -1,6 +1,6 @@
 """Mini-batches for scoring architectures at initialisation: real images, synthetic inputs, swapped labels.
 
-``make_batch(dataset, batch_size, data_mode, label_mode, seed, data)`` returns a ``Batch`` of normalised
+``make_batch(dataset, batch_size, data_mode, label_mode, seed, data_dir)`` returns a ``Batch`` of normalised
 float32 inputs [B, 3, R, R] (R = the dataset's resolution) and int64 targets in [0, num_classes).
 
 Files (official python layouts, looked for in each data root of ``harness.paths`` and its ``cifar.python/``):

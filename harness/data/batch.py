@@ -16,6 +16,7 @@ from harness.data.loaders import Images, load
 from harness.data.modes import OWN_DATA_MODES, needs_target_dataset, other_dataset, validate_modes
 from harness.datasets import DatasetInfo, dataset_info
 from harness.errors import DataMissing
+from harness.paths import data_dir_arg
 
 
 @dataclass(frozen=True)
@@ -85,9 +86,13 @@ def make_batch(
     data_mode: str = "real",
     label_mode: str = "true",
     seed: int = 0,
+    data_dir: str | os.PathLike | None = None,
+    *,
     data: str | os.PathLike | None = None,
 ) -> Batch:
-    """One mini-batch; same arguments -> bit-identical tensors. Raises ``DataMissing`` if needed files are absent."""
+    """One mini-batch; same arguments -> bit-identical tensors. Raises ``DataMissing`` if needed files are absent.
+    ``data_dir``: the data folder (``data=``: its deprecated spelling)."""
+    data = data_dir_arg(data_dir, data, "make_batch")
     validate_modes(data_mode, label_mode)
     info = dataset_info(dataset)
     batch_size, seed = _integer(batch_size, "batch size"), _integer(seed, "seed")

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import DataMissing
-from harness.paths import SourceStatus, data_roots, describe_roots
+from harness.paths import SourceStatus, data_dir_arg, data_roots, describe_roots
 
 SUBFOLDERS = ("", "cifar.python")  # relative to each data root, searched in this order
 
@@ -160,8 +160,12 @@ def require(dataset: str, data: str | os.PathLike | None = None) -> Located:
     return found
 
 
-def describe_datasets(data: str | os.PathLike | None = None) -> list[SourceStatus]:
-    """One status per dataset folder (cifar10 serves cifar10 and cifar10-valid); checks files, loads nothing."""
+def describe_datasets(
+    data_dir: str | os.PathLike | None = None, *, data: str | os.PathLike | None = None
+) -> list[SourceStatus]:
+    """One status per dataset folder (cifar10 serves cifar10 and cifar10-valid); checks files, loads nothing.
+    ``data=``: the deprecated spelling of ``data_dir``."""
+    data = data_dir_arg(data_dir, data, "describe_datasets")
     statuses = []
     for layout in dict.fromkeys(LAYOUTS.values()):
         users = [name for name, lay in LAYOUTS.items() if lay is layout]

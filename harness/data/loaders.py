@@ -19,7 +19,7 @@ import numpy as np
 from harness.data import safe_pickle
 from harness.data.layouts import Layout, Located, describe_datasets, layout_for, locate
 from harness.errors import HarnessError
-from harness.paths import SourceStatus
+from harness.paths import SourceStatus, data_dir_arg
 
 
 @dataclass(frozen=True)
@@ -87,9 +87,13 @@ def clear_cache() -> None:
     _load_cached.cache_clear()
 
 
-def check_datasets(data: str | os.PathLike | None = None) -> list[SourceStatus]:
+def check_datasets(
+    data_dir: str | os.PathLike | None = None, *, data: str | os.PathLike | None = None
+) -> list[SourceStatus]:
     """``describe_datasets`` with each found split's files read and checked as a batch would read them (one
-    file at a time, not kept): ``SourceStatus.problem`` names a file that is unreadable, refused or wrong."""
+    file at a time, not kept): ``SourceStatus.problem`` names a file that is unreadable, refused or wrong.
+    ``data=``: the deprecated spelling of ``data_dir``."""
+    data = data_dir_arg(data_dir, data, "check_datasets")
     statuses = []
     for status in describe_datasets(data):
         name = status.name.split(",")[0]

@@ -156,8 +156,8 @@ def torch_load_benchmark(f: Any, origin: str, **kwargs: Any) -> Any:
     ``UnsafePickle`` naming ``origin`` otherwise.
 
     Not ``weights_only=True``: torch's own restricted unpickler is written in Python and read a NAS-Bench-201-like
-    file 8x slower than this C unpickler with the same allow-list (4.4 s against 0.4 s for 12 MB), which for the
-    2 GB official files is minutes."""
+    file several times slower than this C unpickler with the same allow-list (docs/security.md), too slow for
+    the 2 GB official files."""
     import torch
 
     try:

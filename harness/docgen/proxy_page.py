@@ -112,7 +112,7 @@ pool, so every table says which cells formed it (e.g. "pool: 1,000 cells of nb20
   `--no-aggregates`, [studies.md](studies.md#analysis-optional-what-the-report-compares-against)); a plugin file
   may register its own (`harness.aggregates.register_aggregate`, [extending.md](extending.md)).
 - **Names**: `az_nas`, `te_nas`, `vkdnw_single` and `vkdnw_agg` mean the papers' scores. The per-cell forms the
-  harness registered under three of those names until #20 are now `az_nas_sum`, `te_nas_log_ratio` and
+  harness once registered under three of those names are now `az_nas_sum`, `te_nas_log_ratio` and
   `vkdnw_lex`, and the bare VKDNW entropy `vkdnw` is `vkdnw_entropy`; stored rows with the old names read as the
   new ones ([store.md](store.md#legacy-proxy-names)).
 """

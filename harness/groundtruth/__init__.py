@@ -1,11 +1,12 @@
 """Ground-truth accuracies (and params/FLOPs/latency) for NAS-Bench-201 / NATS-Bench cells, from any source.
 
-``load_accuracy(space, dataset, split, epochs, data=..., seed_avg=True)`` returns a ``pd.Series`` of accuracy
+``load_accuracy(space, dataset, split, epochs, data_dir=..., seed_avg=True)`` returns a ``pd.Series`` of accuracy
 in percent indexed by cell index, named like ``cifar10/test/200ep``, with ``.attrs["provenance"]`` (source,
 file, version, dataset, split and its meaning, epochs, seed handling, cells covered, cache file).
 
-Sources, auto-detected in the data root (``--data DIR``, else ``$NASI_HARNESS_DATA``, else ``$TORCH_HOME`` and
-``~/.torch``), directly or one folder down, tried in this order (complete sources before partial ones):
+Sources, auto-detected in the data root (``data_dir`` or ``--data-dir DIR``, else ``$NASI_HARNESS_DATA``,
+else ``$TORCH_HOME`` and ``~/.torch``), directly or one folder down, tried in this order (complete sources
+before partial ones):
 
 1. NATS-Bench ``NATS-tss-v1_0-3ffb9-simple/`` / ``NATS-sss-v1_0-50262-simple/`` (through ``nats_bench``,
    fast mode, extracted in parallel) and the single-file ``NATS-*.pickle.pbz2`` forms;

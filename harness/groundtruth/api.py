@@ -23,7 +23,7 @@ from harness.groundtruth.sources import (
 )
 from harness.groundtruth.spec import DATASETS, FAMILIES, FULL_EPOCHS, make_request
 from harness.groundtruth.tables import validate as validate_table
-from harness.paths import SourceStatus, data_roots, describe_roots
+from harness.paths import SourceStatus, data_dir_arg, data_roots, describe_roots
 
 PathArg = str | os.PathLike | None
 
@@ -38,10 +38,11 @@ def load_accuracy(
     split: str = "test",
     epochs: int = 200,
     *,
-    data: PathArg = None,
+    data_dir: PathArg = None,
     seed_avg: bool = True,
     source: str | None = None,
     cells: Sequence[int] | None = None,
+    data: PathArg = None,
 ) -> pd.Series:
     """Accuracy (percent) per cell index for one dataset/split/schedule, from the best source found.
 
@@ -53,8 +54,10 @@ def load_accuracy(
 
     A source that is present but wrong raises ``GroundTruthBroken`` naming the file and the problem; the next
     source is never tried instead. ``cells``: the cells the caller needs, when not all: an unreadable per-cell
-    file of a NATS archive is then an error only for its own cell.
+    file of a NATS archive is then an error only for its own cell. ``data_dir``: the data folder (``data=``:
+    deprecated).
     """
+    data = data_dir_arg(data_dir, data, "load_accuracy")
     request = make_request(space, dataset, split, epochs, seed_avg)
     kind = _check_kind(source)
     roots = data_roots(data)
@@ -75,12 +78,15 @@ def load_accuracy(
     raise GroundTruthMissing(_missing(f"ground truth for {request.describe()}", request.family, data, kind, reasons))
 
 
-def load_costs(space: str = "nb201", dataset: str = "cifar10", *, data: PathArg = None) -> pd.DataFrame:
+def load_costs(
+    space: str = "nb201", dataset: str = "cifar10", *, data_dir: PathArg = None, data: PathArg = None
+) -> pd.DataFrame:
     """Params (M), FLOPs (M) and latency (ms) per cell as the official benchmark files report them.
 
     Only official files hold these (the CSV tables do not); ``SearchSpace.cost`` computes params/FLOPs
-    without any file.
+    without any file. ``data_dir``: the data folder (``data=``: deprecated).
     """
+    data = data_dir_arg(data_dir, data, "load_costs")
     if space not in FAMILIES:
         raise ValueError(f"unknown search space {space!r} for ground truth; expected one of {', '.join(FAMILIES)}")
     if dataset not in DATASETS:
@@ -98,9 +104,11 @@ def load_costs(space: str = "nb201", dataset: str = "cifar10", *, data: PathArg 
     raise GroundTruthMissing(_missing(what, family, data, None, reasons, note="the CSV tables hold no costs"))
 
 
-def describe_sources(data: PathArg = None, *, validate: bool = False) -> list[SourceStatus]:
-    """Every ground-truth source looked for, found or not, for ``nasi-harness data check``; ``validate`` also
-    checks each found source's contents (``SourceStatus.problem`` says what is wrong)."""
+def describe_sources(data_dir: PathArg = None, *, validate: bool = False, data: PathArg = None) -> list[SourceStatus]:
+    """Every ground-truth source looked for under ``data_dir``, found or not, for ``nasi-harness data check``;
+    ``validate`` also checks each found source's contents (``SourceStatus.problem`` says what is wrong).
+    ``data=``: the deprecated spelling of ``data_dir``."""
+    data = data_dir_arg(data_dir, data, "describe_sources")
     roots = data_roots(data)
     statuses = []
     for candidate in CANDIDATES:

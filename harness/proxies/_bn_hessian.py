@@ -1,13 +1,13 @@
 """Train-mode BatchNorm whose second derivative is cheap, for Hessian-vector products (grasp's H g).
 
 PyTorch's double backward of batch norm (``batchnorm_double_backward``) is a generic composite: it always computes
-the γ term, materialises x - μ and several full-size temporaries, about 30 passes over the activation per layer;
-on an NB201 network it took about 40% of grasp's H g on a CPU, 3-9x more than the closed form below (measured per
-layer at b = 64). Here the forward and the first backward are PyTorch's own kernels (``native_batch_norm`` and
-``native_batch_norm_backward``, so forward values and first-order gradients are bit-identical to ``F.batch_norm``),
-and only the backward of the backward is written out: the derivatives of ⟨u, ∂L/∂x⟩ w.r.t. the incoming gradient and
-the input, from five per-channel sums and two fused passes. BN's γ and β are constants here (no gradient reaches
-them), which is what the weight-only Hessian of grasp needs.
+the γ term, materialises x - μ and several full-size temporaries, about 30 passes over the activation per layer; on
+an NB201 network it was a large share of grasp's H g on a CPU, several times the closed form below
+(docs/performance.md, grasp). Here the forward and the first backward are PyTorch's own kernels
+(``native_batch_norm`` and ``native_batch_norm_backward``, so forward values and first-order gradients are
+bit-identical to ``F.batch_norm``), and only the backward of the backward is written out: the derivatives of
+⟨u, ∂L/∂x⟩ w.r.t. the incoming gradient and the input, from five per-channel sums and two fused passes. BN's γ and β are
+constants here (no gradient reaches them), which is what the weight-only Hessian of grasp needs.
 """
 
 from __future__ import annotations

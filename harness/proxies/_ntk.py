@@ -7,8 +7,7 @@ actually computes on the batch — not per-sample Jacobians of a single-sample f
 samples would silently change the BN statistics). One forward builds the graph; every row is one backward
 through it (``retain_graph``), ``chunk`` rows at a time (``is_grads_batched``, i.e. vmap over the backward),
 so memory is bounded by ``chunk`` gradients and the full Jacobian is never stored unless asked for (the Gram).
-On CPU the batched backward is slower than a loop (measured 0.54 vs 0.39 s per row on an NB201 cell at batch
-16), so the default chunk is 1 there.
+On CPU the batched backward was slower than a loop (docs/performance.md), so the default chunk is 1 there.
 """
 
 from __future__ import annotations

@@ -48,7 +48,7 @@ from torch import nn
 
 from harness.proxies._kaiming import cpu_generator, kaiming_normal_fanin_, rademacher
 from harness.proxies.base import ProxyContext, register_proxy
-from harness.proxies.protocol import AZ_NAS_DRIVER, Protocol
+from harness.proxies.protocol import AZ_NAS_DRIVER, PaperProtocol
 from harness.spaces.cost import hook_cost
 
 COMPONENTS = ("az_nas_expressivity", "az_nas_progressivity", "az_nas_trainability", "az_nas_complexity")
@@ -150,7 +150,7 @@ def complexity(net: nn.Module, inputs: torch.Tensor, ctx: ProxyContext) -> float
 # Paper protocol (the official code, also VKDNW's Table 1 code; see harness.proxies.protocol): weights
 # Kaiming-normal fan-in (drawn by these proxies under both protocols), one batch of 64 N(0, 1) inputs (az_nas is not
 # among the notebook's real-input metrics), BN in train mode.
-PAPER_PROTOCOL = Protocol(
+PAPER_PROTOCOL = PaperProtocol(
     source=f"cvlab-yonsei/AZ-NAS@5e6683a5 NB201/ZeroShotProxy/compute_az_nas_score.py; {AZ_NAS_DRIVER}",
     data="gaussian",
     batch_size=64,
@@ -159,7 +159,7 @@ PAPER_PROTOCOL = Protocol(
 )
 # Complexity comes from the same call (its key the same as the other components'), but only the FLOPs of the
 # NATS-Bench API enter it (compute_az_nas_score.py leaves info['complexity'] to the API).
-COMPLEXITY_PROTOCOL = Protocol(
+COMPLEXITY_PROTOCOL = PaperProtocol(
     source=f"cvlab-yonsei/AZ-NAS@5e6683a5 NB201/ZeroShotProxy/compute_az_nas_score.py; {AZ_NAS_DRIVER}",
     data="gaussian",
     batch_size=64,
@@ -262,7 +262,7 @@ def az_nas_sum(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, ctx:
     """Score = mean_l H_l + progressivity + trainability + ln(FLOPs in millions), from one pass.
 
     AZ-NAS itself is the pool aggregate ``az_nas`` (sum of log-ranks over a set of cells, computed at analysis
-    time; ``az_nas_rank_aggregate`` on a frame); registered as ``az_nas`` until #20. A per-cell number cannot be a
+    time; ``az_nas_rank_aggregate`` on a frame); once registered as ``az_nas``. A per-cell number cannot be a
     rank, so this surrogate adds the components on comparable O(1) scales: the MEAN block entropy (the
     expressivity component divided by the number of features, which leaves its ranking within a space
     unchanged) and the progressivity in nats, the trainability (0 at its optimum), and the FLOPs through

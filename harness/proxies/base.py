@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from harness.names import name_problem
-from harness.proxies.protocol import Protocol
+from harness.proxies.protocol import PaperProtocol
 from harness.spaces.base import Cost
 
 ProxyFn = Callable[[nn.Module, torch.Tensor, torch.Tensor, "ProxyContext"], float]
@@ -70,7 +70,7 @@ class ProxySpec:
     description: str
     version: int = 1
     paper: str = ""
-    protocol: Protocol | None = None  # how the official code applies it (harness.proxies.protocol); None: as ours
+    protocol: PaperProtocol | None = None  # how the official code applies it (harness.proxies.protocol); None: as ours
 
     def __call__(self, net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, ctx: ProxyContext) -> float:
         return as_score(self.name, self.fn(net, inputs, targets, ctx))
@@ -114,7 +114,7 @@ def register_proxy(
     description: str = "",
     version: int = 1,
     paper: str = "",
-    protocol: Protocol | None = None,
+    protocol: PaperProtocol | None = None,
 ) -> Callable[[ProxyFn], ProxyFn]:
     """Register ``fn`` as proxy ``name``.
 
@@ -130,12 +130,12 @@ def register_proxy(
     proxy changes weights or buffers in place, so it must get its own copy of the network.
     """
 
-    if name_problem(name):  # stored rows carry it; merge refuses the same names (harness.names, #23)
+    if name_problem(name):  # stored rows carry it; merge refuses the same names (harness.names)
         raise ValueError(f"proxy {name_problem(name)}")
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
         raise ValueError(f"proxy {name!r}: version must be an integer >= 1, got {version!r}")
-    if protocol is not None and not isinstance(protocol, Protocol):
-        raise ValueError(f"proxy {name!r}: protocol must be a harness.proxies.protocol.Protocol, got {protocol!r}")
+    if protocol is not None and not isinstance(protocol, PaperProtocol):
+        raise ValueError(f"proxy {name!r}: protocol must be a harness.proxies.protocol.PaperProtocol, got {protocol!r}")
 
     def decorator(fn: ProxyFn) -> ProxyFn:
         if name in _REGISTRY:

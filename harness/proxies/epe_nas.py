@@ -13,7 +13,7 @@ from torch import nn
 
 from harness.proxies._hooks import input_jacobian
 from harness.proxies.base import ProxyContext, register_proxy
-from harness.proxies.protocol import Protocol
+from harness.proxies.protocol import PaperProtocol
 
 K = 1e-5  # offset inside the log, as in the reference
 MANY_CLASSES = 100  # above this, the reference normalises per class and compares classes pairwise
@@ -56,7 +56,7 @@ def epe_nas_from_jacobian(jacobian: np.ndarray, labels: np.ndarray, num_classes:
 
 # Paper protocol (EPE-NAS's official search.py, run by its reproduce.sh): one batch of 256 training images with their
 # labels (--batch_size 256, --evaluate_size 256) at PyTorch's default init, the network in train mode.
-PAPER_PROTOCOL = Protocol(
+PAPER_PROTOCOL = PaperProtocol(
     source="VascoLopes/EPE-NAS@22bd3410 search.py (--batch_size 256, --evaluate_size 256; networks as built)",
     data="real",
     labels="true",

@@ -8,12 +8,12 @@ import torch
 from torch import nn
 
 from harness.proxies.base import ProxyContext, register_proxy
-from harness.proxies.protocol import AZ_NAS_DRIVER, Protocol
+from harness.proxies.protocol import AZ_NAS_DRIVER, PaperProtocol
 from harness.spaces.cost import hook_cost
 
 # Paper protocol: VKDNW's Table 1 row FLOPs is the benchmark's own figure (NATS-Bench API, as AZ-NAS's notebook
 # reads the complexity); no batch or initialisation enters, so both protocols give the same number.
-PAPER_PROTOCOL = Protocol(source=f"NATS-Bench API cost info; {AZ_NAS_DRIVER}")
+PAPER_PROTOCOL = PaperProtocol(source=f"NATS-Bench API cost info; {AZ_NAS_DRIVER}")
 
 
 @register_proxy(

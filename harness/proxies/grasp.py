@@ -63,10 +63,10 @@ def _nchw_cross_entropy_pass(net: nn.Module, inputs: torch.Tensor, targets: torc
 
     On a CPU, NCHW H g is more accurate than channels-last (median 1.2e-4 against 6.8e-4 relative to float64 on 12
     NB201 cells, 0.11 at worst on cell 14585, where BN's channels-last kernels accumulate the batch statistics
-    less exactly) and, at the time, 1.5x cheaper (docs/performance.md); the other gradient proxies' pass stays
+    less exactly) and, at the time, cheaper (docs/performance.md); the other gradient proxies' pass stays
     NHWC. Only the storage of the 4-D parameters and buffers is swapped for an NCHW copy (exact) and put back on
     the way out: the same tensor objects throughout (the engine's snapshot still restores them), and no
-    ``Module.to`` walk over ~350 modules, which cost about 25 ms each way per cell."""
+    ``Module.to`` walk over ~350 modules each way per cell."""
     swapped = [t for t in (*net.parameters(), *net.buffers()) if t.dim() == 4 and not _plain_strides(t)]
     kept = [t.data for t in swapped]
     try:

@@ -12,7 +12,7 @@ from torch import nn
 
 from harness.proxies._hooks import forward_hooks
 from harness.proxies.base import ProxyContext, register_proxy
-from harness.proxies.protocol import Protocol
+from harness.proxies.protocol import PaperProtocol
 
 
 def min_corr_eigenvalue(feature: torch.Tensor) -> float | None:
@@ -34,7 +34,7 @@ def min_corr_eigenvalue(feature: torch.Tensor) -> float | None:
 # Paper protocol (MeCo's official NB201 script): one training image (--batch_size 1, the first batch of the
 # training loader, the same image for every network) at PyTorch's default init (--init_w_type none), the network in
 # train mode, one forward pass.
-PAPER_PROTOCOL = Protocol(
+PAPER_PROTOCOL = PaperProtocol(
     source="HamsterMimi/MeCo@0d830dd2 correlation/NAS_Bench_201.py (--batch_size 1, --init_w_type none, --measure "
     "meco; x, y = next(iter(train_loader)) once)",
     data="real",
@@ -70,7 +70,7 @@ def meco(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, ctx: Proxy
     on the module tree that builds the network: another implementation of the same cell with other
     containers sums other terms (each container repeats a child's output). Absolute values compare only
     between identical module trees; the ranking of cells held against the official code (Spearman >= 0.996
-    over 25 cells, issue #20's independent check). The channel x
+    over 25 cells in an independent check). The channel x
     spatial matrix of the sample's output gives a C x C correlation matrix; NaN/inf entries become 0;
     modules with vector outputs (logits) contribute 0. Eigenvalues by ``eigvalsh`` in float64 (the
     reference uses ``eig`` in float32 on the same symmetric matrix). This is the plain ``meco`` score:

@@ -14,13 +14,13 @@ from torch import nn
 
 from harness.proxies._grad import mean_ce_gradients, sum_squares
 from harness.proxies.base import ProxyContext, register_proxy, register_stacked
-from harness.proxies.protocol import Protocol
+from harness.proxies.protocol import PaperProtocol
 from harness.spaces.stacked import StackedNetworks
 
-# Paper protocol: NASI's official code (shuyao95/NASI) has no snapshot this project can read (checked 2026-12-04), so
+# Paper protocol: NASI's official code (shuyao95/NASI) has no snapshot this project can read, so
 # the declaration fixes nothing and lists what that code would settle as unconfirmed (b = 64 is NASI's stated batch,
 # docs/search.md). Declare it, with a version bump if the settings differ, once the code can be read.
-PAPER_PROTOCOL = Protocol(
+PAPER_PROTOCOL = PaperProtocol(
     source="Shu et al., ICLR 2022 (shuyao95/NASI not available to this harness)",
     unconfirmed=("data", "labels", "batch_size", "init", "repeats"),
 )

@@ -6,10 +6,10 @@ import torch
 from torch import nn
 
 from harness.proxies.base import ProxyContext, register_proxy
-from harness.proxies.protocol import Protocol
+from harness.proxies.protocol import PaperProtocol
 
 # Paper protocol: the benchmark's own figure (NATS-Bench API cost info); no batch or initialisation enters.
-PAPER_PROTOCOL = Protocol(source="NATS-Bench API cost info (D-X-Y/NATS-Bench get_cost_info)")
+PAPER_PROTOCOL = PaperProtocol(source="NATS-Bench API cost info (D-X-Y/NATS-Bench get_cost_info)")
 
 
 @register_proxy(

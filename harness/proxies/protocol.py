@@ -2,8 +2,8 @@
 
 Two protocols exist. ``harness`` is uniform: every proxy sees the unit's mini-batch (b = 64 by default, the
 unit's data and label modes), the network with PyTorch's default initialisation drawn from the unit's seed, one
-scoring. ``paper`` applies each proxy as the code behind its published NB201 numbers does: a ``Protocol``
-declared with ``register_proxy(..., protocol=Protocol(...))`` and cited in the proxy's module. A proxy without
+scoring. ``paper`` applies each proxy as the code behind its published NB201 numbers does: a ``PaperProtocol``
+declared with ``register_proxy(..., protocol=PaperProtocol(...))`` and cited in the proxy's module. A proxy without
 a declaration runs under ``paper`` exactly as under ``harness`` (its rows still say ``paper``).
 
 A declaration's fields either fix a setting (replacing the unit's: the stored row carries the value actually
@@ -72,7 +72,7 @@ UNKEYED_FIELDS = ("repeats", "redraw", "init", "init_in_proxy", "bn_mode", "inpu
 
 
 @dataclass(frozen=True)
-class Protocol:
+class PaperProtocol:
     """How the official code applies a proxy (None: the unit's value is kept).
 
     ``source``: ``owner/repo path@commit`` of the code the values are read from. ``data`` / ``labels`` /
@@ -127,7 +127,7 @@ class Protocol:
         if not set(self.unconfirmed) <= known:
             problems.append(f"unconfirmed names unknown fields {sorted(set(self.unconfirmed) - known)}")
         if problems:
-            raise ValueError("Protocol: " + "; ".join(problems))
+            raise ValueError("PaperProtocol: " + "; ".join(problems))
 
     @property
     def engine_init(self) -> str | None:
@@ -160,7 +160,7 @@ def table_one_protocol(
     driver: bool = True,
     deviations: str | None = None,
     **described: str,
-) -> Protocol:
+) -> PaperProtocol:
     """The declaration of a proxy as VKDNW's Table 1 code applies it (``table_one(name)``, run by ``AZ_NAS_DRIVER``
     unless ``driver`` is False), so each proxy module states only what is its own.
 
@@ -171,13 +171,13 @@ def table_one_protocol(
     if deviations is None:
         deviations = AUGMENTED if data == "real" else ""
     source = f"{table_one(name)}; {AZ_NAS_DRIVER}" if driver else table_one(name)
-    return Protocol(source=source, data=data, labels=labels, batch_size=batch_size, init=init,
+    return PaperProtocol(source=source, data=data, labels=labels, batch_size=batch_size, init=init,
                     deviations=deviations, **described)  # fmt: skip
 
 
 # fisher, plain and l2_norm: Abdelfattah et al.'s zero-cost code for NAS-Bench-201, one batch of 64 training images
 # with their labels at PyTorch's default init (one declaration, so the three cannot drift apart).
-ZERO_COST_NAS_PROTOCOL = Protocol(
+ZERO_COST_NAS_PROTOCOL = PaperProtocol(
     source=ZERO_COST_NAS,
     data="real",
     labels="true",
@@ -203,7 +203,7 @@ def check_protocol(name: str) -> str:
     return name
 
 
-def effective(declared: Protocol | None, protocol: str, data: str, labels: str, batch_size: int) -> Effective:
+def effective(declared: PaperProtocol | None, protocol: str, data: str, labels: str, batch_size: int) -> Effective:
     """What a unit asked for under ``protocol`` is scored with: under ``paper`` the fields ``declared`` fixes
     replace the unit's (idempotent: resolving an already resolved unit changes nothing)."""
     check_protocol(protocol)

@@ -7,7 +7,7 @@ patterns is more expressive on that batch. Regularised SWAP multiplies the count
 size, which favours networks near a chosen size (and, in the paper, raises the correlation in cell spaces).
 
 Official protocol (``correlation.py``, the repository's only driver, written for the DARTS space; for a
-``Protocol`` declaration):
+``PaperProtocol`` declaration):
 
 - data: real training images, the first 16 of the unshuffled CIFAR-10 training set (``--input_samples 16``,
   ``DataLoader`` without shuffle, transform = normalise by the dataset mean/std: ``RandomCrop(32, padding=0)``
@@ -37,7 +37,7 @@ from torch import nn
 
 from harness.proxies._hooks import forward_hooks, require_relus
 from harness.proxies.base import ProxyContext, register_proxy
-from harness.proxies.protocol import Protocol
+from harness.proxies.protocol import PaperProtocol
 
 WORD_BITS = 62  # samples packed per int64 word (stays clear of the sign bit)
 # swap_reg's regulariser constants, in thousands of parameters (ours; module docstring): NB201 CIFAR-10 mean and
@@ -97,7 +97,7 @@ def regular_factor(params_k: float, mu: float = REG_MU_K, sigma: float = REG_SIG
 
 # Paper protocol (the official correlation.py, module docstring): 16 training images, 32 repeats each with new
 # N(0, 1) weights (same images), the mean of the 32 counts, BN in train mode.
-PAPER_PROTOCOL = Protocol(
+PAPER_PROTOCOL = PaperProtocol(
     source="pym1024/SWAP@f6049f7c correlation.py (--input_samples 16, --repeats 32), src/utils/utilities.py "
     "(network_weight_gaussian_init)",
     data="real",

@@ -10,7 +10,7 @@ module offers per-cell proxies and the set-level combination:
   It is the TE-NAS trainability component and is reused here rather than registered a second time;
 - ``te_nas_linear_regions``: R;
 - ``te_nas_log_ratio``: the per-cell surrogate log R - log kappa (documented below; registered as ``te_nas``
-  until #20);
+  before the pool aggregates took that name);
 - ``harness.aggregates.te_nas_rank_combine(frame)``: the true TE-NAS rank sum over a set of cells, from the two
   component scores. The name ``te_nas`` is that score: the pool aggregate of ``harness.aggregates``, computed at
   analysis time.
@@ -35,7 +35,7 @@ from torch import nn
 from harness.proxies._linear_regions import linear_regions
 from harness.proxies.base import ProxyContext, register_proxy
 from harness.proxies.ntk_cond import condition_number, weights_gram
-from harness.proxies.protocol import AUGMENTED, Protocol, table_one, table_one_protocol
+from harness.proxies.protocol import AUGMENTED, PaperProtocol, table_one, table_one_protocol
 
 NTK_COMPONENT = "ntk_cond"
 REGIONS_COMPONENT = "te_nas_linear_regions"
@@ -71,7 +71,7 @@ NTK_PROTOCOL = table_one_protocol(
     f"halves see the training batch (te_nas_linear_regions alone takes the N(0, 1) batch); {AUGMENTED}",
     notes=TENAS_NOTE,
 )
-REGIONS_PROTOCOL = Protocol(
+REGIONS_PROTOCOL = PaperProtocol(
     source=f"{table_one('te_nas')} (compute_RN_score, num_batch=1)",
     data="gaussian",
     batch_size=64,

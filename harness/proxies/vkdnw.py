@@ -8,11 +8,11 @@ estimate, and the better the architecture. The FIM of all weights is intractable
 restricts it to ONE weight per parameter tensor (the first element of each, ``get_jacobian_index(model,
 input, 0)``), giving a P x P matrix, P = the number of parameter tensors. Registered here:
 
-- ``vkdnw_entropy`` (``vkdnw`` until #20): the paper's VKDNW(f) = -sum_k q_k log q_k, q_k = lambda_(k) /
+- ``vkdnw_entropy`` (once registered as ``vkdnw``): the paper's VKDNW(f) = -sum_k q_k log q_k, q_k = lambda_(k) /
   sum_j lambda_(j), where lambda_(1..9) are the deciles (10%, ..., 90%, linear interpolation as
   ``torch.quantile``) of the FIM's eigenvalues; higher is better; 0 when all the deciles are 0;
 - ``vkdnw_dim``: P, the number of parameter tensors (the reference's ``vkdnw_dim``);
-- ``vkdnw_lex`` (``vkdnw_single`` until #20): P + VKDNW / ln 9, a per-cell number that orders cells as the
+- ``vkdnw_lex`` (once ``vkdnw_single``): P + VKDNW / ln 9, a per-cell number that orders cells as the
   reference ranks them
   (lexicographically by (P, VKDNW): VKDNW lies in [0, ln 9]); ``harness.aggregates.vkdnw_rank_single(frame)``
   gives the reference's dense rank over a set, and ``vkdnw_rank_aggregate(frame)`` the reference's aggregation of
@@ -41,7 +41,7 @@ from torch import nn
 from harness.proxies._first_element_jacobian import first_element_jacobian
 from harness.proxies._kaiming import cpu_generator, kaiming_normal_fanin_
 from harness.proxies.base import ProxyContext, register_proxy
-from harness.proxies.protocol import Protocol
+from harness.proxies.protocol import PaperProtocol
 
 SMOOTHING = 0.05
 DECILES = tuple(k / 10 for k in range(1, 10))
@@ -91,7 +91,7 @@ def parameter_tensors(net: nn.Module) -> int:
 # proxies under both protocols), one batch of 64 N(0, 1) inputs, the network in eval mode. The NB201 driver behind
 # Table 1 is tss_general_.py (removed from the newest tree; at 779a3a8 "table 1 adjust"): vkdnw is not among its
 # real-input metrics, so compute_vkdnw_score.py gets no loader and draws torch.randn(64, 3, R, R).
-PAPER_PROTOCOL = Protocol(
+PAPER_PROTOCOL = PaperProtocol(
     source="ondratybl/VKDNW@6901b65e NB201/ZeroShotProxy/compute_vkdnw_score.py; ondratybl/VKDNW@779a3a83 "
     "NB201/tss_general_.py (real_input_metrics without vkdnw, --batch_size 64)",
     data="gaussian",

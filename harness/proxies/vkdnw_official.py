@@ -37,7 +37,7 @@ Computed here (the official procedure, re-derived, not copied):
    linear interpolation);
 7. t = deciles / (sum |deciles| + 1e-10); score = -sum t log(t + 1e-10), in [0, ln 9]; higher is better.
 
-Protocol of the paper's NB201 runs (``tss_general_.py``, defaults; for a ``Protocol`` declaration): data
+Protocol of the paper's NB201 runs (``tss_general_.py``, defaults; for a ``PaperProtocol`` declaration): data
 Gaussian N(0, 1) of the image shape (``vkdnw`` is not in ``real_input_metrics``, so ``trainloader=None`` and
 ``compute_nas_score`` draws ``torch.randn(batch_size, 3, res, res)``; ``--real_input`` switches to training
 images); batch 64 (``--batch_size``); init Kaiming-normal fan-in (inside the score, step 1); one evaluation

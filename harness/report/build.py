@@ -23,11 +23,12 @@ from harness.analysis.bootstrap import DEFAULT_LEVEL, DEFAULT_RESAMPLES
 from harness.analysis.compare import compare, ensemble_name
 from harness.analysis.correlation import aligned, bootstrap_note, correlate, precision_curve
 from harness.analysis.formatting import format_estimate
-from harness.analysis.inputs import Sources, describe_sources, load_scores, source_paths
+from harness.analysis.inputs import Sources, load_scores, name_sources, source_paths
 from harness.analysis.result import AnalysisResult
 from harness.analysis.seeds import multi_seed, select_seeds
 from harness.analysis.target import Target, TargetSpec, describe, resolve, target_loader, with_ground_truth
 from harness.errors import DataMissing
+from harness.paths import data_dir_arg
 from harness.report import figures
 from harness.report.palette import proxy_styles
 from harness.report.settings import resolve_settings
@@ -39,8 +40,9 @@ def build_report(
     store_path: Sources,
     out_dir: str | os.PathLike,
     study: str | None = None,
-    data: str | os.PathLike | None = None,
+    data_dir: str | os.PathLike | None = None,
     *,
+    data: str | os.PathLike | None = None,
     split: str | None = None,
     epochs: int | None = None,
     ensembles: Sequence[Sequence[str]] = (),
@@ -57,7 +59,8 @@ def build_report(
 ) -> Path:
     """Write ``out_dir/report.md`` with ``figures/`` (PNG + PDF) and ``tables/`` (CSV + Markdown); return its path.
 
-    ``data``: ground-truth root (else ``$NASI_HARNESS_DATA``, ``$TORCH_HOME``, ``~/.torch``).
+    ``data_dir``: ground-truth root (else ``$NASI_HARNESS_DATA``, ``$TORCH_HOME``, ``~/.torch``; ``data=``: its
+    deprecated spelling).
     ``split`` / ``epochs``: the accuracy ranked against. ``aggregates``: user pool aggregates (``NAME=a+b``)
     beside the built-ins (unless ``builtin_aggregates=False``). Each of these four left None takes the study's
     stored ``[analysis]`` value (``study`` given and recorded in a store by ``run``), else the default: test
@@ -68,6 +71,7 @@ def build_report(
     ``seeds``: only these scoring seeds (default every seed; see :func:`render_report`). ``cells``: a cell SPEC
     (``harness.spaces.cells``, e.g. ``reachable``): only those cells, before pool aggregates are formed.
     """
+    data = data_dir_arg(data_dir, data, "build_report")
     paths = source_paths(store_path)
     settings = resolve_settings(
         paths,
@@ -87,8 +91,8 @@ def build_report(
     )
     if results.empty:
         on = f" on the cells {cells!r}" if cells else ""
-        raise ValueError(f"no results in {describe_sources(paths)}" + (f" for study {study!r}" if study else "") + on)
-    target = target_loader(TargetSpec(split=settings.split, epochs=settings.epochs), data=data)
+        raise ValueError(f"no results in {name_sources(paths)}" + (f" for study {study!r}" if study else "") + on)
+    target = target_loader(TargetSpec(split=settings.split, epochs=settings.epochs), data_dir=data)
     source = " + ".join(f"`{p}`" for p in paths) + (f", study `{study}`" if study else "")
     source += f", cells `{cells}`" if cells else ""
     return render_report(

@@ -40,7 +40,7 @@ class Style:
 
 
 def _registered() -> list[str]:
-    if "harness.proxies" not in sys.modules:  # the registry imports torch; its built-ins are declared in files (#22)
+    if "harness.proxies" not in sys.modules:  # the registry imports torch; its built-ins are declared in files
         from harness.analysis.directions import declared_directions
 
         return sorted(declared_directions())

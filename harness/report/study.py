@@ -18,14 +18,14 @@ if TYPE_CHECKING:
     from harness.studies.spec import Study
 
 
-def build_study_report(study: Study, store_path: Path, data: str | os.PathLike | None) -> tuple[Path | None, str]:
+def build_study_report(study: Study, store_path: Path, data_dir: str | os.PathLike | None) -> tuple[Path | None, str]:
     """Build the study's report with its [analysis] targets and pool aggregates; a failure is one line in the
     summary, not a crash. report.md names the study file as their source (they are given explicitly, which it
     would otherwise attribute to the command line)."""
     source = f"study file `{study.source}`'s [analysis]" if study.source is not None else "the study's [analysis]"
     try:
         a = study.analysis
-        path = build_report(store_path, study.report_dir, study.name, data, split=a.target, epochs=a.epochs,
+        path = build_report(store_path, study.report_dir, study.name, data_dir, split=a.target, epochs=a.epochs,
                             aggregates=a.aggregates, builtin_aggregates=a.builtin_aggregates,
                             given_from=source)  # fmt: skip
     except (HarnessError, ValueError, FileNotFoundError) as exc:

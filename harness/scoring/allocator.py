@@ -3,15 +3,15 @@ every cell.
 
 glibc hands memory above ``M_MMAP_THRESHOLD`` straight back to the OS when it is freed and trims the heap above
 ``M_TRIM_THRESHOLD``; both adapt upwards only to 32 MB. A proxy whose autograd graph grows to ~1 GB (grasp's double
-backward) then pays tens of thousands of minor page faults per cell: 28% of its CPU time in the kernel on this
-project's CPU, 13% less CPU with the thresholds below (docs/performance.md, grasp). Scores do not change; the
+backward) then pays tens of thousands of minor page faults per cell: a large share of its CPU time in the kernel,
+much less with the thresholds below (docs/performance.md, grasp). Scores do not change; the
 process keeps up to ``TRIM_BYTES`` of freed memory for the next cell. ``NASI_HARNESS_MALLOC_TUNING=0`` switches it
 off; glibc's own ``MALLOC_TRIM_THRESHOLD_`` / ``MALLOC_MMAP_THRESHOLD_`` in the environment win over it.
 
 The same switch governs the request for transparent huge pages (``request_huge_pages``): PyTorch's CPU allocator
 then aligns tensors of 2 MB and more to pages and marks them for huge pages (its ``THP_MEM_ALLOC_ENABLE``), which
-spares the memory-bound layers a TLB miss per 4 kB page (nasi 1-4% faster on this project's CPU; scores bit
-for bit the same). PyTorch reads the variable at its first CPU allocation, so ``harness.scoring`` asks on import.
+spares the memory-bound layers a TLB miss per 4 kB page (nasi slightly faster, docs/performance.md; scores
+bit for bit the same). PyTorch reads the variable at its first CPU allocation, so ``harness.scoring`` asks on import.
 """
 
 from __future__ import annotations

@@ -27,7 +27,7 @@ from harness.proxies.protocol import (
     HARNESS,
     PAPER,
     Effective,
-    Protocol,
+    PaperProtocol,
     check_protocol,
     effective,
     initialise_,
@@ -100,20 +100,20 @@ def score_cells(
     """Score ``cells`` with ``proxies``; yield one record per (cell, proxy) as soon as it is computed.
 
     ``protocol``: ``harness`` (every proxy on this batch, default init, one scoring) or ``paper`` (each proxy as
-    its ``Protocol`` declares: the data, labels and batch size it fixes replace these, so proxies are scored in
+    its ``PaperProtocol`` declares: the data, labels and batch size it fixes replace these, so proxies are scored in
     groups that share one batch; its initialisation, BN mode and repeats apply); each record says which protocol
     and which data, labels and batch size made it.
 
     ``skip(index, proxy)`` filters units already done (resuming). ``share_isomorphic`` copies the score of
     the first cell of an isomorphism class to the others (exact up to the weight permutation).
-    ``channels_last`` stores activations NHWC on CPU: the same function, about 2x faster convolutions (oneDNN);
+    ``channels_last`` stores activations NHWC on CPU: the same function, faster convolutions (oneDNN);
     scores agree with NCHW to float rounding (relative 1e-3 at worst on ill-conditioned cells, measured) and
     stay bit-identical between reruns. ``share_intermediates`` lets the proxies of one cell reuse what another
     already computed on the same weights and batch (``ProxyContext.remember``: ntk_cond and te_nas share the NTK
     Gram; grad_norm, snip, plain, fisher, and grasp on NCHW batches, one mean-CE pass), so a later proxy's
     ``seconds`` can be its own cost only; turn it off to time proxies alone.
     ``recycle_modules`` builds each network from the blocks of the previous one (``spaces.recycle``): the same
-    initial weights bit for bit, half the host time of constructing ~350 modules per cell.
+    initial weights bit for bit, in less host time than constructing ~350 modules per cell.
     ``stack`` > 1 scores the proxies that have a stacked form (``nasi``) K cells per computation
     (``harness.spaces.stacked``: one grouped kernel per layer for K networks, for GPUs that one small network
     leaves launch-bound); same weights, scores equal to the per-cell ones to float rounding; each record is
@@ -162,7 +162,7 @@ class _Batches:
                  channels_last: bool) -> None:  # fmt: skip
         self.dataset, self.eff, self.data, self.dev, self.channels_last = dataset, eff, data, dev, channels_last
         self.cache: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
-        # NHWC only on CPU: on CUDA it was slower (H200: 19 vs 17 ms for nasi) and vmap cannot trace it (torch 2.11).
+        # NHWC only on CPU: on CUDA it was slower (docs/performance.md) and vmap cannot trace it (torch 2.11).
         self.layout = torch.contiguous_format
 
     def get(self, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -363,7 +363,7 @@ def _stacked_forms(sp, specs: Sequence[ProxySpec], stack: int, share_isomorphic:
     return forms
 
 
-def _engine_init(decl: Protocol | None) -> str | None:
+def _engine_init(decl: PaperProtocol | None) -> str | None:
     """The initialisation the engine draws for a declaration (None: the network as built)."""
     return None if decl is None else decl.engine_init
 
@@ -384,7 +384,7 @@ def _fresh_network(sp, index: int, dataset: str, dev: torch.device, layout: torc
 
 def _run_declared(
     spec: ProxySpec,
-    decl: Protocol,
+    decl: PaperProtocol,
     base: torch.nn.Module,
     net: torch.nn.Module,
     bn_mode: str,

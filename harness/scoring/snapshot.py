@@ -1,7 +1,7 @@
 """A network's initial tensors, put back in place before each proxy of a cell.
 
-Why not ``load_state_dict``: it walks ~350 modules and matches names on every call (about 10 ms per proxy on
-a CPU for an NB201 network, paid by every proxy after the first). The snapshot lists each parameter and
+Why not ``load_state_dict``: it walks ~350 modules and matches names on every call (paid by every proxy
+after the first). The snapshot lists each parameter and
 buffer once, with the module slot that holds it, and restores by copying values into the same tensor objects;
 a tensor object that a proxy swapped out of its slot is put back, so the restored network is the one built.
 """

@@ -105,6 +105,6 @@ def _table(space: str, dataset: str, data: str | os.PathLike | None) -> dict[int
 
     key = (space, dataset, str(data))
     if key not in _CACHE:
-        series = load_accuracy(space=space, dataset=dataset, split="test", epochs=200, data=data)
+        series = load_accuracy(space=space, dataset=dataset, split="test", epochs=200, data_dir=data)
         _CACHE[key] = {int(i): (float(v) if math.isfinite(float(v)) else None) for i, v in series.items()}
     return _CACHE[key]

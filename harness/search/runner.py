@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable
 import torch
 
 from harness.datasets import dataset_info
+from harness.paths import data_dir_arg
 from harness.scoring.device import device_label, resolve_device
 from harness.search.nasi import NasiConfig, run_nasi
 from harness.search.result import ACCURACY_DATASETS, SearchResult, check_ground_truth, lookup_accuracy
@@ -48,9 +49,10 @@ def run_search(
     seed: int = 0,
     *,
     device: str = "auto",
-    data: str | os.PathLike | None = None,
+    data_dir: str | os.PathLike | None = None,
     accuracy: bool = True,
     progress: Callable[[int, int], None] | None = None,
+    data: str | os.PathLike | None = None,
     **config: object,
 ) -> SearchResult:
     """Run ``algorithm`` ("nasi" or "sample") once and look up the chosen cell's ground-truth accuracy.
@@ -58,8 +60,10 @@ def run_search(
     ``dataset`` is the data the search sees (its batches and classifier width); accuracy is reported on
     CIFAR-10, CIFAR-100 and ImageNet16-120 as NAS-Bench-201 does. ``accuracy=False`` skips the lookup
     (values ``None``); otherwise missing ground truth fails before the search starts. ``config`` holds the
-    algorithm's settings (``NasiConfig`` / ``SampleConfig`` fields).
+    algorithm's settings (``NasiConfig`` / ``SampleConfig`` fields). ``data_dir``: the data folder (``data=``: its
+    deprecated spelling).
     """
+    data = data_dir_arg(data_dir, data, "run_search")
     settings = make_config(algorithm, **config)
     if space not in SPACES:
         get_space(space)  # an unknown name gets the registry's error

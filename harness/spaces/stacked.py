@@ -1,7 +1,7 @@
 """K NAS-Bench-201 networks evaluated as one: their channels side by side, every layer one grouped kernel.
 
 Why: one NB201 network at b = 64 is a few hundred tiny kernels, so a GPU scoring cells one at a time is bound
-by kernel launches (17 ms per cell on an H200 against a 5 ms target), and building ~350 modules per cell on
+by kernel launches (docs/performance.md), and building ~350 modules per cell on
 the host costs more. Stacking K networks makes each layer one grouped convolution over K·C channels (an
 operation that only some of the K cells use on an edge runs on those cells' channel groups only), so one
 forward and backward does K networks' work for roughly the launches of a few; the weights are plain tensors

@@ -84,7 +84,7 @@ class StoreFull(StoreError):
 
 
 SQLITE_HEADER = b"SQLite format 3\x00"
-CHECK_SECONDS = 5.0  # quick_check's time budget per open: 0.2-0.5 s per 100 MB cached, 3.6 s from disk
+CHECK_SECONDS = 5.0  # quick_check's time budget per open (what a check costs: docs/store.md)
 
 
 def _damaged(path: Path, problem: str) -> DamagedStore:

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from harness.errors import HarnessError
-from harness.store.load import load_results, load_search_runs
+from harness.store.load import load_search_runs, load_units
 
 FORMATS = ("csv", "parquet")
 TABLES = ("results", "search_runs")
@@ -55,7 +55,7 @@ def export_rows(
             raise HarnessError(
                 "parquet export needs pyarrow: pip install 'nasi-harness[parquet]' (or use csv)"
             ) from None
-    frame = load_results(path, study) if table == "results" else load_search_runs(path, study)
+    frame = load_units(path, study) if table == "results" else load_search_runs(path, study)
     if table == "search_runs":  # nested dicts -> JSON text, which both formats can hold
         frame["config"] = [json.dumps(c, sort_keys=True) for c in frame["config"]]
         frame["accuracy"] = [json.dumps(a, sort_keys=True) for a in frame["accuracy"]]

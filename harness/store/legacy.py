@@ -1,4 +1,5 @@
-"""Proxy names that changed meaning (#20), mapped at load time so that old stores and exports still read right.
+"""Proxy names that changed meaning when the pool aggregates took them, mapped at load time so that old stores
+and exports still read right.
 
 ``az_nas``, ``te_nas`` and ``vkdnw_single`` now name the papers' pool aggregates (``harness.aggregates``: computed
 over a set of cells, never stored), and ``vkdnw`` was the bare VKDNW entropy. Rows stored under those names are the

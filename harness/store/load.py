@@ -28,7 +28,7 @@ def _query(path: str | os.PathLike, table: str, columns: tuple[str, ...], study:
     return pd.DataFrame.from_records(rows, columns=list(columns))
 
 
-def load_results(
+def load_units(
     path: str | os.PathLike, study: str | None = None, columns: Sequence[str] = RESULT_COLUMNS
 ) -> pd.DataFrame:
     """One row per stored unit; ``score`` is NaN unless ``status == "ok"`` (or a finite degenerate score).

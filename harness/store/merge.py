@@ -34,7 +34,7 @@ import pandas as pd
 from harness.errors import HarnessError
 from harness.names import name_problem
 from harness.store.db import ResultStore, check_file, quick_check, score_problem
-from harness.store.load import load_results
+from harness.store.load import load_units
 from harness.store.schema import (
     KEY_FIELDS,
     RESULT_COLUMNS,
@@ -172,7 +172,7 @@ def _read_source(
         search_rows: list[tuple] = []
         studies: list[tuple] = []
     else:
-        frame = load_results(source)
+        frame = load_units(source)
         with ResultStore(source, readonly=True) as store:
             conn = store.connection
             search_columns = select_list(SEARCH_COLUMNS, store.table_columns("search_runs"))  # older files too

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 SCHEMA_VERSION = 2
-PROTOCOL = "harness"  # the scoring protocol of every row so far (issue #20 will add "paper")
+PROTOCOL = "harness"  # the default scoring protocol, and that of rows written before the column (the other: "paper")
 
 # The status vocabulary. Finished (final) statuses: a rerun skips the unit and nothing replaces the row but
 # ``run --rescore``. Failed ones: ``error: <message>`` (the proxy raised) and ``timeout`` (the unit ran past the

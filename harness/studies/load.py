@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from harness.paths import data_dir_arg
 from harness.studies.runner import RunSummary, run_study, without_rescored
 from harness.studies.spec import Study, StudyDocument, parse_study
 from harness.studies.units import Plan, make_plan
@@ -83,14 +84,15 @@ class ScoringStudy:
     def run(
         self,
         store: str | os.PathLike | None = None,
-        data: str | os.PathLike | None = None,
+        data_dir: str | os.PathLike | None = None,
         device: str | None = None,
         *,
         echo: Callable[[str], None] | None = None,
         **options: Any,
     ) -> RunSummary:
         """Score the units the store lacks (:func:`harness.studies.run_study`; ``echo`` is unused: scoring shows
-        a progress bar instead of a line per unit)."""
+        a progress bar instead of a line per unit). ``data=``: the deprecated spelling of ``data_dir``."""
+        data = data_dir_arg(data_dir, options.pop("data", None), "run")
         return run_study(self.spec, store=store, data=data, device=device, **options)
 
 

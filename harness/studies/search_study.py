@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.datasets import DATASETS
+from harness.paths import data_dir_arg
 from harness.search.nasi import NasiConfig
 from harness.search.result import SearchResult, result_line, summary_lines
 from harness.search.runner import ALGORITHMS, config_class, make_config, parse_seeds, record, run_search
@@ -82,7 +83,7 @@ class SearchStudy:
     def run(
         self,
         store: str | os.PathLike | None = None,
-        data: str | os.PathLike | None = None,
+        data_dir: str | os.PathLike | None = None,
         device: str | None = None,
         *,
         echo: Callable[[str], None] | None = print,
@@ -92,7 +93,9 @@ class SearchStudy:
         """Run the runs the store lacks; ``echo`` gets one line per finished run, ``log`` (default stderr) notes.
 
         ``report`` and ``progress`` are accepted for a uniform call and have no effect; the options only a scoring
-        study has (backend, workers, address, part, rescore, stack) are refused with one ``ValueError`` line."""
+        study has (backend, workers, address, part, rescore, stack) are refused with one ``ValueError`` line.
+        ``data=``: the deprecated spelling of ``data_dir``."""
+        data = data_dir_arg(data_dir, options.pop("data", None), "run")
         options.pop("report", None), options.pop("progress", None)
         self._refuse_scoring_options(options)
         on_result = None if echo is None else (lambda r: echo(f"{r.dataset} {result_line(r)}"))
@@ -264,7 +267,7 @@ def run_search_study(
         todo = pending_runs(study, db.search_run_keys(study.name))
         for dataset, seed in todo:
             result = run_search(
-                study.algorithm, study.space, dataset, seed, device=device or study.device, data=data,
+                study.algorithm, study.space, dataset, seed, device=device or study.device, data_dir=data,
                 **study.settings.as_dict(),
             )  # fmt: skip
             record(db, study.name, result)

@@ -1,4 +1,4 @@
-"""grasp now against grasp at an older commit, and optionally the peer's, on the same cells (#24): Spearman, the
+"""grasp now against grasp at an older commit, and optionally the peer's, on the same cells: Spearman, the
 relative differences, and CPU and wall seconds per cell with the medians of the per-cell ratios.
 
 The old proxy is read with ``git show REV:harness/proxies/grasp.py`` (and that commit's ``_grad.py`` and

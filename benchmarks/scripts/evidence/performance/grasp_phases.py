@@ -1,4 +1,4 @@
-"""Where grasp's time goes (#24): forward, the backward that keeps its graph, and the Hessian-gradient product,
+"""Where grasp's time goes: forward, the backward that keeps its graph, and the Hessian-gradient product,
 in the engine's CPU layout (channels-last) and in NCHW, against one plain forward + backward; CPU seconds of this
 process (both layouts on the same cell back to back, best of ``--repeats``: steadier than the wall clock on a
 shared machine).

@@ -1,4 +1,4 @@
-"""How much CPU scores move with torch's intra-op thread count, and how long each count takes (#23).
+"""How much CPU scores move with torch's intra-op thread count, and how long each count takes.
 
 Scores the same cells with the same proxies under each thread count in one process and prints, per proxy, the
 largest relative difference from the first count and the seconds each count took. docs/reliability.md quotes it:
