@@ -36,10 +36,12 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+# Printed under every analysis that shows a pool aggregate (committed reports hold this exact text); "missing"
+# covers failed and non-finite scores, as the module docstring says.
 MISSING_RULE = (
-    "ranks 1 = worst .. N = best per component (ties: average rank); a component missing, failed or non-finite "
-    "for a pool cell ranks below every scored cell (tied with the other missing ones); a cell without any "
-    "component score is not in the pool"
+    "ranks 1 = worst .. N = best per component (ties: average rank); a component missing or failed for a pool cell "
+    "ranks below every scored cell (tied with the other missing ones); a cell without any component score is not "
+    "in the pool"
 )
 COMBINATIONS = ("log_rank_sum", "log_rank", "rank_sum", "dense_lexicographic")
 
