@@ -100,6 +100,7 @@ def _rho(rows: list[dict], proxy: str) -> float:
     return float(row["spearman"])
 
 
+@pytest.mark.slow  # scores 12 cells and writes a report
 def test_one_ensemble_one_rho_in_correlate_compare_report_and_search_sample(
     sampled: tuple[Path, list[int], dict], shared_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
