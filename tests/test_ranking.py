@@ -68,6 +68,22 @@ def test_search_sample_picks_by_rank_sum_under_the_same_rule() -> None:
     assert pick_best([10, 11, 12], {"a": [1.0, float("nan"), 2.0]}, higher) == 2
 
 
+def test_search_sample_reads_a_rank_ensemble_as_the_analyses_do() -> None:
+    from harness.search.sample import SampleConfig, _pool_scores, aggregate_of
+
+    config = SampleConfig(n=3, proxies="params,ens=flops+synflow,ensemble:params+synflow")
+    assert config.proxies == ("params", "ens=flops+synflow", "ensemble:params+synflow")
+    assert aggregate_of("ensemble:params+synflow").name == "ensemble(params+synflow)"
+    assert aggregate_of("params") is None
+    with pytest.raises(ValueError, match="at least two proxies"):
+        SampleConfig(n=3, proxies="ens=flops")
+    raw = {"flops": [1.0, 3.0, None, 2.0], "synflow": [2.0, math.inf, None, 1.0]}
+    values = _pool_scores("ens=flops+synflow", raw)
+    assert values[2] is None  # no usable component: not in the pool
+    pool = pd.DataFrame({"flops": [1.0, 3.0, 2.0], "synflow": [2.0, math.inf, 1.0]})
+    assert [values[0], values[1], values[3]] == log_rank_sum(pool, {"flops": True, "synflow": True}).tolist()
+
+
 @pytest.fixture(scope="module")
 def sampled(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[int], dict]:
     """search sample's N = 12 nb201 cells with params and the ensemble of flops and synflow (Gaussian data), and a
