@@ -8,75 +8,32 @@ plugin files (``register_aggregate``) add more. Why a module of its own, outside
 ``harness.analysis``: the analyses (which must not import torch) and sample-and-pick search (which sits
 below the analyses) both compute aggregates; this module needs only numpy and pandas.
 
-Ranks: 1 = the worst cell of the pool, N = the best (each component oriented by its own direction), ties share
-their average rank (``scipy.stats.rankdata``'s default, as the reference notebooks). The missing rule, the same
-for every aggregate: a component without a usable score for a cell (status nan/error, a non-finite score, or no
-row at all for that cell while it has a row of another component) ranks below every scored cell of the pool,
-tied with the other missing ones (the references score such cells -inf, which ranks there too). A cell with no
-usable component score at all is not in the pool.
+Ranking and the rule for missing and non-finite components are :mod:`harness.ranking`'s, one rule for every
+aggregate (``MISSING_RULE``): a component without a usable score for a cell ranks below every scored cell of the
+pool, tied with the other missing ones; a cell with no usable component score at all is not in the pool. The
+papers' combinations (AZ-NAS's log(rank / N) sum, TE-NAS's rank sum, VKDNW's dense lexicographic rank and
+un-normalised log ranks) are named options there.
 """
 
 from __future__ import annotations
 
-import math
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-Direction = Callable[[str], bool]  # proxy name -> higher_is_better
-MISSING_RULE = (
-    "ranks 1 = worst .. N = best per component (ties: average rank); a component missing or failed for a pool cell "
-    "ranks below every scored cell (tied with the other missing ones); a cell without any component score is not "
-    "in the pool"
+from harness.ranking import (  # MISSING_RULE and oriented_rank re-exported: this module's callers used them here
+    MISSING_RULE,  # noqa: F401
+    combine_ranks,
+    dense_lexicographic_rank,
+    log_rank_sum,
+    oriented_rank,  # noqa: F401
+    require_columns,
 )
 
-
-def require_columns(frame: pd.DataFrame, columns: Sequence[str], what: str) -> None:
-    """``ValueError`` unless ``frame`` is a DataFrame holding every column of ``columns``."""
-    if not isinstance(frame, pd.DataFrame):
-        raise ValueError(f"{what} needs a pandas DataFrame (one row per cell), got {type(frame).__name__}")
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise ValueError(
-            f"{what} needs columns {', '.join(columns)}; missing {', '.join(missing)} "
-            f"(pivot the score records first: frame.pivot(index='index', columns='proxy', values='score'))"
-        )
-
-
-def oriented_rank(values: pd.Series, higher_is_better: bool) -> pd.Series:
-    """Average ranks 1..N with N for the best value; NaN ranks lowest (tied)."""
-    numeric = pd.to_numeric(values, errors="coerce")
-    bad = numeric.isna() & values.notna()
-    if bad.any():
-        raise ValueError(f"column {values.name!r} holds non-numeric values, e.g. {values[bad].iloc[0]!r}")
-    oriented = numeric.astype(float) if higher_is_better else -numeric.astype(float)
-    oriented = oriented.where(np.isfinite(oriented), np.nan)  # inf scores are failures, as the store reads them
-    return oriented.fillna(-np.inf).rank(method="average", ascending=True)
-
-
-def log_rank_sum(table: pd.DataFrame, directions: Mapping[str, bool], *, normalise: bool = True) -> pd.Series:
-    """sum over ``directions``' columns of log(rank / N) (``normalise``) or log(rank): AZ-NAS's aggregation."""
-    require_columns(table, list(directions), "log_rank_sum")
-    scale = float(len(table)) if normalise else 1.0
-    total = pd.Series(0.0, index=table.index)
-    for column, up in directions.items():
-        total = total + np.log(oriented_rank(table[column], higher_is_better=up) / scale)
-    return total.astype(float)
-
-
-def dense_lexicographic_rank(table: pd.DataFrame, columns: Sequence[str]) -> pd.Series:
-    """Dense rank (1 = worst) of the tuples of ``columns`` compared lexicographically, higher better; a tuple with
-    a missing element ranks below every complete one (all such tuples tie)."""
-    require_columns(table, columns, "dense_lexicographic_rank")
-    keys = table[list(columns)].apply(pd.to_numeric, errors="raise").astype(float)
-    keys = keys.where(np.isfinite(keys), np.nan)
-    keys[keys.isna().any(axis=1)] = -math.inf
-    order = keys.drop_duplicates().sort_values(list(columns)).reset_index(drop=True)
-    position = {tuple(row): i + 1 for i, row in enumerate(order.itertuples(index=False))}
-    return pd.Series([float(position[tuple(row)]) for row in keys.itertuples(index=False)], index=table.index)
+Direction = Callable[[str], bool]  # proxy name -> higher_is_better
 
 
 # --- the papers' aggregates --------------------------------------------------------------------------------------
@@ -100,8 +57,7 @@ def te_nas_pool(
     """TE-NAS (Chen et al. 2021): rank(-kappa) + rank(R), kappa = NTK condition number (lower better), R = linear
     regions (higher better); average ranks as the AZ-NAS port ranks TE-NAS."""
     require_columns(table, (kappa, regions), "te_nas")
-    total = oriented_rank(table[kappa], higher_is_better=False) + oriented_rank(table[regions], higher_is_better=True)
-    return total.astype(float).rename("te_nas")
+    return combine_ranks(table, {kappa: False, regions: True}, "rank_sum").rename("te_nas")
 
 
 def vkdnw_single_pool(table: pd.DataFrame) -> pd.Series:
@@ -266,7 +222,7 @@ def rank_ensemble(name: str, members: Sequence[str], *, paper: str = "") -> Aggr
         raise ValueError(f"rank ensemble {name!r} needs at least two proxies, got {', '.join(members) or 'none'}")
 
     def pool(table: pd.DataFrame, direction: Direction) -> pd.Series:
-        return log_rank_sum(table, {m: bool(direction(m)) for m in members})
+        return combine_ranks(table, {m: bool(direction(m)) for m in members}, "log_rank_sum")
 
     return Aggregate(
         name, members, pool, f"rank ensemble: sum of log(rank / N) over {', '.join(members)}", paper=paper or "user"

@@ -162,9 +162,10 @@ def test_duplicate_rows_keep_the_last(accuracy: pd.Series) -> None:
 def test_rank_ensemble_by_hand() -> None:
     scores = pd.DataFrame({"a": [1.0, 2, 3, np.nan], "b": [30.0, 10, 20, 5]}, index=[7, 8, 9, 10])
     out = rank_ensemble(scores, {"a": True, "b": True})
-    # ranks (1 = worst, 3 = best) over the 3 complete cells: a -> 1, 2, 3; b -> 3, 1, 2
-    expected = np.log([1 / 3, 2 / 3, 3 / 3]) + np.log([3 / 3, 1 / 3, 2 / 3])
-    assert out.index.tolist() == [7, 8, 9]
+    # harness.ranking's one rule: the missing score ranks last and the cell stays (N = 4);
+    # ranks (1 = worst, 4 = best): a -> 2, 3, 4, 1; b -> 4, 2, 3, 1
+    expected = np.log([2 / 4, 3 / 4, 4 / 4, 1 / 4]) + np.log([4 / 4, 2 / 4, 3 / 4, 1 / 4])
+    assert out.index.tolist() == [7, 8, 9, 10]
     assert out.to_numpy() == pytest.approx(expected)
     assert out.name == "ensemble(a+b)"
     flipped = rank_ensemble(scores.assign(b=-scores["b"]), {"a": True, "b": False})

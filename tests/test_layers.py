@@ -23,6 +23,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("spaces",),  # cells, networks, params/FLOPs, isomorphism, the cell-spec parser
     ("data",),  # batches, data and label modes
     ("proxies",),  # one file per proxy, the registry, the proxy contract check
+    ("ranking",),  # ranks over a set of cells, their combinations and the one missing-value rule (torch-free)
     ("scoring", "aggregates", "plugins"),  # engine | pool aggregates (torch-free) | plugin-file loader
     ("store", "groundtruth"),  # SQLite results | benchmark accuracies
     ("search",),  # NASI and sample-and-pick search (algorithms; no study files)
@@ -38,7 +39,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
 FORBIDDEN = {
     "pandas": ("proxies",),  # per-cell proxies; pool ranking over a DataFrame is in aggregates
     "argparse": tuple(u for layer in LAYERS for u in layer if u not in ("cli", "docgen", "__main__")),
-    "torch": ("_version", "errors", "names", "paths", "aggregates", "store", "analysis", "report"),
+    "torch": ("_version", "errors", "names", "paths", "ranking", "aggregates", "store", "analysis", "report"),
 }
 
 RANK = {unit: i for i, layer in enumerate(LAYERS) for unit in layer}

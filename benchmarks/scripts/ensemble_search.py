@@ -13,8 +13,9 @@ Rule, fixed before looking at the held-out half:
   real images (``needs_real_data`` False), so that its ensemble can be scored on CIFAR-100 and ImageNet16-120.
 - Ensemble score: sum over members of log(rank / N), rank N = best cell by the member's oriented score (its
   ``higher_is_better``), average ranks for ties, ranked among the cells being evaluated (AZ-NAS's aggregation,
-  ``harness.analysis.rank_ensemble``). A cell a member gives no score (singular kernel, -inf, an identity block:
-  the references' -inf) ranks below every scored cell, so every cell keeps a score.
+  ``harness.ranking.log_rank_sum``, the same as ``--aggregate NAME=a+b``). A cell a member gives no score
+  (singular kernel, -inf, an identity block: the references' -inf) ranks below every scored cell, so every cell
+  keeps a score (``harness.ranking``'s one rule).
 - Selection: greedy forward selection on the selection half, maximising Spearman rho with CIFAR-10 validation
   accuracy (cifar10-valid, 200 epochs, the target of VKDNW's table); a member is added only when it raises rho by
   at least ``MIN_GAIN`` (0.001), at most ``MAX_MEMBERS``; each member at most once; ties go to the first name.
@@ -35,7 +36,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy.stats import rankdata
 
 from benchmarks.scripts.tables_common import REFERENCE_B64, ROOT, spearman
 from harness.analysis import frames
@@ -43,6 +43,7 @@ from harness.analysis.bootstrap import bootstrap_correlations, percentile_interv
 from harness.analysis.inputs import load_scores
 from harness.analysis.stats import correlation
 from harness.analysis.target import TargetSpec, describe, target_loader
+from harness.ranking import log_rank_sum
 
 REAL = list(REFERENCE_B64)
 GAUSSIAN = [
@@ -115,14 +116,9 @@ def candidate_scores(dataset: str) -> pd.DataFrame:
 
 
 def ensemble(table: pd.DataFrame, members: list[str], up: dict[str, bool]) -> np.ndarray:
-    """Sum of log(rank / N) over members on the rows of ``table``; a missing score ranks below every other."""
-    n = len(table)
-    total = np.zeros(n)
-    for m in members:
-        x = table[m].to_numpy(dtype=float) * (1.0 if up[m] else -1.0)
-        x = np.where(np.isfinite(x), x, -np.inf)
-        total += np.log(rankdata(x, method="average") / n)
-    return total
+    """Sum of log(rank / N) over members on the rows of ``table``; a missing score ranks below every other
+    (``harness.ranking``'s one rule)."""
+    return log_rank_sum(table, {m: up[m] for m in members}).to_numpy(dtype=float)
 
 
 def greedy(table: pd.DataFrame, y: np.ndarray, candidates: list[str], up: dict[str, bool]) -> list[dict]:

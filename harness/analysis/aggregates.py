@@ -7,6 +7,7 @@ one component. Each component's latest stored version is used (``load_scores`` d
 aggregate row carries the setting, ``study`` = the contributing studies joined by ``+``, ``proxy_version`` = the
 aggregate's version, status ``degenerate`` when a component row of that cell says so (else ``ok``), and ``pool``:
 which cells formed it ("1,000 cells of nb201_proxies_cpu + nb201_ntk_cpu"), which the analyses print as a note.
+Within a pool every aggregate ranks through :mod:`harness.ranking`, under its one rule for missing components.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from harness.aggregates import MISSING_RULE, Aggregate, aggregate_names, get_aggregate, parse_aggregate
+from harness.aggregates import Aggregate, aggregate_names, get_aggregate, parse_aggregate
 from harness.errors import HarnessError
+from harness.ranking import MISSING_RULE
 
 POOL_KEYS = ("space", "dataset", "data", "labels", "batch_size", "seed", "protocol")
 USABLE = ("ok", "degenerate")

@@ -1,6 +1,10 @@
 """Proxies side by side on the same cells: ranked by oriented Spearman rho, with paired-bootstrap intervals on
 the differences, and a rank-aggregation ensemble that is scored like any other proxy.
 
+An ensemble here is the pool aggregate ``ensemble:a+b`` (``--aggregate``; ``compare --ensemble a,b`` is its
+deprecated spelling): computed by :mod:`harness.ranking` over the pool of its setting under the one missing rule,
+so that it has the same values in ``correlate``, ``compare``, ``report`` and ``search sample``.
+
 Paired: every proxy of a setting is evaluated on the cells they all scored, under the same resamples, so the
 interval of rho_a - rho_b reflects only how the two disagree, not the shared luck of which cells were drawn.
 """
@@ -11,17 +15,18 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
-from scipy.stats import rankdata
 
+from harness.aggregates import rank_ensemble as ensemble_aggregate
 from harness.analysis import frames
 from harness.analysis import seeds as seed_axis
-from harness.analysis.aggregates import pool_notes
+from harness.analysis.aggregates import add_aggregates, pool_notes
 from harness.analysis.bootstrap import DEFAULT_LEVEL, DEFAULT_RESAMPLES, bootstrap_correlations, percentile_interval
 from harness.analysis.correlation import aligned, bootstrap_note, metrics_for
 from harness.analysis.protocols import with_protocols
 from harness.analysis.result import AnalysisResult, targets_of
 from harness.analysis.stats import correlation
 from harness.analysis.target import Target, describe, with_ground_truth
+from harness.ranking import log_rank_sum
 
 
 def ensemble_name(proxies: Sequence[str]) -> str:
@@ -29,22 +34,44 @@ def ensemble_name(proxies: Sequence[str]) -> str:
 
 
 def rank_ensemble(scores: pd.DataFrame, higher_is_better: Mapping[str, bool] | None = None) -> pd.Series:
-    """AZ-NAS-style aggregation: sum over proxies of log(rank / N), rank N = best cell, 1 = worst.
+    """AZ-NAS-style aggregation over the rows of ``scores`` (the set of cells): sum over its columns of
+    log(rank / N), rank N = best cell, 1 = worst (:func:`harness.ranking.log_rank_sum`).
 
     Each proxy is ranked by its oriented score (average ranks for ties), so the best cell of every proxy adds
-    log(1) = 0 and a cell bad under any proxy is pulled down hard: higher ensemble score = better. Only cells
-    scored by every proxy are ranked (N = their number).
+    log(1) = 0 and a cell bad under any proxy is pulled down hard: higher ensemble score = better. The missing
+    rule is :mod:`harness.ranking`'s: a missing or non-finite score ranks below every scored cell, and the cell
+    stays (N counts every row).
     """
     if scores.shape[1] == 0:
         raise ValueError("rank ensemble needs at least one proxy")
-    complete = scores.dropna()
-    n = len(complete)
-    total = np.zeros(n)
-    for proxy in complete.columns:
-        up = frames.higher_is_better(str(proxy)) if higher_is_better is None else higher_is_better[proxy]
-        oriented = complete[proxy].to_numpy(dtype=float) * (1.0 if up else -1.0)
-        total += np.log(rankdata(oriented, method="average") / n)
-    return pd.Series(total, index=complete.index, name=ensemble_name([str(c) for c in complete.columns]))
+    up = {
+        p: (frames.higher_is_better(str(p)) if higher_is_better is None else bool(higher_is_better[p]))
+        for p in scores.columns
+    }
+    return log_rank_sum(scores, up).rename(ensemble_name([str(c) for c in scores.columns]))
+
+
+def with_ensembles(results: pd.DataFrame, ensembles: Sequence[Sequence[str]]) -> pd.DataFrame:
+    """``results`` with the rows of each ensemble's pool aggregate ``ensemble(a+b)`` (``--aggregate ensemble:a+b``)
+    added, unless already there (loaded with ``--aggregate``)."""
+    present = set(results["proxy"].astype(str)) if "proxy" in results.columns else set()
+    for group in ensembles:
+        if len(group) < 2:
+            raise ValueError(f"an ensemble needs at least two proxies, got {','.join(group) or 'none'}")
+        for name in group:
+            if name not in present:
+                raise ValueError(f"proxy {name!r} is not in the results; present: {', '.join(sorted(present))}")
+    wanted = [ensemble_aggregate(ensemble_name(g), g) for g in ensembles if ensemble_name(g) not in present]
+    if not wanted:
+        return results
+    out = add_aggregates(results, wanted, required={a.name for a in wanted})
+    if not frames.is_prepared(results):
+        return out
+    added = out.iloc[len(results) :].drop(columns=["usable", "degenerate"], errors="ignore")
+    added.attrs = {}
+    merged = pd.concat([results, frames.prepare(added)], ignore_index=True)  # a report's frame stays prepared
+    merged.attrs = dict(results.attrs)
+    return merged
 
 
 def compare(
@@ -81,12 +108,17 @@ def compare(
     every ordered pair's mean difference with both intervals and ``a_beats_b``, the fraction of seeds in which
     a's oriented rho is above b's.
     """
-    frame = frames.prepare(seed_axis.select_seeds(results, seeds))
+    selected = seed_axis.select_seeds(results, seeds)
+    if not selected.empty and ensembles:
+        selected = with_ensembles(selected, ensembles)
+    frame = frames.prepare(selected)
     if frame.empty:
         raise ValueError("no results to compare: the store (or study) has no rows")
     present = set(frame["proxy"])
     wanted = list(dict.fromkeys(proxies)) if proxies else None
-    for name in [*(wanted or []), *(p for group in ensembles for p in group)]:
+    if wanted:
+        wanted = list(dict.fromkeys([*wanted, *(ensemble_name(g) for g in ensembles)]))
+    for name in wanted or []:
         if name not in present:
             raise ValueError(f"proxy {name!r} is not in the results; present: {', '.join(sorted(present))}")
     ranking, pairwise, notes, missing = [], [], [], []
@@ -95,15 +127,13 @@ def compare(
     for setting, rows, accuracy in with_ground_truth(frames.settings(frame), target, notes, missing):
         table = frames.score_table(rows, exclude_degenerate=exclude_degenerate)
         columns = [p for p in (wanted or list(table.columns)) if p in table.columns]
-        members = list(dict.fromkeys(p for group in ensembles for p in group))
-        if len(columns) + len(ensembles) == 0 or not all(p in table.columns for p in members):
+        asked = [ensemble_name(g) for g in ensembles]
+        if not columns or not all(p in table.columns for p in asked):
             notes.append(f"{_where(setting)}: skipped, not every requested proxy was scored in this setting")
             continue
-        common = table[list(dict.fromkeys([*columns, *members]))].dropna()
+        common = table[columns].dropna()
         common, acc = aligned(common, accuracy)
         scores = {p: common[p] for p in columns}
-        for group in ensembles:
-            scores[ensemble_name(group)] = rank_ensemble(common[list(group)])
         if len(common) < 3:
             notes.append(f"{_where(setting)}: skipped, only {len(common)} cells scored by every proxy")
             continue

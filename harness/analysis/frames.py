@@ -60,6 +60,11 @@ def prepare(results: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
+def is_prepared(results: pd.DataFrame) -> bool:
+    """Whether ``results`` is a frame :func:`prepare` returned (its ``usable`` and ``degenerate`` computed)."""
+    return bool(results.attrs.get(PREPARED)) and {"usable", "degenerate"} <= set(results.columns)
+
+
 def _space_degenerate(frame: pd.DataFrame) -> np.ndarray:
     out = np.zeros(len(frame), dtype=bool)
     for space, rows in frame.groupby("space", sort=False).groups.items():

@@ -13,7 +13,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="rank proxies by oriented Spearman rho, paired-bootstrap intervals on differences, rank ensembles",
         description="Compare proxies on the cells all of them scored. 'best - this' is the paired-bootstrap "
         "difference of oriented rho from the best proxy (an interval containing 0: not distinguishable). "
-        "--ensemble a,b,c adds the rank aggregate sum(log(rank/N)) of those proxies as a proxy. With several "
+        "--aggregate NAME=a+b+c (or ensemble:a+b+c) adds the rank aggregate sum(log(rank/N)) of those proxies as a "
+        "proxy, the same values as in correlate, report and search sample. With several "
         "scoring seeds proxies are paired and ranked within each seed; the table ranks them by the mean over "
         "seeds and says whether the order holds in every seed (--seed N: one seed; --per-seed: each).",
     )
@@ -24,7 +25,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="append",
         default=[],
         metavar="P1,P2[,...]",
-        help="add a rank-aggregation ensemble of these proxies (repeatable)",
+        help="deprecated spelling of --aggregate ensemble:P1+P2[+...] (repeatable; prints a notice)",
     )
     parser.add_argument("--exclude-degenerate", action="store_true", help="leave degenerate cells out")
     parser.add_argument("--pairwise", action="store_true", help="also print every pairwise difference")
@@ -53,7 +54,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _compare(args: argparse.Namespace) -> int:
     import json
 
-    from harness.analysis import compare
+    from harness.analysis import compare, ensemble_name
     from harness.analysis import tables as views
     from harness.cli import tables
 
@@ -61,18 +62,16 @@ def _compare(args: argparse.Namespace) -> int:
         return _against(args)
     if args.agreement:
         return _agreement(args)
-    ensembles = [options.split_list(e) for e in args.ensemble]
-    for group in ensembles:
-        if len(group) < 2:
-            raise ValueError(f"--ensemble needs at least two proxies, got {','.join(group) or 'none'}")
+    ensembles = deprecated_ensembles(args)
     wanted = options.split_list(args.proxies)
+    if wanted:
+        wanted = list(dict.fromkeys([*wanted, *(ensemble_name(g) for g in ensembles)]))
     args.proxies = ",".join(dict.fromkeys([*wanted, *(p for g in ensembles for p in g)])) if wanted else None
     results = options.load_filtered(args)
     result = compare(
         results,
         options.make_target(args),
-        proxies=[*wanted, *options.asked_aggregates(args)] if wanted else None,
-        ensembles=ensembles,
+        proxies=list(dict.fromkeys([*wanted, *options.asked_aggregates(args)])) if wanted else None,
         exclude_degenerate=args.exclude_degenerate,
         n_boot=args.bootstrap,
         seed=args.bootstrap_seed,
@@ -106,6 +105,25 @@ def _compare(args: argparse.Namespace) -> int:
         as_csv=lambda: views.to_csv(ranking),
     )
     return 0
+
+
+def deprecated_ensembles(args: argparse.Namespace) -> list[list[str]]:
+    """``--ensemble a,b`` (deprecated) -> ``--aggregate ensemble:a+b``, with a one-line notice on stderr; the
+    groups, so that --proxies can name their members and the ensemble."""
+    import sys
+
+    ensembles = [options.split_list(e) for e in args.ensemble]
+    for group in ensembles:
+        if len(group) < 2:
+            raise ValueError(f"--ensemble needs at least two proxies, got {','.join(group) or 'none'}")
+    if ensembles:
+        specs = [f"ensemble:{'+'.join(g)}" for g in ensembles]
+        print(
+            f"note: --ensemble is deprecated; use {' '.join(f'--aggregate {s}' for s in specs)} (same values)",
+            file=sys.stderr,
+        )
+        args.aggregate = [*(args.aggregate or []), *specs]
+    return ensembles
 
 
 def _agreement(args: argparse.Namespace) -> int:

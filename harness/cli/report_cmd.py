@@ -29,7 +29,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="append",
         default=[],
         metavar="P1,P2[,...]",
-        help="add a rank-aggregation ensemble of these proxies to the comparison (repeatable)",
+        help="add the rank ensemble ensemble(P1+P2) of these proxies to the comparison: the values of --aggregate "
+        "ensemble:P1+P2 (harness.ranking), without replacing a study's stored aggregates (repeatable)",
     )
     options.add_aggregate_arguments(parser, study_defaults=True)
     options.add_bootstrap_arguments(parser, scoring_seed=True)

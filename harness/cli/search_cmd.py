@@ -72,8 +72,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sample.add_argument(
         "--proxies",
         required=True,
-        help="proxy or pool aggregate (az_nas, te_nas, vkdnw_single, vkdnw_agg: ranked over the N cells), or a "
-        "comma list for a rank-sum ensemble",
+        help="proxy or pool aggregate (az_nas, te_nas, vkdnw_single, vkdnw_agg, or a rank ensemble NAME=P1+P2 / "
+        "ensemble:P1+P2 as for --aggregate: ranked over the N cells), or a comma list for a rank-sum ensemble",
     )
     add_plugin_option(sample)
     sample.set_defaults(func=_search)

@@ -100,14 +100,24 @@ pool, so every table says which cells formed it (e.g. "pool: 1,000 cells of nb20
 - **Pool**: one scoring setting (space, dataset, data and label mode, batch size, seed, protocol) over every study
   read together; its cells are those with a usable score (status ok/degenerate, finite) for at least one
   component, each component at its latest stored version.
+- **One ranking module**: every rank aggregation of the harness (these aggregates, user rank ensembles,
+  `compare`'s and `report`'s ensembles, `search sample`'s pick among several proxies) ranks through
+  `harness/ranking.py`, under one rule for missing and non-finite components (below).
 - **Ranks**: 1 = worst .. N = best, each component in its own direction; ties share their average rank (dense rank
   for VKDNW_single, as its reference).
-- **Missing**: a component that failed for a pool cell (status nan/error, a non-finite score), or has no row for
-  it, ranks below every scored cell, tied with the other missing ones (the references score such cells -inf,
-  which ranks there too). A cell without any component score is not in the pool. An aggregate row is `degenerate`
-  when a component row of that cell is.
+- **Missing** (the one rule): a component that failed for a pool cell (status nan/error, a NaN or +-inf score), or
+  has no row for it, ranks below every scored cell, tied with the other missing ones (the references score such
+  cells -inf, which ranks there too); the cell stays in the pool and N counts it. A cell without any component
+  score is not in the pool. An aggregate row is `degenerate` when a component row of that cell is.
+- **Combinations**: what the ranks become is the papers' rule, kept as a named option of `harness.ranking`
+  (`combine_ranks`): `log_rank_sum` (AZ-NAS and every user ensemble: sum of log(rank / N)), `rank_sum` (TE-NAS;
+  and `search sample`'s pick among comma-listed proxies), `dense_lexicographic` (VKDNW_single), `log_rank`
+  (VKDNW_agg's un-normalised log ranks). None of the papers' numbers moved when the rankings were unified.
 - **User rank ensembles**: `--aggregate NAME=P1+P2[+...]` on `correlate`, `compare`, `agnostic` and `report` (or
   `ensemble:P1+P2`) adds sum over the proxies of log(rank / N), each in its own direction (AZ-NAS's aggregation);
+  `compare --ensemble P1,P2` is a deprecated spelling of `--aggregate ensemble:P1+P2` (it prints a notice), and
+  `search sample --proxies NAME=P1+P2` ranks the same ensemble over the N sampled cells: one ensemble has one
+  value per cell, and so one rho, in all of them;
   a study file declares them for its report in `[analysis] aggregates` (and `builtin_aggregates = false` for
   `--no-aggregates`, [studies.md](studies.md#analysis-optional-what-the-report-compares-against)); a plugin file
   may register its own (`harness.aggregates.register_aggregate`, [extending.md](extending.md)).
