@@ -11,7 +11,6 @@ import importlib
 import multiprocessing
 import random
 import sqlite3
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -22,24 +21,7 @@ from harness.errors import HarnessError, one_line, shown
 from harness.spaces.cells import parse_cells
 from harness.store import ResultStore, StoreError, load_units
 from harness.store.db import DamagedStore, StoreFull, quick_check
-
-
-@dataclass
-class Rec:
-    index: int
-    score: float
-    proxy: str = "params"
-    arch: str = "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|"
-    dataset: str = "cifar10"
-    data: str = "gaussian"
-    labels: str = "random"
-    batch_size: int = 8
-    seed: int = 0
-    status: str = "ok"
-    seconds: float = 0.0
-    peak_mem_mb: float | None = None
-    device: str = "cpu"
-
+from tests.test_fault_injection import Rec
 
 STUDY = """
 [study]

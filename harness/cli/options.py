@@ -267,7 +267,7 @@ def add_bootstrap_arguments(parser: argparse.ArgumentParser, scoring_seed: bool 
     seeds (dest ``seeds``), else it is the old spelling of ``--bootstrap-seed``."""
     parser.add_argument(
         "--bootstrap",
-        type=_positive,
+        type=positive_int,
         default=DEFAULT_RESAMPLES,
         metavar="N",
         help=f"bootstrap resamples (default {DEFAULT_RESAMPLES})",
@@ -337,13 +337,6 @@ def add_output_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--wide", action="store_true", help="terminal tables with every column (default: fit 100 characters)"
     )
-
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text}")
-    return value
 
 
 def _non_negative(text: str) -> int:
@@ -450,3 +443,14 @@ def emit(
     content = writers.get(out.suffix.lower(), lambda: text(True))()
     out.write_text(content)
     wrote(len(frame), out)
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: an integer >= 1, else argparse's one-line usage error."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value

@@ -38,13 +38,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--stack",
-        type=_positive,
+        type=options.positive_int,
         help="override the study's stack: score K cells per computation with the proxies that have a stacked form "
         "(nasi on nb201; for a GPU that one small network leaves launch-bound)",
     )
     parser.add_argument(
         "--threads",
-        type=_positive,
+        type=options.positive_int,
         help="override the study's threads: intra-op threads of each scoring process (default 1; CPU scores depend "
         "on it, so a resume under another count is refused)",
     )
@@ -64,16 +64,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--dry-run", action="store_true", help="validate and print the plan; run nothing")
     add_plugin_option(parser)
     parser.set_defaults(func=_run)
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
 
 
 def _seconds(text: str) -> float:

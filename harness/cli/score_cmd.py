@@ -61,23 +61,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--threads",
-        type=_positive,
+        type=options.positive_int,
         default=1,
         help="intra-op threads of this process (default 1, as `run`; CPU scores depend on it, each row records it)",
     )
     options.add_out(parser, "CSV file (default: stdout)", metavar="FILE")
     add_plugin_option(parser)
     parser.set_defaults(func=_score)
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
 
 
 def _score(args: argparse.Namespace) -> int:

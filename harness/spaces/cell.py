@@ -61,6 +61,25 @@ def format_arch(genotype: Sequence[Sequence[tuple[str, int]]]) -> str:
 PARAMETER_FREE_OPS = ("none", "skip_connect", "avg_pool_3x3")
 
 
+def _reached_from_input(genotype: Genotype) -> list[bool]:
+    """Per node 0-3: joined to the cell input by a path of non-``none`` edges."""
+    from_input = [True, False, False, False]
+    for node_id, node in enumerate(genotype, start=1):
+        from_input[node_id] = any(op != "none" and from_input[src] for op, src in node)
+    return from_input
+
+
+def _reaches_output(genotype: Genotype) -> list[bool]:
+    """Per node 0-3: joined to the cell output (node 3) by a path of non-``none`` edges."""
+    to_output = [False, False, False, True]
+    for node_id in (3, 2, 1):
+        if to_output[node_id]:
+            for op, src in genotype[node_id - 1]:
+                if op != "none":
+                    to_output[src] = True
+    return to_output
+
+
 def live_edges(genotype: Genotype) -> list[list[bool]]:
     """Per node, per incoming edge: can the edge change the output or any gradient?
 
@@ -76,20 +95,13 @@ def live_edges(genotype: Genotype) -> list[list[bool]]:
         row = [op != "none" and (not zero[src] or op not in PARAMETER_FREE_OPS) for op, src in node]
         contributes.append(row)
         zero[node_id] = not any(row)
-    to_output = [False, False, False, True]
-    for node_id in (3, 2, 1):
-        if to_output[node_id]:
-            for op, src in genotype[node_id - 1]:
-                if op != "none":
-                    to_output[src] = True
+    to_output = _reaches_output(genotype)
     return [[c and to_output[node_id] for c in row] for node_id, row in enumerate(contributes, start=1)]
 
 
 def is_degenerate(genotype: Genotype) -> bool:
     """True when no path of non-``none`` edges joins the cell input to its output: the network ignores its input."""
-    from_input = [True, False, False, False]
-    for node_id, node in enumerate(genotype, start=1):
-        from_input[node_id] = any(op != "none" and from_input[src] for op, src in node)
+    from_input = _reached_from_input(genotype)
     return not from_input[3]
 
 
@@ -97,15 +109,8 @@ def ops_reachable(genotype: Genotype) -> bool:
     """True when every non-``none`` operation lies on a path of non-``none`` edges from the cell input (node 0) to
     its output (node 3): no operation is unreachable. The cell of ``none`` edges only has no operation, so it
     counts (NAS-Bench-Suite-Zero's 9,445 NB201 cells include it; GRAF's and VKDNW's 9,444 leave it out)."""
-    from_input = [True, False, False, False]
-    for node_id, node in enumerate(genotype, start=1):
-        from_input[node_id] = any(op != "none" and from_input[src] for op, src in node)
-    to_output = [False, False, False, True]
-    for node_id in (3, 2, 1):
-        if to_output[node_id]:
-            for op, src in genotype[node_id - 1]:
-                if op != "none":
-                    to_output[src] = True
+    from_input = _reached_from_input(genotype)
+    to_output = _reaches_output(genotype)
     return all(
         from_input[src] and to_output[node_id]
         for node_id, node in enumerate(genotype, start=1)
