@@ -60,7 +60,16 @@ def correlation_columns(frame: pd.DataFrame) -> list[Column]:
         ("kendall [95% CI]", lambda r: fmt_ci(r["kendall"], r["kendall_ci"])),
         ("pearson [95% CI]", lambda r: fmt_ci(r["pearson"], r["pearson_ci"])),
     ]
+    return cols + _top_k_columns(frame, summary=False)
+
+
+def _top_k_columns(frame: pd.DataFrame, *, summary: bool) -> list[Column]:
+    """The top-k metrics present in ``frame``, in its column order (a seed summary's sd/min/max left out)."""
+    cols: list[Column] = []
+    spread = ("_sd", "_min", "_max") if summary else ()
     for name in frame.columns:
+        if spread and name.endswith(spread):
+            continue
         if name.startswith(("precision@", "kendall_top", "ndcg@")):
             cols.append((name.replace("precision", "prec"), lambda r, c=name: fmt(r[c], 2)))
         elif name.startswith("best_rank@"):
@@ -118,12 +127,7 @@ def correlation_seed_columns(frame: pd.DataFrame) -> list[Column]:
         *_seed_stat("kendall", "kendall"),
         *_seed_stat("pearson", "pearson"),
     ]
-    for name in frame.columns:
-        if name.startswith(("precision@", "kendall_top", "ndcg@")) and not name.endswith(("_sd", "_min", "_max")):
-            cols.append((name.replace("precision", "prec"), lambda r, c=name: fmt(r[c], 2)))
-        elif name.startswith("best_rank@") and not name.endswith(("_sd", "_min", "_max")):
-            cols.append((name.replace("best_rank", "best"), lambda r, c=name: _best_rank(r[c])))
-    return cols
+    return cols + _top_k_columns(frame, summary=True)
 
 
 def compare_seed_columns(frame: pd.DataFrame) -> list[Column]:
