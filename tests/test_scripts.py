@@ -20,7 +20,7 @@ SCRIPTS = ROOT / "benchmarks" / "scripts"
 HELPERS = (SCRIPTS / "tables_common.py",)
 PY_SCRIPTS = sorted(p for p in SCRIPTS.rglob("*.py") if p.name != "__init__.py" and p not in HELPERS)
 EVIDENCE = SCRIPTS / "evidence"
-SH_SCRIPTS = sorted(SCRIPTS.glob("*.sh"))
+SH_SCRIPTS = sorted(SCRIPTS.rglob("*.sh"))
 OWN_PATH_HACK = re.compile(r"sys\.path\.(insert|append)\([^)\n]*(__file__|ROOT|HERE|parents|benchmarks|harness)")
 
 

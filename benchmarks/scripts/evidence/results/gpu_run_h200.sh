@@ -3,7 +3,7 @@
 # 1,000 NB201 cells, the agnosticism study (500 cells) and four NASI search traces, all at once on one GPU.
 # Studies are resumable and were spread over processes with `run --part K/N` (one SQLite store per study, WAL,
 # concurrent writers); agnosticism runs one process per (data mode, label mode) so every mode advances together.
-#   DATA=<dir holding cifar-10-batches-py> W=<work dir> DEADLINE=<seconds> bash benchmarks/scripts/gpu_run_h200.sh
+#   DATA=<dir holding cifar-10-batches-py> W=<work dir> DEADLINE=<seconds> bash benchmarks/scripts/evidence/results/gpu_run_h200.sh
 # Second call (the stores of the first copied into W, so the studies resume; ntk/te_nas units that failed under
 # channels_last are retried): SEARCH_SEEDS= SKIP_SPEED=1 PARTS=8 AGN_PROXIES='["nasi", ...]' DEADLINE=220
 set -u
