@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import gzip
 import hashlib
 import importlib
 import multiprocessing
@@ -157,7 +158,10 @@ def test_an_analysis_table_never_replaces_a_results_table_without_force(tmp_path
         (b"", None),
         (b"SQLite format 3\x00" + bytes(100), "database"),
         (b"PAR1\x00\x00", "parquet"),
-        (b"\x1f\x8b\x08\x00gzip", "binary"),
+        (b"\x1f\x8b\x08\x00gzip", "binary"),  # a broken gzip stream
+        (gzip.compress(b"study,space,index,arch,proxy,score\ns,nb201,0,a,p,1.0\n"), "results"),  # a .csv.gz export
+        (gzip.compress(b"SQLite format 3\x00" + bytes(100)), "database"),
+        (gzip.compress(bytes(range(256))), "binary"),
         (b"study,space,index,arch,proxy,score\ns,nb201,0,a,p,1.0\n", "results"),
         (b'"index","proxy","score"\n', "results"),
         (b"proxy,rho\nparams,0.5\n", "text"),
@@ -168,6 +172,13 @@ def test_file_kind(tmp_path, content, kind):
     path = tmp_path / "f"
     path.write_bytes(content)
     assert file_kind(path) == kind
+
+
+def test_an_export_replaces_its_own_compressed_export_without_force(tmp_path):
+    store = _store(tmp_path / "s.sqlite", 20)
+    out = tmp_path / "scores.csv.gz"
+    assert main(["export", str(store), "--out", str(out)]) == 0
+    assert main(["export", str(store), "--out", str(out)]) == 0  # the same kind: a compressed results table
 
 
 def test_refuse_overwrite_allows_the_same_kind(tmp_path):

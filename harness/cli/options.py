@@ -14,6 +14,7 @@ so pandas and the analysis package are imported inside the functions that read a
 from __future__ import annotations
 
 import argparse
+import gzip
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -77,14 +78,17 @@ def add_force(parser: argparse.ArgumentParser) -> None:
 
 
 def file_kind(path: Path) -> str | None:
-    """What an existing file holds, from its first bytes: "database" (SQLite), "parquet", "binary", "results"
-    (a CSV whose header has index, proxy and score: a ``score --out`` or ``export`` table), "text"; None when
-    there is no file or it is empty."""
+    """What an existing file holds, from its first bytes (a gzip file's, once decompressed): "database" (SQLite),
+    "parquet", "binary", "results" (a CSV whose header has index, proxy and score: a ``score --out`` or ``export``
+    table, compressed or not), "text"; None when there is no file or it is empty."""
     try:
         with open(path, "rb") as f:
             head = f.read(4096)
-    except OSError:
-        return None
+        if head.startswith(b"\x1f\x8b"):  # gzip (a .csv.gz export): judged by what it holds
+            with gzip.open(path, "rb") as f:
+                head = f.read(4096)
+    except (OSError, EOFError):
+        return "binary" if head else None
     if not head:
         return None
     if head.startswith(b"SQLite format 3\x00"):
