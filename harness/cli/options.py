@@ -81,6 +81,7 @@ def file_kind(path: Path) -> str | None:
     """What an existing file holds, from its first bytes (a gzip file's, once decompressed): "database" (SQLite),
     "parquet", "binary", "results" (a CSV whose header has index, proxy and score: a ``score --out`` or ``export``
     table, compressed or not), "text"; None when there is no file or it is empty."""
+    head = b""
     try:
         with open(path, "rb") as f:
             head = f.read(4096)
