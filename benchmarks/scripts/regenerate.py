@@ -1,5 +1,5 @@
 """Rebuild every committed table, report and figure from the committed exports, in place, then say which
-committed files changed (``git status`` of ``results/``), so that "regenerates identically" is a command.
+committed files changed, appeared or went (``git status`` of ``results/``): "regenerates identically" as a command.
 
     NASI_HARNESS_DATA=../shared/data python -m benchmarks.scripts.regenerate [--only NAME ...] [--list]
 
@@ -52,18 +52,19 @@ ITEMS = (
 
 
 def changed_files() -> list[str]:
-    """Committed files under results/ that differ from HEAD, a report's Generated line aside."""
-    names = subprocess.run(["git", "diff", "--name-only", "--", "results"], cwd=ROOT, check=True,
-                           capture_output=True, text=True).stdout.split()  # fmt: skip
+    """Files under results/ that differ from HEAD (changed, new or gone), a report's Generated line aside."""
+    status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all", "--", "results"], cwd=ROOT,
+                            check=True, capture_output=True, text=True).stdout.splitlines()  # fmt: skip
     out = []
-    for name in names:
-        if name.endswith("report.md"):
+    for line in status:
+        code, name = line[:2], line[3:]
+        if code.strip() == "M" and name.endswith("report.md"):
             diff = subprocess.run(["git", "diff", "-U0", "--", name], cwd=ROOT, check=True, capture_output=True,
                                   text=True).stdout.splitlines()  # fmt: skip
             lines = [d for d in diff if d[:1] in "+-" and not d.startswith(("+++", "---"))]
             if all(line[1:].startswith("Generated ") for line in lines):
                 continue
-        out.append(name)
+        out.append(f"{code} {name}")
     return out
 
 
