@@ -96,6 +96,24 @@ def test_compare_and_agnostic_rows_carry_the_fields() -> None:
     }
 
 
+def test_a_registered_name_selects_the_proxy_under_every_protocol() -> None:
+    """``--proxies jacov`` on paper-protocol rows (shown as ``jacov [paper]``) means that proxy, in compare and
+    agreement as in correlate; a name matching nothing is still an error naming what is present."""
+    paper = _frame("paper")
+    both = pd.concat([paper, _frame("harness")], ignore_index=True)
+    ranked = harness.compare(paper, ACCURACY, proxies=["jacov", "meco"], n_boot=20).records()
+    assert {(r["proxy"], r["protocol"]) for r in ranked} == {("jacov", "paper"), ("meco", "paper")}
+    ranked = harness.compare(both, ACCURACY, proxies=["jacov"], n_boot=20).records()
+    assert {(r["proxy"], r["protocol"]) for r in ranked} == {("jacov", "paper"), ("jacov", "harness")}
+    assert harness.compare(both, ACCURACY, proxies=["jacov [paper]"], n_boot=20).records()[0]["protocol"] == "paper"
+    with pytest.raises(ValueError, match=r"'zico' is not in the results; present: jacov, jacov \[paper\]"):
+        harness.compare(both, ACCURACY, proxies=["zico"], n_boot=20)
+    from harness.analysis import score_agreement
+
+    pairs = score_agreement(paper, proxies=["jacov", "meco"], n_boot=20).records()
+    assert {(r["proxy_a"], r["protocol_a"]) for r in pairs} == {("jacov", "paper")}
+
+
 def test_mixed_versions_are_a_list(tmp_path: Path) -> None:
     frame = _frame()
     frame.loc[frame["index"] < 5000, "proxy_version"] = 2

@@ -16,7 +16,7 @@ import pandas as pd
 from harness.analysis import frames
 from harness.analysis.bootstrap import DEFAULT_LEVEL, DEFAULT_RESAMPLES, bootstrap_correlations, percentile_interval
 from harness.analysis.correlation import bootstrap_note
-from harness.analysis.protocols import with_protocols
+from harness.analysis.protocols import resolve_names, with_protocols
 from harness.analysis.result import AnalysisResult
 from harness.analysis.stats import STATISTICS, correlation
 
@@ -43,9 +43,8 @@ def score_agreement(
         raise ValueError("no results to compare: the store (or study) has no rows")
     present = set(frame["proxy"])
     wanted = list(dict.fromkeys(proxies)) if proxies else None
-    for name in wanted or []:
-        if name not in present:
-            raise ValueError(f"proxy {name!r} is not in the results; present: {', '.join(sorted(present))}")
+    if wanted:
+        wanted = resolve_names(wanted, present)
     if wanted is not None and len(wanted) < 2:
         raise ValueError("agreement needs at least two proxies")
     for method in methods:

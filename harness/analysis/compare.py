@@ -22,7 +22,7 @@ from harness.analysis import seeds as seed_axis
 from harness.analysis.aggregates import add_aggregates, pool_notes
 from harness.analysis.bootstrap import DEFAULT_LEVEL, DEFAULT_RESAMPLES, bootstrap_correlations, percentile_interval
 from harness.analysis.correlation import aligned, bootstrap_note, metrics_for
-from harness.analysis.protocols import with_protocols
+from harness.analysis.protocols import resolve_names, with_protocols
 from harness.analysis.result import AnalysisResult, targets_of
 from harness.analysis.stats import correlation
 from harness.analysis.target import Target, describe, with_ground_truth
@@ -118,9 +118,8 @@ def compare(
     wanted = list(dict.fromkeys(proxies)) if proxies else None
     if wanted:
         wanted = list(dict.fromkeys([*wanted, *(ensemble_name(g) for g in ensembles)]))
-    for name in wanted or []:
-        if name not in present:
-            raise ValueError(f"proxy {name!r} is not in the results; present: {', '.join(sorted(present))}")
+    if wanted:
+        wanted = resolve_names(wanted, present)
     ranking, pairwise, notes, missing = [], [], [], []
     samples: dict[int, dict[str, np.ndarray]] = {}  # ranking row -> its bootstrap replicates
     pair_samples: dict[int, dict[str, np.ndarray]] = {}

@@ -15,6 +15,8 @@ Two rules, applied to every results frame before anything is compared:
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+
 import pandas as pd
 
 HARNESS = "harness"
@@ -39,6 +41,20 @@ def protocol_of(shown: str) -> str:
     """The protocol behind a shown name: ``"grad_norm [paper]"`` -> ``"paper"``, ``"grad_norm"`` -> ``"harness"``."""
     base = base_name(shown)
     return HARNESS if base == shown else shown[len(base) + 2 : -1]
+
+
+def resolve_names(wanted: Sequence[str], present: Iterable[str]) -> list[str]:
+    """The shown names ``wanted`` asks for, as ``--proxies`` filters stored rows: a registered proxy's name means it
+    under every protocol it was scored under (``jacov`` -> ``jacov``, ``jacov [paper]``), a shown name with its
+    protocol means that one. A name matching nothing is a ValueError."""
+    present = sorted(set(present))
+    out: list[str] = []
+    for name in wanted:
+        matches = [p for p in present if name in (p, base_name(p))]
+        if not matches:
+            raise ValueError(f"proxy {name!r} is not in the results; present: {', '.join(present)}")
+        out += matches
+    return list(dict.fromkeys(out))
 
 
 MACHINE_NAMES = (("proxy", "protocol"), ("proxy_a", "protocol_a"), ("proxy_b", "protocol_b"))
