@@ -71,7 +71,7 @@ def score(
     indices = parse_cells(cells, space) if isinstance(cells, str) else list(cells)
     names = parse_proxy_list(proxies) if isinstance(proxies, str) else list(proxies)
     records = score_cells(space, indices, names, dataset=dataset, data_mode=data_mode, label_mode=label_mode,
-                          batch_size=batch_size, seed=seed, device=device, data=data_dir, **options)  # fmt: skip
+                          batch_size=batch_size, seed=seed, device=device, data_dir=data_dir, **options)  # fmt: skip
     frame = pd.DataFrame([r.as_dict() for r in records], columns=list(RECORD_FIELDS))
     frame.insert(0, "space", space)
     return frame

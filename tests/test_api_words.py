@@ -74,13 +74,30 @@ def test_run_study_passes_data_dir_on(monkeypatch: pytest.MonkeyPatch, tmp_path:
 def test_a_loaded_study_runs_with_data_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     module = importlib.import_module("harness.studies.load")
     seen: list = []
-    monkeypatch.setattr(module, "run_study", lambda spec, **options: seen.append(options["data"]))
+    monkeypatch.setattr(module, "run_study", lambda spec, **options: seen.append(options["data_dir"]))
     study = module.load(REPO / "benchmarks" / "quickstart.toml")
     _no_warning(lambda: study.run(tmp_path / "s.sqlite", data_dir=tmp_path))
     study.run(tmp_path / "s.sqlite", tmp_path)  # positional, as the command line calls it
     with pytest.warns(DeprecationWarning, match=r"run\(data=\.\.\.\)"):
         study.run(tmp_path / "s.sqlite", data=tmp_path)
     assert seen == [tmp_path] * 3
+
+
+def test_score_cells_and_run_study_take_data_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from harness.scoring import score_cells
+    from harness.studies import load
+
+    cells = dict(proxies=["params"], data_mode="gaussian", label_mode="random", batch_size=2, device="cpu")
+    new = [r.score for r in _no_warning(lambda: list(score_cells("nb201", [1], data_dir=tmp_path, **cells)))]
+    with pytest.warns(DeprecationWarning, match=r"score_cells\(data=\.\.\.\)"):
+        old = [r.score for r in score_cells("nb201", [1], data=tmp_path, **cells)]
+    assert new == old
+    study = load(REPO / "benchmarks" / "quickstart.toml").spec
+    with pytest.raises(TypeError, match="data_dir= and data="):
+        from harness.studies.runner import run_study
+
+        run_study(study, tmp_path / "s.sqlite", data_dir=tmp_path, data=tmp_path)
+    assert not (tmp_path / "s.sqlite").exists()
 
 
 def test_the_store_reader_is_load_units_and_load_results_is_the_analyses_view() -> None:

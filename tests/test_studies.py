@@ -329,7 +329,7 @@ def test_missing_data_is_skipped_with_a_message(tmp_path, cheap_proxies):
     logs: list[str] = []
     empty = tmp_path / "no-data"
     empty.mkdir()
-    summary = run_study(study, data=empty, progress=False, report=False, log=logs.append)
+    summary = run_study(study, data_dir=empty, progress=False, report=False, log=logs.append)
     assert summary.ran == 3 and summary.skipped_units == 9
     (reason,) = summary.skipped
     assert "gaussian/true" in reason and "real/random" in reason and "real/true" in reason

@@ -129,9 +129,10 @@ def sample_and_pick(
 ) -> dict:
     """Paired sample-and-pick on one pool of cells (oriented scores, aligned arrays without NaN).
 
-    Fields per N below the pool size: ``pick@N`` (swapped) and ``pick@N_ref``, ``same_pick@N``, ``regret@N``
-    (ref pick - swapped pick), each mean over the draws; ``_ci`` (bootstrap over cells) and ``_spread``
-    (per-draw 2.5-97.5 percentiles) for the picks and the regret. An N at or above the pool size is left out
+    Fields per N below the pool size: ``pick@N`` (swapped) and ``pick@N_ref``, the expected accuracy of the pick
+    over every sample of N cells (closed form, :func:`expected_pick`), ``regret@N`` (ref pick - swapped pick), and
+    ``same_pick@N``, the share of the draws in which both pick the same cell; ``_ci`` (bootstrap over cells) and
+    ``_spread`` (per-draw 2.5-97.5 percentiles) for the picks and the regret. An N at or above the pool size is left out
     (the pick would be the pool's best every time). ``n_boot=0``: no ``_ci``.
     """
     return pooled_picks(
@@ -163,10 +164,15 @@ def pooled_picks(
             continue
         got = {k: np.concatenate(v) for k, v in per_draw.items()}
         regret = got["ref"] - got["swap"]
-        out[f"pick@{size}"] = float(got["swap"].mean())
-        out[f"pick@{size}_ref"] = float(got["ref"].mean())
+        # The expectation over every sample of N cells, in closed form (what the draws' mean estimates, without
+        # their noise, and what the cell bootstrap's interval is about); the draws give the rest.
+        eligible = [(r, s, a) for r, s, a in arrays if size < r.size]
+        ref_exact = float(np.mean([expected_pick(r, a, size)[0] for r, _, a in eligible]))
+        swap_exact = float(np.mean([expected_pick(s, a, size)[0] for _, s, a in eligible]))
+        out[f"pick@{size}"] = swap_exact
+        out[f"pick@{size}_ref"] = ref_exact
         out[f"same_pick@{size}"] = float(got["same"].mean())
-        out[f"regret@{size}"] = float(regret.mean())
+        out[f"regret@{size}"] = ref_exact - swap_exact
         boot = _boot_picks(arrays, size, n_boot, boot_seed) if n_boot > 0 else None
         if boot is not None:
             out[f"pick@{size}_ci"] = percentile_interval(boot[1], level)
@@ -188,8 +194,9 @@ def describe(sizes: Sequence[int] = PICK_SIZES, draws: int = DRAWS, seed: int = 
     return (
         f"sample-and-pick: {draws:,} random samples of N = {', '.join(str(s) for s in sizes)} cells (each N below "
         f"the pool's size; the same samples for the reference and the swapped scores, RNG seed {seed}); pick@N is "
-        "the mean accuracy of the best-scored cell of a sample, regret@N = accuracy of the reference pick - the "
-        "swapped pick, same_pick@N = probability that both pick the same cell; intervals (_ci) bootstrap the cells "
+        "the expected accuracy of the best-scored cell of N random cells (exact over every sample), regret@N = "
+        "that of the reference pick - the swapped pick, same_pick@N = share of the samples in which both pick the "
+        "same cell; intervals (_ci) bootstrap the cells "
         "(exact expectation per resampled pool, the same resamples for both modes); _spread: 2.5-97.5 percentile "
         "of single draws (what one search gets 95% of the time)"
     )

@@ -93,7 +93,7 @@ def _score(args: argparse.Namespace) -> int:
     fields = (*RECORD_FIELDS, "proxy_version", *PROVENANCE_FIELDS)
     records = score_cells(
         args.space, cells, proxies, dataset=args.dataset, data_mode=args.data_mode, label_mode=args.labels,
-        batch_size=args.batch_size, seed=args.seed, device=args.device, data=args.data_dir,
+        batch_size=args.batch_size, seed=args.seed, device=args.device, data_dir=args.data_dir,
         share_isomorphic=args.share_isomorphic, stack=args.stack, protocol=args.protocol,
     )  # fmt: skip
     # The engine checks its arguments and data when first asked for a record: ask before writing anything, so a

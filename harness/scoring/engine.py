@@ -20,6 +20,7 @@ import torch
 
 from harness.data import make_batch
 from harness.datasets import dataset_info
+from harness.paths import data_dir_arg
 from harness.proxies import ProxyContext, ProxySpec, get_proxy
 from harness.proxies._grad import CELL_PROXIES
 from harness.proxies.base import get_stacked
@@ -87,7 +88,7 @@ def score_cells(
     batch_size: int = 64,
     seed: int = 0,
     device: str = "auto",
-    data: str | os.PathLike | None = None,
+    data_dir: str | os.PathLike | None = None,
     skip: SkipFn | None = None,
     share_isomorphic: bool = False,
     channels_last: bool = True,
@@ -96,6 +97,7 @@ def score_cells(
     stack: int = 1,
     protocol: str = HARNESS,
     started: StartFn | None = None,
+    data: str | os.PathLike | None = None,
 ) -> Iterator[ScoreRecord]:
     """Score ``cells`` with ``proxies``; yield one record per (cell, proxy) as soon as it is computed.
 
@@ -122,8 +124,10 @@ def score_cells(
     no change to scores; ``NASI_HARNESS_MALLOC_TUNING=0`` switches it off).
     ``started(units)`` is told the (index, proxy) units of each computation just before it starts (one unit, or a
     stack's units; a score copied from an isomorphic cell is not a computation): a watcher can time each one.
+    ``data_dir``: the data root (``data=`` is its deprecated spelling: a record's ``data`` is a data mode).
     Raises ``DataMissing`` before any work when the modes need a dataset that is absent.
     """
+    data_dir = data_dir_arg(data_dir, data, "score_cells")
     check_protocol(protocol)
     sp = get_space(space)
     specs = [get_proxy(p) for p in proxies]
@@ -142,7 +146,7 @@ def score_cells(
                              f"is {resolution} px and the harness does not resize")  # fmt: skip
     dev = resolve_device(device)
     keep_freed_memory()
-    batches = {eff: _Batches(dataset, eff, data, dev, channels_last) for eff in groups}
+    batches = {eff: _Batches(dataset, eff, data_dir, dev, channels_last) for eff in groups}
     for batches_of in batches.values():  # every batch before any work: absent data is an error up front
         batches_of.get(seed)
     pool = ModulePool() if recycle_modules else None

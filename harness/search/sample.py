@@ -107,7 +107,7 @@ def sample_scores(
     raw: dict[str, list[float | None]] = {name: [None] * len(cells) for name in scored}
     records = score_cells(
         space, cells, scored, dataset=dataset, data_mode=config.data_mode,
-        label_mode=config.label_mode, batch_size=config.batch_size, seed=seed, device=device, data=data,
+        label_mode=config.label_mode, batch_size=config.batch_size, seed=seed, device=device, data_dir=data,
     )  # fmt: skip
     for record in records:
         raw[record.proxy][position[record.index]] = record.score

@@ -42,7 +42,7 @@ def iter_shard(
     torch.set_num_threads(shard.threads)
     records = score_cells(
         shard.space, shard.cells, shard.proxies, dataset=shard.dataset, data_mode=shard.data_mode,
-        label_mode=shard.label_mode, batch_size=shard.batch_size, seed=shard.seed, device=shard.device, data=data,
+        label_mode=shard.label_mode, batch_size=shard.batch_size, seed=shard.seed, device=shard.device, data_dir=data,
         skip=shard.skip if shard.done else None, share_isomorphic=shard.share_isomorphic,
         stack=shard.stack, protocol=shard.protocol, started=started,
     )  # fmt: skip

@@ -93,7 +93,7 @@ class ScoringStudy:
         """Score the units the store lacks (:func:`harness.studies.run_study`; ``echo`` is unused: scoring shows
         a progress bar instead of a line per unit). ``data=``: the deprecated spelling of ``data_dir``."""
         data = data_dir_arg(data_dir, options.pop("data", None), "run")
-        return run_study(self.spec, store=store, data=data, device=device, **options)
+        return run_study(self.spec, store=store, data_dir=data, device=device, **options)
 
 
 def load(path: str | os.PathLike) -> ScoringStudy | SearchStudy:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.errors import DataMissing, HarnessError
+from harness.paths import data_dir_arg
 from harness.store import ResultStore
 from harness.store.leases import Lease
 from harness.store.schema import TIMEOUT, failed_sql
@@ -308,8 +309,9 @@ def run_study(
     backend: str = "local",
     workers: int | None = None,
     address: str | None = None,
-    data: str | os.PathLike | None = None,
+    data_dir: str | os.PathLike | None = None,
     *,
+    data: str | os.PathLike | None = None,
     device: str | None = None,
     report: bool | ReportStep = True,
     progress: bool = True,
@@ -334,11 +336,13 @@ def run_study(
     score; a rerun retries it, and it never replaces a finished row) and the run goes on. The local backend then
     scores in worker processes (one, when ``workers`` is 1): the stuck worker is terminated and a new one takes its
     other units. The ray backend refuses it.
+    ``data_dir`` is the data root (``data=`` its deprecated spelling).
     ``report`` is the step that builds the report after a complete run (``harness.report.study.build_study_report``,
     which ``harness.run_study`` and ``nasi-harness run`` pass); ``False`` skips it.
     Returns the counts; ``summary.interrupted`` is set when Ctrl-C stopped the run. Every refused argument is
     refused before the store is created or changed.
     """
+    data = data_dir_arg(data_dir, data, "run_study")
     unit_timeout = _validate(study, backend, workers, address, device, threads, unit_timeout, part, rescore)
     log = log or _stderr
     store_path = Path(store) if store is not None else study.store_path
