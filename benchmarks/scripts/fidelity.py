@@ -134,7 +134,7 @@ def score_into(
             writer.writeheader()
         for record in score_cells(
             "nb201", indices, proxies, dataset=dataset, data_mode=args.data_mode, label_mode=args.labels,
-            batch_size=args.batch_size, seed=seed, device=args.device, data=args.data,
+            batch_size=args.batch_size, seed=seed, device=args.device, data_dir=args.data,
             skip=lambda i, p: (i, p) in done,
         ):  # fmt: skip
             writer.writerow(record.as_dict())

@@ -86,7 +86,7 @@ class ProjectRunner:
 
         self.queue: list[int] = []
         self.proxies = proxies
-        self.records = score_cells("nb201", self._feed(), list(proxies), data=data, batch_size=batch_size,
+        self.records = score_cells("nb201", self._feed(), list(proxies), data_dir=data, batch_size=batch_size,
                                    seed=seed, device="cpu")  # fmt: skip
 
     def _feed(self) -> Iterator[int]:
@@ -121,7 +121,7 @@ def child(args: argparse.Namespace) -> int:
     if args.child == "project":
         from harness.scoring import score_cells  # noqa: PLC0415
 
-        for _ in score_cells("nb201", cells, list(PROXIES), data=args.data, batch_size=args.batch_size,
+        for _ in score_cells("nb201", cells, list(PROXIES), data_dir=args.data, batch_size=args.batch_size,
                              seed=args.seed, device="cpu"):  # fmt: skip
             pass
         return 0
@@ -221,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
     loads.append(load("after the interleaved runs"))
 
     nasi = []
-    for r in score_cells("nb201", [*warm, *cells], ["nasi"], data=args.data, batch_size=args.batch_size,
+    for r in score_cells("nb201", [*warm, *cells], ["nasi"], data_dir=args.data, batch_size=args.batch_size,
                          seed=args.seed, device="cpu"):  # fmt: skip
         nasi.append(r.seconds)
     nasi = nasi[len(warm) :]

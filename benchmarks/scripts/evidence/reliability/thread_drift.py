@@ -22,7 +22,7 @@ def scores(cells: list[int], proxies: list[str], args: argparse.Namespace) -> tu
     start = time.perf_counter()
     records = score_cells(args.space, cells, proxies, dataset=args.dataset, data_mode=args.data_mode,
                           label_mode=args.label_mode, batch_size=args.batch_size, seed=0, device="cpu",
-                          data=args.data)  # fmt: skip
+                          data_dir=args.data)  # fmt: skip
     out = {(r.index, r.proxy): r.score for r in records}
     return out, time.perf_counter() - start
 
