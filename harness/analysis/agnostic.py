@@ -381,15 +381,19 @@ def _floor(
         for m in methods:
             swap_boot[m].append(boot[m][0])
             swap_point[m].append(correlation(w[s], r[s], m))
+    floor_boots: dict[str, list[np.ndarray]] = {m: [] for m in methods}
+    floor_points: dict[str, list[float]] = {m: [] for m in methods}
+    if not out["deterministic"]:
+        for a, b in itertools.combinations(ref_seeds, 2):  # one resampling per seed pair serves both statistics
+            boot = bootstrap_correlations(r[b], r[a], methods=methods, n_boot=n_boot, seed=seed)
+            for m in methods:
+                floor_boots[m].append(boot[m][0])
+                floor_points[m].append(correlation(r[b], r[a], m))
     for m in methods:
         if out["deterministic"]:
             floor, floor_boot = 1.0, np.ones(n_boot)
         else:
-            boots, points = [], []
-            for a, b in itertools.combinations(ref_seeds, 2):
-                boots.append(bootstrap_correlations(r[b], r[a], methods=(m,), n_boot=n_boot, seed=seed)[m][0])
-                points.append(correlation(r[b], r[a], m))
-            floor, floor_boot = float(np.mean(points)), _mean_boot(boots)
+            floor, floor_boot = float(np.mean(floor_points[m])), _mean_boot(floor_boots[m])
         swap_common = float(np.mean(swap_point[m]))
         out[f"floor_{m}"] = floor
         out[f"floor_{m}_ci"] = (1.0, 1.0) if out["deterministic"] else percentile_interval(floor_boot, level)
